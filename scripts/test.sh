@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install with the dev extras, check that finann/ is in sync with the notebooks, then run the notebook
+# tests (nbdev_test) and pytest. Everything runs offline: wandb in offline mode, no Hub access.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FINANN_DEV=1 bash scripts/install.sh
+export WANDB_MODE=offline HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+export FINANN_CACHE=${FINANN_CACHE:-$(mktemp -d -t finann-cache-XXXX)}
+.venv/bin/nbdev_export
+if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- finann; then
+  echo "finann/ is out of sync with nbs/: run nbdev_export and commit the result" >&2
+  git diff --stat -- finann >&2
+  exit 1
+fi
+.venv/bin/nbdev_test --n_workers "${NBDEV_WORKERS:-2}"
+.venv/bin/python -m pytest -q tests "$@"

@@ -1,0 +1,101 @@
+"End-to-end runs of `finann-train`: results, run folder, reload, bad input, secrets."
+import json
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import BIN, ROOT, SMALL, run_cmd
+
+
+def test_default_job_beats_majority_and_writes_run_folder(small_run):
+    p, out = small_run
+    assert p.returncode == 0, p.stderr[-3000:]
+    m = json.loads((out / 'metrics.json').read_text())
+    for split in ('val', 'test'):
+        assert m[split]['model']['accuracy'] > m[split]['majority']['accuracy'] + 0.1, m[split]
+    assert m['world_size'] == 1
+    for f in ('config.json', 'model.safetensors', 'trainer_state.json', 'config.yaml'):
+        assert (out / f).is_file(), f
+    assert len(list((out / 'wandb').glob('offline-run-*'))) == 1
+    saved = yaml.safe_load((out / 'config.yaml').read_text())
+    assert saved['dataset']['config']['n_tickers'] == 100  # the resolved config, overrides applied
+    assert 'accuracy' in p.stdout and 'majority' in p.stdout  # the results table
+
+
+def test_saved_model_reloads_and_reproduces_val_accuracy(small_run, tmp_path):
+    "from_pretrained on the run folder gives a model whose val accuracy is the reported one."
+    p, out = small_run
+    assert p.returncode == 0, p.stderr[-3000:]
+    import finann  # noqa: F401  (registers the model with the Auto classes)
+    from transformers import AutoModelForTokenClassification
+    from finann.config import load_config
+    from finann.task import setup_task, embed_datasets
+    model = AutoModelForTokenClassification.from_pretrained(out).eval()
+    assert type(model).__name__ == 'MLPModelForTokenClassification'
+    task = setup_task(load_config(ROOT / 'configs/default.yml', [f'trainer.output_dir={out}', *SMALL, f'embedding.config.cache_dir={tmp_path}/c2']))
+    dsd, vectors = embed_datasets(task.build_datasets(), task.build_embedding())
+    col = task.build_collator()
+    val = dsd['val']
+    batch = col([val[i] for i in range(val.num_rows)])
+    with torch.no_grad(): acc = (model(batch['inputs_embeds']).logits.argmax(-1) == batch['labels']).float().mean().item()
+    m = json.loads((out / 'metrics.json').read_text())
+    assert acc == pytest.approx(m['val']['model']['accuracy'], abs=1e-6)
+
+
+def test_second_run_uses_the_embedding_cache(small_run, tmp_path):
+    p, out = small_run
+    assert p.returncode == 0
+    assert json.loads((out / 'metrics.json').read_text())['embedding']['encoded'] > 0
+    out2 = tmp_path / 'run2'
+    p2 = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--options', f'trainer.output_dir={out2}', *SMALL], tmp_path)
+    assert p2.returncode == 0, p2.stderr[-3000:]
+    assert json.loads((out2 / 'metrics.json').read_text())['embedding']['encoded'] == 0
+
+
+@pytest.mark.parametrize('options, expected', [
+    (['model.config.num_mlp_layer=2'], "configs/default.yml: model.config.num_mlp_layer: unknown key; did you mean 'num_mlp_layers'?"),
+    (['trainer.learning_rate=fast'], "configs/default.yml: trainer.learning_rate: expected float, got 'fast'"),
+    (['embedding.cls_name=OpenAIEmbeding'], "configs/default.yml: embedding.cls_name: unknown embedding 'OpenAIEmbeding'"),
+    (['model.config.hidden_size=384'], "model.config.hidden_size: 384 does not match the 1024-d vectors of HashingEmbedding"),
+    (['collator.config.band=0.03'], "collator.config.band: unknown key"),
+])
+def test_bad_config_is_one_clear_line(tmp_path, options, expected):
+    p = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--options', f'trainer.output_dir={tmp_path}/o', *options], tmp_path)
+    assert p.returncode == 2
+    err = p.stderr.strip().splitlines()
+    assert 'Traceback' not in p.stderr
+    assert err[-1].startswith('finann-train: error: ') and expected in err[-1], p.stderr
+
+
+def test_finished_run_is_not_overwritten(small_run, tmp_path):
+    p, out = small_run
+    assert p.returncode == 0
+    before = (out / 'metrics.json').read_bytes()
+    p2 = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--options', f'trainer.output_dir={out}',
+                  'trainer.overwrite_output_dir=false', *SMALL], tmp_path)
+    assert p2.returncode == 2 and 'already holds a finished run' in p2.stderr
+    assert (out / 'metrics.json').read_bytes() == before
+
+
+def test_wandb_key_is_never_written(tmp_path):
+    key = 'finannplantedkey' + '0123456789abcdef' * 2
+    out = tmp_path / 'run'
+    p = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--wandb-key', key,
+                 '--options', f'trainer.output_dir={out}', 'dataset.config.n_tickers=20', 'trainer.num_train_epochs=1'], tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert key not in p.stdout and key not in p.stderr
+    files = [f for f in out.rglob('*') if f.is_file()]
+    assert len(files) > 5
+    for f in files: assert key.encode() not in f.read_bytes(), f
+
+
+def test_original_layout_config_loads_and_builds():
+    from finann.config import load_config
+    from finann.task import setup_task
+    cfg = load_config(ROOT / 'configs/original_layout.yml')
+    task = setup_task(cfg)
+    assert str(task.output_dir) == 'outputs/original-layout'  # 'TBD' means the default folder
+    model = task.build_model()
+    assert model.config.hidden_size == 3072 and len(model.layers) == 2
+    args = task.training_arguments()
+    assert args.per_device_train_batch_size == 4096 and args.use_cpu == (not torch.cuda.is_available())
