@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/12_package.ipynb #f274eaf5
+# %% ../nbs/12_package.ipynb #249b082f
 __version__ = "0.1.0"
 from .config import FinannError, ConfigError, TrainConfig, EvaluateConfig, load_config
 from .registry import registry, RegistryError
