@@ -13,8 +13,8 @@ extras=""; [ "${FINANN_DEV:-0}" = 1 ] && extras="[dev]"
 stamp=".venv/.finann-install-$(cat settings.ini setup.py pyproject.toml | sha256sum | cut -c1-16)${extras:+-dev}"
 if [ ! -f "$stamp" ]; then
   echo "finann: installing torch==2.13.0, then finann${extras}"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".${extras}"
+  .venv/bin/python -m pip install -qq --upgrade pip
+  .venv/bin/python -m pip install -qq "torch==2.13.0"
+  .venv/bin/python -m pip install -qq -e ".${extras}"
   touch "$stamp"
 fi
