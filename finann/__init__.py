@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/12_package.ipynb #249b082f
+# %% ../nbs/12_package.ipynb #cfaea0a1
 __version__ = "0.1.0"
 from .config import FinannError, ConfigError, TrainConfig, EvaluateConfig, load_config
 from .registry import registry, RegistryError
