@@ -1,0 +1,93 @@
+"Determinism, SIGKILL + resume, SIGTERM: same config and seed give the same result, interrupted or not."
+import json, os, signal, subprocess, time
+import pytest
+from conftest import BIN, ROOT, run_cmd, run_env
+
+# small and many steps: 2,400 events, batch 64 -> ~27 steps/epoch, checkpoints every 5 steps
+OPTS = ['dataset.config.n_tickers=60', 'trainer.num_train_epochs=3', 'trainer.per_device_train_batch_size=64',
+        'trainer.save_strategy=steps', 'trainer.save_steps=5', 'trainer.save_total_limit=2', 'trainer.eval_strategy=epoch']
+
+
+def train(tmp_path, out, *extra, **env):
+    return run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--options', f'trainer.output_dir={out}', *OPTS, *extra],
+                   tmp_path, **env)
+
+
+def metrics(out): return json.loads((out / 'metrics.json').read_text())
+
+
+def weights(out): return (out / 'model.safetensors').read_bytes()
+
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory):
+    "One uninterrupted run."
+    tmp = tmp_path_factory.mktemp('ref'); out = tmp / 'run'
+    p = train(tmp, out)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return tmp, out
+
+
+def test_same_seed_same_metrics_and_weights(reference, tmp_path):
+    tmp, ref = reference
+    out = tmp_path / 'again'
+    p = train(tmp, out)
+    assert p.returncode == 0, p.stderr[-3000:]
+    for s in ('val', 'test'): assert metrics(out)[s]['model'] == metrics(ref)[s]['model']
+    assert weights(out) == weights(ref)
+    # and a different seed gives a different model: the check can fail
+    p = train(tmp, tmp_path / 'seed2', 'run.seed=7')
+    assert p.returncode == 0 and weights(tmp_path / 'seed2') != weights(ref)
+
+
+def start(tmp_path, out):
+    return subprocess.Popen([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--options', f'trainer.output_dir={out}', *OPTS],
+                            cwd=ROOT, env=run_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_checkpoint(out, proc, step=10, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        done = [c for c in out.glob('checkpoint-*') if (c / 'trainer_state.json').exists() and int(c.name.split('-')[1]) >= step]
+        if done: return
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        time.sleep(0.05)
+    raise AssertionError('no checkpoint appeared')
+
+
+def test_sigkill_then_resume_latest_matches_uninterrupted(reference, tmp_path):
+    tmp, ref = reference
+    out = tmp_path / 'killed'
+    proc = start(tmp, out)
+    wait_for_checkpoint(out, proc)
+    proc.kill(); proc.wait()
+    assert not (out / 'metrics.json').exists()
+    p = train(tmp, out, '--resume-from-checkpoint', 'latest')
+    assert p.returncode == 0, p.stderr[-3000:]
+    for s in ('val', 'test'):
+        for k, v in metrics(ref)[s]['model'].items(): assert metrics(out)[s]['model'][k] == pytest.approx(v, abs=1e-6), (s, k)
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(reference, tmp_path):
+    tmp, ref = reference
+    out = tmp_path / 'term'
+    proc = start(tmp, out)
+    wait_for_checkpoint(out, proc, step=5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert 'Traceback' not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith('finann-train: stopped: stopped by SIGTERM at step') and 'resume-from-checkpoint latest' in last, last
+    step = int(last.split('at step ')[1].split(';')[0])
+    assert (out / f'checkpoint-{step}' / 'trainer_state.json').exists()
+    p = train(tmp, out, '--resume-from-checkpoint', 'latest')
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert metrics(out)['val']['model']['accuracy'] == pytest.approx(metrics(ref)['val']['model']['accuracy'], abs=1e-6)
+
+
+def test_resume_without_a_checkpoint_is_one_line(tmp_path):
+    p = train(tmp_path, tmp_path / 'none', '--resume-from-checkpoint', 'latest')
+    assert p.returncode == 2 and 'no complete checkpoint in' in p.stderr.strip().splitlines()[-1]
+    p = train(tmp_path, tmp_path / 'none', '--resume-from-checkpoint', str(tmp_path / 'missing'))
+    assert p.returncode == 2 and 'is not a checkpoint folder' in p.stderr.strip().splitlines()[-1]
