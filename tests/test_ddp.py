@@ -18,4 +18,4 @@ def test_torchrun_two_processes_is_real_ddp(tmp_path):
     assert state['global_step'] == epochs * math.ceil(n_train / (2 * bs)), (state['global_step'], n_train)
     assert len(list((out / 'wandb').glob('offline-run-*'))) == 1  # one wandb run, from rank 0
     assert p.stdout.count('finann: ') == 1  # only rank 0 prints the results table
-    assert m['val']['model']['accuracy'] > m['val']['majority']['accuracy']
+    assert m['val']['model']['accuracy'] > m['val']['baselines']['majority']['accuracy']

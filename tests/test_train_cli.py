@@ -12,7 +12,7 @@ def test_default_job_beats_majority_and_writes_run_folder(small_run):
     assert p.returncode == 0, p.stderr[-3000:]
     m = json.loads((out / 'metrics.json').read_text())
     for split in ('val', 'test'):
-        assert m[split]['model']['accuracy'] > m[split]['majority']['accuracy'] + 0.1, m[split]
+        assert m[split]['model']['accuracy'] > m[split]['baselines']['majority']['accuracy'] + 0.1, m[split]['model']
     assert m['world_size'] == 1
     for f in ('config.json', 'model.safetensors', 'trainer_state.json', 'config.yaml'):
         assert (out / f).is_file(), f
@@ -99,3 +99,24 @@ def test_original_layout_config_loads_and_builds():
     assert model.config.hidden_size == 3072 and len(model.layers) == 2
     args = task.training_arguments()
     assert args.per_device_train_batch_size == 4096 and args.use_cpu == (not torch.cuda.is_available())
+
+
+def test_finann_eval_reproduces_the_run_and_writes_a_report(small_run, tmp_path):
+    p, out = small_run
+    assert p.returncode == 0, p.stderr[-3000:]
+    ev = tmp_path / 'eval'
+    from conftest import SMALL
+    e = run_cmd([str(BIN / 'finann-eval'), '--cfg-path', 'configs/default.yml', '--checkpoint', str(out), '--split', 'test',
+                 '--output-dir', str(ev), '--options', *SMALL], tmp_path)
+    assert e.returncode == 0, e.stderr[-3000:]
+    rep = json.loads((ev / 'report.json').read_text())
+    assert list(rep) == ['test']
+    m = json.loads((out / 'metrics.json').read_text())
+    assert rep['test']['model']['accuracy'] == pytest.approx(m['test']['model']['accuracy'], abs=1e-9)
+    assert rep['test']['backtest']['sharpe'] == pytest.approx(m['test']['backtest']['sharpe'], abs=1e-9)
+    md = (ev / 'report.md').read_text()
+    assert 'logistic' in md and 'ticker' in md and '.png' in md
+    pngs = list(ev.rglob('*.png'))
+    assert len(pngs) >= 3 and all(f.stat().st_size > 1000 for f in pngs)
+    bad = run_cmd([str(BIN / 'finann-eval'), '--cfg-path', 'configs/default.yml', '--checkpoint', str(tmp_path / 'nope')], tmp_path)
+    assert bad.returncode == 2 and 'holds no saved model' in bad.stderr.strip().splitlines()[-1]
