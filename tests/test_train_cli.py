@@ -77,16 +77,20 @@ def test_finished_run_is_not_overwritten(small_run, tmp_path):
     assert (out / 'metrics.json').read_bytes() == before
 
 
-def test_wandb_key_is_never_written(tmp_path):
-    key = 'finannplantedkey' + '0123456789abcdef' * 2
+def test_secrets_are_never_written(tmp_path):
+    "Keys planted in --wandb-key, WANDB_API_KEY, OPENAI_API_KEY and HF_TOKEN appear in no output and no file of the run."
+    keys = {name: f'finannplanted{name}' + '0123456789abcdef' * 2 for name in ('cli', 'WANDB_API_KEY', 'OPENAI_API_KEY', 'HF_TOKEN')}
     out = tmp_path / 'run'
-    p = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--wandb-key', key,
-                 '--options', f'trainer.output_dir={out}', 'dataset.config.n_tickers=20', 'trainer.num_train_epochs=1'], tmp_path)
+    env = {k: v for k, v in keys.items() if k != 'cli'}
+    p = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--wandb-key', keys['cli'],
+                 '--options', f'trainer.output_dir={out}', 'dataset.config.n_tickers=20', 'trainer.num_train_epochs=1', 'evaluator.n_boot=10'],
+                tmp_path, WANDB_MODE='offline', **env)
     assert p.returncode == 0, p.stderr[-3000:]
-    assert key not in p.stdout and key not in p.stderr
     files = [f for f in out.rglob('*') if f.is_file()]
-    assert len(files) > 5
-    for f in files: assert key.encode() not in f.read_bytes(), f
+    assert len(files) > 10 and any('wandb' in f.parts for f in files)
+    for name, key in keys.items():
+        assert key not in p.stdout and key not in p.stderr, name
+        for f in files: assert key.encode() not in f.read_bytes(), (name, f)
 
 
 def test_original_layout_config_loads_and_builds():

@@ -1,0 +1,43 @@
+"Kill `finann-train` with SIGKILL at several points; nothing left behind may be read later as valid, and the next run works."
+import json, signal, subprocess, time
+import pytest
+from conftest import BIN, ROOT, run_cmd, run_env
+
+OPTS = ['dataset.config.n_tickers=120', 'trainer.num_train_epochs=3', 'trainer.per_device_train_batch_size=64',
+        'trainer.save_strategy=steps', 'trainer.save_steps=7', 'evaluator.n_boot=300']
+
+# when to kill: the first time the path pattern exists under the run's tmp dir
+POINTS = {'embedding cache being written': 'cache/embeddings/*/*',
+          'first checkpoint being written': 'run/checkpoint-*/*',
+          'plots being written': 'run/plots/*',
+          'report being written': 'run/report.*'}
+
+
+@pytest.mark.parametrize('point', list(POINTS))
+def test_sigkill_leaves_nothing_half_valid(tmp_path, point):
+    out = tmp_path / 'run'
+    cmd = [str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--options', f'trainer.output_dir={out}', *OPTS]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=run_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while not list(tmp_path.glob(POINTS[point])):
+        if proc.poll() is not None: pytest.fail(f'the run ended before {point}')
+        assert time.time() - t0 < 300
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    # finann's own files are renamed into place whole: every one left parses. The Trainer writes checkpoints in place,
+    # so a checkpoint counts only once its trainer_state.json (written last) parses: latest_checkpoint() skips others
+    from finann.task import latest_checkpoint
+    for f in tmp_path.rglob('*.json'):
+        if 'wandb' in f.parts or any(p.startswith('checkpoint-') for p in f.parts): continue
+        json.loads(f.read_text())
+    if latest_checkpoint(out): json.loads((latest_checkpoint(out) / 'trainer_state.json').read_text())
+    if (out / 'metrics.json').exists():  # written last: its presence means a finished run (a late kill can miss it)
+        assert {'val', 'test'} <= set(json.loads((out / 'metrics.json').read_text())) and (out / 'report.md').exists()
+    elif point != 'report being written':
+        assert not (out / 'report.md').exists() or point == 'plots being written'
+    # the next run in the same place (resuming when a complete checkpoint exists) finishes, reading the same cache
+    resume = ['--resume-from-checkpoint', 'latest'] if latest_checkpoint(out) else []
+    p = run_cmd(cmd + ['trainer.overwrite_output_dir=true', *resume], tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    m = json.loads((out / 'metrics.json').read_text())
+    assert m['val']['model']['accuracy'] > m['val']['baselines']['majority']['accuracy']
