@@ -1,0 +1,101 @@
+"""A real browser on the launcher: JupyterLab on 127.0.0.1, Debian's chromium driven by Playwright.
+
+Opens nbs/tutorials/launcher.ipynb, runs every cell, clicks Launch, waits for the results plot and saves a screenshot
+(to the test's folder and to outputs/screenshots/launcher.png). Never downloads a browser: skipped when /usr/bin/chromium
+is missing (`apt-get install chromium`; .ci/run installs it)."""
+import json, os, shutil, signal, socket, subprocess, sys, time, urllib.request, uuid
+from pathlib import Path
+import pytest
+from conftest import ROOT
+
+CHROMIUM = Path('/usr/bin/chromium')
+NOTEBOOK = 'nbs/tutorials/launcher.ipynb'
+ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run']
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason='/usr/bin/chromium is missing: apt-get install -y chromium')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+def write_json(path: Path, data):
+    path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(data))
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    "JupyterLab serving the repository on a free port of 127.0.0.1 with a token; yields its base URL and token."
+    port, token = free_port(), uuid.uuid4().hex
+    settings = tmp_path / 'lab-settings'
+    write_json(settings / '@jupyterlab/docmanager-extension/plugin.jupyterlab-settings', {'autosave': False})  # never write the notebook
+    write_json(settings / '@jupyterlab/notebook-extension/tracker.jupyterlab-settings', {'autoStartDefaultKernel': True})  # no kernel dialog
+    write_json(settings / '@jupyterlab/apputils-extension/notification.jupyterlab-settings', {'checkForUpdates': False, 'fetchNews': 'false'})
+    env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(tmp_path / 'jupyter-config'), 'JUPYTER_RUNTIME_DIR': str(tmp_path / 'jupyter-runtime'),
+           'JUPYTERLAB_SETTINGS_DIR': str(settings), 'JUPYTERLAB_WORKSPACES_DIR': str(tmp_path / 'lab-workspaces'),
+           'TMPDIR': str(tmp_path / 'tmp'),  # the notebook's run folders land in tmp_path
+           'FINANN_CACHE': str(tmp_path / 'cache'), 'WANDB_MODE': 'offline', 'HF_HUB_OFFLINE': '1', 'OMP_NUM_THREADS': '1'}
+    env.pop('WANDB_API_KEY', None)
+    (tmp_path / 'tmp').mkdir()
+    cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--allow-root', '--ip=127.0.0.1', f'--port={port}', '--ServerApp.port_retries=0',
+           f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={ROOT}', '--LabApp.expose_app_in_browser=True']
+    log = open(tmp_path / 'jupyterlab.log', 'w')
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f'http://127.0.0.1:{port}'
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f'{base}/api/status?token={token}', timeout=2); break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    pytest.fail('JupyterLab did not start:\n' + (tmp_path / 'jupyterlab.log').read_text()[-3000:])
+                time.sleep(0.3)
+        yield base, token
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the server, its kernels and their runs
+        try: server.wait(15)
+        except subprocess.TimeoutExpired: os.killpg(server.pid, signal.SIGKILL); server.wait(5)
+        log.close()
+
+
+def test_launcher_in_jupyterlab(jupyterlab, tmp_path):
+    from playwright.sync_api import sync_playwright, expect
+    base, token = jupyterlab
+    before = (ROOT / NOTEBOOK).read_bytes()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+            page = browser.new_page(viewport={'width': 1300, 'height': 1900})
+            page.set_default_timeout(120_000)
+            page.goto(f'{base}/lab/tree/{NOTEBOOK}?token={token}&reset')
+            page.wait_for_function("window.jupyterapp && document.querySelector('.jp-NotebookPanel .jp-Cell')")
+            # wait for the kernel, then Run > Run All Cells (not awaited: the promise ends with the last cell)
+            page.wait_for_function("window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'")
+            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+            status = page.locator('.finann-status').first
+            expect(status).to_have_text('done', timeout=300_000)  # the run the notebook starts from code
+            expect(page.locator('.finann-message').first).to_contain_text('must be positive')  # its bad-value cell
+            # now as a user: click Launch and watch
+            page.locator('button.finann-launch').first.click()
+            expect(status).to_have_text('running', timeout=30_000)
+            expect(page.locator('.finann-progress').first).to_be_visible()
+            expect(status).to_have_text('done', timeout=300_000)
+            plot = page.locator('img.finann-results-plot').first
+            expect(plot).to_be_visible()
+            assert page.evaluate("img => img.complete && img.naturalWidth > 300", plot.element_handle())
+            table = page.locator('.finann-results table').first
+            expect(table).to_contain_text('majority'); expect(table).to_contain_text('accuracy')
+            # the screenshot: the whole launcher widget
+            widget = page.locator('.jp-OutputArea-output:has(.finann-status)').first
+            widget.scroll_into_view_if_needed()
+            shot = tmp_path / 'launcher.png'
+            widget.screenshot(path=str(shot))
+            browser.close()
+    finally:
+        if (ROOT / NOTEBOOK).read_bytes() != before: (ROOT / NOTEBOOK).write_bytes(before)  # autosave is off; be sure anyway
+    assert shot.stat().st_size > 20_000
+    dest = ROOT / 'outputs' / 'screenshots' / 'launcher.png'
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, dest)

@@ -1,0 +1,26 @@
+"Every shipped config loads and validates; the offline ones also build their model."
+from pathlib import Path
+import pytest
+from conftest import ROOT
+
+CONFIGS = sorted((ROOT / 'configs').glob('*.yml'))
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[p.name for p in CONFIGS])
+def test_config_loads(path):
+    from finann.config import load_config
+    from finann.task import setup_task
+    cfg = load_config(path)
+    task = setup_task(cfg)
+    assert task.run_name and task.output_dir
+    if cfg.embedding.cls_name in ('HashingEmbedding', 'SentenceTransformerEmbedding', 'HFEmbedding'):
+        model = task.build_model()  # hidden_size: auto resolves from the real embedding
+        assert model.config.hidden_size == task.build_embedding().dim
+
+
+def test_the_openai_config_mirrors_the_original():
+    from finann.config import load_config
+    cfg = load_config(ROOT / 'configs/openai_text-embedding-3-large.yml')
+    assert cfg.embedding.cls_name == 'OpenAIEmbedding' and cfg.embedding.config['model_name_or_path'] == 'text-embedding-3-large'
+    assert cfg.model.config['num_mlp_layers'] == 2 and cfg.model.config['intermediate_size'] == 6144
+    assert cfg.dataset.cls_name == 'FinancialTranscriptBuilder'
