@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Run finann's benchmarks (each writes bench/results/<name>.md), then print every headline figure beside its goal.
+# Usage: bash bench/run_all.sh [--quick]   (--quick: fewer repeats, growth to 100k events only)
+# Timings are only comparable on a quiet machine: run it when `uptime` shows a 1-minute load well below the core count.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+QUICK=${1:-}
+echo "== $(uptime)"
+if [ -f bench/embedding.py ]; then echo "== bench/embedding.py"; $PY bench/embedding.py; fi
+echo "== bench/train_loop.py"
+if [ "$QUICK" = --quick ]; then $PY bench/train_loop.py --repeats 3; else $PY bench/train_loop.py; fi
+if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then $PY bench/train_loop.py --device cuda --repeats 3 --out bench/results/train_loop_cuda.md
+else $PY bench/train_loop.py --device cuda; fi  # records that it was not run
+echo "== bench/default_job.py"
+if [ "$QUICK" = --quick ]; then $PY bench/default_job.py --repeats 1; else $PY bench/default_job.py; fi
+echo "== bench/growth.py"
+if [ "$QUICK" = --quick ]; then $PY bench/growth.py --sizes 10000 100000; else $PY bench/growth.py; fi
+echo
+echo "== figures and goals ($(uptime | sed 's/.*load/load/'))"
+for f in bench/results/*.md; do
+  echo "-- $f"
+  grep -E '^(Goal|\| finann|\| plain|\| \*\*wall|`python -c|CUDA|--device)' "$f" || true
+  case "$f" in */growth.md) grep -E '^\| [0-9,]+ \|' "$f" | head -3 ;; */embedding.md) grep -E '^\| (finann|sentence)' "$f" ;; esac
+done
