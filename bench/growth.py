@@ -54,6 +54,14 @@ def main(argv=None):
     for n, r, ph, peak, loop, sps in rows:
         now = ph.get('rss_mb', {})
         lines.append(f"| {n:,} | " + ' | '.join(f"{fmt(now.get(k), '{:,.0f}')} / {fmt(peak.get(k), '{:,.0f}')}" for k in keys) + ' |')
+    ok = [(n, r, ph) for n, r, ph, *_ in rows if r['rc'] == 0]
+    if len(ok) >= 2:  # time: the largest two sizes; memory: what training adds over the data and vectors it is given
+        (n0, r0, _), (n1, r1, _) = ok[-2], ok[-1]
+        held = lambda ph, k: ph.get('rss_mb', {}).get(k)
+        train_mb = [held(ph, 'training') - held(ph, 'embedding') for _, _, ph in ok if held(ph, 'training') and held(ph, 'embedding')]
+        lines += ['', f"Goal: time linear in the events, memory flat past the data: {n1 / n0:.0f}× the events took {r1['wall'] / r0['wall']:.1f}× the time "
+                  f"(**{'met' if r1['wall'] / r0['wall'] <= 1.1 * n1 / n0 else 'missed'}**); training added "
+                  f"{', '.join(f'{m:,.0f}' for m in train_mb)} MB of RSS over the data and vectors at {', '.join(f'{n:,}' for n, *_ in ok)} events."]
     if notes: lines += [''] + [f"- {x}" for x in notes]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text('\n'.join(lines) + '\n')
