@@ -55,3 +55,20 @@ def test_index_screenshot_in_chromium(site, tmp_path):
     assert shot.stat().st_size > 10_000
     (ROOT / 'outputs' / 'screenshots').mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, ROOT / 'outputs' / 'screenshots' / 'docs-index.png')
+
+
+def test_bench_page_shows_every_measured_table(site):
+    "The Benchmarks page (written by bench/make_page.py from bench/results/*.md) carries each result's table and goal line."
+    html = page(site, 'bench')
+    assert html is not None, 'no Benchmarks page'
+    text = html.read_text()
+    results = sorted((ROOT / 'bench' / 'results').glob('*.md'))
+    assert results
+    for md in results:
+        title = md.read_text().splitlines()[0].lstrip('# ').split(' (')[0]
+        assert html_escape_free(title) in html_escape_free(text), (md.name, title)
+    goals = [l for md in results for l in md.read_text().splitlines() if l.startswith('Goal')]
+    assert goals and text.count('<tr') >= len(goals)
+
+
+def html_escape_free(s): return re.sub(r'<[^>]+>', '', s).replace('&amp;', '&').replace('&#39;', "'").replace('&quot;', '"')

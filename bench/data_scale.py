@@ -1,0 +1,72 @@
+"""Data at scale: time and peak RSS to build 10k, 100k and 1M synthetic events and train one epoch on them.
+
+Each size runs `finann-train` (configs/default.yml, `SyntheticEarningsCallBuilder(n_tickers=N/40)`, HashingEmbedding with 256
+features, one epoch, wandb off, no bootstrap) twice on one fresh FINANN_CACHE: cold (the events are generated and written as
+memory-mapped Arrow, the texts hashed and embedded) and warm (both read back from the cache). Phase times and RSS come from
+bench/default_job.py's timers; peak RSS of the process from wait4. Writes bench/results/data_scale.md.
+
+Usage: python bench/data_scale.py [--sizes 10000 100000 1000000] [--timeout 900] [--goal-gb 4]"""
+import argparse, datetime, os, platform, shutil, sys, tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from default_job import ROOT, run_job  # noqa: E402
+from growth import OPTS  # noqa: E402
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--sizes', type=int, nargs='+', default=[10_000, 100_000, 1_000_000])
+    ap.add_argument('--timeout', type=float, default=900, help='seconds per run; a run past it is killed and reported')
+    ap.add_argument('--goal-gb', type=float, default=4.0, help='peak RSS goal for the largest size ("a few GB")')
+    ap.add_argument('--out', default=str(ROOT/'bench'/'results'/'data_scale.md'))
+    a = ap.parse_args(argv)
+    import torch, datasets
+    rows, notes = [], []
+    for n in a.sizes:
+        cache = tempfile.mkdtemp(prefix='finann-bench-cache-')
+        runs = {}
+        for kind in ('cold', 'warm'):
+            r = runs[kind] = run_job(cache, [f'dataset.config.n_tickers={n // 40}', *OPTS], timeout=a.timeout)
+            ph = r.get('phases', {})
+            print(f"{n:>9,} events, {kind}: rc {r['rc']}, wall {r['wall']:.1f} s, peak RSS {r['maxrss_mb']:,.0f} MB, "
+                  f"phases { {k: round(v, 1) for k, v in ph.items() if k not in ('peak_rss_mb', 'rss_mb')} }", flush=True)
+            if r['rc'] != 0:
+                tail = r['stderr_tail'].strip().splitlines()
+                notes.append(f"{n:,} events, {kind}: FAILED rc={r['rc']} after {r['wall']:.0f} s: `{tail[-1] if tail else ''}`")
+                break
+        disk = sum(f.stat().st_size for f in Path(cache, 'datasets').rglob('*') if f.is_file()) if Path(cache, 'datasets').exists() else 0
+        rows.append((n, runs, disk))
+        shutil.rmtree(cache, ignore_errors=True)
+    f1 = lambda v: f'{v:.1f}' if isinstance(v, (int, float)) else '-'
+    mb = lambda v: f'{v:,.0f}' if isinstance(v, (int, float)) else '-'
+    ph = lambda r, k: (r or {}).get('phases', {}).get(k)
+    loop = lambda r: (ph(r, 'training') or 0) - (ph(r, 'eval each epoch') or 0) - (ph(r, 'checkpoints') or 0) if ph(r, 'training') else None
+    lines = ['# Data at scale (`bench/data_scale.py`)', '',
+             f"configs/default.yml with `{' '.join(OPTS)}` and `n_tickers = N/40` (train 70%, val 10%, test 20%); each size twice on one "
+             f"fresh cache: cold (events generated and written as memory-mapped Arrow, texts embedded) and warm (both read from the cache). "
+             f"{platform.machine()}, {os.cpu_count()} CPU cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, "
+             f"torch {torch.__version__} ({torch.get_num_threads()} threads), datasets {datasets.__version__}, CPython {platform.python_version()}; "
+             f"{datetime.date.today()}.", '',
+             '| events | data build cold / warm (s) | embedding cold / warm (s) | one epoch (s) | evaluation (s) | wall cold / warm (s) | '
+             'RSS after data build (MB) | peak RSS cold / warm (MB) | Arrow on disk (MB) |', '|---:' * 9 + '|']
+    for n, runs, disk in rows:
+        c, w = runs.get('cold'), runs.get('warm')
+        wall = lambda r: (f"{r['wall']:.1f}" + ('' if r['rc'] == 0 else ' (failed)')) if r else '-'
+        lines.append(f"| {n:,} | {f1(ph(c, 'data build'))} / {f1(ph(w, 'data build'))} | {f1(ph(c, 'embedding'))} / {f1(ph(w, 'embedding'))} | "
+                     f"{f1(loop(c))} | {f1(ph(c, 'evaluation'))} | {wall(c)} / {wall(w)} | {mb((c or {}).get('phases', {}).get('rss_mb', {}).get('data build'))} | "
+                     f"{mb(c and c['maxrss_mb'])} / {mb(w and w['maxrss_mb'])} | {disk / 2**20:,.0f} |")
+    big = rows[-1] if rows else None
+    if big and all(r['rc'] == 0 for r in big[1].values()) and len(big[1]) == 2:
+        peak = max(r['maxrss_mb'] for r in big[1].values()) / 1024
+        lines += ['', f"Goal: {big[0]:,} events build and train one epoch within a few GB of RAM (≤ {a.goal_gb:g} GB peak RSS): "
+                      f"**{'met' if peak <= a.goal_gb else 'missed'}** ({peak:.1f} GB)."]
+    if notes: lines += [''] + [f"- {x}" for x in notes]
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Write the docs' Benchmarks page (nbs/bench.ipynb) from the tables the benchmarks left in bench/results/*.md.
+
+bench/run_all.sh runs it last, so the page always shows the latest measured figures, with the machine, versions and date.
+Usage: python bench/make_page.py [--out nbs/bench.ipynb]"""
+import argparse, datetime, os, platform, re, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT/'bench'/'results'
+# the order of the sections, and a sentence on what each measures and why
+SECTIONS = {
+    'train_loop': "finann's training (the registered Trainer, as `finann-train` configures it) against a plain PyTorch loop with a fused AdamW, "
+                  "over the same cached features, model and batch size. A gap here is per-step overhead the Trainer adds.",
+    'train_loop_cuda': "The same comparison on a GPU, and the share of the card's peak matmul rate the MLP reaches.",
+    'default_job': "`finann-train configs/default.yml` after install, phase by phase, with a cold and a warm embedding cache.",
+    'growth': "How time and memory grow with the number of events (one epoch, HashingEmbedding).",
+    'data_scale': "Building and training on 10k to 1M events: the data is written once as memory-mapped Arrow and read back.",
+    'embedding': "finann's encoders against sentence-transformers' own `encode`, and what the cache saves.",
+}
+
+
+def md_cell(text:str) -> dict: return {'cell_type': 'markdown', 'metadata': {}, 'source': text.strip('\n')}
+
+
+def versions() -> str:
+    from importlib.metadata import version, PackageNotFoundError
+    out = []
+    for p in ('torch', 'transformers', 'accelerate', 'datasets', 'scikit-learn'):
+        try: out.append(f'{p} {version(p)}')
+        except PackageNotFoundError: pass
+    return ', '.join(out + [f'CPython {platform.python_version()}'])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--out', default=str(ROOT/'nbs'/'bench.ipynb'))
+    a = ap.parse_args(argv)
+    files = {p.stem: p.read_text() for p in sorted(RESULTS.glob('*.md'))}
+    order = [k for k in SECTIONS if k in files] + sorted(k for k in files if k not in SECTIONS)
+    if not order: raise SystemExit(f"no results in {RESULTS}: run bash bench/run_all.sh first")
+    ram = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30
+    cells = [md_cell('# Benchmarks\n\n> How fast finann trains next to a plain PyTorch loop, how long the default job takes, and how time and memory grow with the data.'),
+             md_cell("The scripts in `bench/` measure; each writes its table to `bench/results/<name>.md`, and `bash bench/run_all.sh` runs them all, "
+                     "prints each figure beside its goal and rewrites this page (`bench/make_page.py`). Timings mean something only on a quiet machine: "
+                     "run them when `uptime` shows a 1-minute load well below the number of cores.\n\n"
+                     f"| | |\n|---|---|\n| machine | {platform.machine()}, {os.cpu_count()} CPU cores, {ram:.0f} GiB RAM |\n"
+                     f"| versions | {versions()} |\n| page written | {datetime.date.today()} (each table gives the date it was measured) |")]
+    goals = []
+    for k in order:
+        for line in files[k].splitlines():
+            if line.startswith('Goal'): goals.append(f"| `bench/{k}` | {line.split(':', 1)[1].strip()} |")
+            elif re.search(r'NOT RUN', line): goals.append(f"| `bench/{k}` | {line.split(':', 1)[-1].strip()} |")
+    if goals: cells.append(md_cell('## Goals\n\n| benchmark | goal and result |\n|---|---|\n' + '\n'.join(goals)))
+    for k in order:
+        body = files[k].strip().splitlines()
+        title = body[0].lstrip('# ').strip() if body and body[0].startswith('#') else k
+        rest = '\n'.join(('#' + l if l.startswith('#') else l) for l in body[1:])  # the file's own headings one level down
+        cells.append(md_cell(f"## {title}\n\n{SECTIONS.get(k, '')}\n\n{rest.strip()}"))
+    import json
+    nb = {'cells': cells, 'metadata': {'kernelspec': {'display_name': 'python3', 'language': 'python', 'name': 'python3'}}, 'nbformat': 4, 'nbformat_minor': 5}
+    for i, c in enumerate(nb['cells']): c['id'] = f'bench{i:03d}'
+    Path(a.out).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
+    print(f"wrote {a.out}: {len(order)} benchmarks, {len(goals)} goals")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
