@@ -32,6 +32,13 @@ def rss_mb() -> float:
     return int(Path('/proc/self/statm').read_text().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
 
 
+def anon_mb() -> float:
+    "This process's anonymous resident memory now, MB: RSS less file-backed pages (libraries, memory-mapped Arrow) the OS can drop."
+    for line in Path('/proc/self/status').read_text().splitlines():
+        if line.startswith('RssAnon:'): return int(line.split()[1]) / 1024
+    return float('nan')
+
+
 def child(out:str, argv:list[str]) -> int:
     "finann-train's entry point with timers around each phase; the totals go to `out` as JSON."
     t0 = time.perf_counter()
@@ -41,7 +48,8 @@ def child(out:str, argv:list[str]) -> int:
     secs = {'import finann': time.perf_counter() - t0}
     peak = {'import finann': peak_rss_mb()}  # the process's peak RSS when each phase first ended (MB): where memory grows
     now = {'import finann': rss_mb()}  # ... and its RSS right then: what each phase leaves held
-    dump = lambda: Path(out).write_text(json.dumps({**secs, 'peak_rss_mb': {**peak, 'end': peak_rss_mb()}, 'rss_mb': now}))
+    anon = {'import finann': anon_mb()}  # ... of which anonymous (not file-backed)
+    dump = lambda: Path(out).write_text(json.dumps({**secs, 'peak_rss_mb': {**peak, 'end': peak_rss_mb()}, 'rss_mb': now, 'anon_mb': anon}))
     def wrap(owner, attr, key):
         fn = getattr(owner, attr)
         def timed(*a, **k):
@@ -49,7 +57,7 @@ def child(out:str, argv:list[str]) -> int:
             try: return fn(*a, **k)
             finally:
                 secs[key] = secs.get(key, 0.0) + time.perf_counter() - s
-                peak.setdefault(key, peak_rss_mb()); now.setdefault(key, rss_mb())
+                peak.setdefault(key, peak_rss_mb()); now.setdefault(key, rss_mb()); anon.setdefault(key, anon_mb())
                 dump()  # after every phase: a run killed at its time limit still tells how far it got
         setattr(owner, attr, timed)
     for key, where in PHASES[1:]:
@@ -128,11 +136,11 @@ def main(argv=None):
     import torch, transformers
     cache = tempfile.mkdtemp(prefix='finann-bench-cache-')
     cold = check(run_job(cache, a.options))
-    print(f"cold: {cold['wall']:.1f} s  {json.dumps({k: round(v, 2) for k, v in cold['phases'].items() if k not in ('peak_rss_mb', 'rss_mb')})}", flush=True)
+    print(f"cold: {cold['wall']:.1f} s  {json.dumps({k: round(v, 2) for k, v in cold['phases'].items() if not isinstance(v, dict)})}", flush=True)
     warm = []
     for i in range(a.repeats):
         warm.append(check(run_job(cache, a.options)))
-        print(f"warm {i + 1}: {warm[-1]['wall']:.1f} s  {json.dumps({k: round(v, 2) for k, v in warm[-1]['phases'].items() if k not in ('peak_rss_mb', 'rss_mb')})}", flush=True)
+        print(f"warm {i + 1}: {warm[-1]['wall']:.1f} s  {json.dumps({k: round(v, 2) for k, v in warm[-1]['phases'].items() if not isinstance(v, dict)})}", flush=True)
     binary = check(run_job(cache, a.options, binary=True))
     print(f"plain finann-train, warm: {binary['wall']:.1f} s", flush=True)
     imp = import_profile(a.repeats)

@@ -34,7 +34,7 @@ def main(argv=None):
         rows.append((n, r, ph, peak, loop, sps))
         status = 'ok' if r['rc'] == 0 else f"FAILED rc={r['rc']} after {r['wall']:.0f} s"
         print(f"{n:>9,} events: {status}, wall {r['wall']:.1f} s, train loop {loop:.1f} s ({sps or 0:,.0f} samples/s), peak RSS {r['maxrss_mb']:,.0f} MB; "
-              f"phases { {k: round(v, 1) for k, v in ph.items() if k not in ('peak_rss_mb', 'rss_mb')} }; peak RSS by phase {peak}", flush=True)
+              f"phases { {k: round(v, 1) for k, v in ph.items() if not isinstance(v, dict)} }; peak RSS by phase {peak}", flush=True)
         if r['rc'] != 0: notes.append(f"{n:,} events: {status}; stderr tail: `{r['stderr_tail'].strip().splitlines()[-1] if r['stderr_tail'].strip() else ''}`")
     fmt = lambda v, f='{:.1f}': f.format(v) if isinstance(v, (int, float)) else '-'
     lines = ['# Growth with the number of events (`bench/growth.py`)', '',

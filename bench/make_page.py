@@ -10,7 +10,15 @@ RESULTS = ROOT/'bench'/'results'
 # the order of the sections, and a sentence on what each measures and why
 SECTIONS = {
     'train_loop': "finann's training (the registered Trainer, as `finann-train` configures it) against a plain PyTorch loop with a fused AdamW, "
-                  "over the same cached features, model and batch size. A gap here is per-step overhead the Trainer adds.",
+                  "over the same cached features, model and batch size. A gap here is per-step overhead the Trainer adds.\n\n"
+                  "Where a step's time went (py-spy and timers inside the real Trainer, 2 threads, about 7-8 ms a step): forward and backward "
+                  "6.2 ms against the plain loop's 6.0; the gradient norm that clipping needs, 0.2-0.3 ms (the plain loop does not clip); the "
+                  "optimizer step 0.7 against 0.6 ms; fetching the batch through the DataLoader and accelerate's wrapper, about 0.1 ms more than "
+                  "plain indexing; callbacks, logging, the scheduler and the rest of HF's loop, about 0.1 ms. What finann changed: batches "
+                  "index preloaded tensors (no Python dicts), the clip factor rides in the fused AdamW's `grad_scale` and is skipped when it is "
+                  "exactly 1, the norm runs on a cached parameter list, subnormal floats are flushed to zero on CPU, `training_step` skips HF's "
+                  "no-op divisions and module walk when nothing needs them, and callbacks are called only for the events they override. "
+                  "What is left is the clipping norm and HF's own loop machinery; removing it would mean replacing the Trainer's inner loop.",
     'train_loop_cuda': "The same comparison on a GPU, and the share of the card's peak matmul rate the MLP reaches.",
     'default_job': "`finann-train configs/default.yml` after install, phase by phase, with a cold and a warm embedding cache.",
     'growth': "How time and memory grow with the number of events (one epoch, HashingEmbedding).",
