@@ -10,7 +10,7 @@ import argparse, datetime, os, platform, shutil, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from default_job import ROOT, run_job  # noqa: E402
+from default_job import ROOT, run_job, write_result  # noqa: E402
 from growth import OPTS  # noqa: E402
 
 
@@ -67,10 +67,7 @@ def main(argv=None):
                   '', f"Goal: {big[0]:,} events build and train one epoch within a few GB of RAM (≤ {a.goal_gb:g} GB peak RSS): "
                       f"**{'met' if peak <= a.goal_gb else 'missed'}** ({peak:.1f} GB)."]
     if notes: lines += [''] + [f"- {x}" for x in notes]
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
-    return 0
+    return write_result(a.out, lines)
 
 
 if __name__ == '__main__':

@@ -101,6 +101,14 @@ def run_job(cache:str, options:list[str], binary:bool=False, timeout:float|None=
     return out
 
 
+def write_result(out:str, lines:list[str]) -> int:
+    "Write a benchmark's markdown result to `out` (bench/results/<name>.md) and print it."
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+    return 0
+
+
 def check(run:dict) -> dict:
     if run['rc'] != 0: raise SystemExit(f"finann-train failed ({run['rc']}):\n{run['stderr_tail']}")
     return run
@@ -168,10 +176,7 @@ def main(argv=None):
               f"{', '.join(imp['loaded']) or 'none'}. (The phase `import finann` above is what `finann-train` imports before it starts: `finann.cli` and `finann.task`, "
               "which bring torch, transformers and datasets.)", '',
               '| import (cumulative, `-X importtime`; ≥ 10 ms, 3 levels) | s |', '|---|---:|'] + [f"| {n} | {s:.2f} |" for n, s in imp['top']]
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
-    return 0
+    return write_result(a.out, lines)
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ import argparse, datetime, os, platform, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from default_job import ROOT, run_job  # noqa: E402
+from default_job import ROOT, run_job, write_result  # noqa: E402
 
 OPTS = ['embedding.config.n_features=256', 'trainer.num_train_epochs=1', 'trainer.report_to=[]', 'evaluator.n_boot=0', 'trainer.disable_tqdm=true']
 
@@ -63,10 +63,7 @@ def main(argv=None):
                   f"(**{'met' if r1['wall'] / r0['wall'] <= 1.1 * n1 / n0 else 'missed'}**); training added "
                   f"{', '.join(f'{m:,.0f}' for m in train_mb)} MB of RSS over the data and vectors at {', '.join(f'{n:,}' for n, *_ in ok)} events."]
     if notes: lines += [''] + [f"- {x}" for x in notes]
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
-    return 0
+    return write_result(a.out, lines)
 
 
 if __name__ == '__main__':
