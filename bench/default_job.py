@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 HEAVY = ['torch', 'transformers', 'datasets', 'accelerate', 'sentence_transformers', 'sklearn', 'scipy', 'matplotlib', 'wandb', 'pandas', 'pyarrow', 'openai', 'ipywidgets']
 # (phase, where its timer sits); nested phases are subtracted from their parent in the table
-PHASES = [('import finann', None), ('data build', 'finann.task:TrainTask.build_datasets'), ('embedding', 'finann.task:embed_datasets'),
+PHASES = [('import finann', None), ('data build', 'finann.task:TrainTask.build_datasets'), ('embedding', 'finann.task:embed_events'),
           ('training', 'transformers:Trainer.train'), ('  eval each epoch', 'transformers:Trainer._evaluate'),
           ('  checkpoints', 'transformers:Trainer._save_checkpoint'), ('  wandb setup', 'finann.trainer:CustomWandbCallback.setup'),
           ('evaluation', 'finann.task:TrainTask.evaluate'), ('  predict', 'finann.task:TrainTask.predict'), ('  baselines', 'finann.task:TrainTask.baselines'),

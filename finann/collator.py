@@ -66,7 +66,7 @@ class BaseCollator(BaseModel):
     "Looks up each event's vector by `text_id` and labels it from two prices."
     model_config = ConfigDict(extra='forbid', protected_namespaces=(), arbitrary_types_allowed=True)
     num_labels: ClassVar[int] = 2
-    is_regression: ClassVar[bool] = False
+    problem_type: ClassVar[str] = 'single_label_classification'  # HF's names: the one place that says classification or regression
     start_field: Literal[tuple(PRICE_COLUMNS)] = 'd+1_open'  # the label's move starts here...
     end_field: Literal[tuple(PRICE_COLUMNS)] = 'd+3_close'   # ...and ends here
     precision: Literal['float32', 'float16', 'bfloat16'] = 'float32'  # dtype of `inputs_embeds`
@@ -137,7 +137,7 @@ class CollatorForClassificationWithNeutral(BaseCollator):
 class CollatorForRegression(BaseCollator):
     "The move from start to end price in percent; `target: abnormal` subtracts the market's move over the same sessions."
     num_labels: ClassVar[int] = 1
-    is_regression: ClassVar[bool] = True
+    problem_type: ClassVar[str] = 'regression'
     target: Literal['move', 'abnormal'] = 'move'
 
     @property

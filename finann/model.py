@@ -72,6 +72,7 @@ class MLPPreTrainedModel(PreTrainedModel):
 @registry.register_model('MLPModelForTokenClassification')
 class MLPModelForTokenClassification(MLPPreTrainedModel):
     "Chained MLP blocks, dropout and a linear head; cross-entropy loss when labels are given."
+    problem_type = 'single_label_classification'  # what it predicts; the task checks it against the collator's
     def __init__(self, config:MLPModelConfig):
         super().__init__(config)
         self.layers = nn.ModuleList([MLPWithTwoHiddenLayers(config) for _ in range(config.num_mlp_layers)])
@@ -91,6 +92,7 @@ class MLPModelForTokenClassification(MLPPreTrainedModel):
 @registry.register_model('MLPModelForMSELoss')
 class MLPModelForMSELoss(MLPModelForTokenClassification):
     "The same MLP with one output: a regression of the move, mean-squared-error loss (the original's name)."
+    problem_type = 'regression'
     def __init__(self, config:MLPModelConfig):
         config.num_labels = 1
         super().__init__(config)

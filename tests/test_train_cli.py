@@ -1,5 +1,5 @@
 "End-to-end runs of `finann-train`: results, run folder, reload, bad input, secrets."
-import json
+import json, sys
 import numpy as np
 import pytest
 import torch
@@ -29,14 +29,12 @@ def test_saved_model_reloads_and_reproduces_val_accuracy(small_run, tmp_path):
     import finann  # noqa: F401  (registers the model with the Auto classes)
     from transformers import AutoModelForTokenClassification
     from finann.config import load_config
-    from finann.task import setup_task, embed_datasets
+    from finann.task import setup_task
     model = AutoModelForTokenClassification.from_pretrained(out).eval()
     assert type(model).__name__ == 'MLPModelForTokenClassification'
     task = setup_task(load_config(ROOT / 'configs/default.yml', [f'trainer.output_dir={out}', *SMALL, f'embedding.config.cache_dir={tmp_path}/c2']))
-    dsd, vectors = embed_datasets(task.build_datasets(), task.build_embedding())
-    col = task.build_collator()
-    val = dsd['val']
-    batch = col([val[i] for i in range(val.num_rows)])
+    events = task.build_datasets(); vectors = task.embed(events); labels = task.build_labels(events)
+    batch = task.build_collator(vectors)(task.event_dataset(vectors, labels, 'val')[list(range(events['val'].num_rows))])
     with torch.no_grad(): acc = (model(batch['inputs_embeds']).logits.argmax(-1) == batch['labels']).float().mean().item()
     m = json.loads((out / 'metrics.json').read_text())
     assert acc == pytest.approx(m['val']['model']['accuracy'], abs=1e-6)
@@ -124,3 +122,52 @@ def test_finann_eval_reproduces_the_run_and_writes_a_report(small_run, tmp_path)
     assert len(pngs) >= 3 and all(f.stat().st_size > 1000 for f in pngs)
     bad = run_cmd([str(BIN / 'finann-eval'), '--cfg-path', 'configs/default.yml', '--checkpoint', str(tmp_path / 'nope')], tmp_path)
     assert bad.returncode == 2 and 'holds no saved model' in bad.stderr.strip().splitlines()[-1]
+
+
+def test_finann_eval_run_rebuilds_the_report_from_predictions_without_an_encoder(small_run, tmp_path):
+    "finann-eval --run: the same report.json and report.md from predictions.parquet, and neither torch nor an encoder is imported."
+    p, out = small_run
+    assert p.returncode == 0, p.stderr[-3000:]
+    import pandas as pd
+    preds = pd.read_parquet(out / 'predictions.parquet')
+    assert set(preds['split']) == {'val', 'test'} and {'p_0', 'p_1', 'baseline_logistic_p_1', 'label', 'move', 'd+1_date'} <= set(preds.columns)
+    m = json.loads((out / 'metrics.json').read_text())
+    assert len(preds[preds['split'] == 'test']) == m['test']['n']
+    ev = tmp_path / 'again'
+    probe = ("import sys, runpy; sys.argv = ['finann-eval', '--run', %r, '--output-dir', %r]; from finann.cli import eval_main; rc = eval_main(sys.argv[1:]); "
+             "print('HEAVY', sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules)); sys.exit(rc)") % (str(out), str(ev))
+    e = run_cmd([sys.executable, '-c', probe], tmp_path)
+    assert e.returncode == 0, e.stderr[-3000:]
+    assert "HEAVY []" in e.stdout  # no encoder, no model: only the table
+    assert json.loads((ev / 'report.json').read_text()) == json.loads((out / 'report.json').read_text())
+    assert (ev / 'report.md').read_text() == (out / 'report.md').read_text()
+    for s in ('val', 'test'): assert json.loads((ev / 'report.json').read_text())[s]['model'] == m[s]['model']
+
+
+def test_finann_eval_run_refuses_a_bad_predictions_file_in_one_line(small_run, tmp_path):
+    "No file, a file an older finann wrote, a file that is no Parquet: one line each, naming the file; exit 2."
+    import pandas as pd
+    p, out = small_run
+    assert p.returncode == 0
+    cases = [(lambda d: None, 'no predictions file'),
+             (lambda d: pd.DataFrame({'split': ['val']}).to_parquet(d / 'predictions.parquet'), 'written by an older finann'),
+             (lambda d: (d / 'predictions.parquet').write_text('not parquet'), 'not a readable Parquet file')]
+    for i, (make, expected) in enumerate(cases):
+        run = tmp_path / f'copy{i}'; run.mkdir()
+        for f in ('config.yaml', 'metrics.json'): (run / f).write_bytes((out / f).read_bytes())
+        make(run)
+        e = run_cmd([str(BIN / 'finann-eval'), '--run', str(run)], tmp_path)
+        last = e.stderr.strip().splitlines()[-1]
+        assert e.returncode == 2 and 'Traceback' not in e.stderr and last.startswith('finann-eval: error: ') and expected in last and 'predictions.parquet' in last, e.stderr
+
+
+def test_finann_eval_run_refuses_predictions_that_do_not_match_the_config(small_run, tmp_path):
+    p, out = small_run
+    assert p.returncode == 0
+    run = tmp_path / 'copy'; run.mkdir()
+    for f in ('predictions.parquet', 'metrics.json'): (run / f).write_bytes((out / f).read_bytes())
+    cfg = (out / 'config.yaml').read_text().replace('CollatorForBinaryClassification', 'CollatorForClassificationWithNeutral')
+    (run / 'config.yaml').write_text(cfg)
+    e = run_cmd([str(BIN / 'finann-eval'), '--run', str(run)], tmp_path)
+    last = e.stderr.strip().splitlines()[-1]
+    assert e.returncode == 2 and 'predictions.parquet' in last and "collator has 3" in last, e.stderr
