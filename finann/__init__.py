@@ -8,7 +8,7 @@ __all__ = []
 # %% ../nbs/12_package.ipynb #b9f085c9
 __version__ = "0.1.0"
 import importlib, sys
-from .config import FinannError, ConfigError, TrainConfig, EvaluateConfig, load_config
+from .config import FinannError, ConfigError, TrainConfig, load_config
 from .registry import registry, RegistryError
 
 # %% ../nbs/12_package.ipynb #bc074f06

@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, Val
 # %% auto #0
 __all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'FinannError', 'ConfigError', 'did_you_mean', 'unknown_key',
            'RunSection', 'ComponentSection', 'CollatorSection', 'ModelSection', 'EvaluatorSection', 'TrainConfig',
-           'EvaluateConfig', 'parse_yaml', 'read_yaml', 'apply_overrides', 'check_params', 'check_config',
-           'load_config']
+           'parse_yaml', 'read_yaml', 'apply_overrides', 'check_params', 'check_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #05a2be19
 class FinannError(Exception):
@@ -98,14 +97,6 @@ class TrainConfig(_Section):
     def source(self) -> str:
         "The file this config came from, for error messages."
         return self._source
-
-    def error(self, key:str, msg:str) -> ConfigError:
-        "A `ConfigError` that names this config's file and `key`."
-        return ConfigError(f"{self._source}: {key}: {msg}")
-
-# %% ../nbs/00_config.ipynb #26310329
-class EvaluateConfig(TrainConfig):
-    "The config `finann-eval` reads: a training config, whose `evaluator` section it uses."
 
 # %% ../nbs/00_config.ipynb #5265c63c
 class _Loader(yaml.SafeLoader):

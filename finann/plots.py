@@ -143,7 +143,9 @@ def plot_decile_returns(df,        # `decile_returns`'s table, or its records (a
     if 'mean_move' not in df.columns or df.empty: raise PlotError("df needs a 'mean_move' column per bin, as decile_returns gives")
     fig, (ax,) = _axes(ax)
     mean = df['mean_move'].to_numpy()
-    ax.bar([str(b) for b in df.index], 100 * mean, color=np.where(mean >= 0, 'tab:green', 'tab:red'))
+    pos = np.arange(len(df))  # numbers, not strings: bin labels like '1' would make matplotlib guess categorical units
+    ax.bar(pos, 100 * mean, color=np.where(mean >= 0, 'tab:green', 'tab:red'))
+    ax.set_xticks(pos, [str(b) for b in df.index])
     ax.axhline(0, color='black', lw=0.6)
     ax.set(title=title, xlabel='score bin (1 = lowest)', ylabel='mean move (%)')
     return fig
