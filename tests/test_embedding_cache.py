@@ -1,6 +1,5 @@
 "The embedding cache under stress: writers killed with SIGKILL, several ranks under real torchrun, changed encoders."
 import json, signal, subprocess, sys
-from pathlib import Path
 import numpy as np
 import pytest
 from conftest import BIN, ROOT, run_env
