@@ -24,12 +24,12 @@ BUILTINS = {
     'task': {'TrainTask': 'finann.task'},
     'model': {'MLPModelForTokenClassification': 'finann.model', 'MLPModelForMSELoss': 'finann.model'},
     'model_config': {'MLPModelConfig': 'finann.model'},
-    'embedding': {'HashingEmbedding': 'finann.embedding', 'HFEmbedding': 'finann.embedding',
-                  'SentenceTransformerEmbedding': 'finann.embedding', 'OpenAIEmbedding': 'finann.embedding'},
+    'embedding': {'HashingEmbedding': 'finann.embedding.encoders', 'HFEmbedding': 'finann.embedding.encoders',
+                  'SentenceTransformerEmbedding': 'finann.embedding.encoders', 'OpenAIEmbedding': 'finann.embedding.openai'},
     'collator': {'CollatorForBinaryClassification': 'finann.collator', 'CollatorForClassificationWithNeutral': 'finann.collator',
                  'CollatorForRegression': 'finann.collator'},
-    'builder': {'SyntheticEarningsCallBuilder': 'finann.data', 'LocalTranscriptBuilder': 'finann.data',
-                'EventStudyBuilder': 'finann.data', 'FinancialTranscriptBuilder': 'finann.data'},
+    'builder': {'SyntheticEarningsCallBuilder': 'finann.data.synthetic', 'LocalTranscriptBuilder': 'finann.data.builders',
+                'EventStudyBuilder': 'finann.data.builders', 'FinancialTranscriptBuilder': 'finann.data.builders'},
     'trainer': {'SequentialTrainer': 'finann.trainer', 'RandomSamplerTrainer': 'finann.trainer'},
 }
 

@@ -6,24 +6,31 @@ from conftest import BIN, ROOT, run_cmd, run_env
 OPTS = ['dataset.config.n_tickers=120', 'trainer.num_train_epochs=3', 'trainer.per_device_train_batch_size=64',
         'trainer.save_strategy=steps', 'trainer.save_steps=7', 'evaluator.n_boot=300']
 
-# when to kill: the first time the path pattern exists under the run's tmp dir
-POINTS = {'embedding cache being written': 'cache/embeddings/*/*',
-          'first checkpoint being written': 'run/checkpoint-*/*',
+# kill points inside finann's own writers, reached exactly: the run kills itself there (FINANN_FAULT, see finann.embedding.cache)
+FAULTS = {'embedding cache between a shard\'s vectors and its keys': 'cache.after_vectors',
+          'embedding cache while a shard\'s vectors are written': 'cache.in_vectors'}
+# kill points in files that other code writes: the first time the path pattern exists under the run's tmp dir
+POINTS = {'first checkpoint being written': 'run/checkpoint-*/*',
           'plots being written': 'run/plots/*',
           'report being written': 'run/report.*'}
 
 
-@pytest.mark.parametrize('point', list(POINTS))
+@pytest.mark.parametrize('point', [*FAULTS, *POINTS])
 def test_sigkill_leaves_nothing_half_valid(tmp_path, point):
     out = tmp_path / 'run'
     cmd = [str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--options', f'trainer.output_dir={out}', *OPTS]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=run_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t0 = time.time()
-    while not list(tmp_path.glob(POINTS[point])):
-        if proc.poll() is not None: pytest.fail(f'the run ended before {point}')
-        assert time.time() - t0 < 300
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL); proc.wait()
+    if point in FAULTS:
+        p = run_cmd(cmd, tmp_path, FINANN_FAULT=FAULTS[point])
+        assert p.returncode == -signal.SIGKILL, p.stderr[-3000:]
+        assert any(f.name.endswith('.tmp' if FAULTS[point] == 'cache.in_vectors' else '.vecs.npy') for f in tmp_path.glob('cache/embeddings/*/*'))
+    else:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=run_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t0 = time.time()
+        while not list(tmp_path.glob(POINTS[point])):
+            if proc.poll() is not None: pytest.fail(f'the run ended before {point}')
+            assert time.time() - t0 < 300
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL); proc.wait()
     # finann's own files are renamed into place whole: every one left parses. The Trainer writes checkpoints in place,
     # so a checkpoint counts only once its trainer_state.json (written last) parses: latest_checkpoint() skips others
     from finann.task import latest_checkpoint

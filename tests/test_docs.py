@@ -5,7 +5,10 @@ from urllib.parse import unquote, urlparse
 import pytest
 from conftest import ROOT, run_env
 
-MODULES = {'00_config': 'load_config', '01_registry': 'Registry', '02_data': 'EventStudyBuilder', '03_embedding': 'HFEmbedding',
+MODULES = {'00_config': 'load_config', '01_registry': 'Registry', '02a_data_schema': 'clean_events', '02b_data_splits': 'check_leakage',
+           '02c_data_prices': 'align_events', '02d_data_builders': 'EventStudyBuilder', '02e_data_synthetic': 'SyntheticEarningsCallBuilder',
+           '03a_embedding_cache': 'EmbeddingCache', '03b_embedding_text': 'TextColumn', '03c_embedding_encoders': 'HFEmbedding',
+           '03d_embedding_openai': 'OpenAIEmbedding',
            '04_collator': 'CollatorForBinaryClassification', '05_model': 'MLPModelForTokenClassification', '06_trainer': 'SequentialTrainer',
            '07_task': 'TrainTask', '08_evaluate': 'long_short_backtest', '09_plots': 'plot_equity_curve', '10_widgets': 'Launcher',
            '11_cli': 'train_main'}

@@ -20,7 +20,8 @@ def test_import_finann_loads_no_heavy_module():
 
 
 @pytest.mark.parametrize('kind, name, module', [
-    ('builder', 'SyntheticEarningsCallBuilder', 'finann.data'), ('embedding', 'HashingEmbedding', 'finann.embedding'),
+    ('builder', 'SyntheticEarningsCallBuilder', 'finann.data.synthetic'), ('builder', 'EventStudyBuilder', 'finann.data.builders'),
+    ('embedding', 'HashingEmbedding', 'finann.embedding.encoders'), ('embedding', 'OpenAIEmbedding', 'finann.embedding.openai'),
     ('collator', 'CollatorForBinaryClassification', 'finann.collator'), ('model', 'MLPModelForTokenClassification', 'finann.model'),
     ('model_config', 'MLPModelConfig', 'finann.model'), ('trainer', 'SequentialTrainer', 'finann.trainer'), ('task', 'TrainTask', 'finann.task')])
 def test_lookup_imports_the_registering_module(kind, name, module):
