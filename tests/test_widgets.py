@@ -3,7 +3,7 @@ import json, os, time
 import pytest
 from conftest import ROOT
 from finann.progress import PHASES, read_progress
-from finann.task import latest_checkpoint as last_checkpoint
+from finann.task import latest_checkpoint
 from finann.widgets import Launcher
 
 SMALL = 'dataset.config.n_tickers=100\nevaluator.n_boot=200'  # 4,000 events instead of 8,000; fewer bootstrap resamples
@@ -73,14 +73,14 @@ def test_stop_ends_the_run_and_keeps_the_checkpoint(launcher):
     la = launcher.set(epochs=300, device='CPU', extra=SMALL)
     assert la.launch()
     deadline = time.time() + 120
-    while last_checkpoint(la.output_dir) is None and time.time() < deadline and la.status == 'running': time.sleep(0.2)
-    assert la.status == 'running' and last_checkpoint(la.output_dir) is not None, la.process and list(la.process.lines)[-5:]
+    while latest_checkpoint(la.output_dir) is None and time.time() < deadline and la.status == 'running': time.sleep(0.2)
+    assert la.status == 'running' and latest_checkpoint(la.output_dir) is not None, la.process and list(la.process.lines)[-5:]
     la.stop_button.click()  # as the user does: returns at once, the stop goes on in a thread
     assert la.wait(60) == 'stopped'
     pid = la.process.proc.pid
     assert la.process.proc.poll() is not None
     with pytest.raises(ProcessLookupError): os.killpg(pid, 0)  # nothing of its process group is left
-    cp = last_checkpoint(la.output_dir)
+    cp = latest_checkpoint(la.output_dir)
     assert cp is not None and (cp / 'model.safetensors').is_file()
     assert 'last checkpoint kept' in la.message.value and cp.name in la.message.value
     assert any(l.startswith('finann-train: stopped: stopped by SIGINT') for l in la.process.lines)  # checkpointed at the stop
@@ -138,8 +138,8 @@ def test_two_processes_run_under_torchrun_and_stop_cleanly(launcher):
     la.launch_button.click()
     assert 'torchrun --standalone --nproc_per_node=2 -m finann.cli' in la.command_line.value
     deadline = time.time() + 120
-    while last_checkpoint(la.output_dir) is None and time.time() < deadline and la.status == 'running': time.sleep(0.2)
-    assert last_checkpoint(la.output_dir) is not None, list(la.process.lines)[-5:]
+    while latest_checkpoint(la.output_dir) is None and time.time() < deadline and la.status == 'running': time.sleep(0.2)
+    assert latest_checkpoint(la.output_dir) is not None, list(la.process.lines)[-5:]
     assert la.monitor.progress.value > 0 and any('eval_loss' in h for h in la.process.state['history'])  # rank 0's progress log
     assert la.stop() == 'stopped'
     with pytest.raises(ProcessLookupError): os.killpg(la.process.proc.pid, 0)
