@@ -1,6 +1,6 @@
 """A real browser on the launcher: JupyterLab on 127.0.0.1, Debian's chromium driven by Playwright.
 
-Opens nbs/tutorials/launcher.ipynb, runs every cell, clicks Launch, waits for the results plot and saves a screenshot
+Opens nbs/tutorials/launcher.ipynb, runs every cell, types a smaller run into the first launcher, clicks Launch, follows its phases, waits for the results plot and saves a screenshot
 (to the test's folder and to outputs/screenshots/launcher.png). Never downloads a browser: skipped when /usr/bin/chromium
 is missing (`apt-get install chromium`; .ci/run installs it)."""
 import json, os, shutil, signal, socket, subprocess, sys, time, urllib.request, uuid
@@ -74,24 +74,36 @@ def test_launcher_in_jupyterlab(jupyterlab, tmp_path):
             # wait for the kernel, then Run > Run All Cells (not awaited: the promise ends with the last cell)
             page.wait_for_function("window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'")
             page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-            status = page.locator('.finann-status').first
-            expect(status).to_have_text('done', timeout=300_000)  # the run the notebook starts from code
-            expect(page.locator('.finann-message').first).to_contain_text('must be positive')  # its bad-value cell
-            # now as a user: click Launch and watch
-            page.locator('button.finann-launch').first.click()
+            # the notebook's own run, driven from code by a second launcher, ends; its bad-value cell leaves one red line there
+            scripted = page.locator('.jp-OutputArea-output:has(.finann-status)').nth(1)
+            expect(scripted.locator('.finann-status')).to_have_text('done', timeout=300_000)
+            expect(scripted.locator('.finann-message')).to_contain_text('must be positive')
+            # the first launcher is the user's: none of that leaked into it
+            mine = page.locator('.jp-OutputArea-output:has(.finann-status)').first
+            status, message, phase = mine.locator('.finann-status'), mine.locator('.finann-message'), mine.locator('.finann-phase')
+            expect(status).to_have_text('idle')
+            extra = mine.locator('textarea').first
+            expect(extra).to_have_value('')
+            # now as a user: a smaller run typed into "more options", then Launch, and watch it go through its phases
+            extra.fill('dataset.config.n_tickers=100')
+            extra.blur()
+            mine.locator('button.finann-launch').click()
             expect(status).to_have_text('running', timeout=30_000)
-            expect(page.locator('.finann-progress').first).to_be_visible()
+            expect(phase).to_contain_text('starting', timeout=10_000)
+            expect(mine.locator('.finann-progress')).to_be_visible()
+            expect(phase).to_contain_text('training · step', timeout=120_000)  # from the progress log
             expect(status).to_have_text('done', timeout=300_000)
-            plot = page.locator('img.finann-results-plot').first
+            expect(phase).to_contain_text('done · step')
+            assert 'must be positive' not in message.inner_text() and message.locator('span[style*="d62728"]').count() == 0
+            plot = mine.locator('img.finann-results-plot')
             expect(plot).to_be_visible()
             assert page.evaluate("img => img.complete && img.naturalWidth > 300", plot.element_handle())
-            table = page.locator('.finann-results table').first
+            table = mine.locator('.finann-results table')
             expect(table).to_contain_text('majority'); expect(table).to_contain_text('accuracy')
             # the screenshot: the whole launcher widget
-            widget = page.locator('.jp-OutputArea-output:has(.finann-status)').first
-            widget.scroll_into_view_if_needed()
+            mine.scroll_into_view_if_needed()
             shot = tmp_path / 'launcher.png'
-            widget.screenshot(path=str(shot))
+            mine.screenshot(path=str(shot))
             browser.close()
     finally:
         if (ROOT / NOTEBOOK).read_bytes() != before: (ROOT / NOTEBOOK).write_bytes(before)  # autosave is off; be sure anyway

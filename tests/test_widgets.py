@@ -2,7 +2,9 @@
 import json, os, time
 import pytest
 from conftest import ROOT
-from finann.widgets import Launcher, last_checkpoint
+from finann.progress import PHASES, read_progress
+from finann.task import latest_checkpoint
+from finann.widgets import Launcher
 
 SMALL = 'dataset.config.n_tickers=100\nevaluator.n_boot=200'  # 4,000 events instead of 8,000; fewer bootstrap resamples
 
@@ -33,7 +35,19 @@ def test_launch_shows_results_table_and_plots(launcher):
     la.launch_button.click()
     assert time.time() - t0 < 15 and la.status == 'running'  # the click returns while the run goes on
     assert la.command_line.value.startswith('<code') and 'finann-train --cfg-path configs/default.yml' in la.command_line.value
+    assert la.monitor.progress_label.value.startswith('starting') and la.monitor.log_tail.value  # something from the first second
+    seen = set()
+    while la.status == 'running' and time.time() - t0 < 240:
+        seen.add(la.monitor.progress.description); time.sleep(0.1)
     assert la.wait(240) == 'done', la.error
+    # followed through its progress log: every phase, the bar at max_steps, the end
+    st = la.process.state
+    assert st['status'] == 'done' and st['max_steps'] and st['step'] == st['max_steps'], st
+    assert [e['phase'] for e in read_progress(la.output_dir) if e['event'] == 'phase'] == list(PHASES)
+    assert {'training'} <= seen, seen
+    assert la.monitor.progress.value == la.monitor.progress.max == st['max_steps']
+    assert la.monitor.progress_label.value.startswith(f"done · step {st['max_steps']}/{st['max_steps']}")
+    assert any('eval_loss' in h for h in st['history'])
     # the table: the model beside the majority class on val and test
     df = la.results_frame
     assert {('val', 'model'), ('val', 'majority'), ('test', 'model'), ('test', 'majority')} <= set(df.index)
@@ -44,8 +58,7 @@ def test_launch_shows_results_table_and_plots(launcher):
     assert la.monitor.results_plot.value[:4] == b'\x89PNG' and la.monitor.results_plot.layout.display is None
     assert la.monitor.live_plot.value[:4] == b'\x89PNG'
     assert len(la.monitor.saved_plots.children) == len([p for p in (la.output_dir / 'plots').glob('*.png') if p.stem != 'training_curves'])
-    assert la.monitor.progress.value == pytest.approx(1.0) and la.monitor.progress.bar_style == 'success'
-    assert any('eval_loss' in h for h in la.process.history) and la.process.progress[0] == la.process.progress[1]
+    assert la.monitor.progress.bar_style == 'success' and la.error is None
     # its own run folder, with the overrides applied and wandb offline
     out = la.output_dir
     assert out.parent == la.output_root and out.name.startswith('default-')
@@ -60,27 +73,29 @@ def test_stop_ends_the_run_and_keeps_the_checkpoint(launcher):
     la = launcher.set(epochs=300, device='CPU', extra=SMALL)
     assert la.launch()
     deadline = time.time() + 120
-    while last_checkpoint(la.output_dir) is None and time.time() < deadline and la.status == 'running': time.sleep(0.2)
-    assert la.status == 'running' and last_checkpoint(la.output_dir) is not None, la.process and list(la.process.lines)[-5:]
+    while latest_checkpoint(la.output_dir) is None and time.time() < deadline and la.status == 'running': time.sleep(0.2)
+    assert la.status == 'running' and latest_checkpoint(la.output_dir) is not None, la.process and list(la.process.lines)[-5:]
     la.stop_button.click()  # as the user does: returns at once, the stop goes on in a thread
     assert la.wait(60) == 'stopped'
     pid = la.process.proc.pid
     assert la.process.proc.poll() is not None
     with pytest.raises(ProcessLookupError): os.killpg(pid, 0)  # nothing of its process group is left
-    cp = last_checkpoint(la.output_dir)
+    cp = latest_checkpoint(la.output_dir)
     assert cp is not None and (cp / 'model.safetensors').is_file()
     assert 'last checkpoint kept' in la.message.value and cp.name in la.message.value
     assert any(l.startswith('finann-train: stopped: stopped by SIGINT') for l in la.process.lines)  # checkpointed at the stop
     assert not (la.output_dir / 'metrics.json').exists() and la.metrics is None
     assert la.monitor.results_plot.value[:4] == b'\x89PNG'  # the curves so far
+    assert la.process.state['status'] == 'stopped'  # the run said so in its progress log
     # Resume continues from that checkpoint, in the same folder
     cp_epoch = json.loads((cp / 'trainer_state.json').read_text())['epoch']
     assert la.resume_button.disabled is False
     la.resume_button.click()
     assert la.status == 'running' and '--resume-from-checkpoint' in la.command_line.value and la.output_dir == cp.parent
+    resumed = lambda: [e for e in read_progress(la.output_dir) if e['event'] == 'train' and e['t'] >= la.process.started_at]
     deadline = time.time() + 60
-    while not la.process.history and time.time() < deadline and la.status == 'running': time.sleep(0.2)
-    assert la.process.history and la.process.history[0]['epoch'] > cp_epoch, list(la.process.lines)[-5:]
+    while not resumed() and time.time() < deadline and la.status == 'running': time.sleep(0.2)
+    assert resumed() and resumed()[0]['epoch'] > cp_epoch, list(la.process.lines)[-5:]
     assert la.stop() == 'stopped'
 
 
@@ -112,7 +127,8 @@ def test_failure_in_the_run_is_one_line(launcher):
     la = launcher.set(extra='model.config.hidden_size=300')
     assert la.launch()
     assert la.wait(120) == 'failed'
-    one_line_error(la, 'finann-train: error: configs/default.yml: model.config.hidden_size: 300 does not match the 1024-d vectors')
+    one_line_error(la, 'configs/default.yml: model.config.hidden_size: 300 does not match the 1024-d vectors')
+    assert la.process.state['status'] == 'failed'  # the CLI wrote a `failed` event
     assert la.process.returncode == 2 and la.launch_button.disabled is False
 
 
@@ -122,10 +138,30 @@ def test_two_processes_run_under_torchrun_and_stop_cleanly(launcher):
     la.launch_button.click()
     assert 'torchrun --standalone --nproc_per_node=2 -m finann.cli' in la.command_line.value
     deadline = time.time() + 120
-    while last_checkpoint(la.output_dir) is None and time.time() < deadline and la.status == 'running': time.sleep(0.2)
-    assert last_checkpoint(la.output_dir) is not None, list(la.process.lines)[-5:]
-    assert la.monitor.progress.value > 0 and any('eval_loss' in h for h in la.process.history)  # rank 0's bar and logs
+    while latest_checkpoint(la.output_dir) is None and time.time() < deadline and la.status == 'running': time.sleep(0.2)
+    assert latest_checkpoint(la.output_dir) is not None, list(la.process.lines)[-5:]
+    assert la.monitor.progress.value > 0 and any('eval_loss' in h for h in la.process.state['history'])  # rank 0's progress log
     assert la.stop() == 'stopped'
     with pytest.raises(ProcessLookupError): os.killpg(la.process.proc.pid, 0)
     assert any('stopped by SIGINT' in l for l in la.process.lines), list(la.process.lines)[-10:]  # a graceful stop, not a kill
     assert 'last checkpoint kept' in la.message.value
+
+
+def test_new_launch_clears_an_old_error(launcher):
+    "A rejected value leaves one red line; the next launch that starts clears it (and the one after a finished run too)."
+    la = launcher.set(learning_rate='-1')
+    assert la.launch() is False and 'must be positive' in la.error
+    la.set(learning_rate='1e-3', extra='model.config.hidden_size=300')  # starts, then fails fast
+    assert la.launch()
+    assert la.error is None and 'd62728' not in la.message.value and la.monitor.results.value == ''
+    assert la.wait(120) == 'failed'
+
+
+def test_a_fresh_launcher_inherits_nothing(launcher, tmp_path):
+    "What one launcher was set to (a tutorial cell's `more options`, a bad value) is not in the next one."
+    launcher.set(epochs=2, learning_rate='-1', extra='dataset.config.n_tickers=100', run_name='other')
+    launcher.launch()
+    fresh = Launcher(ROOT, output_root=tmp_path / 'fresh')
+    assert fresh.form.extra.value == '' and fresh.form.run_name.value == 'default' and fresh.form.epochs.value == 5.0
+    assert fresh.form.learning_rate.value == '0.001' and fresh.error is None and fresh.message.value == '' and fresh.status == 'idle'
+    assert fresh.form.overrides() == []
