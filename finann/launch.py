@@ -72,7 +72,7 @@ def failure_line(lines:list[str], returncode:int) -> str:
 # %% ../nbs/10a_launch.ipynb #2f7411b7
 def run_history(output_dir:str|Path, state:dict|None=None) -> list[dict]:
     "The points of the training curves: the final `trainer_state.json`'s `log_history`, else the progress log's history (`state`, or read from `output_dir`), else the last checkpoint's."
-    from finann.task import latest_checkpoint
+    from finann.runs import latest_checkpoint
     out = Path(output_dir)
     if (out/'trainer_state.json').is_file(): return json.loads((out/'trainer_state.json').read_text()).get('log_history', [])
     history = (state or progress_state(read_progress(out)))['history']

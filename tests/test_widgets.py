@@ -3,7 +3,7 @@ import json, os, time
 import pytest
 from conftest import ROOT
 from finann.progress import PHASES, read_progress
-from finann.task import latest_checkpoint
+from finann.runs import latest_checkpoint
 from finann.widgets import Launcher
 
 SMALL = 'dataset.config.n_tickers=100\nevaluator.n_boot=200'  # 4,000 events instead of 8,000; fewer bootstrap resamples
