@@ -10,7 +10,9 @@ MODULES = {'00_config': 'load_config', '01_registry': 'Registry', '02a_data_sche
            '03a_embedding_cache': 'EmbeddingCache', '03b_embedding_text': 'TextColumn', '03c_embedding_encoders': 'HFEmbedding',
            '03d_embedding_openai': 'OpenAIEmbedding',
            '04_collator': 'CollatorForBinaryClassification', '05_model': 'MLPModelForTokenClassification', '06_trainer': 'SequentialTrainer',
-           '07_task': 'TrainTask', '08_evaluate': 'long_short_backtest', '09_plots': 'plot_equity_curve', '10_widgets': 'Launcher',
+           '06a_progress': 'ProgressLog', '07_task': 'TrainTask', '07a_predictions': 'write_predictions', '07b_runs': 'load_run',
+           '08a_evaluate_metrics': 'direction_accuracy', '08b_evaluate_baselines': 'logistic_baseline', '08c_evaluate_backtest': 'long_short_backtest',
+           '08d_evaluate_report': 'results_table', '09_plots': 'plot_equity_curve', '10_widgets': 'Launcher', '10a_launch': 'TrainingProcess', '00a_io': 'write_atomic',
            '11_cli': 'train_main'}
 
 
