@@ -1,4 +1,4 @@
-"The fast paths of the training loop change nothing but speed: preloaded batches, clipping inside the fused AdamW."
+"Preloaded splits (`collator.preload(ds)`, what the task hands the Trainer) change nothing but speed: same batches, weights, logs and metrics as rows."
 import tempfile
 import numpy as np
 import pytest
@@ -20,17 +20,14 @@ def events(n=300, n_texts=40, seed=0, market=False):
     return Dataset.from_dict(cols), rng.standard_normal((n_texts, 16)).astype(np.float32)
 
 
-class RowsOnly(CollatorForBinaryClassification):
-    "The same labels and vectors, but its own __call__: the Trainer feeds it rows, the path before preloading."
-    def __call__(self, rows): return super().__call__(rows)
-
-
-def train(trainer_cls, collator, ds, model_cls=MLPModelForTokenClassification, **kw):
+def train(trainer_cls, collator, ds, model_cls=MLPModelForTokenClassification, preload=True, **kw):
+    "Train on `collator.preload(ds)`, or (`preload=False`) on the `datasets` rows, which the collator batches row by row."
     torch.manual_seed(0)
     model = model_cls(MLPModelConfig(hidden_size=16, intermediate_size=32, num_labels=collator.num_labels))
     args = TrainingArguments(tempfile.mkdtemp(), max_steps=12, per_device_train_batch_size=32, per_device_eval_batch_size=64, logging_steps=4,
                              save_strategy='no', report_to=[], use_cpu=True, remove_unused_columns=False, disable_tqdm=True, seed=0, **kw)
-    t = trainer_cls(model=model, args=args, train_dataset=ds, eval_dataset=ds, data_collator=collator, compute_metrics=compute_metrics)
+    split = collator.preload(ds) if preload else ds
+    t = trainer_cls(model=model, args=args, train_dataset=split, eval_dataset=split, data_collator=collator, compute_metrics=compute_metrics)
     t.train()
     return t, torch.cat([p.detach().flatten() for p in t.model.parameters()])
 
@@ -38,8 +35,9 @@ def train(trainer_cls, collator, ds, model_cls=MLPModelForTokenClassification, *
 @pytest.mark.parametrize('trainer_cls', [SequentialTrainer, RandomSamplerTrainer])
 def test_preloaded_batches_train_exactly_like_rows(trainer_cls):
     ds, vecs = events()
-    fast, w_fast = train(trainer_cls, CollatorForBinaryClassification().attach(vecs), ds)
-    slow, w_slow = train(trainer_cls, RowsOnly().attach(vecs), ds)
+    col = CollatorForBinaryClassification().attach(vecs)
+    fast, w_fast = train(trainer_cls, col, ds)
+    slow, w_slow = train(trainer_cls, col, ds, preload=False)
     assert isinstance(fast.get_train_dataloader().dataset, PreloadedEvents)
     assert isinstance(slow.get_train_dataloader().dataset, Dataset)
     assert torch.equal(w_fast, w_slow)  # bit for bit: same batches, same order
@@ -47,7 +45,8 @@ def test_preloaded_batches_train_exactly_like_rows(trainer_cls):
                                                               'eval_samples_per_second', 'eval_steps_per_second')} for l in t.state.log_history]
     assert logs(fast) == logs(slow)  # loss, grad norm, train accuracy
     assert fast.evaluate()['eval_accuracy'] == slow.evaluate()['eval_accuracy']
-    np.testing.assert_array_equal(fast.predict(ds).predictions, slow.predict(ds).predictions)
+    np.testing.assert_array_equal(fast.predict(col.preload(ds)).predictions, slow.predict(ds).predictions)
+    np.testing.assert_array_equal(fast.predict(col.preload(ds)).label_ids, col.dataset_labels(ds))
 
 
 def test_three_classes_and_regression_preload_their_labels():
