@@ -13,42 +13,14 @@ from transformers import Trainer, EvalPrediction, TrainerCallback
 from transformers.trainer import DEFAULT_PROGRESS_CALLBACK  # tqdm's bar, or in Jupyter a notebook widget
 from transformers.trainer_callback import PrinterCallback, ProgressCallback as _HFProgressCallback
 from transformers.integrations import WandbCallback
+from .evaluate.metrics import direction_hits, classification_metrics, regression_metrics  # one definition, shared with the report
 from .progress import ProgressLog
 from .registry import registry
 
 # %% auto #0
-__all__ = ['direction_hits', 'classification_metrics', 'regression_metrics', 'compute_metrics', 'flushes_subnormals',
-           'FlushDenormalCallback', 'ProgressCallback', 'metrics_table', 'ConsoleCallback', 'SequentialTrainer',
-           'EpochSeededRandomSampler', 'RandomSamplerTrainer', 'StopOnSignal', 'CustomWandbCallback']
-
-# %% ../nbs/06_trainer.ipynb #1c95a7dc
-def direction_hits(y, pred):
-    "Where a predicted move has the actual move's direction; up is `> 0`, so a zero move is \"not up\" (as a binary label has it)."
-    return (y > 0) == (pred > 0)  # NumPy arrays or tensors alike
-
-# %% ../nbs/06_trainer.ipynb #fc091c72
-def classification_metrics(labels:np.ndarray, preds:np.ndarray, num_labels:int) -> dict[str, float]:
-    "Accuracy, macro-F1, and accuracy on the up and down classes (scikit-learn)."
-    from sklearn.metrics import accuracy_score, f1_score, recall_score
-    labels, preds = np.asarray(labels), np.asarray(preds)
-    classes = list(range(num_labels))
-    down, up = 0, num_labels - 1  # binary: 0 down, 1 up; three classes: 0 down, 1 neutral, 2 up
-    recall = recall_score(labels, preds, labels=classes, average=None, zero_division=0)
-    out = {'accuracy': accuracy_score(labels, preds),
-           'f1_macro': f1_score(labels, preds, labels=classes, average='macro', zero_division=0),
-           'accuracy_up': recall[up], 'accuracy_down': recall[down]}
-    if num_labels == 3:  # the original's "accuracy_pos&neg": accuracy on the events that did move
-        moved = labels != 1
-        out['accuracy_up_down'] = accuracy_score(labels[moved], preds[moved]) if moved.any() else 0.0
-    return {k: float(v) for k, v in out.items()}
-
-# %% ../nbs/06_trainer.ipynb #5673aec6
-def regression_metrics(y:np.ndarray, pred:np.ndarray) -> dict[str, float]:
-    "MSE, MAE, R² (scikit-learn) and `direction_hits`' accuracy."
-    from sklearn.metrics import mean_squared_error, mean_absolute_error, r2_score
-    y, pred = np.asarray(y, dtype=np.float64).ravel(), np.asarray(pred, dtype=np.float64).ravel()
-    return {'mse': float(mean_squared_error(y, pred)), 'mae': float(mean_absolute_error(y, pred)),
-            'r2': float(r2_score(y, pred)), 'direction_accuracy': float(np.mean(direction_hits(y, pred)))}
+__all__ = ['compute_metrics', 'flushes_subnormals', 'FlushDenormalCallback', 'ProgressCallback', 'metrics_table',
+           'ConsoleCallback', 'SequentialTrainer', 'EpochSeededRandomSampler', 'RandomSamplerTrainer', 'StopOnSignal',
+           'CustomWandbCallback']
 
 # %% ../nbs/06_trainer.ipynb #b8a36183
 def compute_metrics(pred:EvalPrediction) -> dict[str, float]:
