@@ -65,6 +65,7 @@ def progress_state(events:list[dict]) -> dict:
             s.update({k: e[k] for k in ('step', 'max_steps', 'epoch', 'loss', 'train_accuracy') if k in e})
             s['history'].append({k: v for k, v in e.items() if k not in ('t', 'event')})
         elif kind == 'eval':
+            s.update({k: e[k] for k in ('step', 'max_steps', 'epoch') if e.get(k) is not None})  # an evaluation also says how far training is
             s['eval'] = dict(e.get('metrics') or {})
             s['history'].append({'step': e.get('step'), 'epoch': e.get('epoch'), **s['eval']})
         elif kind in ENDS:

@@ -58,13 +58,16 @@ class ProgressCallback(TrainerCallback):
     def __init__(self, log:ProgressLog|None=None): self.log = log
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.log is None or not logs or 'loss' not in logs: return  # eval and end-of-training summaries have no 'loss'
+        if self.log is None or not logs: return
+        if 'train_loss' in logs:  # the end-of-training summary: the last step, and the mean loss over the run
+            return self.log.write('train', step=state.global_step, max_steps=state.max_steps, epoch=state.epoch, train_loss=_json_number(logs['train_loss']))
+        if 'loss' not in logs: return  # eval metrics come through on_evaluate
         extra = {k: _json_number(logs[k]) for k in ('train_accuracy', 'learning_rate', 'grad_norm') if k in logs}
         self.log.write('train', step=state.global_step, max_steps=state.max_steps, epoch=state.epoch, loss=_json_number(logs['loss']), **extra)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if self.log is None: return
-        self.log.write('eval', step=state.global_step, epoch=state.epoch,
+        self.log.write('eval', step=state.global_step, max_steps=state.max_steps, epoch=state.epoch,
                        metrics={k: _json_number(v) for k, v in (metrics or {}).items() if k != 'epoch'})
 
 # %% ../nbs/06_trainer.ipynb #adab68db
