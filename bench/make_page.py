@@ -11,14 +11,14 @@ RESULTS = ROOT/'bench'/'results'
 SECTIONS = {
     'train_loop': "finann's training (the registered Trainer, as `finann-train` configures it) against a plain PyTorch loop with a fused AdamW, "
                   "over the same cached features, model and batch size. A gap here is per-step overhead the Trainer adds.\n\n"
-                  "Where a step's time went (py-spy and timers inside the real Trainer, 2 threads, about 7-8 ms a step): forward and backward "
-                  "6.2 ms against the plain loop's 6.0; the gradient norm that clipping needs, 0.2-0.3 ms (the plain loop does not clip); the "
-                  "optimizer step 0.7 against 0.6 ms; fetching the batch through the DataLoader and accelerate's wrapper, about 0.1 ms more than "
-                  "plain indexing; callbacks, logging, the scheduler and the rest of HF's loop, about 0.1 ms. What finann changed: batches "
-                  "index preloaded tensors (no Python dicts), the clip factor rides in the fused AdamW's `grad_scale` and is skipped when it is "
-                  "exactly 1, the norm runs on a cached parameter list, subnormal floats are flushed to zero on CPU, `training_step` skips HF's "
-                  "no-op divisions and module walk when nothing needs them, and callbacks are called only for the events they override. "
-                  "What is left is the clipping norm and HF's own loop machinery; removing it would mean replacing the Trainer's inner loop.",
+                  "finann's Trainer subclasses use documented extension points only (`compute_loss`, `log`, the sampler hook and callbacks), "
+                  "so the step is HF's own. Where the remaining time goes, against a ~12 ms plain step (2 threads, timers inside the real loop): "
+                  "clipping at HF's default `max_grad_norm: 1.0`, norm plus scaling pass, ~0.6 ms (the plain loop clips nothing); HF's and "
+                  "accelerate's bookkeeping around clipping (NaN/inf filter, loss sum, the clip wrapper), ~0.4 ms; the optimizer step through "
+                  "accelerate's wrapper (which looks for an optional `lomo_optim` package on `sys.path` twice a step, 0.07-0.09 ms), +0.3-0.4 ms; "
+                  "the batch through the DataLoader and accelerate's wrapper, +0.3 ms; scheduler, `zero_grad` and callbacks, +0.1 ms. Forward and "
+                  "backward match the plain loop. Batches index preloaded tensors, and subnormal floats are flushed to zero on CPU by a callback "
+                  "during training. Closing the rest would need private Trainer methods, which finann does not override.",
     'train_loop_cuda': "The same comparison on a GPU, and the share of the card's peak matmul rate the MLP reaches.",
     'default_job': "`finann-train configs/default.yml` after install, phase by phase, with a cold and a warm embedding cache.",
     'growth': "How time and memory grow with the number of events (one epoch, HashingEmbedding).",
