@@ -60,7 +60,8 @@ class ProgressCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.log is None or not logs: return
         if 'train_loss' in logs:  # the end-of-training summary: the last step, and the mean loss over the run
-            return self.log.write('train', step=state.global_step, max_steps=state.max_steps, epoch=state.epoch, train_loss=_json_number(logs['train_loss']))
+            self.log.write('train', step=state.global_step, max_steps=state.max_steps, epoch=state.epoch, train_loss=_json_number(logs['train_loss']))
+            return  # (a callback's return value would replace the Trainer's `control`)
         if 'loss' not in logs: return  # eval metrics come through on_evaluate
         extra = {k: _json_number(logs[k]) for k in ('train_accuracy', 'learning_rate', 'grad_norm') if k in logs}
         self.log.write('train', step=state.global_step, max_steps=state.max_steps, epoch=state.epoch, loss=_json_number(logs['loss']), **extra)

@@ -103,8 +103,10 @@ def test_progress_callback_writes_train_and_eval_events(tmp_path):
     t = trainer(str(tmp_path), CollatorForBinaryClassification().attach(vecs), ds, callbacks=[T.ProgressCallback(ProgressLog(tmp_path))])
     t.train()
     ev = read_progress(tmp_path)
-    train, evals = [e for e in ev if e['event'] == 'train'], [e for e in ev if e['event'] == 'eval']
+    train, evals = [e for e in ev if e['event'] == 'train' and 'loss' in e], [e for e in ev if e['event'] == 'eval']
     assert [e['step'] for e in train] == [2, 4, 6, 8, 10, 12] and all(e['max_steps'] == 12 for e in train)
+    end = [e for e in ev if e['event'] == 'train' and 'loss' not in e]  # the end-of-training summary: the last step and the mean loss
+    assert len(end) == 1 and end[0]['step'] == end[0]['max_steps'] == 12 and end[0]['train_loss'] > 0
     for e in train: assert {'epoch', 'loss', 'train_accuracy', 'learning_rate', 'grad_norm'} <= e.keys() and 0 <= e['train_accuracy'] <= 1
     assert [e['step'] for e in evals] == [6, 12] and [e['epoch'] for e in evals] == [1.0, 2.0]
     assert {'eval_loss', 'eval_accuracy', 'eval_f1_macro'} <= evals[-1]['metrics'].keys() and 'epoch' not in evals[-1]['metrics']
