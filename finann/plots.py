@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_plots.ipynb #7780ceb3
 from __future__ import annotations
-import json, os, tempfile
+import json, os
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -12,6 +12,7 @@ import matplotlib, matplotlib.dates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from .config import FinannError
+from .io import write_atomic
 from .evaluate import BacktestResult
 
 # %% auto #0
@@ -40,16 +41,8 @@ def save_figure(fig:Figure,  # the figure to write
                 path,        # where the PNG goes; parent folders are made
                 dpi:int=150,
                ) -> Path:
-    "Render `fig` to PNG with Agg and write it atomically (a temp file in the same folder, then `os.replace`)."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f: fig.savefig(f, format='png', dpi=dpi, backend='agg')
-        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
+    "Render `fig` to PNG with Agg and write it atomically (`finann.io.write_atomic`): readers see the old file or the new one."
+    return write_atomic(path, lambda f: fig.savefig(f, format='png', dpi=dpi, backend='agg'))
 
 # %% ../nbs/09_plots.ipynb #0569bf05
 def _log_history(state) -> list[dict]:
