@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Optional
 from .config import FinannError
 from .progress import PROGRESS_FILE, read_progress, progress_state
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['train_command', 'display_command', 'train_env', 'check_device', 'new_run_dir', 'failure_line', 'run_history',
@@ -105,78 +106,95 @@ class TrainingProcess:
         self.proc, self.returncode, self.stopped, self.started_at, self.ended_at = None, None, False, None, None
         self._reader, self._done, self._read_n, self._seen = None, threading.Event(), 0, None
 
-    def start(self) -> 'TrainingProcess':
-        "Start the command; a thread reads its console, another follows its progress log and waits for its end."
-        self.started_at = time.time()
-        self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True)  # its own group: Stop reaches every child
-        atexit.register(self._kill_at_exit)  # a kernel that ends takes its runs with it
-        self._reader = threading.Thread(target=self._read, daemon=True, name='finann-read')
-        self._reader.start()
-        threading.Thread(target=self._watch, daemon=True, name='finann-watch').start()
-        return self
+# %% ../nbs/10a_launch.ipynb #e87bb3a0
+@patch
+def start(self:TrainingProcess) -> 'TrainingProcess':
+    "Start the command; a thread reads its console, another follows its progress log and waits for its end."
+    self.started_at = time.time()
+    self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, start_new_session=True)  # its own group: Stop reaches every child
+    atexit.register(self._kill_at_exit)  # a kernel that ends takes its runs with it
+    self._reader = threading.Thread(target=self._read, daemon=True, name='finann-read')
+    self._reader.start()
+    threading.Thread(target=self._watch, daemon=True, name='finann-watch').start()
+    return self
 
-    def _read(self) -> None:
-        "Keep the console as a terminal shows it: '\\r' redraws the current line (tqdm), '\\n' ends it."
-        dec, buf = codecs.getincrementaldecoder('utf-8')('replace'), ''
-        while chunk := self.proc.stdout.read1(1 << 16):
-            *done, buf = (buf + dec.decode(chunk)).split('\n')
-            for l in done:
-                if (l := _ANSI.sub('', l.rsplit('\r', 1)[-1]).rstrip()): self.lines.append(l)
-            self.current, self._read_n = _ANSI.sub('', buf.rstrip('\r').rsplit('\r', 1)[-1]).rstrip(), self._read_n + 1
-        if self.current: self.lines.append(self.current); self.current = ''
+# %% ../nbs/10a_launch.ipynb #aa82d4fc
+@patch
+def _read(self:TrainingProcess) -> None:
+    "Keep the console as a terminal shows it: '\\r' redraws the current line (tqdm), '\\n' ends it."
+    dec, buf = codecs.getincrementaldecoder('utf-8')('replace'), ''
+    while chunk := self.proc.stdout.read1(1 << 16):
+        *done, buf = (buf + dec.decode(chunk)).split('\n')
+        for l in done:
+            if (l := _ANSI.sub('', l.rsplit('\r', 1)[-1]).rstrip()): self.lines.append(l)
+        self.current, self._read_n = _ANSI.sub('', buf.rstrip('\r').rsplit('\r', 1)[-1]).rstrip(), self._read_n + 1
+    if self.current: self.lines.append(self.current); self.current = ''
 
-    def refresh(self) -> None:
-        "Re-read the progress log if it changed; call `on_change` if it or the console did."
-        try: size = self.progress_path.stat().st_size if self.progress_path else -1
-        except FileNotFoundError: size = -1
-        seen = (size, self._read_n, len(self.lines))
-        if seen == self._seen: return
-        if self.progress_path and size != (self._seen or (None,))[0]:  # this process's events only: a resumed run's folder holds the stopped one's too
-            self.state = progress_state([e for e in read_progress(self.progress_path) if e.get('t', 0) >= self.started_at])
-        self._seen = seen
-        if self.on_change:
-            try: self.on_change(self)
-            except Exception as e: self.lines.append(f"finann.launch: display not updated: {type(e).__name__}: {e}")
+# %% ../nbs/10a_launch.ipynb #771e0b8a
+@patch
+def refresh(self:TrainingProcess) -> None:
+    "Re-read the progress log if it changed; call `on_change` if it or the console did."
+    try: size = self.progress_path.stat().st_size if self.progress_path else -1
+    except FileNotFoundError: size = -1
+    seen = (size, self._read_n, len(self.lines))
+    if seen == self._seen: return
+    if self.progress_path and size != (self._seen or (None,))[0]:  # this process's events only: a resumed run's folder holds the stopped one's too
+        self.state = progress_state([e for e in read_progress(self.progress_path) if e.get('t', 0) >= self.started_at])
+    self._seen = seen
+    if self.on_change:
+        try: self.on_change(self)
+        except Exception as e: self.lines.append(f"finann.launch: display not updated: {type(e).__name__}: {e}")
 
-    def _watch(self) -> None:
-        try:
-            while self.proc.poll() is None: self.refresh(); time.sleep(self.poll)
-            self.returncode = self.proc.returncode
-            self._reader.join(10)
-            if self._reader.is_alive():  # a straggler in the group holds the pipe open
-                _signal_group(self.proc, signal.SIGKILL); self._reader.join(5)
-            self.refresh()
-            self.ended_at = time.time()
-            if self.on_exit: self.on_exit(self)
-        except Exception as e: self.lines.append(f"finann.launch: {type(e).__name__}: {e}")
-        finally: self._done.set()
+# %% ../nbs/10a_launch.ipynb #2a90f810
+@patch
+def _watch(self:TrainingProcess) -> None:
+    try:
+        while self.proc.poll() is None: self.refresh(); time.sleep(self.poll)
+        self.returncode = self.proc.returncode
+        self._reader.join(10)
+        if self._reader.is_alive():  # a straggler in the group holds the pipe open
+            _signal_group(self.proc, signal.SIGKILL); self._reader.join(5)
+        self.refresh()
+        self.ended_at = time.time()
+        if self.on_exit: self.on_exit(self)
+    except Exception as e: self.lines.append(f"finann.launch: {type(e).__name__}: {e}")
+    finally: self._done.set()
 
-    @property
-    def running(self) -> bool: return self.proc is not None and not self._done.is_set()
+# %% ../nbs/10a_launch.ipynb #f0f5ff21
+@patch(as_prop=True)
+def running(self:TrainingProcess) -> bool: return self.proc is not None and not self._done.is_set()
 
-    def wait(self, timeout:float|None=None) -> bool:
-        "Wait for the end (and `on_exit`); True if it ended within `timeout` seconds."
-        return self._done.wait(timeout)
+# %% ../nbs/10a_launch.ipynb #d8312d22
+@patch
+def wait(self:TrainingProcess, timeout:float|None=None) -> bool:
+    "Wait for the end (and `on_exit`); True if it ended within `timeout` seconds."
+    return self._done.wait(timeout)
 
-    def stop(self, timeout:float=10.0) -> None:
-        "SIGINT to the leader (finann-train checkpoints and stops; torchrun passes it to its workers once), then SIGTERM and SIGKILL to the group."
-        if self.proc is None or self.proc.poll() is not None: return
-        self.stopped = True
-        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-            if sig == signal.SIGINT: self.proc.send_signal(sig)  # not the group: a worker signalled twice stops without its checkpoint
-            else: _signal_group(self.proc, sig)
-            try: self.proc.wait(wait); break
-            except subprocess.TimeoutExpired: pass
-        _signal_group(self.proc, signal.SIGKILL)  # whatever is left of the group
-        self.wait(timeout + 10)
+# %% ../nbs/10a_launch.ipynb #9cf156f9
+@patch
+def stop(self:TrainingProcess, timeout:float=10.0) -> None:
+    "SIGINT to the leader (finann-train checkpoints and stops; torchrun passes it to its workers once), then SIGTERM and SIGKILL to the group."
+    if self.proc is None or self.proc.poll() is not None: return
+    self.stopped = True
+    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        if sig == signal.SIGINT: self.proc.send_signal(sig)  # not the group: a worker signalled twice stops without its checkpoint
+        else: _signal_group(self.proc, sig)
+        try: self.proc.wait(wait); break
+        except subprocess.TimeoutExpired: pass
+    _signal_group(self.proc, signal.SIGKILL)  # whatever is left of the group
+    self.wait(timeout + 10)
 
-    def outcome(self) -> tuple[str, str]:
-        "(status, message) of the ended run: its progress log's end event, else its exit (0: done; Stop: stopped; else failed, with `failure_line`)."
-        s = self.state
-        if self.stopped or s['status'] == 'stopped': return 'stopped', s['message'] if s['status'] == 'stopped' else ''
-        if s['status'] in ('done', 'failed'): return s['status'], s['message'] or (failure_line(list(self.lines), self.returncode) if s['status'] == 'failed' else '')
-        return ('done', '') if self.returncode == 0 else ('failed', failure_line(list(self.lines), self.returncode))
+# %% ../nbs/10a_launch.ipynb #d58199e1
+@patch
+def outcome(self:TrainingProcess) -> tuple[str, str]:
+    "(status, message) of the ended run: its progress log's end event, else its exit (0: done; Stop: stopped; else failed, with `failure_line`)."
+    s = self.state
+    if self.stopped or s['status'] == 'stopped': return 'stopped', s['message'] if s['status'] == 'stopped' else ''
+    if s['status'] in ('done', 'failed'): return s['status'], s['message'] or (failure_line(list(self.lines), self.returncode) if s['status'] == 'failed' else '')
+    return ('done', '') if self.returncode == 0 else ('failed', failure_line(list(self.lines), self.returncode))
 
-    def _kill_at_exit(self):
-        if self.proc is not None and self.proc.poll() is None: _signal_group(self.proc, signal.SIGTERM)
+# %% ../nbs/10a_launch.ipynb #e7167597
+@patch
+def _kill_at_exit(self:TrainingProcess):
+    if self.proc is not None and self.proc.poll() is None: _signal_group(self.proc, signal.SIGTERM)

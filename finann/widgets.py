@@ -13,6 +13,7 @@ from .config import FinannError, ConfigError, did_you_mean, load_config, parse_y
 from .registry import registry
 from .launch import TrainingProcess, train_command, display_command, train_env, check_device, new_run_dir, run_history
 import finann  # noqa: F401  (registers the built-in classes that the pickers list)
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['FIELDS', 'SCORES', 'COLUMNS', 'PHASE_NAMES', 'find_root', 'list_configs', 'get_key', 'config_values', 'yaml_value',
@@ -198,57 +199,69 @@ class LaunchForm:
                                  widgets.HBox([self.device, self.nproc]), self.extra])
         self._reload()
 
-    def _reload(self):
-        try: self.load()
-        except FinannError as e:
-            if self.on_error: self.on_error(str(e))
-            else: raise
+# %% ../nbs/10_widgets.ipynb #0104224d
+@patch
+def _reload(self:LaunchForm):
+    try: self.load()
+    except FinannError as e:
+        if self.on_error: self.on_error(str(e))
+        else: raise
 
-    def load(self) -> None:
-        "Fill the fields from the chosen config (its values, or the defaults of the classes that take them)."
-        if not self.config.value: raise FinannError(f"no config: {self.root/'configs'} holds no .yml file")
-        self.data = read_yaml(self.root/self.config.value)
-        self.set(**config_values(self.data), run_name=get_key(self.data, 'trainer.run_name') or Path(self.config.value).stem)
+# %% ../nbs/10_widgets.ipynb #a2ba480a
+@patch
+def load(self:LaunchForm) -> None:
+    "Fill the fields from the chosen config (its values, or the defaults of the classes that take them)."
+    if not self.config.value: raise FinannError(f"no config: {self.root/'configs'} holds no .yml file")
+    self.data = read_yaml(self.root/self.config.value)
+    self.set(**config_values(self.data), run_name=get_key(self.data, 'trainer.run_name') or Path(self.config.value).stem)
 
-    def set(self, **values) -> 'LaunchForm':
-        "Set fields by name, e.g. `set(epochs=2, learning_rate='3e-3')`."
-        for k, v in values.items():
-            if k not in self.fields:
-                hint = did_you_mean(k, self.fields)
-                raise FinannError(f"launcher: no field '{k}'{';' + hint if hint else ''} (fields: {', '.join(self.fields)})")
-            w = getattr(self, k)
-            if isinstance(w, widgets.Dropdown) and v not in w.options: w.options = [*w.options, v]  # load_config will say what is wrong with it
-            w.value = str(v) if isinstance(w, (widgets.Text, widgets.Textarea)) else v
-        return self
+# %% ../nbs/10_widgets.ipynb #cb0bf88b
+@patch
+def set(self:LaunchForm, **values) -> 'LaunchForm':
+    "Set fields by name, e.g. `set(epochs=2, learning_rate='3e-3')`."
+    for k, v in values.items():
+        if k not in self.fields:
+            hint = did_you_mean(k, self.fields)
+            raise FinannError(f"launcher: no field '{k}'{';' + hint if hint else ''} (fields: {', '.join(self.fields)})")
+        w = getattr(self, k)
+        if isinstance(w, widgets.Dropdown) and v not in w.options: w.options = [*w.options, v]  # load_config will say what is wrong with it
+        w.value = str(v) if isinstance(w, (widgets.Text, widgets.Textarea)) else v
+    return self
 
-    def values(self) -> dict:
-        "The fields' values by name."
-        return {k: getattr(self, k).value for k in self.fields}
+# %% ../nbs/10_widgets.ipynb #b96a6f63
+@patch
+def values(self:LaunchForm) -> dict:
+    "The fields' values by name."
+    return {k: getattr(self, k).value for k in self.fields}
 
-    def overrides(self) -> list[str]:
-        "The overrides for what differs from the config file, then the free-form ones."
-        out = form_overrides(self.values(), self.data)
-        if self.run_name.value.strip() != (get_key(self.data, 'trainer.run_name') or Path(self.config.value).stem):
-            out.append(f"trainer.run_name={yaml_value(self.run_name.value.strip())}")
-        return out + [l.strip() for l in self.extra.value.splitlines() if l.strip() and not l.strip().startswith('#')]
+# %% ../nbs/10_widgets.ipynb #6ad73af8
+@patch
+def overrides(self:LaunchForm) -> list[str]:
+    "The overrides for what differs from the config file, then the free-form ones."
+    out = form_overrides(self.values(), self.data)
+    if self.run_name.value.strip() != (get_key(self.data, 'trainer.run_name') or Path(self.config.value).stem):
+        out.append(f"trainer.run_name={yaml_value(self.run_name.value.strip())}")
+    return out + [l.strip() for l in self.extra.value.splitlines() if l.strip() and not l.strip().startswith('#')]
 
-    def command(self, output_dir:str|Path) -> tuple[list[str], dict, 'TrainConfig']:
-        "The command, environment and checked config of a run into the fresh `output_dir`; a mistake raises one `FinannError` line."
-        if not self.config.value: raise FinannError(f"no config: {self.root/'configs'} holds no .yml file")
-        cfg, path = self.config.value, self.root/self.config.value
-        opts = [*self.overrides(), f"trainer.output_dir={yaml_value(str(output_dir))}", 'trainer.overwrite_output_dir=true']
-        try:
-            c = load_config(path, opts)
-            for kind, name in (('embedding', c.embedding.cls_name), ('collator', c.collator.cls_name)):
-                if registry.get(kind, name).__module__ == '__main__':
-                    raise ConfigError(f"{path}: {kind}.cls_name: {name} is defined in this notebook, which a launched run can't import; "
-                                      "make it part of the package (see tutorials/your_own_component), or train here: setup_task(load_config(...)).run()")
-            kw = {k: v for k, v in c.model.config.items() if not (k == 'hidden_size' and v == 'auto')}
-            try: registry.get_model_config_class(c.model.config_cls_name)(**kw)  # range checks load_config leaves to the model
-            except (ValueError, TypeError) as e: raise ConfigError(f"{path}: model.config: {e}") from None
-        except FinannError as e: raise type(e)(str(e).replace(str(path), cfg)) from None
-        check_device(self.device.value, self.nproc.value)
-        return train_command(cfg, opts, self.nproc.value), train_env(self.device.value), c
+# %% ../nbs/10_widgets.ipynb #343049e9
+@patch
+def command(self:LaunchForm, output_dir:str|Path) -> tuple[list[str], dict, 'TrainConfig']:
+    "The command, environment and checked config of a run into the fresh `output_dir`; a mistake raises one `FinannError` line."
+    if not self.config.value: raise FinannError(f"no config: {self.root/'configs'} holds no .yml file")
+    cfg, path = self.config.value, self.root/self.config.value
+    opts = [*self.overrides(), f"trainer.output_dir={yaml_value(str(output_dir))}", 'trainer.overwrite_output_dir=true']
+    try:
+        c = load_config(path, opts)
+        for kind, name in (('embedding', c.embedding.cls_name), ('collator', c.collator.cls_name)):
+            if registry.get(kind, name).__module__ == '__main__':
+                raise ConfigError(f"{path}: {kind}.cls_name: {name} is defined in this notebook, which a launched run can't import; "
+                                  "make it part of the package (see tutorials/your_own_component), or train here: setup_task(load_config(...)).run()")
+        kw = {k: v for k, v in c.model.config.items() if not (k == 'hidden_size' and v == 'auto')}
+        try: registry.get_model_config_class(c.model.config_cls_name)(**kw)  # range checks load_config leaves to the model
+        except (ValueError, TypeError) as e: raise ConfigError(f"{path}: model.config: {e}") from None
+    except FinannError as e: raise type(e)(str(e).replace(str(path), cfg)) from None
+    check_device(self.device.value, self.nproc.value)
+    return train_command(cfg, opts, self.nproc.value), train_env(self.device.value), c
 
 # %% ../nbs/10_widgets.ipynb #5453600f
 PHASE_NAMES = {'data': 'loading data', 'embedding': 'embedding', 'training': 'training', 'evaluating': 'evaluating', 'report': 'writing the report'}
@@ -296,45 +309,53 @@ class RunMonitor:
                                  widgets.Accordion([self.log_tail], titles=('log',), selected_index=0)])
         self.reset()
 
-    def reset(self) -> None:
-        "Clear everything for a new run, and say it is starting."
-        self._plotted, self._plot_at = 0, 0.0
-        self.progress.value, self.progress.max, self.progress.bar_style, self.progress.description = 0, 1, 'info', 'starting'
-        self.progress_label.value, self.log_tail.value = 'starting…', _pre(['(waiting for the run to print)'])
-        self.results.value, self.saved_plots.children = '', ()
-        for w in (self.live_plot, self.results_plot): w.value, w.layout.display = b'', 'none'
+# %% ../nbs/10_widgets.ipynb #f6c9e870
+@patch
+def reset(self:RunMonitor) -> None:
+    "Clear everything for a new run, and say it is starting."
+    self._plotted, self._plot_at = 0, 0.0
+    self.progress.value, self.progress.max, self.progress.bar_style, self.progress.description = 0, 1, 'info', 'starting'
+    self.progress_label.value, self.log_tail.value = 'starting…', _pre(['(waiting for the run to print)'])
+    self.results.value, self.saved_plots.children = '', ()
+    for w in (self.live_plot, self.results_plot): w.value, w.layout.display = b'', 'none'
 
-    def update(self, proc:TrainingProcess, force:bool=False) -> None:
-        "Show `proc`'s phase, step and console tail; redraw the live plot when new points came and `plot_every` s passed."
-        s, emb = proc.state, proc.state.get('embed') or {}
-        done, total = (s['step'], s['max_steps']) if s['max_steps'] else (emb.get('done') or 0, emb.get('total')) if s['phase'] == 'embedding' else (0, None)
-        if total: self.progress.value, self.progress.max, self.progress.value = 0, total, done
-        self.progress.description = s['phase'] or 'starting'
-        self.progress_label.value = escape(progress_text(s)) + f" · {time.time() - proc.started_at:.0f} s"
-        shown = [*proc.lines, *([proc.current] if proc.current else [])][-self.tail:]
-        if shown: self.log_tail.value = _pre(shown)
-        history = run_history(proc.output_dir, s) if proc.output_dir else s['history']
-        if history and len(history) != self._plotted and (force or time.time() - self._plot_at >= self.plot_every):
-            self._plotted, self._plot_at = len(history), time.time()
-            self.live_plot.value, self.live_plot.layout.display = figure_png(plot_run(history)), None
+# %% ../nbs/10_widgets.ipynb #14c7477a
+@patch
+def update(self:RunMonitor, proc:TrainingProcess, force:bool=False) -> None:
+    "Show `proc`'s phase, step and console tail; redraw the live plot when new points came and `plot_every` s passed."
+    s, emb = proc.state, proc.state.get('embed') or {}
+    done, total = (s['step'], s['max_steps']) if s['max_steps'] else (emb.get('done') or 0, emb.get('total')) if s['phase'] == 'embedding' else (0, None)
+    if total: self.progress.value, self.progress.max, self.progress.value = 0, total, done
+    self.progress.description = s['phase'] or 'starting'
+    self.progress_label.value = escape(progress_text(s)) + f" · {time.time() - proc.started_at:.0f} s"
+    shown = [*proc.lines, *([proc.current] if proc.current else [])][-self.tail:]
+    if shown: self.log_tail.value = _pre(shown)
+    history = run_history(proc.output_dir, s) if proc.output_dir else s['history']
+    if history and len(history) != self._plotted and (force or time.time() - self._plot_at >= self.plot_every):
+        self._plotted, self._plot_at = len(history), time.time()
+        self.live_plot.value, self.live_plot.layout.display = figure_png(plot_run(history)), None
 
-    def finish(self, status:str) -> None:
-        "Colour the bar for how the run ended ('done', 'stopped', 'failed'); a finished run without a step count fills it."
-        self.progress.bar_style, self.progress.description = {'done': 'success', 'stopped': 'warning', 'failed': 'danger'}[status], status
-        if status == 'done' and self.progress.max == 1: self.progress.value = 1
+# %% ../nbs/10_widgets.ipynb #c11ecc86
+@patch
+def finish(self:RunMonitor, status:str) -> None:
+    "Colour the bar for how the run ended ('done', 'stopped', 'failed'); a finished run without a step count fills it."
+    self.progress.bar_style, self.progress.description = {'done': 'success', 'stopped': 'warning', 'failed': 'danger'}[status], status
+    if status == 'done' and self.progress.max == 1: self.progress.value = 1
 
-    def show_results(self, history:list[dict], metrics:dict|None=None, note:str='', output_dir:str|Path|None=None, title:str='') -> None:
-        "The results table of `metrics` (finann's one renderer: model beside the baselines), the curves and scores, and the run's saved plots."
-        from finann.evaluate.report import results_table
-        self.live_plot.layout.display = 'none'
-        html = f'<div style="margin:4px 0">{escape(note)}</div>' if note else ''
-        table = score_frame(metrics) if metrics else None
-        if metrics: html += _TABLE_CSS + results_table(metrics, 'html').replace('class="dataframe finann-results"', 'class="finann-results-table"')
-        self.results.value = html
-        if history or table is not None:
-            self.results_plot.value, self.results_plot.layout.display = figure_png(plot_run(history, table, title=title)), None
-        self.saved_plots.children = [widgets.VBox([widgets.HTML(f'<small>{escape(p.stem)}</small>'), widgets.Image(value=p.read_bytes(), format='png', layout=widgets.Layout(width='100%'))])
-                                     for p in saved_plots(output_dir)] if output_dir else ()
+# %% ../nbs/10_widgets.ipynb #a746016c
+@patch
+def show_results(self:RunMonitor, history:list[dict], metrics:dict|None=None, note:str='', output_dir:str|Path|None=None, title:str='') -> None:
+    "The results table of `metrics` (finann's one renderer: model beside the baselines), the curves and scores, and the run's saved plots."
+    from finann.evaluate.report import results_table
+    self.live_plot.layout.display = 'none'
+    html = f'<div style="margin:4px 0">{escape(note)}</div>' if note else ''
+    table = score_frame(metrics) if metrics else None
+    if metrics: html += _TABLE_CSS + results_table(metrics, 'html').replace('class="dataframe finann-results"', 'class="finann-results-table"')
+    self.results.value = html
+    if history or table is not None:
+        self.results_plot.value, self.results_plot.layout.display = figure_png(plot_run(history, table, title=title)), None
+    self.saved_plots.children = [widgets.VBox([widgets.HTML(f'<small>{escape(p.stem)}</small>'), widgets.Image(value=p.read_bytes(), format='png', layout=widgets.Layout(width='100%'))])
+                                 for p in saved_plots(output_dir)] if output_dir else ()
 
 # %% ../nbs/10_widgets.ipynb #bd391546
 class Launcher:
@@ -362,93 +383,115 @@ class Launcher:
                                     self.message, self.command_line, self.monitor.box])
         self._set_status('idle')
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
+# %% ../nbs/10_widgets.ipynb #cbcd2a9e
+@patch
+def _repr_mimebundle_(self:Launcher, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
-    def set(self, **values) -> 'Launcher':
-        "Set form fields by name, e.g. `set(epochs=2, learning_rate='3e-3', device='CPU')`."
-        self.form.set(**values); return self
+# %% ../nbs/10_widgets.ipynb #83d26d00
+@patch
+def set(self:Launcher, **values) -> 'Launcher':
+    "Set form fields by name, e.g. `set(epochs=2, learning_rate='3e-3', device='CPU')`."
+    self.form.set(**values); return self
 
-    def _set_status(self, status:str) -> None:
-        from finann.runs import latest_checkpoint
-        colors = {'idle': '#777', 'running': '#1f77b4', 'done': '#2ca02c', 'failed': '#d62728', 'stopped': '#ff7f0e'}
-        self.status = status
-        self.status_label.value = f'<b style="color:{colors[status]};margin-left:8px">{status}</b>'
-        self.launch_button.disabled, self.stop_button.disabled = status == 'running', status != 'running'
-        self.resume_button.disabled = not (status == 'stopped' and latest_checkpoint(self.output_dir) is not None)
+# %% ../nbs/10_widgets.ipynb #45a57639
+@patch
+def _set_status(self:Launcher, status:str) -> None:
+    from finann.runs import latest_checkpoint
+    colors = {'idle': '#777', 'running': '#1f77b4', 'done': '#2ca02c', 'failed': '#d62728', 'stopped': '#ff7f0e'}
+    self.status = status
+    self.status_label.value = f'<b style="color:{colors[status]};margin-left:8px">{status}</b>'
+    self.launch_button.disabled, self.stop_button.disabled = status == 'running', status != 'running'
+    self.resume_button.disabled = not (status == 'stopped' and latest_checkpoint(self.output_dir) is not None)
 
-    def _show_error(self, msg:str) -> None:
-        self.error = msg
-        self.message.value = f'<span style="color:#d62728">✗ {escape(msg)}</span>'
+# %% ../nbs/10_widgets.ipynb #78d5f26d
+@patch
+def _show_error(self:Launcher, msg:str) -> None:
+    self.error = msg
+    self.message.value = f'<span style="color:#d62728">✗ {escape(msg)}</span>'
 
-    def _show_note(self, msg:str) -> None:
-        self.error, self.message.value = None, f'<span style="color:#555">{escape(msg)}</span>'
+# %% ../nbs/10_widgets.ipynb #3c7a2f35
+@patch
+def _show_note(self:Launcher, msg:str) -> None:
+    self.error, self.message.value = None, f'<span style="color:#555">{escape(msg)}</span>'
 
-    def launch(self) -> bool:
-        "Check the form with `load_config`, then start the run in the background; False, with one line shown, if a value is wrong."
-        self._show_note('')  # a new launch: the last one's messages and errors go
-        if self.status == 'running': self._show_error('a run is going: stop it first'); return False
-        out = None
-        try:
-            out = new_run_dir(self.output_root, self.form.run_name.value or 'run')
-            cmd, env, _ = self.form.command(out)
-        except (FinannError, OSError) as e:
-            if out is not None: out.rmdir()
-            self._show_error(str(e).splitlines()[0] if str(e) else type(e).__name__); return False
-        self.output_dir, self._cmd = out, (cmd, {**env, **self.env})
-        self._start(cmd, f"running in {out}")
-        return True
+# %% ../nbs/10_widgets.ipynb #e553e0bd
+@patch
+def launch(self:Launcher) -> bool:
+    "Check the form with `load_config`, then start the run in the background; False, with one line shown, if a value is wrong."
+    self._show_note('')  # a new launch: the last one's messages and errors go
+    if self.status == 'running': self._show_error('a run is going: stop it first'); return False
+    out = None
+    try:
+        out = new_run_dir(self.output_root, self.form.run_name.value or 'run')
+        cmd, env, _ = self.form.command(out)
+    except (FinannError, OSError) as e:
+        if out is not None: out.rmdir()
+        self._show_error(str(e).splitlines()[0] if str(e) else type(e).__name__); return False
+    self.output_dir, self._cmd = out, (cmd, {**env, **self.env})
+    self._start(cmd, f"running in {out}")
+    return True
 
-    def resume(self) -> bool:
-        "Continue the stopped run from its last checkpoint, in the same folder, with the same command."
-        from finann.runs import latest_checkpoint
-        cp = latest_checkpoint(self.output_dir) if self.output_dir else None
-        if self.status != 'stopped' or cp is None: self._show_error('nothing to resume: no stopped run with a checkpoint'); return False
-        self._start([*self._cmd[0], '--resume-from-checkpoint', str(cp)], f"resuming {self.output_dir} from {cp.name}")
-        return True
+# %% ../nbs/10_widgets.ipynb #8153dc5d
+@patch
+def resume(self:Launcher) -> bool:
+    "Continue the stopped run from its last checkpoint, in the same folder, with the same command."
+    from finann.runs import latest_checkpoint
+    cp = latest_checkpoint(self.output_dir) if self.output_dir else None
+    if self.status != 'stopped' or cp is None: self._show_error('nothing to resume: no stopped run with a checkpoint'); return False
+    self._start([*self._cmd[0], '--resume-from-checkpoint', str(cp)], f"resuming {self.output_dir} from {cp.name}")
+    return True
 
-    def _start(self, cmd:list[str], note:str) -> None:
-        self.metrics = self.results_frame = None
-        self.monitor.reset()
-        self.command_line.value = f'<code style="font-size:11px">{escape(display_command(cmd))}</code>'
-        self._show_note(note)
-        self._set_status('running')
-        self.process = TrainingProcess(cmd, self.root, self._cmd[1], output_dir=self.output_dir, on_change=self.monitor.update, on_exit=self._finished).start()
+# %% ../nbs/10_widgets.ipynb #efcf9ea9
+@patch
+def _start(self:Launcher, cmd:list[str], note:str) -> None:
+    self.metrics = self.results_frame = None
+    self.monitor.reset()
+    self.command_line.value = f'<code style="font-size:11px">{escape(display_command(cmd))}</code>'
+    self._show_note(note)
+    self._set_status('running')
+    self.process = TrainingProcess(cmd, self.root, self._cmd[1], output_dir=self.output_dir, on_change=self.monitor.update, on_exit=self._finished).start()
 
-    def _finished(self, proc:TrainingProcess) -> None:
-        "Called by the process's watcher thread: set the status and show the results."
-        from finann.runs import latest_checkpoint
-        out, took = self.output_dir, proc.ended_at - proc.started_at
-        status, message = proc.outcome()
-        try:
-            self.monitor.update(proc, force=True)
-            history = run_history(out, proc.state)
-            if status == 'stopped':
-                cp = latest_checkpoint(out)
-                self._show_note(f"stopped after {took:.0f} s; " + (f"last checkpoint kept: {cp}; Resume continues from it" if cp else 'no checkpoint had been written yet'))
-                self.monitor.show_results(history)
-            elif status == 'done':
-                self.metrics = json.loads((out/'metrics.json').read_text()) if (out/'metrics.json').is_file() else None
-                from finann.evaluate.report import results_frame
-                self.results_frame = results_frame(self.metrics) if self.metrics else None  # the same table as the console's and report.md's
-                self._show_note(f"done in {took:.0f} s → {out}" + ('' if self.metrics else ' (no metrics.json)'))
-                self.monitor.show_results(history, self.metrics, output_dir=out, title=(self.metrics or {}).get('run_name', ''))
-            else: self._show_error(message)
-        except Exception as e:  # a drawing problem must not leave the launcher 'running'
-            self._show_error(f"the run is {status}, but its results could not be shown: {type(e).__name__}: {e}")
-        finally:
-            self.monitor.finish(status)
-            self._set_status(status)
+# %% ../nbs/10_widgets.ipynb #7d2044c8
+@patch
+def _finished(self:Launcher, proc:TrainingProcess) -> None:
+    "Called by the process's watcher thread: set the status and show the results."
+    from finann.runs import latest_checkpoint
+    out, took = self.output_dir, proc.ended_at - proc.started_at
+    status, message = proc.outcome()
+    try:
+        self.monitor.update(proc, force=True)
+        history = run_history(out, proc.state)
+        if status == 'stopped':
+            cp = latest_checkpoint(out)
+            self._show_note(f"stopped after {took:.0f} s; " + (f"last checkpoint kept: {cp}; Resume continues from it" if cp else 'no checkpoint had been written yet'))
+            self.monitor.show_results(history)
+        elif status == 'done':
+            self.metrics = json.loads((out/'metrics.json').read_text()) if (out/'metrics.json').is_file() else None
+            from finann.evaluate.report import results_frame
+            self.results_frame = results_frame(self.metrics) if self.metrics else None  # the same table as the console's and report.md's
+            self._show_note(f"done in {took:.0f} s → {out}" + ('' if self.metrics else ' (no metrics.json)'))
+            self.monitor.show_results(history, self.metrics, output_dir=out, title=(self.metrics or {}).get('run_name', ''))
+        else: self._show_error(message)
+    except Exception as e:  # a drawing problem must not leave the launcher 'running'
+        self._show_error(f"the run is {status}, but its results could not be shown: {type(e).__name__}: {e}")
+    finally:
+        self.monitor.finish(status)
+        self._set_status(status)
 
-    def stop(self, timeout:float=10.0, # seconds between SIGINT and SIGTERM
-             block:bool=True): # wait until it has ended (the Stop button doesn't: the kernel stays free)
-        "Stop the run (it saves a checkpoint first; see `TrainingProcess.stop`). Returns the status."
-        if self.process is None or not self.process.running: return self.status
-        self._show_note('stopping...')
-        if block: self.process.stop(timeout)
-        else: threading.Thread(target=self.process.stop, args=(timeout,), daemon=True).start()
-        return self.status
+# %% ../nbs/10_widgets.ipynb #b4d8b962
+@patch
+def stop(self:Launcher, timeout:float=10.0, # seconds between SIGINT and SIGTERM
+         block:bool=True): # wait until it has ended (the Stop button doesn't: the kernel stays free)
+    "Stop the run (it saves a checkpoint first; see `TrainingProcess.stop`). Returns the status."
+    if self.process is None or not self.process.running: return self.status
+    self._show_note('stopping...')
+    if block: self.process.stop(timeout)
+    else: threading.Thread(target=self.process.stop, args=(timeout,), daemon=True).start()
+    return self.status
 
-    def wait(self, timeout:float|None=None) -> str:
-        "Wait for the run to end (at most `timeout` s) and return the status."
-        if self.process is not None: self.process.wait(timeout)
-        return self.status
+# %% ../nbs/10_widgets.ipynb #a95c0b55
+@patch
+def wait(self:Launcher, timeout:float|None=None) -> str:
+    "Wait for the run to end (at most `timeout` s) and return the status."
+    if self.process is not None: self.process.wait(timeout)
+    return self.status
