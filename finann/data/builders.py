@@ -14,6 +14,7 @@ from .prices import _prices_table, align_events, read_prices
 from .schema import DataError, PRICE_COLUMNS, _READERS, clean_events, read_events_file
 from .splits import apply_embargo, check_leakage, split_by_dates, split_by_years
 from ..registry import registry
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['dataset_folder', 'CachedSplits', 'BaseBuilder', 'LocalTranscriptBuilder', 'EventStudyBuilder',
@@ -141,30 +142,38 @@ class BaseBuilder(CachedSplits, BaseModel):
             raise ValueError("give either train_years/val_years/test_years or val_start/test_start, not both")
         return self
 
-    @property
-    def report(self) -> dict:
-        "What the last build kept and dropped."
-        return self._report
+# %% ../../nbs/02d_data_builders.ipynb #16f250fb
+@patch(as_prop=True)
+def report(self:BaseBuilder) -> dict:
+    "What the last build kept and dropped."
+    return self._report
 
-    @property
-    def source(self) -> str: return type(self).__name__
+# %% ../../nbs/02d_data_builders.ipynb #e86e8687
+@patch(as_prop=True)
+def source(self:BaseBuilder) -> str: return type(self).__name__
 
-    def load_frame(self) -> pd.DataFrame:
-        "All events as a DataFrame in the event schema."
-        raise NotImplementedError
+# %% ../../nbs/02d_data_builders.ipynb #bb851ec1
+@patch
+def load_frame(self:BaseBuilder) -> pd.DataFrame:
+    "All events as a DataFrame in the event schema."
+    raise NotImplementedError
 
-    def sources(self) -> list[str]|None:
-        "The files or folders the events are read from; None: not cacheable (the splits are then built in memory)."
-        return None
+# %% ../../nbs/02d_data_builders.ipynb #a1442104
+@patch
+def sources(self:BaseBuilder) -> list[str]|None:
+    "The files or folders the events are read from; None: not cacheable (the splits are then built in memory)."
+    return None
 
-    def split_frame(self, df:pd.DataFrame) -> dict[str, pd.DataFrame]:
-        "Split by years or dates, embargo, and check for leakage."
-        if self.val_start: splits = split_by_dates(df, self.val_start, self.test_start, self.source)
-        else: splits = split_by_years(df, self.train_years, self.val_years, self.test_years, self.source)
-        splits, embargoed = apply_embargo(splits, self.embargo_days)
-        if embargoed: self._report['embargoed'] = embargoed
-        check_leakage(splits, self.source, self.allow_overlap)
-        return splits
+# %% ../../nbs/02d_data_builders.ipynb #38f9c14b
+@patch
+def split_frame(self:BaseBuilder, df:pd.DataFrame) -> dict[str, pd.DataFrame]:
+    "Split by years or dates, embargo, and check for leakage."
+    if self.val_start: splits = split_by_dates(df, self.val_start, self.test_start, self.source)
+    else: splits = split_by_years(df, self.train_years, self.val_years, self.test_years, self.source)
+    splits, embargoed = apply_embargo(splits, self.embargo_days)
+    if embargoed: self._report['embargoed'] = embargoed
+    check_leakage(splits, self.source, self.allow_overlap)
+    return splits
 
 # %% ../../nbs/02d_data_builders.ipynb #0e5078ff
 @registry.register_builder('LocalTranscriptBuilder')

@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from .builders import BaseBuilder, _write_splits
 from .schema import TIME_FORMAT, clean_events
 from ..registry import registry
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['SyntheticEarningsCallBuilder']
@@ -135,36 +136,45 @@ class SyntheticEarningsCallBuilder(BaseBuilder):
         if self.end_year < self.start_year: raise ValueError(f"end_year {self.end_year} is before start_year {self.start_year}")
         return self
 
-    @property
-    def n_events(self) -> int: return self.n_tickers * (self.end_year - self.start_year + 1) * 4
+# %% ../../nbs/02e_data_synthetic.ipynb #8ec4b2df
+@patch(as_prop=True)
+def n_events(self:SyntheticEarningsCallBuilder) -> int: return self.n_tickers * (self.end_year - self.start_year + 1) * 4
 
-    def draw(self):
-        "Every event but its text, as a DataFrame, and a function that writes the texts of given rows."
-        rng = np.random.default_rng(self.seed)  # one generator, drawn from in a fixed order: the same seed, the same events
-        T, Y = self.n_tickers, self.end_year - self.start_year + 1
-        n = T * Y * 4
-        tickers, names = _company_names(rng, T)
-        t_idx = np.repeat(np.arange(T), Y * 4)            # (n,) event → ticker
-        q_idx = np.tile(np.arange(Y * 4), T)              # (n,) event → quarter since start
-        z = rng.standard_normal(n)                         # hidden surprise
-        s = self.signal_strength
-        cues = s * z[:, None] + np.sqrt(1 - s * s) * rng.standard_normal((n, 5))  # (n, 5) what the text shows
-        when, after_close = _call_times(rng, self.start_year, T, Y, t_idx, q_idx)
-        cols = _call_prices(rng, z, T, Y, t_idx, self.daily_vol, self.event_drift)
-        text = _call_texts(rng, cues, names, t_idx, q_idx, after_close, self.start_year)
-        frame = pd.DataFrame({'ticker': np.array(tickers)[t_idx], 'event_start_at_et': when.strftime(TIME_FORMAT), **cols})
-        return frame, lambda rows: [text(int(i)) for i in rows]
+# %% ../../nbs/02e_data_synthetic.ipynb #67f51894
+@patch
+def draw(self:SyntheticEarningsCallBuilder):
+    "Every event but its text, as a DataFrame, and a function that writes the texts of given rows."
+    rng = np.random.default_rng(self.seed)  # one generator, drawn from in a fixed order: the same seed, the same events
+    T, Y = self.n_tickers, self.end_year - self.start_year + 1
+    n = T * Y * 4
+    tickers, names = _company_names(rng, T)
+    t_idx = np.repeat(np.arange(T), Y * 4)            # (n,) event → ticker
+    q_idx = np.tile(np.arange(Y * 4), T)              # (n,) event → quarter since start
+    z = rng.standard_normal(n)                         # hidden surprise
+    s = self.signal_strength
+    cues = s * z[:, None] + np.sqrt(1 - s * s) * rng.standard_normal((n, 5))  # (n, 5) what the text shows
+    when, after_close = _call_times(rng, self.start_year, T, Y, t_idx, q_idx)
+    cols = _call_prices(rng, z, T, Y, t_idx, self.daily_vol, self.event_drift)
+    text = _call_texts(rng, cues, names, t_idx, q_idx, after_close, self.start_year)
+    frame = pd.DataFrame({'ticker': np.array(tickers)[t_idx], 'event_start_at_et': when.strftime(TIME_FORMAT), **cols})
+    return frame, lambda rows: [text(int(i)) for i in rows]
 
-    def load_frame(self) -> pd.DataFrame:
-        frame, texts = self.draw()
-        return pd.concat([pd.DataFrame({'text': texts(range(len(frame)))}), frame], axis=1)
+# %% ../../nbs/02e_data_synthetic.ipynb #16ee3530
+@patch
+def load_frame(self:SyntheticEarningsCallBuilder) -> pd.DataFrame:
+    frame, texts = self.draw()
+    return pd.concat([pd.DataFrame({'text': texts(range(len(frame)))}), frame], axis=1)
 
-    def sources(self) -> list[str]: return []  # nothing but the settings: the same settings, the same events
+# %% ../../nbs/02e_data_synthetic.ipynb #8bcfbb35
+@patch
+def sources(self:SyntheticEarningsCallBuilder) -> list[str]: return []  # nothing but the settings: the same settings, the same events
 
-    def write_splits(self, folder:Path):
-        "Check and split every event but its text, then write the splits, generating the texts a slice at a time."
-        frame, texts = self.draw()
-        frame['text'], frame['_i'] = '(written below)', np.arange(len(frame))  # texts are never empty: check the rest
-        frame, self._report = clean_events(frame, self.source, self.max_drop_share)
-        splits = self.split_frame(frame); del frame
-        _write_splits(folder, splits, texts, {**self._report, 'splits': {k: len(v) for k, v in splits.items()}})
+# %% ../../nbs/02e_data_synthetic.ipynb #617b9f0b
+@patch
+def write_splits(self:SyntheticEarningsCallBuilder, folder:Path):
+    "Check and split every event but its text, then write the splits, generating the texts a slice at a time."
+    frame, texts = self.draw()
+    frame['text'], frame['_i'] = '(written below)', np.arange(len(frame))  # texts are never empty: check the rest
+    frame, self._report = clean_events(frame, self.source, self.max_drop_share)
+    splits = self.split_frame(frame); del frame
+    _write_splits(folder, splits, texts, {**self._report, 'splits': {k: len(v) for k, v in splits.items()}})

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from ..config import FinannError
 from ..io import write_atomic
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['logger', 'FAULT_POINTS', 'cache_root', 'text_keys', 'fault_point', 'EmbeddingCache']
@@ -111,59 +112,74 @@ class EmbeddingCache:
         self.salt = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
         self.folder = Path(folder)/self.salt[:20]
 
-    def shard_names(self) -> list[Path]:
-        "The complete shards' key files, oldest first."
-        return sorted(self.folder.glob('*.keys.npy')) if self.folder.exists() else []
-
-    def _open(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        for _ in range(5):  # a concurrent `compact` may remove a shard between the listing and the opening
-            try: return [(np.load(k, mmap_mode='r'), np.load(_vecs_path(k), mmap_mode='r')) for k in self.shard_names()]
-            except FileNotFoundError: time.sleep(0.05)
-        raise FinannError(f"{self.folder}: shards keep disappearing while being read")
-
     def __len__(self) -> int: return sum(len(k) for k, _ in self._open())
 
-    @property
-    def dim(self) -> int|None:
-        "The width of the cached vectors, or None while the cache is empty."
-        shards = self._open()
-        return int(shards[0][1].shape[1]) if shards else None
+# %% ../../nbs/03a_embedding_cache.ipynb #ca5922bf
+@patch
+def shard_names(self:EmbeddingCache) -> list[Path]:
+    "The complete shards' key files, oldest first."
+    return sorted(self.folder.glob('*.keys.npy')) if self.folder.exists() else []
 
-    def get(self, keys:np.ndarray) -> tuple[np.ndarray, np.ndarray|None]:
-        "A mask of the keys found, and their vectors (in the order of `keys`) or None."
-        return _lookup(self._open(), keys)
+# %% ../../nbs/03a_embedding_cache.ipynb #b8c6ac58
+@patch
+def _open(self:EmbeddingCache) -> list[tuple[np.ndarray, np.ndarray]]:
+    for _ in range(5):  # a concurrent `compact` may remove a shard between the listing and the opening
+        try: return [(np.load(k, mmap_mode='r'), np.load(_vecs_path(k), mmap_mode='r')) for k in self.shard_names()]
+        except FileNotFoundError: time.sleep(0.05)
+    raise FinannError(f"{self.folder}: shards keep disappearing while being read")
 
-    def put(self, keys:np.ndarray, vectors:np.ndarray, compact:bool=True):
-        "Add one shard (vectors first, keys renamed into place last); merge shards when there are too many."
-        if not len(keys): return
-        ident = self.folder/'identity.json'
-        if not ident.exists(): _write(ident, json.dumps(self.identity, indent=1, sort_keys=True))
-        order = np.argsort(keys, kind='stable')
-        self._write_shard(np.asarray(keys, dtype='S16')[order], np.ascontiguousarray(vectors[order], dtype=np.float32))
-        if compact and len(self.shard_names()) > self.max_shards: self.compact()  # merges the small ones, if enough
+# %% ../../nbs/03a_embedding_cache.ipynb #01b6cec9
+@patch(as_prop=True)
+def dim(self:EmbeddingCache) -> int|None:
+    "The width of the cached vectors, or None while the cache is empty."
+    shards = self._open()
+    return int(shards[0][1].shape[1]) if shards else None
 
-    def _new_shard(self) -> Path:
-        "The keys path of a new shard: names sort by time, and never collide across processes."
-        return self.folder/f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.keys.npy"
+# %% ../../nbs/03a_embedding_cache.ipynb #9fd6ba36
+@patch
+def get(self:EmbeddingCache, keys:np.ndarray) -> tuple[np.ndarray, np.ndarray|None]:
+    "A mask of the keys found, and their vectors (in the order of `keys`) or None."
+    return _lookup(self._open(), keys)
 
-    def _write_shard(self, keys:np.ndarray, vectors:np.ndarray):
-        path = self._new_shard()
-        def write_vectors(f): np.save(f, vectors); fault_point('cache.in_vectors')
-        _write(_vecs_path(path), write_vectors)
-        fault_point('cache.after_vectors')
-        _write(path, lambda f: np.save(f, keys))
-        fault_point('cache.after_keys')
+# %% ../../nbs/03a_embedding_cache.ipynb #dfbfe276
+@patch
+def put(self:EmbeddingCache, keys:np.ndarray, vectors:np.ndarray, compact:bool=True):
+    "Add one shard (vectors first, keys renamed into place last); merge shards when there are too many."
+    if not len(keys): return
+    ident = self.folder/'identity.json'
+    if not ident.exists(): _write(ident, json.dumps(self.identity, indent=1, sort_keys=True))
+    order = np.argsort(keys, kind='stable')
+    self._write_shard(np.asarray(keys, dtype='S16')[order], np.ascontiguousarray(vectors[order], dtype=np.float32))
+    if compact and len(self.shard_names()) > self.max_shards: self.compact()  # merges the small ones, if enough
 
-    def compact(self, orphan_age_s:float=3600.):
-        "Merge the small shards into one sorted, de-duplicated shard; remove orphans older than `orphan_age_s`."
-        try:
-            shards = [(k, np.load(k, mmap_mode='r')) for k in self.shard_names()]
-            shards = [(k, keys, np.load(_vecs_path(k), mmap_mode='r')) for k, keys in shards if len(keys) < self.small_rows]
-        except FileNotFoundError: return  # another process is compacting
-        if len(shards) > 1:
-            try: _merge_shards([(keys, v) for _, keys, v in shards], self._new_shard())
-            except FinannError as e:  # e.g. a full disk: the shards stay as they were
-                logger.warning(f"{self.folder}: could not merge the cache's shards ({e})"); return
-            fault_point('cache.after_compaction')
-            for k, _, _ in shards: k.unlink(missing_ok=True); _vecs_path(k).unlink(missing_ok=True)  # keys first: never a shard without vectors
-        _sweep_orphans(self.folder, orphan_age_s)
+# %% ../../nbs/03a_embedding_cache.ipynb #df55d8fc
+@patch
+def _new_shard(self:EmbeddingCache) -> Path:
+    "The keys path of a new shard: names sort by time, and never collide across processes."
+    return self.folder/f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.keys.npy"
+
+# %% ../../nbs/03a_embedding_cache.ipynb #ed86535f
+@patch
+def _write_shard(self:EmbeddingCache, keys:np.ndarray, vectors:np.ndarray):
+    path = self._new_shard()
+    def write_vectors(f): np.save(f, vectors); fault_point('cache.in_vectors')
+    _write(_vecs_path(path), write_vectors)
+    fault_point('cache.after_vectors')
+    _write(path, lambda f: np.save(f, keys))
+    fault_point('cache.after_keys')
+
+# %% ../../nbs/03a_embedding_cache.ipynb #3bebd5a4
+@patch
+def compact(self:EmbeddingCache, orphan_age_s:float=3600.):
+    "Merge the small shards into one sorted, de-duplicated shard; remove orphans older than `orphan_age_s`."
+    try:
+        shards = [(k, np.load(k, mmap_mode='r')) for k in self.shard_names()]
+        shards = [(k, keys, np.load(_vecs_path(k), mmap_mode='r')) for k, keys in shards if len(keys) < self.small_rows]
+    except FileNotFoundError: return  # another process is compacting
+    if len(shards) > 1:
+        try: _merge_shards([(keys, v) for _, keys, v in shards], self._new_shard())
+        except FinannError as e:  # e.g. a full disk: the shards stay as they were
+            logger.warning(f"{self.folder}: could not merge the cache's shards ({e})"); return
+        fault_point('cache.after_compaction')
+        for k, _, _ in shards: k.unlink(missing_ok=True); _vecs_path(k).unlink(missing_ok=True)  # keys first: never a shard without vectors
+    _sweep_orphans(self.folder, orphan_age_s)

@@ -14,6 +14,7 @@ from .cache import EmbeddingCache, cache_root, text_keys
 from .text import TextColumn, average_chunks, check_texts, clean_text, token_windows
 from ..io import write_atomic
 from ..registry import registry
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['dist_rank_world', 'BaseEmbedding', 'HashingEmbedding', 'packaged_minilm_path', 'auto_device', 'resolve_dtype',
@@ -54,91 +55,107 @@ class BaseEmbedding(BaseModel):
     show_progress_bar: bool = True
     _stats: dict = PrivateAttr(default_factory=dict)
 
-    @property
-    def dim(self) -> int: raise NotImplementedError
-
-    @property
-    def last_stats(self) -> dict:
-        "Texts seen, unique, encoded here, found in the cache and empty, in the last `embed_unique` call."
-        return self._stats
-
-    def identity(self) -> dict:
-        "Everything that changes the vectors: the cache key includes it."
-        return {'cls': type(self).__name__}
-
-    def encode(self, texts:list[str]) -> np.ndarray:
-        "Vectors for `texts`, shape (len(texts), dim), float32; no cache."
-        raise NotImplementedError
-
-    def cache(self) -> EmbeddingCache:
-        "This encoder's cache."
-        return EmbeddingCache(Path(self.cache_dir) if self.cache_dir else cache_root()/'embeddings', self.identity())
-
-    def embed_unique(self, texts:list[str]|TextColumn) -> tuple[np.ndarray, np.ndarray]:
-        "Row of each text in the returned matrix, and the float32 matrix of the unique texts' vectors."
-        src = texts if isinstance(texts, TextColumn) else TextColumn(texts)
-        cache = self.cache() if self.use_cache else None
-        inverse, first, keys, empty = _unique_texts(src, cache.salt if cache is not None else '')
-        texts_of = lambda idx: src.take(first[idx])
-        vecs = np.zeros((len(first), 0), dtype=np.float32)  # widened once the first vectors are known
-        def fill(idx, v):
-            nonlocal vecs
-            if vecs.shape[1] != v.shape[1]: vecs = np.zeros((len(first), v.shape[1]), dtype=np.float32)
-            vecs[idx] = v
-        rank, world = dist_rank_world() if self.use_cache else (0, 1)
-        encoded = cached = 0
-        if cache is not None:
-            found, hit = cache.get(keys)
-            if hit is not None: fill(found, hit)
-            cached = int(found.sum())
-            todo = np.flatnonzero(~found & ~empty)
-            mine = todo[todo % world == rank]  # by position among the unique texts: the same on every rank, whatever it found
-            encoded += self._encode_into(texts_of, mine, fill, cache, keys, compact=world == 1)
-            if world > 1:
-                import torch.distributed as dist
-                dist.barrier()  # every rank has written its shard
-                found, hit = cache.get(keys[todo])
-                if hit is not None: fill(todo[found], hit)
-                encoded += self._encode_into(texts_of, todo[~found], fill, cache, keys, compact=False)
-        else: encoded = self._encode_into(texts_of, np.flatnonzero(~empty), fill)
-        if vecs.shape[1] == 0: vecs = np.zeros((len(first), self.dim), dtype=np.float32)  # nothing but empty texts
-        self._stats = {'texts': len(src), 'unique': len(first), 'encoded': encoded, 'cached': cached, 'empty': int(empty.sum())}
-        return inverse.astype(np.int64), vecs
-
-    def _encode_into(self, texts_of, idx, fill, cache=None, keys=None, compact=True) -> int:
-        "Encode the unique texts `texts_of(idx)` a block at a time, pass the vectors to `fill`, save them to `cache` every `shard_rows`; how many were encoded."
-        from tqdm.auto import tqdm
-        if not len(idx): return 0
-        pending, block = [], max(self.shard_rows, self._group_size())
-        def flush():
-            if cache is not None and pending:
-                i = np.concatenate([p for p, _ in pending])
-                cache.put(keys[i], np.concatenate([v for _, v in pending]), compact=compact)
-            pending.clear()
-        with tqdm(total=len(idx), desc=f"embedding {len(idx)} texts ({type(self).__name__})", unit='text',
-                  disable=not self.show_progress_bar or dist_rank_world()[0] != 0) as bar:
-            for b in range(0, len(idx), block):  # only a block of texts is ever held as Python strings
-                sub = idx[b:b + block]
-                for i, v in self._encode_batches(texts_of(sub)):
-                    fill(sub[i], v); pending.append((sub[i], v)); bar.update(len(i))
-                    if sum(len(p) for p, _ in pending) >= self.shard_rows: flush()
-        flush()
-        return len(idx)
-
-    def _group_size(self) -> int: return self.batch_size
-
-    def _encode_batches(self, texts:list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        "(positions, vectors) for groups of similar-length texts."
-        order = np.argsort([-len(t) for t in texts], kind='stable')  # longest first: out-of-memory shows at once; less padding
-        bs = self._group_size()
-        for s in range(0, len(texts), bs):
-            idx = order[s:s + bs]
-            yield idx, np.asarray(self.encode([texts[i] for i in idx]), dtype=np.float32)
-
     def __call__(self, texts:list[str]) -> np.ndarray:
         "Vectors for `texts` in order, through the cache."
         inverse, vecs = self.embed_unique(list(texts))
         return vecs[inverse]
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #4c335e7b
+@patch(as_prop=True)
+def dim(self:BaseEmbedding) -> int: raise NotImplementedError
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #b2645e18
+@patch(as_prop=True)
+def last_stats(self:BaseEmbedding) -> dict:
+    "Texts seen, unique, encoded here, found in the cache and empty, in the last `embed_unique` call."
+    return self._stats
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #b9e142f8
+@patch
+def identity(self:BaseEmbedding) -> dict:
+    "Everything that changes the vectors: the cache key includes it."
+    return {'cls': type(self).__name__}
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #3df4611c
+@patch
+def encode(self:BaseEmbedding, texts:list[str]) -> np.ndarray:
+    "Vectors for `texts`, shape (len(texts), dim), float32; no cache."
+    raise NotImplementedError
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #42f2461d
+@patch
+def cache(self:BaseEmbedding) -> EmbeddingCache:
+    "This encoder's cache."
+    return EmbeddingCache(Path(self.cache_dir) if self.cache_dir else cache_root()/'embeddings', self.identity())
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #1dd307fc
+@patch
+def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn) -> tuple[np.ndarray, np.ndarray]:
+    "Row of each text in the returned matrix, and the float32 matrix of the unique texts' vectors."
+    src = texts if isinstance(texts, TextColumn) else TextColumn(texts)
+    cache = self.cache() if self.use_cache else None
+    inverse, first, keys, empty = _unique_texts(src, cache.salt if cache is not None else '')
+    texts_of = lambda idx: src.take(first[idx])
+    vecs = np.zeros((len(first), 0), dtype=np.float32)  # widened once the first vectors are known
+    def fill(idx, v):
+        nonlocal vecs
+        if vecs.shape[1] != v.shape[1]: vecs = np.zeros((len(first), v.shape[1]), dtype=np.float32)
+        vecs[idx] = v
+    rank, world = dist_rank_world() if self.use_cache else (0, 1)
+    encoded = cached = 0
+    if cache is not None:
+        found, hit = cache.get(keys)
+        if hit is not None: fill(found, hit)
+        cached = int(found.sum())
+        todo = np.flatnonzero(~found & ~empty)
+        mine = todo[todo % world == rank]  # by position among the unique texts: the same on every rank, whatever it found
+        encoded += self._encode_into(texts_of, mine, fill, cache, keys, compact=world == 1)
+        if world > 1:
+            import torch.distributed as dist
+            dist.barrier()  # every rank has written its shard
+            found, hit = cache.get(keys[todo])
+            if hit is not None: fill(todo[found], hit)
+            encoded += self._encode_into(texts_of, todo[~found], fill, cache, keys, compact=False)
+    else: encoded = self._encode_into(texts_of, np.flatnonzero(~empty), fill)
+    if vecs.shape[1] == 0: vecs = np.zeros((len(first), self.dim), dtype=np.float32)  # nothing but empty texts
+    self._stats = {'texts': len(src), 'unique': len(first), 'encoded': encoded, 'cached': cached, 'empty': int(empty.sum())}
+    return inverse.astype(np.int64), vecs
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #24cf77a5
+@patch
+def _encode_into(self:BaseEmbedding, texts_of, idx, fill, cache=None, keys=None, compact=True) -> int:
+    "Encode the unique texts `texts_of(idx)` a block at a time, pass the vectors to `fill`, save them to `cache` every `shard_rows`; how many were encoded."
+    from tqdm.auto import tqdm
+    if not len(idx): return 0
+    pending, block = [], max(self.shard_rows, self._group_size())
+    def flush():
+        if cache is not None and pending:
+            i = np.concatenate([p for p, _ in pending])
+            cache.put(keys[i], np.concatenate([v for _, v in pending]), compact=compact)
+        pending.clear()
+    with tqdm(total=len(idx), desc=f"embedding {len(idx)} texts ({type(self).__name__})", unit='text',
+              disable=not self.show_progress_bar or dist_rank_world()[0] != 0) as bar:
+        for b in range(0, len(idx), block):  # only a block of texts is ever held as Python strings
+            sub = idx[b:b + block]
+            for i, v in self._encode_batches(texts_of(sub)):
+                fill(sub[i], v); pending.append((sub[i], v)); bar.update(len(i))
+                if sum(len(p) for p, _ in pending) >= self.shard_rows: flush()
+    flush()
+    return len(idx)
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #f0add9fc
+@patch
+def _group_size(self:BaseEmbedding) -> int: return self.batch_size
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #c855b6cc
+@patch
+def _encode_batches(self:BaseEmbedding, texts:list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    "(positions, vectors) for groups of similar-length texts."
+    order = np.argsort([-len(t) for t in texts], kind='stable')  # longest first: out-of-memory shows at once; less padding
+    bs = self._group_size()
+    for s in range(0, len(texts), bs):
+        idx = order[s:s + bs]
+        yield idx, np.asarray(self.encode([texts[i] for i in idx]), dtype=np.float32)
 
 # %% ../../nbs/03c_embedding_encoders.ipynb #1926dfb2
 @registry.register_embedding('HashingEmbedding')
