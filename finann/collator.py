@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from .config import FinannError
 from .data import PRICE_COLUMNS
 from .registry import registry
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['price_move', 'label_binary', 'label_with_neutral', 'column_array', 'PreloadedEvents', 'BaseCollator',
@@ -80,32 +81,6 @@ class BaseCollator(BaseModel):
             data = {k: v for k, v in data.items() if k not in _LEGACY_KEYS}
         return data
 
-    @property
-    def columns(self) -> list[str]:
-        "The dataset columns this collator reads."
-        return ['text_id', self.start_field, self.end_field]
-
-    def dataset_labels(self, ds) -> np.ndarray:
-        "The labels of a whole dataset (or DataFrame) at once."
-        return self.labels(column_array(ds, self.start_field), column_array(ds, self.end_field))
-
-    def attach(self, vectors:np.ndarray):
-        "Give the collator the matrix of unique-text vectors, shape (n_texts, dim)."
-        import torch
-        v = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
-        if self.normalize_embeddings: v = torch.nn.functional.normalize(v, dim=-1)
-        self._vectors = v.to(getattr(torch, self.precision))
-        return self
-
-    def labels(self, start, end) -> np.ndarray: raise NotImplementedError
-
-    def preload(self, ds):
-        "A `datasets.Dataset` (or DataFrame) of events as `PreloadedEvents`, text ids and labels computed once; anything else unchanged."
-        import torch
-        if not (hasattr(ds, 'select_columns') or hasattr(ds, 'iloc')): return ds  # already tensors, or not a table of events
-        if type(self).__call__ is not BaseCollator.__call__: return ds  # a subclass with its own __call__ gets rows, as before
-        return PreloadedEvents(torch.from_numpy(column_array(ds, 'text_id').astype(np.int64)), torch.from_numpy(self.dataset_labels(ds)))
-
     def __call__(self, rows:list[dict]|dict) -> dict:
         "A batch from events as dicts (`rows`), or from a `PreloadedEvents` batch ({'text_id', 'labels'} tensors)."
         import torch
@@ -116,6 +91,41 @@ class BaseCollator(BaseModel):
             y = torch.from_numpy(self.dataset_labels({c: np.array([r[c] for r in rows], dtype=np.float64) for c in self.columns[1:]}))
         return {'inputs_embeds': self._vectors[ids],  # (batch, dim)
                 'labels': y}                          # (batch,)
+
+# %% ../nbs/04_collator.ipynb #712622dc
+@patch(as_prop=True)
+def columns(self:BaseCollator) -> list[str]:
+    "The dataset columns this collator reads."
+    return ['text_id', self.start_field, self.end_field]
+
+# %% ../nbs/04_collator.ipynb #6bb813ea
+@patch
+def dataset_labels(self:BaseCollator, ds) -> np.ndarray:
+    "The labels of a whole dataset (or DataFrame) at once."
+    return self.labels(column_array(ds, self.start_field), column_array(ds, self.end_field))
+
+# %% ../nbs/04_collator.ipynb #ba549052
+@patch
+def attach(self:BaseCollator, vectors:np.ndarray):
+    "Give the collator the matrix of unique-text vectors, shape (n_texts, dim)."
+    import torch
+    v = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+    if self.normalize_embeddings: v = torch.nn.functional.normalize(v, dim=-1)
+    self._vectors = v.to(getattr(torch, self.precision))
+    return self
+
+# %% ../nbs/04_collator.ipynb #eb0b6136
+@patch
+def labels(self:BaseCollator, start, end) -> np.ndarray: raise NotImplementedError
+
+# %% ../nbs/04_collator.ipynb #a083ef66
+@patch
+def preload(self:BaseCollator, ds):
+    "A `datasets.Dataset` (or DataFrame) of events as `PreloadedEvents`, text ids and labels computed once; anything else unchanged."
+    import torch
+    if not (hasattr(ds, 'select_columns') or hasattr(ds, 'iloc')): return ds  # already tensors, or not a table of events
+    if type(self).__call__ is not BaseCollator.__call__: return ds  # a subclass with its own __call__ gets rows, as before
+    return PreloadedEvents(torch.from_numpy(column_array(ds, 'text_id').astype(np.int64)), torch.from_numpy(self.dataset_labels(ds)))
 
 # %% ../nbs/04_collator.ipynb #be30b14c
 @registry.register_collator('CollatorForBinaryClassification')

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import importlib, sys
 from .config import FinannError, did_you_mean
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['KINDS', 'BUILTINS', 'registry', 'RegistryError', 'Registry']
@@ -40,49 +41,61 @@ class Registry:
         self.mapping = {k: {} for k in KINDS}
         self.builtins = {k: dict((builtins or {}).get(k, {})) for k in KINDS}
 
-    def _pending(self, kind:str, name:str) -> str|None:
-        "The module that registers the built-in `name`, if it has not been imported yet."
-        mod = self.builtins[kind].get(name)
-        return mod if mod is not None and mod not in sys.modules else None
+# %% ../nbs/01_registry.ipynb #e45a2191
+@patch
+def _pending(self:Registry, kind:str, name:str) -> str|None:
+    "The module that registers the built-in `name`, if it has not been imported yet."
+    mod = self.builtins[kind].get(name)
+    return mod if mod is not None and mod not in sys.modules else None
 
-    def _load(self, kind:str, name:str):
-        "Import the module that registers the built-in `name`, unless it has been imported already."
-        mod = self._pending(kind, name)
-        if mod is not None: importlib.import_module(mod)
+# %% ../nbs/01_registry.ipynb #f990c1d9
+@patch
+def _load(self:Registry, kind:str, name:str):
+    "Import the module that registers the built-in `name`, unless it has been imported already."
+    mod = self._pending(kind, name)
+    if mod is not None: importlib.import_module(mod)
 
-    def register(self, kind:str, name:str|None=None):
-        "Decorator that registers a class under `name` (default: the class name)."
-        def wrap(cls):
-            key = name or cls.__name__
-            self._load(kind, key)  # a built-in name is taken as if its module had been imported
-            old = self.mapping[kind].get(key)
-            if old is not None and old.__qualname__ == cls.__qualname__:
-                # a library notebook re-defining its own class: keep the package's, which other processes can import
-                if cls.__module__ == '__main__' and old.__module__ != '__main__': return cls
-                if old.__module__ == cls.__module__: self.mapping[kind][key] = cls; return cls  # a re-run cell: replace
-            if old is not None:
-                raise RegistryError(f"{kind} '{key}' is already registered by {old.__module__}.{old.__qualname__}")
-            self.mapping[kind][key] = cls
-            return cls
-        return wrap
+# %% ../nbs/01_registry.ipynb #91c55845
+@patch
+def register(self:Registry, kind:str, name:str|None=None):
+    "Decorator that registers a class under `name` (default: the class name)."
+    def wrap(cls):
+        key = name or cls.__name__
+        self._load(kind, key)  # a built-in name is taken as if its module had been imported
+        old = self.mapping[kind].get(key)
+        if old is not None and old.__qualname__ == cls.__qualname__:
+            # a library notebook re-defining its own class: keep the package's, which other processes can import
+            if cls.__module__ == '__main__' and old.__module__ != '__main__': return cls
+            if old.__module__ == cls.__module__: self.mapping[kind][key] = cls; return cls  # a re-run cell: replace
+        if old is not None:
+            raise RegistryError(f"{kind} '{key}' is already registered by {old.__module__}.{old.__qualname__}")
+        self.mapping[kind][key] = cls
+        return cls
+    return wrap
 
-    def get(self, kind:str, name:str):
-        "The class registered under `name` (importing its module if it is a built-in), or a `RegistryError` listing the choices."
-        if name not in self.mapping[kind]: self._load(kind, name)
-        try: return self.mapping[kind][name]
-        except KeyError: pass
-        names = self.list(kind)
-        hint = did_you_mean(name, names)
-        raise RegistryError(f"unknown {kind} '{name}'{';' + hint if hint else ''} (registered: {', '.join(names) or 'none'})")
+# %% ../nbs/01_registry.ipynb #cf3e70ff
+@patch
+def get(self:Registry, kind:str, name:str):
+    "The class registered under `name` (importing its module if it is a built-in), or a `RegistryError` listing the choices."
+    if name not in self.mapping[kind]: self._load(kind, name)
+    try: return self.mapping[kind][name]
+    except KeyError: pass
+    names = self.list(kind)
+    hint = did_you_mean(name, names)
+    raise RegistryError(f"unknown {kind} '{name}'{';' + hint if hint else ''} (registered: {', '.join(names) or 'none'})")
 
-    def list(self, kind:str) -> list[str]:
-        "The registered names of `kind`, sorted: built-in names count before their modules are imported."
-        return sorted({*self.mapping[kind], *(n for n in self.builtins[kind] if self._pending(kind, n))})
+# %% ../nbs/01_registry.ipynb #f805eb44
+@patch
+def list(self:Registry, kind:str) -> list[str]:
+    "The registered names of `kind`, sorted: built-in names count before their modules are imported."
+    return sorted({*self.mapping[kind], *(n for n in self.builtins[kind] if self._pending(kind, n))})
 
-    def unregister(self, kind:str, name:str):
-        "Remove `name`, e.g. to replace a notebook's class with a different one."
-        self._load(kind, name)
-        self.mapping[kind].pop(name, None)
+# %% ../nbs/01_registry.ipynb #aad8fccc
+@patch
+def unregister(self:Registry, kind:str, name:str):
+    "Remove `name`, e.g. to replace a notebook's class with a different one."
+    self._load(kind, name)
+    self.mapping[kind].pop(name, None)
 
 # %% ../nbs/01_registry.ipynb #70adbdb2
 def _add_kind_methods(kind):
