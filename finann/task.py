@@ -399,9 +399,10 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     self._setup_wandb_env()
     args, out = self.training_arguments(), self.output_dir
     progress.phase('data'); builder = self.build_builder(); events = self.build_datasets(builder)
-    self.model_kwargs()  # a size mismatch fails before any embedding work
+    emb = self.build_embedding()  # one encoder for the run: a local model is loaded once
+    self.model_kwargs(emb.dim)  # a size mismatch fails before any embedding work
     progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())))
-    emb = self.build_embedding(); vectors = self.embed(events, emb)
+    vectors = self.embed(events, emb)
     labels = self.build_labels(events)
     report = {**builder.report, 'class_balance': self._log_class_balance(labels)}
     model, collator = self.build_model(emb.dim), self.build_collator(vectors)
