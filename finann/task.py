@@ -333,7 +333,9 @@ def predict(self:TrainTask, trainer, events, vectors:EventVectors, labels:dict, 
     from finann.predictions import predictions_frame
     import pandas as pd
     col, frames = self.build_collator(), []
-    splits = [s for s in (splits or self.config.evaluator.splits) if s in events]
+    want = splits or self.config.evaluator.splits
+    splits = [s for s in want if s in events]
+    if not splits: raise ConfigError(f"{self.config.source}: evaluator.splits: none of {want} is in the data (have {list(events)})")
     for split in splits:
         scores = self.model_scores(trainer, self.event_dataset(vectors, labels, split))  # collective under DDP
         if not trainer.is_world_process_zero(): continue
