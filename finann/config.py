@@ -11,9 +11,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
 
 # %% auto #0
-__all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'FinannError', 'ConfigError', 'did_you_mean', 'unknown_key',
-           'RunSection', 'ComponentSection', 'CollatorSection', 'ModelSection', 'EvaluatorSection', 'TrainConfig',
-           'parse_yaml', 'read_yaml', 'apply_overrides', 'check_params', 'check_config', 'load_config']
+__all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS', 'TRAINER_LIMITS', 'OPTIMIZER_PACKAGES',
+           'FinannError', 'ConfigError', 'did_you_mean', 'unknown_key', 'RunSection', 'ComponentSection',
+           'CollatorSection', 'ModelSection', 'EvaluatorSection', 'TrainConfig', 'parse_yaml', 'read_yaml',
+           'apply_overrides', 'check_params', 'check_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #05a2be19
 class FinannError(Exception):
@@ -70,7 +71,7 @@ class ModelSection(_Section):
 # %% ../nbs/00_config.ipynb #7bae3acc
 class EvaluatorSection(_Section):
     "How runs are judged: baselines, bootstrap intervals and the long-short backtest (see `finann.evaluate`)."
-    splits: list[str] = ['val', 'test']
+    splits: list[Literal['train', 'val', 'test']] = ['val', 'test']  # a misspelled split is refused, not skipped
     baselines: Optional[list[Literal['majority', 'ticker', 'logistic', 'train_mean', 'ridge']]] = None  # None: majority, ticker, logistic (classes); train_mean, ridge (regression)
     n_boot: int = Field(1000, ge=0)        # bootstrap resamples for the 95% intervals; 0 skips them
     ci_by: Optional[Literal['date', 'ticker', 'event']] = None  # what the bootstrap resamples; None: event dates
@@ -100,8 +101,17 @@ class TrainConfig(_Section):
 
 # %% ../nbs/00_config.ipynb #5265c63c
 class _Loader(yaml.SafeLoader):
-    "YAML 1.2 floats: `1e-3` is a number, not the string PyYAML's YAML 1.1 rules make of it."
+    "YAML 1.2 floats (`1e-3` is a number); dates kept as written (`2011-01-01`, as finann's date keys take them); a key given twice is an error."
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for k, _ in node.value:
+            key = self.construct_object(k, deep=True)
+            if key in seen:  # PyYAML keeps the last one silently: a whole section could be lost
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", k.start_mark)
+            seen[key] = k.start_mark.line
+        return super().construct_mapping(node, deep)
 _Loader.add_implicit_resolver('tag:yaml.org,2002:float', re.compile(r'''^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)$|^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*$|^[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$''', re.X), list('-+0123456789.'))
+_Loader.add_constructor('tag:yaml.org,2002:timestamp', yaml.SafeLoader.construct_scalar)
 def parse_yaml(text:str):
     "Parse YAML text with `_Loader`."
     return yaml.load(text, Loader=_Loader)
@@ -147,7 +157,8 @@ def _pydantic_error(e:ValidationError, source:str, prefix:str, choices=()) -> Co
     if err['type'] == 'extra_forbidden':
         return ConfigError(f"{source}: {key}: {unknown_key(str(err['loc'][-1]) if err['loc'] else '', choices)}")
     if err['type'] == 'missing': return ConfigError(f"{source}: {key}: required key is missing")
-    return ConfigError(f"{source}: {key}: {err['msg']} (got {err.get('input')!r})")
+    hint = did_you_mean(err.get('input'), re.findall(r"'([^']*)'", err.get('ctx', {}).get('expected', ''))) if err['type'] == 'literal_error' else ''
+    return ConfigError(f"{source}: {key}: {err['msg']} (got {err.get('input')!r}){';' + hint if hint else ''}")
 
 # %% ../nbs/00_config.ipynb #09396ef5
 def _signature_fields(cls) -> dict[str, Any]:
@@ -161,6 +172,20 @@ def _signature_fields(cls) -> dict[str, Any]:
                 if n != 'self' and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)})
     return out
 
+# %% ../nbs/00_config.ipynb #efe73574
+_NUMBER_TYPES = {'int_type': 'an integer', 'float_type': 'a number', 'bool_type': 'true or false'}
+def _refuse_coerced_numbers(validate_strict, source:str, prefix:str) -> None:
+    "Refuse what pydantic's lax mode would turn into a number or a boolean but only a mistake writes: `\"1\"`, `yes` for an int, `true` for a float."
+    try: validate_strict()
+    except ValidationError as e:
+        for err in e.errors():
+            v = err.get('input')
+            if err['type'] in _NUMBER_TYPES and isinstance(v, (str, bool)):  # an integral float (1e5 for an int) is fine
+                loc = [str(p) for p in err['loc'] if str(p) not in ('int', 'float', 'bool', 'str') and '[' not in str(p)]  # not the union's branch names
+                key = '.'.join([prefix] * bool(prefix) + loc)
+                quotes = ' (remove the quotes)' if isinstance(v, str) else ''
+                raise ConfigError(f"{source}: {key}: expected {_NUMBER_TYPES[err['type']]}, got {v!r}{quotes}") from None
+
 # %% ../nbs/00_config.ipynb #94a7e982
 def check_params(cls, params:dict, source:str, prefix:str, extra:dict|None=None, ignore=()):
     "Check `params` against what `cls` accepts (plus `extra` keys); raise one `ConfigError` line."
@@ -168,7 +193,7 @@ def check_params(cls, params:dict, source:str, prefix:str, extra:dict|None=None,
     if isinstance(cls, type) and issubclass(cls, BaseModel):
         try: cls.model_validate(params)
         except ValidationError as e: raise _pydantic_error(e, source, prefix, choices=list(cls.model_fields)) from None
-        return
+        return _refuse_coerced_numbers(lambda: cls.model_validate(params, strict=True), source, prefix)
     fields = {**_signature_fields(cls), **(extra or {})}
     for k, v in params.items():
         if k in ignore: continue
@@ -178,12 +203,63 @@ def check_params(cls, params:dict, source:str, prefix:str, extra:dict|None=None,
         if ann is Any or isinstance(ann, str): continue
         try: TypeAdapter(ann).validate_python(v)
         except Exception: raise ConfigError(f"{source}: {prefix}.{k}: expected {getattr(ann, '__name__', ann)}, got {v!r}") from None
+        _refuse_coerced_numbers(lambda: TypeAdapter(ann).validate_python(v, strict=True), source, f'{prefix}.{k}')
 
 # %% ../nbs/00_config.ipynb #3179ccde
 # keys of the original's configs that recent `TrainingArguments` no longer takes: accepted and dropped
 LEGACY_TRAINER_KEYS = {'fp16_opt_level', 'logging_dir', 'save_safetensors', 'overwrite_output_dir', 'group_by_length'}
 # keys that recent `TrainingArguments` renamed: translated
 RENAMED_TRAINER_KEYS = {'warmup_ratio': 'warmup_steps', 'evaluation_strategy': 'eval_strategy', 'no_cuda': 'use_cpu'}
+# keys that finann sets itself: (the only value accepted, where the setting lives); anything else would be silently overridden
+HANDLED_TRAINER_KEYS = {'resume_from_checkpoint': (None, 'use finann-train --resume-from-checkpoint DIR|latest'),
+                        'remove_unused_columns': (False, 'finann sets it to false (its batches hold event ids, not model inputs)'),
+                        'label_names': (['labels'], "finann sets it to ['labels'] (the collator names the labels)")}
+# the lowest value each count or rate can take: (bound, inclusive); 0 epochs or a batch of 0 can only be a mistake
+TRAINER_LIMITS = {'num_train_epochs': (0, False), 'per_device_train_batch_size': (1, True), 'per_device_eval_batch_size': (1, True),
+                  'gradient_accumulation_steps': (1, True), 'learning_rate': (0, False), 'weight_decay': (0, True), 'warmup_steps': (0, True),
+                  'max_grad_norm': (0, True), 'logging_steps': (0, False), 'eval_steps': (0, False), 'save_steps': (0, False),
+                  'save_total_limit': (1, True), 'dataloader_num_workers': (0, True), 'seed': (0, True)}
+# optimizers of `TrainingArguments.optim` that need an optional package: (part of the name, module); the first match counts
+OPTIMIZER_PACKAGES = [('adamw_torch_4bit', 'torchao'), ('adamw_torch_8bit', 'torchao'), ('galore', 'galore_torch'), ('apollo', 'apollo_torch'),
+                      ('lomo', 'lomo_optim'), ('grokadamw', 'grokadamw'), ('schedule_free', 'schedulefree'), ('anyprecision', 'torchdistx'),
+                      ('stable_adamw', 'optimi'), ('xla', 'torch_xla'), ('npu', 'torch_npu'), ('8bit', 'bitsandbytes'), ('bnb', 'bitsandbytes'),
+                      ('paged', 'bitsandbytes'), ('lion', 'bitsandbytes'), ('ademamix', 'bitsandbytes')]
+
+# %% ../nbs/00_config.ipynb #6a3857d2
+def _check_trainer_values(trainer:dict, src:str) -> None:
+    "Keys finann handles itself, counts and rates out of range, and a `report_to` or `optim` whose package is missing."
+    import importlib.util
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
+    for k, (accepted, why) in HANDLED_TRAINER_KEYS.items():
+        if k in trainer and trainer[k] != accepted: raise ConfigError(f"{src}: trainer.{k}: not a config key here; {why}")
+    for k, (low, inclusive) in TRAINER_LIMITS.items():
+        v = trainer.get(k, trainer.get(next((o for o, n in RENAMED_TRAINER_KEYS.items() if n == k), k)))
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and (v < low if inclusive else v <= low):
+            if k == 'num_train_epochs' and (trainer.get('max_steps') or 0) > 0: continue  # max_steps decides
+            need = 'positive' if (low, inclusive) == (0, False) else 'not negative' if low == 0 else f'at least {low}'
+            raise ConfigError(f"{src}: trainer.{k}: must be {need}, got {v}")
+    report_to = trainer.get('report_to') or []
+    for name in ([report_to] if isinstance(report_to, str) else report_to):
+        if name in ('all', 'none'): continue
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise ConfigError(f"{src}: trainer.report_to: unknown integration '{name}';{did_you_mean(name, INTEGRATION_TO_CALLBACK) or ' choices: ' + ', '.join(INTEGRATION_TO_CALLBACK)}")
+        if name not in get_available_reporting_integrations():
+            raise ConfigError(f"{src}: trainer.report_to: '{name}' needs its package, which is not installed; install it or remove '{name}'")
+    optim = str(trainer.get('optim') or '')
+    module = next((m for part, m in OPTIMIZER_PACKAGES if part in optim), None)
+    if module and importlib.util.find_spec(module) is None:
+        raise ConfigError(f"{src}: trainer.optim: '{optim}' needs the package '{module}', which is not installed; install it or use adamw_torch")
+
+# %% ../nbs/00_config.ipynb #91c1d06d
+def _check_training_arguments(trainer:dict, src:str) -> None:
+    "Build `TrainingArguments` once from the trainer section, so that its own checks fail now, not after the data is embedded."
+    import torch
+    from transformers import TrainingArguments
+    kw = {RENAMED_TRAINER_KEYS.get(k, k): v for k, v in trainer.items() if k not in LEGACY_TRAINER_KEYS}
+    for k in ('fp16', 'report_to', 'gradient_checkpointing', 'gradient_checkpointing_kwargs', 'output_dir'): kw.pop(k, None)  # checked where they are used
+    if not torch.cuda.is_available(): kw['use_cpu'] = True
+    try: TrainingArguments(output_dir='outputs', report_to=[], **kw)
+    except (ValueError, TypeError, ImportError) as e: raise ConfigError(f"{src}: trainer: {str(e).strip().splitlines()[0]}") from None
 
 # %% ../nbs/00_config.ipynb #160f8634
 def check_config(cfg:TrainConfig) -> TrainConfig:
@@ -201,13 +277,15 @@ def check_config(cfg:TrainConfig) -> TrainConfig:
     mc = dict(cfg.model.config)
     if mc.get('hidden_size') == 'auto': mc.pop('hidden_size')  # resolved from the embedding when the model is built
     check_params(config_cls, mc, src, 'model.config', extra={'num_labels': int})
+    for k, v in mc.items():  # a dropout given in percent (10) would train a model that drops everything
+        if 'dropout' in k and isinstance(v, (int, float)) and not 0 <= v < 1: raise ConfigError(f"{src}: model.config.{k}: a probability in [0, 1), got {v}")
     check_params(get('embedding', cfg.embedding.cls_name, 'embedding.cls_name'), cfg.embedding.config, src, 'embedding.config')
     check_params(get('collator', cfg.collator.cls_name, 'collator.cls_name'), cfg.collator.config, src, 'collator.config')
     check_params(get('builder', cfg.dataset.cls_name, 'dataset.cls_name'), cfg.dataset.config, src, 'dataset.config')
     from transformers import TrainingArguments
+    _check_trainer_values(cfg.trainer, src)
     check_params(TrainingArguments, {RENAMED_TRAINER_KEYS.get(k, k): v for k, v in cfg.trainer.items()}, src, 'trainer', ignore=LEGACY_TRAINER_KEYS)
-    lr = cfg.trainer.get('learning_rate')
-    if isinstance(lr, (int, float)) and lr <= 0: raise ConfigError(f"{src}: trainer.learning_rate: must be positive, got {lr}")
+    _check_training_arguments(cfg.trainer, src)
     return cfg
 
 # %% ../nbs/00_config.ipynb #1fc593d3
@@ -225,5 +303,6 @@ def load_config(path:str|Path, overrides:list[str]|None=None, cls=TrainConfig, c
             model = f.annotation if f is not None else None
         choices = list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else ()
         raise _pydantic_error(e, source, '', choices) from None
+    _refuse_coerced_numbers(lambda: cls.model_validate(data, strict=True), source, '')
     cfg._source = source
     return check_config(cfg) if check else cfg
