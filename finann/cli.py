@@ -4,11 +4,13 @@
 
 # %% ../nbs/11_cli.ipynb #0ab58d73
 from __future__ import annotations
-import argparse, os, signal, sys
+import argparse, os, signal, sys, tempfile, traceback
+from pathlib import Path
 from .config import FinannError, load_config
 
 # %% auto #0
-__all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'train_main', 'eval_parser', 'eval_main']
+__all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'write_traceback', 'cli_boundary', 'run_phase', 'train_main',
+           'eval_parser', 'eval_main']
 
 # %% ../nbs/11_cli.ipynb #22730e11
 def train_parser() -> argparse.ArgumentParser:
@@ -18,6 +20,7 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE', help='overrides, e.g. trainer.learning_rate=1e-3')
     p.add_argument('--wandb-key', default=None, help='Weights & Biases key (default: $WANDB_API_KEY, preferred: a command line is visible to other users; none: offline)')
     p.add_argument('--resume-from-checkpoint', default=None, metavar='DIR|latest', help="a checkpoint folder, or 'latest' in the run's output_dir")
+    p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here (it is always written to the run folder)')
     return p
 
 # %% ../nbs/11_cli.ipynb #94eb7b39
@@ -37,9 +40,52 @@ def os_error_line(e:OSError) -> str:
     where = ' → '.join(str(f) for f in (e.filename, e.filename2) if f)
     return f"{where}: {e.strerror or e}" if where else f"{e.strerror or e}"
 
+# %% ../nbs/11_cli.ipynb #29b412fa
+def write_traceback(prog:str, folder:Path|None) -> Path:
+    "The current exception's full traceback, appended to `folder/traceback.log` (or a temporary file when there is no folder yet); returns the file."
+    text = f"{prog} {' '.join(scrub_argv(sys.argv[1:]))}\n{traceback.format_exc()}\n"
+    if folder is not None:
+        try:
+            with open(Path(folder)/'traceback.log', 'a', encoding='utf-8') as f: f.write(text)
+            return Path(folder)/'traceback.log'
+        except OSError: pass  # the folder is the problem: fall through to a temporary file
+    fd, path = tempfile.mkstemp(prefix=f'{prog}-', suffix='.traceback.log')
+    with os.fdopen(fd, 'w', encoding='utf-8') as f: f.write(text)
+    return Path(path)
+
+# %% ../nbs/11_cli.ipynb #0cdc946b
+def cli_boundary(prog:str,                    # the command's name, first on the line
+                 body,                        # the command's work: returns an exit status, or None for 0
+                 debug:bool=False,            # --debug: re-raise an unexpected exception, traceback and all
+                 run_dir=lambda: None,        # where the traceback goes: the run folder, once known
+                 phase=lambda: 'setup',       # what was running: data, embedding, training, evaluating, report
+                 interrupted:str='') -> int:  # what an interrupt leaves behind, for its line
+    "The one error boundary of a finann command: every error is one line on stderr, known ones specific, unexpected ones naming the phase and the traceback's file."
+    try: return body() or 0
+    except KeyboardInterrupt as e:
+        print(f"{prog}: interrupted ({e or 'SIGINT'}){interrupted}", file=sys.stderr); return 130
+    except FinannError as e:
+        stopped = type(e).__name__ == 'Stopped'
+        print(f"{prog}: {'stopped' if stopped else 'error'}: {e}", file=sys.stderr)
+        return 130 if stopped else 2
+    except OSError as e:  # the disk, not the code: a full or read-only disk, a file where a folder should be
+        print(f"{prog}: error: {os_error_line(e)}", file=sys.stderr); return 2
+    except Exception as e:  # a bug, here or in a library: one line, and the whole traceback where it can be read
+        if debug: raise
+        log = write_traceback(prog, run_dir())
+        msg = (str(e).strip().splitlines() or [''])[0][:300]
+        print(f"{prog}: unexpected error during {phase()}: {type(e).__name__}: {msg} (full traceback in {log}; --debug shows it here)", file=sys.stderr)
+        return 1
+
+# %% ../nbs/11_cli.ipynb #0518a4e4
+def run_phase(folder:Path|None, before:str='setup') -> str:
+    "The phase a run folder's progress log was last in (`before` when it has none yet)."
+    from finann.progress import read_progress, progress_state
+    return (progress_state(read_progress(folder)).get('phase') if folder is not None else None) or before
+
 # %% ../nbs/11_cli.ipynb #7adfbc79
 def train_main(argv:list[str]|None=None) -> int:
-    "Entry point of `finann-train`: errors become one line on stderr and exit status 2."
+    "Entry point of `finann-train`: errors become one line on stderr (exit status 2; 1 for an unexpected one)."
     args = train_parser().parse_args(argv)
     if args.wandb_key:
         os.environ['WANDB_API_KEY'] = args.wandb_key  # this process (and its wandb) only
@@ -51,24 +97,17 @@ def train_main(argv:list[str]|None=None) -> int:
         if task is None: raise KeyboardInterrupt(name)
         task.request_stop(name)
     for sig in (signal.SIGINT, signal.SIGTERM): signal.signal(sig, on_signal)
-    try:
-        from finann.task import setup_task, setup_seeds, setup_logger, Stopped
+    def train():
+        nonlocal task
+        from finann.task import setup_task, setup_seeds, setup_logger
         cfg = load_config(args.cfg_path, args.options)
         setup_logger()
         setup_seeds(cfg.run.seed)
         task = setup_task(cfg)
         task.run(resume_from_checkpoint=args.resume_from_checkpoint)
-    except KeyboardInterrupt as e:
-        print(f"finann-train: interrupted ({e or 'SIGINT'}) before training started; nothing was saved", file=sys.stderr)
-        return 130
-    except FinannError as e:
-        stopped = type(e).__name__ == 'Stopped'
-        print(f"finann-train: {'stopped' if stopped else 'error'}: {e}", file=sys.stderr)
-        return 130 if stopped else 2
-    except OSError as e:  # the disk, not the code: a full or read-only disk, a file where a folder should be
-        print(f"finann-train: error: {os_error_line(e)}", file=sys.stderr)
-        return 2
-    return 0
+    run_dir = lambda: task.output_dir if task is not None and task.output_dir.is_dir() else None
+    return cli_boundary('finann-train', train, args.debug, run_dir, lambda: run_phase(run_dir()),
+                        interrupted=' before training started; nothing was saved')
 
 # %% ../nbs/11_cli.ipynb #e3e42265
 def eval_parser() -> argparse.ArgumentParser:
@@ -82,14 +121,15 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument('--output-dir', default=None, help='where predictions, report.md, report.json and plots/ go (default: the run folder for --run, '
                                                       '<checkpoint>/eval-<config name> for --checkpoint)')
     p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE', help='config overrides, e.g. evaluator.cost_bps=5')
+    p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here (it is always written to the output folder)')
     return p
 
 # %% ../nbs/11_cli.ipynb #433e05cd
 def eval_main(argv:list[str]|None=None) -> int:
-    "Entry point of `finann-eval`: errors become one line on stderr and exit status 2."
+    "Entry point of `finann-eval`: errors become one line on stderr (exit status 2; 1 for an unexpected one)."
     p = eval_parser(); args = p.parse_args(argv)
     if args.checkpoint and not args.cfg_path: p.error('--checkpoint needs --cfg-path (the config whose events to predict)')
-    try:
+    def evaluate():
         if args.run:
             from finann.runs import evaluate_run
             from finann.evaluate import results_table
@@ -100,13 +140,10 @@ def eval_main(argv:list[str]|None=None) -> int:
         cfg = load_config(args.cfg_path, args.options)
         setup_logger()
         setup_task(cfg).evaluate_checkpoint(args.checkpoint, args.split, args.output_dir)
-    except KeyboardInterrupt:
-        print("finann-eval: interrupted", file=sys.stderr); return 130
-    except FinannError as e:
-        print(f"finann-eval: error: {e}", file=sys.stderr); return 2
-    except OSError as e:
-        print(f"finann-eval: error: {os_error_line(e)}", file=sys.stderr); return 2
-    return 0
+    def run_dir():
+        d = Path(args.output_dir or args.run or args.checkpoint).expanduser()
+        return d if d.is_dir() else None
+    return cli_boundary('finann-eval', evaluate, args.debug, run_dir, lambda: 'evaluation')
 
 # %% ../nbs/11_cli.ipynb #e4c07803
 #| eval: false
