@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #cdc7bb4b
 from __future__ import annotations
-import difflib, inspect, dataclasses, copy, re, typing
+import difflib, inspect, dataclasses, copy, os, re, typing
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 import yaml
@@ -261,6 +261,20 @@ def _check_training_arguments(trainer:dict, src:str) -> None:
     try: TrainingArguments(output_dir='outputs', report_to=[], **kw)
     except (ValueError, TypeError, ImportError) as e: raise ConfigError(f"{src}: trainer: {str(e).strip().splitlines()[0]}") from None
 
+# %% ../nbs/00_config.ipynb #6618f8d8
+def _check_output_paths(trainer:dict, src:str) -> None:
+    "A `run_name` names one folder under outputs/ (no separators, no '..'); `output_dir` (with `~` and $VARS expanded) is outside the installed package."
+    name = trainer.get('run_name')
+    if name is not None and (not isinstance(name, str) or not name.strip() or name in ('.', '..') or re.search(r'[/\\]|\.\.', name)):
+        raise ConfigError(f"{src}: trainer.run_name: {name!r} must be a plain folder name under outputs/ (no '/', '\\' or '..'); use trainer.output_dir for another place")
+    out = trainer.get('output_dir')
+    if isinstance(out, str) and out != 'TBD':
+        import finann
+        package = Path(finann.__file__).resolve().parent
+        resolved = Path(os.path.expandvars(out)).expanduser().resolve()
+        if resolved == package or package in resolved.parents:
+            raise ConfigError(f"{src}: trainer.output_dir: {out} is inside the installed finann package ({package}); write runs somewhere else, e.g. outputs/")
+
 # %% ../nbs/00_config.ipynb #160f8634
 def check_config(cfg:TrainConfig) -> TrainConfig:
     "Check class names against the registry and each component's parameters against its class."
@@ -286,6 +300,7 @@ def check_config(cfg:TrainConfig) -> TrainConfig:
     _check_trainer_values(cfg.trainer, src)
     check_params(TrainingArguments, {RENAMED_TRAINER_KEYS.get(k, k): v for k, v in cfg.trainer.items()}, src, 'trainer', ignore=LEGACY_TRAINER_KEYS)
     _check_training_arguments(cfg.trainer, src)
+    _check_output_paths(cfg.trainer, src)
     return cfg
 
 # %% ../nbs/00_config.ipynb #1fc593d3

@@ -10,7 +10,8 @@ from pathlib import Path
 from .config import FinannError
 
 # %% auto #0
-__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'write_report', 'evaluate_run']
+__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'saved_run_config',
+           'write_report', 'evaluate_run']
 
 # %% ../nbs/07b_runs.ipynb #92e9f210
 def is_complete_checkpoint(path:str|Path) -> bool:
@@ -70,6 +71,31 @@ class Run:
 def load_run(path:str|Path) -> Run:
     "The run in `path` (e.g. 'outputs/default'), for analysis in a notebook."
     return Run(path)
+
+# %% ../nbs/07b_runs.ipynb #c7fd0b45
+def config_differences(saved:dict, current:dict, sections=('model', 'embedding', 'collator')) -> list[str]:
+    "The dotted keys of `sections` whose values differ between two config dicts, as 'key (saved → current)'."
+    def flat(d, prefix=''):
+        out = {}
+        for k, v in (d or {}).items():
+            key = f'{prefix}{k}'
+            if isinstance(v, dict) and v: out.update(flat(v, key + '.'))
+            else: out[key] = v
+        return out
+    a = {k: v for s in sections for k, v in flat({s: saved.get(s)}).items()}
+    b = {k: v for s in sections for k, v in flat({s: current.get(s)}).items()}
+    return [f"{k} ({a.get(k, 'unset')} → {b.get(k, 'unset')})" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+# %% ../nbs/07b_runs.ipynb #315b1032
+def saved_run_config(folder:str|Path) -> dict|None:
+    "The `config.yaml` of the run that `folder` (a run folder or one of its checkpoint-N folders) belongs to, as a dict; None when there is none."
+    import yaml
+    folder = Path(folder)
+    for f in (folder/'config.yaml', folder.parent/'config.yaml'):
+        if f.is_file():
+            try: return yaml.safe_load(f.read_text(encoding='utf-8'))
+            except (OSError, ValueError, yaml.YAMLError): return None  # unreadable: nothing to compare with
+    return None
 
 # %% ../nbs/07b_runs.ipynb #73cff313
 def write_report(reports:dict, # split -> report (`evaluate_predictions`)

@@ -17,7 +17,7 @@ from .trainer import compute_metrics, CustomWandbCallback, StopOnSignal, Progres
 from .collator import column_array, price_move, PreloadedEvents
 from .io import write_atomic
 from .progress import ProgressLog
-from .runs import latest_checkpoint
+from .runs import latest_checkpoint, config_differences, saved_run_config
 from .evaluate.report import results_table
 
 # %% auto #0
@@ -110,8 +110,8 @@ class TrainTask:
 
     @property
     def output_dir(self) -> Path:
-        d = self.config.trainer.get('output_dir')
-        return Path(d) if d and d != 'TBD' else Path('outputs')/self.run_name
+        d = self.config.trainer.get('output_dir')  # `~` and $VARS expanded: TrainingArguments, wandb and finann all write to the same folder
+        return Path(os.path.expandvars(d)).expanduser() if d and d != 'TBD' else Path('outputs')/self.run_name
 
 # %% ../nbs/07_task.ipynb #dedcdbd3
 @patch
@@ -261,9 +261,20 @@ def _resolve_resume(self:TrainTask, resume) -> str|None:
         c = latest_checkpoint(self.output_dir)
         if c is None: raise FinannError(f"--resume-from-checkpoint latest: no complete checkpoint in {self.output_dir}")
         return str(c)
-    if not (Path(resume)/'trainer_state.json').is_file():
+    resume = Path(os.path.expandvars(str(resume))).expanduser()
+    if not (resume/'trainer_state.json').is_file():
         raise FinannError(f"--resume-from-checkpoint: {resume} is not a checkpoint folder (no trainer_state.json)")
     return str(resume)
+
+@patch
+def _check_same_config(self:TrainTask, folder:Path, flag:str, sections=('model', 'embedding', 'collator', 'dataset')):
+    "Refuse to go on from the run in `folder` when its saved config differs from this one in `sections`."
+    saved = saved_run_config(folder)
+    if saved is None: return
+    diff = config_differences(redact(saved), redact(self.config.model_dump()), sections)
+    if diff:
+        raise FinannError(f"{flag}: {folder} was made with another config: {'; '.join(diff[:5])}{' …' if len(diff) > 5 else ''}; "
+                          f"use the config saved with that run (config.yaml in its run folder)" + (", or start a new trainer.run_name" if flag.startswith('--resume') else ''))
 
 # %% ../nbs/07_task.ipynb #b67bdfa9
 @patch
@@ -281,6 +292,10 @@ def _check_output_dir(self:TrainTask, resuming:bool):
     if done.exists() and not resuming and not self.config.trainer.get('overwrite_output_dir'):
         raise ConfigError(f"{self.config.source}: trainer.output_dir: {self.output_dir} already holds a finished run; "
                           "set trainer.overwrite_output_dir: true, or pick another trainer.run_name")
+    unfinished = latest_checkpoint(self.output_dir) if not done.exists() and not resuming else None
+    if unfinished is not None:  # the Trainer would rotate its checkpoints away: an interrupted run is never overwritten
+        raise ConfigError(f"{self.config.source}: trainer.output_dir: {self.output_dir} holds an unfinished run ({unfinished.name}, no metrics.json); "
+                          "continue it with --resume-from-checkpoint latest, or pick another trainer.run_name")
 
 # %% ../nbs/07_task.ipynb #b7eb4e40
 @patch
@@ -389,6 +404,9 @@ def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
     self._check_output_dir(bool(resume_from_checkpoint))
     resume = self._resolve_resume(resume_from_checkpoint)
     self._check_writable()
+    if resume: self._check_same_config(out, '--resume-from-checkpoint')
+    elif get_rank() == 0:  # saved first, so that an interrupted run can be checked against the config it is resumed with
+        write_atomic(out/'config.yaml', yaml.safe_dump(redact(self.config.model_dump()), sort_keys=False))
     progress = ProgressLog(out)
     if not resume and get_rank() == 0: (out/'progress.jsonl').unlink(missing_ok=True)  # a fresh run: a fresh log
     try: return self._run(resume, progress, t0)
@@ -447,6 +465,9 @@ def evaluate_checkpoint(self:TrainTask, checkpoint:str|Path, splits:list[str]|No
     ckpt = Path(checkpoint).expanduser()
     if not (ckpt/'config.json').is_file(): raise FinannError(f"--checkpoint: {ckpt} holds no saved model (no config.json)")
     out = Path(out).expanduser() if out else ckpt/f"eval-{Path(self.config.source).stem}"
+    self._check_same_config(ckpt, '--checkpoint', ('model', 'embedding', 'collator'))
+    emb = self.build_embedding()
+    self._check_model_config(ckpt, self.model_kwargs(emb.dim))  # before loading: no torch shape tracebacks
     model_cls = registry.get_model_class(self.config.model.model_cls_name)
     try: model = model_cls.from_pretrained(ckpt)
     except Exception as e: raise FinannError(f"--checkpoint: could not load the model in {ckpt} ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
@@ -454,8 +475,7 @@ def evaluate_checkpoint(self:TrainTask, checkpoint:str|Path, splits:list[str]|No
     splits = splits or self.config.evaluator.splits
     unknown = [s for s in splits if s not in events]
     if unknown: raise FinannError(f"--split: {unknown} not in the data (have {list(events)})")
-    emb = self.build_embedding(); vectors = self.embed(events, emb); labels = self.build_labels(events)
-    self.model_kwargs(emb.dim)  # the config must describe the same sizes as the model
+    vectors = self.embed(events, emb); labels = self.build_labels(events)
     t = self.build_trainer(model, self.build_collator(vectors), None, None, self.training_arguments(output_dir=str(out), report_to=[], eval_strategy='no', save_strategy='no'))
     preds = self.predict(t, events, vectors, labels, splits)
     if not t.is_world_process_zero(): return {}
@@ -465,6 +485,18 @@ def evaluate_checkpoint(self:TrainTask, checkpoint:str|Path, splits:list[str]|No
     self.write_report(reports, out, state=state if state.exists() else None)
     print(f"\nfinann: {ckpt} → {out/'report.md'}\n" + results_table(reports))
     return {'run_name': self.run_name, 'checkpoint': str(ckpt), **reports}
+
+# %% ../nbs/07_task.ipynb #d37ba8b8
+@patch
+def _check_model_config(self:TrainTask, ckpt:Path, kwargs:dict):
+    "Refuse a saved model whose sizes or label scheme (its config.json) differ from what this config builds."
+    try: saved = json.loads((ckpt/'config.json').read_text(encoding='utf-8'))
+    except (OSError, ValueError) as e: raise FinannError(f"--checkpoint: {ckpt/'config.json'} is unreadable ({e})") from None
+    saved.setdefault('num_labels', len(saved.get('id2label') or {}) or None)
+    keys = ('hidden_size', 'intermediate_size', 'num_mlp_layers', 'num_labels', 'problem_type', 'hidden_act')
+    diff = [f"{k} ({saved.get(k)} → {kwargs[k]})" for k in keys if k in kwargs and k in saved and saved[k] != kwargs[k]]
+    if diff: raise FinannError(f"--checkpoint: the model in {ckpt} does not match this config's model.config: {'; '.join(diff)}; "
+                               f"evaluate it with the config it was trained with")
 
 # %% ../nbs/07_task.ipynb #f4c7c40a
 def setup_task(config:TrainConfig):
