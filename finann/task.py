@@ -287,6 +287,14 @@ def _check_writable(self:TrainTask):
     except OSError as e: raise FinannError(f"trainer.output_dir: cannot write to {out} ({e.strerror or e})") from None
 
 @patch
+def _check_eval_split(self:TrainTask, events):
+    "Training evaluates on val every epoch (or every `eval_steps`) unless `eval_strategy: no`: refuse a run without a val split now, not after the embedding."
+    strategy = self.config.trainer.get('eval_strategy', self.config.trainer.get('evaluation_strategy', 'epoch'))
+    if 'val' not in events and strategy != 'no':
+        raise ConfigError(f"{self.config.source}: dataset.config: the data has no val split (splits: {dict((k, v.num_rows) for k, v in events.items())}); "
+                          "give val_years or val_start, or set trainer.eval_strategy: no")
+
+@patch
 def _check_output_dir(self:TrainTask, resuming:bool):
     done = self.output_dir/'metrics.json'
     if done.exists() and not resuming and not self.config.trainer.get('overwrite_output_dir'):
@@ -419,6 +427,7 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     self._setup_wandb_env()
     args, out = self.training_arguments(), self.output_dir
     progress.phase('data'); builder = self.build_builder(); events = self.build_datasets(builder)
+    self._check_eval_split(events)
     emb = self.build_embedding()  # one encoder for the run: a local model is loaded once
     self.model_kwargs(emb.dim)  # a size mismatch fails before any embedding work
     progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())))

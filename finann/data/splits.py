@@ -16,6 +16,13 @@ def _event_times(df:pd.DataFrame) -> pd.Series:
     "`event_start_at_et` as timestamps (the checked events are all in `TIME_FORMAT`)."
     return pd.to_datetime(df['event_start_at_et'], format=TIME_FORMAT)
 
+# %% ../../nbs/02b_data_splits.ipynb #0bbf3b73
+def _data_span(t:pd.Series) -> str:
+    "What the data covers, for a message: 'events from 2010-01-04 to 2012-12-28 (years 2010–2012)'."
+    if not len(t): return 'no events'
+    lo, hi = t.min(), t.max()
+    return f"events from {lo:%Y-%m-%d} to {hi:%Y-%m-%d} (years {lo.year}–{hi.year})"
+
 # %% ../../nbs/02b_data_splits.ipynb #6ee673a2
 def split_by_years(df:pd.DataFrame, train_years=None, val_years=None, test_years=None, source:str='<data>') -> dict[str, pd.DataFrame]:
     "Split events by the year of `event_start_at_et`; `train_years=None` means every year not in val or test."
@@ -25,8 +32,11 @@ def split_by_years(df:pd.DataFrame, train_years=None, val_years=None, test_years
     if overlap: raise DataError(f"{source}: year(s) {sorted(overlap)} are in more than one split")
     train = set(train_years) if train_years is not None else set(years) - held
     splits = {'train': years.isin(train), 'val': years.isin(set(val_years or [])), 'test': years.isin(set(test_years or []))}
+    if not splits['train'].any(): raise DataError(f"{source}: no events in train_years {sorted(train)} (the data has years {sorted(set(years))})")
+    for key, asked in (('val_years', val_years), ('test_years', test_years)):  # a year outside the data is a typo or a config for other data
+        empty = sorted(set(asked or []) - set(years))
+        if empty: raise DataError(f"{source}: dataset.config.{key}: no events in {empty} (the data has {_data_span(_event_times(df))})")
     out = {k: df[m].reset_index(drop=True) for k, m in splits.items() if m.any()}
-    if 'train' not in out: raise DataError(f"{source}: no events in train_years {sorted(train)} (the data has years {sorted(set(years))})")
     return out
 
 # %% ../../nbs/02b_data_splits.ipynb #0c3ca0dd
@@ -36,8 +46,11 @@ def split_by_dates(df:pd.DataFrame, val_start:str, test_start:str|None=None, sou
     vs = pd.Timestamp(val_start); ts = pd.Timestamp(test_start) if test_start else None
     if ts is not None and ts <= vs: raise DataError(f"{source}: test_start {test_start} must be after val_start {val_start}")
     masks = {'train': t < vs, 'val': (t >= vs) & ((t < ts) if ts is not None else True), 'test': (t >= ts) if ts is not None else t.isna()}
+    if not masks['train'].any(): raise DataError(f"{source}: dataset.config.val_start: no events before {val_start} to train on (the data has {_data_span(t)})")
+    for name, key, cut in (('val', 'val_start', val_start), ('test', 'test_start', test_start)):
+        if cut and not masks[name].any():  # e.g. a config written for data that goes on to 2018, on data that ends in 2012
+            raise DataError(f"{source}: dataset.config.{key}: {cut} leaves {name} empty (the data has {_data_span(t)})")
     out = {k: df[m].reset_index(drop=True) for k, m in masks.items() if m.any()}
-    if 'train' not in out: raise DataError(f"{source}: no events before val_start {val_start}")
     return out
 
 # %% ../../nbs/02b_data_splits.ipynb #ad980846
@@ -59,6 +72,9 @@ def check_leakage(splits:dict[str, pd.DataFrame], source:str='<data>', allow_ove
     "Refuse an event in two splits, and (unless `allow_overlap`) a val/test event not strictly after the last earlier-split event."
     key = lambda d: set(zip(d['ticker'], d['event_start_at_et'], d['text'])) if 'ticker' in d else set()
     names = [n for n in ('train', 'val', 'test') if n in splits]
+    empty = [n for n in names if len(splits[n]) == 0]  # only the embargo can empty a split that had events
+    if empty: raise DataError(f"{source}: dataset.config.embargo_days leaves {empty[0]} with no events (all are within the embargo before "
+                              f"{names[names.index(empty[0]) + 1] if empty[0] != names[-1] else 'the next split'}); lower embargo_days or move the split boundaries")
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             both = key(splits[a]) & key(splits[b])
