@@ -8,7 +8,7 @@ import argparse, os, signal, sys
 from .config import FinannError, load_config
 
 # %% auto #0
-__all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'train_main', 'eval_parser', 'eval_main']
+__all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'train_main', 'eval_parser', 'eval_main', 'init_main']
 
 # %% ../nbs/11_cli.ipynb #22730e11
 def train_parser() -> argparse.ArgumentParser:
@@ -106,6 +106,26 @@ def eval_main(argv:list[str]|None=None) -> int:
         print(f"finann-eval: error: {e}", file=sys.stderr); return 2
     except OSError as e:
         print(f"finann-eval: error: {os_error_line(e)}", file=sys.stderr); return 2
+    return 0
+
+# %% ../nbs/11_cli.ipynb #29c725c6
+def init_main(argv:list[str]|None=None) -> int:
+    "Entry point of `finann-init`: inspect the events and prices, write the config, print the splits; errors are one line and exit status 2."
+    from pathlib import Path
+    from finann.init import init_parser, inspect_files, config_yaml, summary
+    args = init_parser().parse_args(argv)
+    out = Path(args.output or f"configs/{Path(args.events).name.split('.')[0]}.yml")
+    try:
+        if out.exists() and not args.force: raise FinannError(f"{out}: already exists (--force overwrites it; --output writes elsewhere)")
+        found = inspect_files(args.events, args.prices, args.text_column, args.ticker_column, args.time_column, args.timezone)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(config_yaml(found, args.embedding, run_name=out.stem))
+        load_config(out)  # what it wrote loads, or this is a bug worth one line
+    except FinannError as e:
+        print(f"finann-init: error: {e}", file=sys.stderr); return 2
+    except OSError as e:
+        print(f"finann-init: error: {os_error_line(e)}", file=sys.stderr); return 2
+    print(summary(found, out))
     return 0
 
 # %% ../nbs/11_cli.ipynb #e4c07803
