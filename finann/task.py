@@ -121,12 +121,31 @@ def build_builder(self:TrainTask):
 
 @patch
 def build_datasets(self:TrainTask, builder=None):
-    "The builder's `DatasetDict` of events, split by time; its drop report is logged."
+    "The builder's `DatasetDict` of events, split by time and checked (`check_splits`); its drop report is logged."
     b = builder or self.build_builder()
     events = b.build_datasets()
     if get_rank() == 0: logger.info('data\n' + data.format_report(b.report) + f"\n  splits: {b.report.get('splits')}")
-    if 'train' not in events: raise ConfigError(f"{self.config.source}: dataset: the builder returned no 'train' split (got {list(events)})")
+    self.check_splits(events)
     return events
+
+# %% ../nbs/07_task.ipynb #d1a1d7da
+@patch
+def check_splits(self:TrainTask, events) -> None:
+    "Refuse, in one line, a split that the config asks for and the data leaves empty, naming the setting and the dates the events cover."
+    src, dc, have = self.config.source, self.config.dataset.config, {k: v.num_rows for k, v in events.items()}
+    if 'train' not in events: raise ConfigError(f"{src}: dataset: the builder returned no 'train' split (got {list(events)})")
+    import pyarrow.compute as pc
+    times = [pc.min_max(ds.data.column('event_start_at_et')) for ds in events.values() if 'event_start_at_et' in ds.column_names]
+    span = f"the events run from {min(t['min'].as_py() for t in times)[:10]} to {max(t['max'].as_py() for t in times)[:10]}, " if times else ''
+    sizes = ', '.join(f"{k} {v}" for k, v in have.items())
+    fix = "; pick dates inside that range, or let `finann-init --events ... --prices ...` pick them"
+    wanted = dc.get('split') or ['val', 'test']
+    for split in ('val', 'test'):
+        setting = next((k for k in (f'{split}_start', f'{split}_years') if dc.get(k)), None)
+        if setting and split in wanted and split not in events:
+            raise ConfigError(f"{src}: dataset.config.{setting}: {dc[setting]!r} leaves the {split} split empty ({span}{sizes}){fix}")
+    if 'val' not in events and self.config.trainer.get('eval_strategy', 'epoch') != 'no' and 'val' in wanted:
+        raise ConfigError(f"{src}: dataset.config: no validation split ({span}{sizes}): set val_start (or val_years), or trainer.eval_strategy: no")
 
 # %% ../nbs/07_task.ipynb #3e6d7c28
 @patch
@@ -403,7 +422,7 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     progress.phase('data'); builder = self.build_builder(); events = self.build_datasets(builder)
     emb = self.build_embedding()  # one encoder for the run: a local model is loaded once
     self.model_kwargs(emb.dim)  # a size mismatch fails before any embedding work
-    progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())))
+    progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())), splits={k: ds.num_rows for k, ds in events.items()})
     vectors = self.embed(events, emb)
     labels = self.build_labels(events)
     report = {**builder.report, 'class_balance': self._log_class_balance(labels)}

@@ -58,3 +58,19 @@ def test_finann_init_says_in_one_line_what_it_cannot_find(own_data, tmp_path):
     (tmp_path/'x.yml').write_text('mine')
     p = run_cmd(args + ['--text-column', 'Call Text'], tmp_path, timeout=120)
     assert p.returncode == 2 and 'already exists' in p.stderr and (tmp_path/'x.yml').read_text() == 'mine'
+
+
+def test_your_own_data_yml_refuses_splits_outside_the_data_before_any_encoder(own_data, tmp_path):
+    "configs/your_own_data.yml's example dates (2017, 2018) on events of 2004-2012: one line naming val_start and the data's dates, in phase 'data'."
+    ev = pd.read_csv(own_data/'events.csv').rename(columns={'Symbol': 'ticker', 'Published At (ET)': 'event_start_at_et', 'Call Text': 'text'})
+    ev.to_csv(own_data/'plain.csv', index=False)
+    out = tmp_path/'run'
+    p = run_cmd([str(BIN/'finann-train'), '--cfg-path', 'configs/your_own_data.yml', '--options', f'dataset.config.events={own_data/"plain.csv"}',
+                 f'dataset.config.prices={own_data/"prices"}', f'trainer.output_dir={out}', 'trainer.report_to=[]'], tmp_path, timeout=120)
+    assert p.returncode == 2
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("finann-train: error: configs/your_own_data.yml: dataset.config.val_start: '2017-01-01' leaves the val split empty "
+                           "(the events run from 2004-01-05 to 2012-12-"), last
+    assert 'Traceback' not in p.stderr
+    phases = [e.get('phase', e['event']) for e in map(json.loads, (out/'progress.jsonl').read_text().splitlines())]
+    assert phases == ['data', 'failed'], phases  # no encoder was built: the run never reached its embedding phase
