@@ -10,7 +10,7 @@ from .config import FinannError, load_config
 
 # %% auto #0
 __all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'write_traceback', 'cli_boundary', 'run_phase', 'train_main',
-           'eval_parser', 'eval_main']
+           'eval_parser', 'eval_main', 'init_main']
 
 # %% ../nbs/11_cli.ipynb #22730e11
 def train_parser() -> argparse.ArgumentParser:
@@ -144,6 +144,26 @@ def eval_main(argv:list[str]|None=None) -> int:
         d = Path(args.output_dir or args.run or args.checkpoint).expanduser()
         return d if d.is_dir() else None
     return cli_boundary('finann-eval', evaluate, args.debug, run_dir, lambda: 'evaluation')
+
+# %% ../nbs/11_cli.ipynb #29c725c6
+def init_main(argv:list[str]|None=None) -> int:
+    "Entry point of `finann-init`: inspect the events and prices, write the config, print the splits; errors are one line and exit status 2."
+    from pathlib import Path
+    from finann.init import init_parser, inspect_files, config_yaml, summary
+    args = init_parser().parse_args(argv)
+    out = Path(args.output or f"configs/{Path(args.events).name.split('.')[0]}.yml")
+    try:
+        if out.exists() and not args.force: raise FinannError(f"{out}: already exists (--force overwrites it; --output writes elsewhere)")
+        found = inspect_files(args.events, args.prices, args.text_column, args.ticker_column, args.time_column, args.timezone)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(config_yaml(found, args.embedding, run_name=out.stem))
+        load_config(out)  # what it wrote loads, or this is a bug worth one line
+    except FinannError as e:
+        print(f"finann-init: error: {e}", file=sys.stderr); return 2
+    except OSError as e:
+        print(f"finann-init: error: {os_error_line(e)}", file=sys.stderr); return 2
+    print(summary(found, out))
+    return 0
 
 # %% ../nbs/11_cli.ipynb #e4c07803
 #| eval: false

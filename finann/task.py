@@ -430,7 +430,7 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     self._check_eval_split(events)
     emb = self.build_embedding()  # one encoder for the run: a local model is loaded once
     self.model_kwargs(emb.dim)  # a size mismatch fails before any embedding work
-    progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())))
+    progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())), splits={k: ds.num_rows for k, ds in events.items()})
     vectors = self.embed(events, emb)
     labels = self.build_labels(events)
     report = {**builder.report, 'class_balance': self._log_class_balance(labels)}

@@ -1,0 +1,76 @@
+"""A new user's own data in one try: `finann-init` on a CSV with unusual headers and a folder of real daily prices
+(bokeh-sampledata's AAPL, IBM, MSFT, GOOG), then `finann-train` on the config it wrote, end to end."""
+import json
+import numpy as np, pandas as pd
+import pytest
+import yaml
+from conftest import BIN, run_cmd
+
+TICKERS = ('AAPL', 'IBM', 'MSFT', 'GOOG')
+
+
+@pytest.fixture
+def own_data(tmp_path):
+    "events.csv with headers `Symbol`, `Published At (ET)`, `Call Text`, `Analyst` and a prices/ folder with `Date`, `Open`, `Close`, `Adj Close`."
+    from bokeh_sampledata import stocks
+    (tmp_path/'prices').mkdir()
+    for t in TICKERS:
+        df = pd.DataFrame(getattr(stocks, t))[['date', 'open', 'close', 'adj_close']]
+        df.columns = ['Date', 'Open', 'Close', 'Adj Close']
+        df.to_csv(tmp_path/'prices'/f'{t}.csv', index=False)
+    rng = np.random.default_rng(1)
+    days = pd.bdate_range('2004-01-05', '2012-12-28')[::8]
+    words = np.array(['beat', 'missed', 'raised', 'cut', 'guidance', 'margins', 'record', 'weak', 'demand', 'strong'])
+    pd.DataFrame({'Symbol': rng.choice(TICKERS, len(days)), 'Published At (ET)': (days + pd.Timedelta('16:30:00')).astype(str),
+                  'Call Text': [' '.join(rng.choice(words, 12)) for _ in days], 'Analyst': 'n/a'}).to_csv(tmp_path/'events.csv', index=False)
+    return tmp_path
+
+
+def test_finann_init_then_train_in_one_try(own_data, tmp_path):
+    cfg = own_data/'my.yml'
+    p = run_cmd([str(BIN/'finann-init'), '--events', str(own_data/'events.csv'), '--prices', str(own_data/'prices'),
+                 '--text-column', 'Call Text', '--embedding', 'HashingEmbedding', '--output', str(cfg)], tmp_path, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert f'next: finann-train --cfg-path {cfg}' in p.stdout
+    written = yaml.safe_load(cfg.read_text())['dataset']['config']
+    assert written['columns'] == {'Symbol': 'ticker', 'Published At (ET)': 'event_start_at_et', 'Call Text': 'text'}
+    assert '2004' < written['val_start'] < written['test_start'] < '2013'
+    # the splits it printed are the ones training gets
+    printed = dict(part.split()[:2] for part in p.stdout.split('splits: ')[1].splitlines()[0].split(' · '))
+    n = {k: int(v) for k, v in printed.items()}
+    assert 0.15 < n['test'] / sum(n.values()) < 0.25 and 0.05 < n['val'] / sum(n.values()) < 0.15, n  # last 20% of dates, 10% before
+    out = tmp_path/'run'
+    t = run_cmd([str(BIN/'finann-train'), '--cfg-path', str(cfg), '--options', f'trainer.output_dir={out}', 'trainer.num_train_epochs=1',
+                 'evaluator.n_boot=0', 'trainer.report_to=[]'], tmp_path, timeout=300)
+    assert t.returncode == 0, t.stderr[-3000:]
+    metrics = json.loads((out/'metrics.json').read_text())
+    assert {k: str(v) for k, v in metrics['data']['splits'].items()} == printed
+    assert metrics['test']['model']['n'] == int(printed['test']) > 0
+
+
+def test_finann_init_says_in_one_line_what_it_cannot_find(own_data, tmp_path):
+    "'Call Text' is no name it knows: it asks for --text-column, naming the file and its columns; an existing config is never overwritten."
+    args = [str(BIN/'finann-init'), '--events', str(own_data/'events.csv'), '--prices', str(own_data/'prices'), '--output', str(tmp_path/'x.yml')]
+    p = run_cmd(args, tmp_path, timeout=120)
+    assert p.returncode == 2 and not (tmp_path/'x.yml').exists()
+    assert p.stderr.strip() == (f"finann-init: error: {own_data/'events.csv'}: no column for text among "
+                                "['Symbol', 'Published At (ET)', 'Call Text', 'Analyst'] (name it with --text-column)")
+    (tmp_path/'x.yml').write_text('mine')
+    p = run_cmd(args + ['--text-column', 'Call Text'], tmp_path, timeout=120)
+    assert p.returncode == 2 and 'already exists' in p.stderr and (tmp_path/'x.yml').read_text() == 'mine'
+
+
+def test_your_own_data_yml_refuses_splits_outside_the_data_before_any_encoder(own_data, tmp_path):
+    "configs/your_own_data.yml's example dates (2017, 2018) on events of 2004-2012: one line naming val_start and the data's dates, in phase 'data'."
+    ev = pd.read_csv(own_data/'events.csv').rename(columns={'Symbol': 'ticker', 'Published At (ET)': 'event_start_at_et', 'Call Text': 'text'})
+    ev.to_csv(own_data/'plain.csv', index=False)
+    out = tmp_path/'run'
+    p = run_cmd([str(BIN/'finann-train'), '--cfg-path', 'configs/your_own_data.yml', '--options', f'dataset.config.events={own_data/"plain.csv"}',
+                 f'dataset.config.prices={own_data/"prices"}', f'trainer.output_dir={out}', 'trainer.report_to=[]'], tmp_path, timeout=120)
+    assert p.returncode == 2
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("finann-train: error: ") and last.endswith(": dataset.config.val_start: 2017-01-01 leaves val empty "
+                           "(the data has events from 2004-01-05 to 2012-12-28 (years 2004–2012))"), last
+    assert 'Traceback' not in p.stderr
+    phases = [e.get('phase', e['event']) for e in map(json.loads, (out/'progress.jsonl').read_text().splitlines())]
+    assert phases == ['data', 'failed'], phases  # no encoder was built: the run never reached its embedding phase
