@@ -236,7 +236,7 @@ def _check_trainer_values(trainer:dict, src:str) -> None:
         v = trainer.get(k, trainer.get(next((o for o, n in RENAMED_TRAINER_KEYS.items() if n == k), k)))
         if isinstance(v, (int, float)) and not isinstance(v, bool) and (v < low if inclusive else v <= low):
             if k == 'num_train_epochs' and (trainer.get('max_steps') or 0) > 0: continue  # max_steps decides
-            need = 'positive' if (low, inclusive) == (0, False) else 'not negative' if low == 0 else f'at least {low}'
+            need = 'positive' if (low, inclusive) == (0, False) else 'zero or more' if low == 0 else f'at least {low}'
             raise ConfigError(f"{src}: trainer.{k}: must be {need}, got {v}")
     report_to = trainer.get('report_to') or []
     for name in ([report_to] if isinstance(report_to, str) else report_to):

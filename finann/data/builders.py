@@ -4,20 +4,21 @@
 
 # %% ../../nbs/02d_data_builders.ipynb #155f3abb
 from __future__ import annotations
-import hashlib, json, os
+import hashlib, json, logging, os, shutil, uuid
 from pathlib import Path
 from typing import Optional
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
-from .prices import _prices_table, align_events, read_prices
-from .schema import DataError, PRICE_COLUMNS, _READERS, clean_events, read_events_file
+from .prices import _prices_table, align_events, read_prices, TimeZoneName, ClockTime
+from .schema import DataError, PRICE_COLUMNS, clean_events, read_events_file, read_events_files, table_files
 from .splits import apply_embargo, check_leakage, split_by_dates, split_by_years
 from ..registry import registry
+logger = logging.getLogger(__name__)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['dataset_folder', 'CachedSplits', 'BaseBuilder', 'LocalTranscriptBuilder', 'EventStudyBuilder',
+__all__ = ['logger', 'dataset_folder', 'CachedSplits', 'BaseBuilder', 'LocalTranscriptBuilder', 'EventStudyBuilder',
            'FinancialTranscriptBuilder']
 
 # %% ../../nbs/02d_data_builders.ipynb #cb1c8ce5
@@ -76,6 +77,12 @@ def dataset_folder(builder:BaseModel, sources:list[str]) -> Path:
     key = json.dumps({'cls': name, **builder.model_dump(exclude={'split'}), 'files': files, 'v': 2}, sort_keys=True, default=str)
     return cache_root()/'datasets'/f"{name.replace('Builder', '').lower()}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
+# %% ../../nbs/02d_data_builders.ipynb #4b60fdc3
+def _read_report(folder:Path) -> dict|None:
+    "A built dataset's report.json, or None when it is unreadable (the folder is then built again)."
+    try: return json.loads((folder/'report.json').read_text())
+    except (OSError, ValueError): return None
+
 # %% ../../nbs/02d_data_builders.ipynb #fec8dd82
 def _pick_splits(split:str|list[str]|None, have:list[str], source:str) -> list[str]:
     "The splits a builder's `split` asks for (None: all it has)."
@@ -97,6 +104,9 @@ class CachedSplits:
         "Load, check and split the events into a `datasets.DatasetDict`: memory-mapped Arrow, built once per settings and files."
         folder = self.cache_folder()
         if folder is None: return self._in_memory()
+        if (folder/'report.json').exists() and _read_report(folder) is None:  # damaged: this dataset is built again, nothing else
+            logger.warning(f"dataset cache: {folder/'report.json'} is damaged; rebuilding {folder.name}")
+            aside = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.damaged"); os.replace(folder, aside); shutil.rmtree(aside, ignore_errors=True)
         if not (folder/'report.json').exists(): self.write_splits(folder)
         return self._load_splits(folder)
 
@@ -111,7 +121,28 @@ class CachedSplits:
         self._report = json.loads((folder/'report.json').read_text())
         names = _pick_splits(self.split, [n for n in self._report['splits'] if (folder/f'{n}.arrow').exists()], self.source)
         self._report['splits'] = {k: self._report['splits'][k] for k in names}
-        return DatasetDict({k: Dataset.from_file(str(folder/f'{k}.arrow')) for k in names})
+        return DatasetDict({k: self._open_split(folder, k) for k in names})
+
+    def _open_split(self, folder:Path, name:str):
+        "One split's memory-mapped Arrow file; a damaged one (unreadable, or not the rows the report counted) is named in the log and rebuilt alone."
+        from datasets import Dataset
+        from tqdm.auto import tqdm
+        path = folder/f'{name}.arrow'
+        try:
+            ds = Dataset.from_file(str(path))
+            if ds.num_rows == self._report['splits'][name]: return ds
+            why = f"{ds.num_rows} rows, the report counted {self._report['splits'][name]}"
+        except (OSError, ValueError) as e: why = (str(e).splitlines() or [type(e).__name__])[0]  # truncated or overwritten
+        logger.warning(f"dataset cache: damaged {path} ({why}); rebuilding the {name} split only")
+        report = self._report
+        split = self.split_frame(clean_events(self.load_frame(), self.source, self.max_drop_share)[0])[name]
+        self._report = report
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with tqdm(total=len(split), disable=True) as bar: _write_split(tmp, split, None, 20_000, bar)
+            os.replace(tmp, path)
+        finally: tmp.unlink(missing_ok=True)
+        return Dataset.from_file(str(path))
 
     def _in_memory(self):
         from datasets import Dataset, DatasetDict
@@ -190,11 +221,7 @@ class LocalTranscriptBuilder(BaseBuilder):
     def load_frame(self) -> pd.DataFrame:
         p = Path(self.path).expanduser()
         if not p.exists(): raise DataError(f"{p}: data file or folder not found")
-        files = sorted(f for f in p.rglob('*') if f.suffix.lower() in _READERS) if p.is_dir() else [p]
-        if not files: raise DataError(f"{p}: no {', '.join(_READERS)} files in this folder")
-        frames = [read_events_file(f).assign(_file=str(f), _row=lambda d: np.arange(1, len(d) + 1)) for f in files]
-        df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        return df.rename(columns=self.columns) if self.columns else df
+        return read_events_files(table_files(p) if p.is_dir() else [p], self.columns)  # headers matched and renamed before any check
 
 # %% ../../nbs/02d_data_builders.ipynb #a6b6170c
 @registry.register_builder('EventStudyBuilder')
@@ -205,8 +232,8 @@ class EventStudyBuilder(BaseBuilder):
     market: Optional[str] = None             # an index's daily prices (date, open, close[, adj_close]) for abnormal returns
     columns: Optional[dict[str, str]] = None  # rename event columns to ticker, event_start_at_et, text
     price_columns: Optional[dict[str, str]] = None  # rename price columns to date, open, close, adj_close
-    timezone: str = 'America/New_York'       # of naive timestamps, and of the exchange
-    open_time: str = '09:30'                 # the session's opening time, exchange time
+    timezone: TimeZoneName = 'America/New_York'  # of naive timestamps, and of the exchange
+    open_time: ClockTime = '09:30'           # the session's opening time, exchange time (24-hour HH:MM)
     adjust: bool = True                      # adjust opens and closes by adj_close / close when present
 
     @property
@@ -222,7 +249,7 @@ class EventStudyBuilder(BaseBuilder):
         if self.market:
             mp = Path(self.market).expanduser()
             if not mp.is_file(): raise DataError(f"{mp}: market index file not found")
-            market = _prices_table(read_events_file(mp), str(mp), self.price_columns)
+            market = _prices_table(read_events_file(mp, self.price_columns), str(mp), None)
         return align_events(ev, read_prices(self.prices, self.price_columns), self.timezone, self.open_time, self.adjust, market)
 
 # %% ../../nbs/02d_data_builders.ipynb #c9f4f46f

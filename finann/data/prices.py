@@ -7,42 +7,75 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file
+import re, zoneinfo
+from typing import Annotated
+from pydantic import AfterValidator
+from ..config import did_you_mean
+from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, table_files, table_stem
 
 # %% auto #0
-__all__ = ['PRICE_FIELDS', 'read_prices', 'align_events']
+__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'ClockTime', 'read_prices', 'align_events']
 
 # %% ../../nbs/02c_data_prices.ipynb #c9e77269
 PRICE_FIELDS = ('date', 'open', 'close')  # required in price files; 'adj_close' is optional
 
 # %% ../../nbs/02c_data_prices.ipynb #beaadc3a
+_NUMBER = re.compile(r'^\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?\s*$')  # 1234.5 or 1,234.5
+
+def _price_numbers(values:pd.Series, where:str, column:str, rows) -> np.ndarray:
+    "Prices as floats: thousands separators ('1,234.5') parsed; any other text that is not a number is an error naming its row."
+    if values.dtype.kind in 'iuf': return values.to_numpy(dtype='float64')
+    s = values.astype('string').str.strip()
+    ok = s.isna() | (s == '') | s.str.match(_NUMBER).fillna(False)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok.to_numpy())[0])
+        raise DataError(f"{where}: row {rows[i]}, column {column}: {values.iloc[i]!r} is not a number (use plain numbers such as 1234.5)")
+    return pd.to_numeric(s.str.replace(',', '', regex=False).replace('', None), errors='coerce').to_numpy(dtype='float64')
+
+# %% ../../nbs/02c_data_prices.ipynb #9c4e697b
 def _prices_table(df:pd.DataFrame, where:str, columns:dict|None) -> pd.DataFrame:
-    "One ticker's daily prices, checked: sorted unique dates, numeric open/close/adj_close."
-    df = df.rename(columns=columns) if columns else df
-    df = df.rename(columns=lambda c: str(c).strip().lower().replace(' ', '_'))
+    "One ticker's daily prices, checked: sorted unique dates, numeric open/close/adj_close; a date twice with different prices is an error."
+    rows = df['_row'].to_numpy() if '_row' in df else np.arange(1, len(df) + 1)  # rows of the file, from 1
+    df = df.rename(columns=column_names([c for c in df.columns], columns, where))
     missing = [c for c in PRICE_FIELDS if c not in df]
     if missing: raise DataError(f"{where}: missing price column(s) {', '.join(missing)} (need date, open, close; adj_close optional)")
     out = pd.DataFrame({'date': pd.to_datetime(df['date'], errors='coerce', format='mixed')})
     bad = out['date'].isna()
-    if bad.any(): raise DataError(f"{where}: row {int(np.flatnonzero(bad)[0]) + 1}, column date: unparsable date {df['date'].iloc[int(np.flatnonzero(bad)[0])]!r}")
+    if bad.any(): raise DataError(f"{where}: row {rows[int(np.flatnonzero(bad)[0])]}, column date: unparsable date {df['date'].iloc[int(np.flatnonzero(bad)[0])]!r}")
     out['date'] = out['date'].dt.tz_localize(None).dt.normalize() if out['date'].dt.tz is not None else out['date'].dt.normalize()
     for c in ('open', 'close', 'adj_close'):
-        if c in df: out[c] = pd.to_numeric(df[c], errors='coerce').values
-    return out.sort_values('date').drop_duplicates('date', keep='last').reset_index(drop=True)
+        if c in df: out[c] = _price_numbers(df[c].reset_index(drop=True), where, c, rows)
+    dup = out.duplicated('date', keep=False) & ~out.duplicated(keep=False)  # the same date with different prices
+    if dup.any():
+        d = out.loc[dup, 'date'].iloc[0]
+        raise DataError(f"{where}: date {d:%Y-%m-%d} appears more than once with different prices (rows {', '.join(str(rows[i]) for i in np.flatnonzero(out['date'] == d))}); keep one")
+    return out.sort_values('date').drop_duplicates('date').reset_index(drop=True)
 
 # %% ../../nbs/02c_data_prices.ipynb #57dfaf7b
 def read_prices(path:str|Path, columns:dict|None=None) -> dict[str, pd.DataFrame]:
     "Daily prices by ticker: a folder of `<TICKER>.csv|parquet|jsonl` files, or one long table with a `ticker` column."
     p = Path(path).expanduser()
     if not p.exists(): raise DataError(f"{p}: price file or folder not found")
-    if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.suffix.lower() in _READERS)
-        if not files: raise DataError(f"{p}: no {', '.join(_READERS)} price files in this folder")
-        return {f.stem.upper(): _prices_table(read_events_file(f), str(f), columns) for f in files}
-    df = read_events_file(p)
-    df = df.rename(columns=columns) if columns else df
-    if 'ticker' not in df: raise DataError(f"{p}: a single price file needs a ticker column (or use a folder of <TICKER>.csv files)")
+    if p.is_dir(): return {table_stem(f).upper(): _prices_table(read_events_file(f, columns), str(f), None) for f in table_files(p)}
+    df = read_events_file(p, columns).assign(_row=lambda d: np.arange(1, len(d) + 1))
+    if 'ticker' not in df: raise DataError(f"{p}: a single price file needs a ticker column (has {', '.join(c for c in df.columns if c != '_row')}); or use a folder of <TICKER>.csv files")
     return {str(t).upper(): _prices_table(g.drop(columns='ticker'), f"{p} (ticker {t})", None) for t, g in df.groupby('ticker')}
+
+# %% ../../nbs/02c_data_prices.ipynb #9567505a
+def _check_timezone(name:str) -> str:
+    "A time-zone name that the tz database knows."
+    try: zoneinfo.ZoneInfo(name); return name
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r};{did_you_mean(name, zoneinfo.available_timezones()) or ' use a tz database name such as America/New_York'}") from None
+
+def _check_clock(value:str) -> str:
+    "A 24-hour clock time 'HH:MM'."
+    m = re.fullmatch(r'(\d{1,2}):(\d{2})', str(value).strip())
+    if not m or int(m[1]) > 23 or int(m[2]) > 59: raise ValueError(f"{value!r} is not a 24-hour time HH:MM (e.g. 09:30)")
+    return f"{int(m[1]):02d}:{m[2]}"
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]  # for config fields: checked when the config is
+ClockTime = Annotated[str, AfterValidator(_check_clock)]
 
 # %% ../../nbs/02c_data_prices.ipynb #35011583
 def _to_eastern(values:pd.Series, timezone:str) -> pd.Series:

@@ -4,12 +4,15 @@
 
 # %% ../../nbs/02a_data_schema.ipynb #510f3ebf
 from __future__ import annotations
+import re
 from pathlib import Path
 import pandas as pd
 from ..config import FinannError
 
 # %% auto #0
-__all__ = ['PRICE_COLUMNS', 'EVENT_COLUMNS', 'TIME_FORMAT', 'DataError', 'read_events_file', 'clean_events', 'format_report']
+__all__ = ['PRICE_COLUMNS', 'EVENT_COLUMNS', 'TIME_FORMAT', 'DataError', 'table_format', 'is_table_file', 'table_stem',
+           'canonical_column', 'column_names', 'read_events_file', 'table_files', 'read_events_files',
+           'parse_event_times', 'clean_events', 'format_report']
 
 # %% ../../nbs/02a_data_schema.ipynb #84f9a751
 class DataError(FinannError, ValueError):
@@ -21,17 +24,121 @@ EVENT_COLUMNS = ['text', 'ticker', 'event_start_at_et'] + PRICE_COLUMNS
 TIME_FORMAT = '%Y-%m-%d %H:%M:%S.%f'  # how the original stores `event_start_at_et`
 
 # %% ../../nbs/02a_data_schema.ipynb #61c025ba
-_READERS = {'.parquet': pd.read_parquet, '.csv': pd.read_csv, '.jsonl': lambda p: pd.read_json(p, lines=True), '.json': lambda p: pd.read_json(p, lines=True)}
+def _read_json(p, compression=None):
+    "A JSON array of records (or an object of columns); JSON Lines when the file holds one object per line."
+    try: return pd.read_json(p, compression=compression)
+    except ValueError: return pd.read_json(p, lines=True, compression=compression)
+_READERS = {'.parquet': lambda p, compression=None: pd.read_parquet(p), '.csv': lambda p, compression=None, **kw: pd.read_csv(p, compression=compression, **kw),
+            '.jsonl': lambda p, compression=None: pd.read_json(p, lines=True, compression=compression), '.json': _read_json}
+_COMPRESSIONS = {'.gz': 'gzip', '.bz2': 'bz2', '.xz': 'xz', '.zst': 'zstd', '.zip': 'zip'}
+
+# %% ../../nbs/02a_data_schema.ipynb #fef40482
+def table_format(path:Path) -> tuple[str, str|None]:
+    "A table file's format ('.csv', '.jsonl', '.json', '.parquet') and compression, from its name (a .zip: from the one file inside)."
+    sfx = [s.lower() for s in Path(path).suffixes]
+    comp = _COMPRESSIONS.get(sfx[-1]) if sfx else None
+    if comp == 'zip':
+        import zipfile
+        try: names = [n for n in zipfile.ZipFile(path).namelist() if not n.endswith('/') and not n.startswith('__MACOSX')]
+        except (zipfile.BadZipFile, OSError) as e: raise DataError(f"{path}: not a readable zip file ({e})") from None
+        if len(names) != 1: raise DataError(f"{path}: a .zip must hold exactly one table file; it holds {len(names)}")
+        kind = Path(names[0]).suffix.lower()
+    else: kind = sfx[-2] if comp and len(sfx) > 1 else (sfx[-1] if sfx else '')
+    if kind not in _READERS:
+        raise DataError(f"{path}: unsupported file type '{''.join(Path(path).suffixes[-2:]) or Path(path).name}' "
+                        f"(use {', '.join(_READERS)}, optionally compressed: .gz, .bz2, .xz, .zst, or a .zip of one file)")
+    return kind, comp
+
+def is_table_file(path:Path) -> bool:
+    "Whether a folder's file looks like a table finann reads (by name only)."
+    sfx = [s.lower() for s in Path(path).suffixes]
+    if sfx and sfx[-1] in _COMPRESSIONS: sfx = sfx[:-1] if sfx[-1] != '.zip' else ['.csv']
+    return not Path(path).name.startswith('.') and bool(sfx) and sfx[-1] in _READERS
+
+def table_stem(path:Path) -> str:
+    "A table file's name without its format and compression suffixes: `7203.csv.gz` → `7203`."
+    name = Path(path).name
+    for s in reversed(Path(path).suffixes[-2:]):
+        if s.lower() in _READERS or s.lower() in _COMPRESSIONS: name = name[:-len(s)]
+    return name
+
+# %% ../../nbs/02a_data_schema.ipynb #4b4c26c4
+def canonical_column(name) -> str:
+    "A column name as finann matches it: trimmed, lower case, runs of spaces as one '_' (`Adj Close` → `adj_close`)."
+    return re.sub(r'\s+', '_', str(name).strip().lower())
+
+def column_names(columns, rename:dict|None, where:str) -> dict:
+    "Each column's final name: canonical, then renamed by `rename` ({your name: schema name}, matched the same way); a clash is an error."
+    out = {c: canonical_column(c) for c in columns}
+    if rename:
+        user = {canonical_column(k): v for k, v in rename.items()}
+        unknown = [k for k in rename if canonical_column(k) not in out.values()]
+        if unknown: raise DataError(f"{where}: the columns setting renames {unknown[0]!r}, which is not a column here (columns: {', '.join(map(str, columns))})")
+        taken = {n for n in out.values() if n not in user}
+        for k, v in rename.items():
+            if v in taken: raise DataError(f"{where}: the columns setting renames {k!r} to {v!r}, but there already is a {v!r} column; drop one of them")
+        out = {c: user.get(n, n) for c, n in out.items()}
+    seen = {}
+    for c, n in out.items():
+        if n in seen: raise DataError(f"{where}: columns {seen[n]!r} and {c!r} are both {n!r}; keep one of them")
+        seen[n] = c
+    return out
+
+# %% ../../nbs/02a_data_schema.ipynb #ce2ee3c8
+def _as_text(values:pd.Series) -> pd.Series:
+    "Identifiers as strings: a number read from JSON or parquet (PERMNO 10107, not 10107.0); missing stays missing."
+    def one(v):
+        if v is None or (isinstance(v, float) and v != v): return None
+        if isinstance(v, float) and v.is_integer(): return str(int(v))
+        return str(v)
+    return values.map(one).astype('object')
 
 # %% ../../nbs/02a_data_schema.ipynb #f71093e3
-def read_events_file(path:Path) -> pd.DataFrame:
-    "Read one parquet/CSV/JSONL file, with a one-line error naming it."
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None: raise DataError(f"{path}: unsupported file type '{path.suffix}' (use {', '.join(_READERS)})")
-    try: return reader(path)
+def read_events_file(path:Path, columns:dict|None=None, text_columns=('ticker',)) -> pd.DataFrame:
+    "Read one table file (CSV, JSONL, JSON, parquet; compressed or not): headers matched and renamed by `columns`, `text_columns` kept as strings (zeros kept)."
+    path = Path(path)
+    kind, comp = table_format(path)
+    try:
+        if kind == '.csv':  # identifiers are read as text: '0007203' keeps its zeros
+            names = column_names(pd.read_csv(path, nrows=0, compression=comp).columns, columns, str(path))
+            df = _READERS[kind](path, comp, dtype={c: str for c, n in names.items() if n in text_columns})
+        else: df = _READERS[kind](path, comp)
+    except DataError: raise
     except UnicodeDecodeError as e: raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except pd.errors.EmptyDataError: raise DataError(f"{path}: the file is empty") from None
     except Exception as e: raise DataError(f"{path}: could not read it: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    df = df.rename(columns=column_names(df.columns, columns, str(path)))
+    for c in text_columns:
+        if c in df: df[c] = _as_text(df[c])
+    return df
+
+# %% ../../nbs/02a_data_schema.ipynb #f6a6af12
+def table_files(folder:Path) -> list[Path]:
+    "The table files under `folder` (recursively), sorted; an error naming the folder when there are none."
+    files = sorted(f for f in Path(folder).rglob('*') if f.is_file() and is_table_file(f))
+    if not files: raise DataError(f"{folder}: no {', '.join(_READERS)} files (compressed or not) in this folder")
+    return files
+
+def read_events_files(files:list[Path], columns:dict|None=None) -> pd.DataFrame:
+    "Several files of one schema as one frame, each row with its `_file` and `_row` (from 1); a file whose columns differ is named."
+    frames = [read_events_file(f, columns).assign(_file=str(f), _row=lambda d: range(1, len(d) + 1)) for f in files]
+    first = set(frames[0].columns)
+    for f, df in zip(files[1:], frames[1:]):
+        if set(df.columns) != first:
+            missing, extra = sorted(first - set(df.columns)), sorted(set(df.columns) - first)
+            raise DataError(f"{f}: its columns differ from {files[0].name}'s ({'missing ' + ', '.join(missing) if missing else ''}"
+                            f"{'; ' if missing and extra else ''}{'extra ' + ', '.join(extra) if extra else ''}); a folder's files must share one schema")
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+# %% ../../nbs/02a_data_schema.ipynb #6d800652
+def parse_event_times(values:pd.Series, timezone:str='America/New_York') -> pd.Series:
+    "Event times as naive exchange wall-clock timestamps: naive values as they are, ones with an offset (or Z) converted to `timezone`; unparsable ones NaT."
+    s = values.astype('string')
+    aware = s.str.contains(r'\d[T ]\d.*(?:Z|[+-]\d\d:?\d\d)\s*$', regex=True, na=False)  # a time followed by an offset
+    out = pd.Series(pd.NaT, index=values.index, dtype='datetime64[ns]')
+    if (~aware).any(): out[~aware] = pd.to_datetime(s[~aware], errors='coerce', format='mixed')
+    if aware.any(): out[aware] = pd.to_datetime(s[aware], errors='coerce', format='mixed', utc=True).dt.tz_convert(timezone).dt.tz_localize(None)
+    return out
 
 # %% ../../nbs/02a_data_schema.ipynb #37b530cd
 def _drop_reasons(df:pd.DataFrame, when:pd.Series) -> tuple[pd.Series, dict]:
@@ -58,7 +165,7 @@ def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5)
     if missing: raise DataError(f"{source}: missing column(s) {', '.join(missing)} (the event schema needs {', '.join(EVENT_COLUMNS)})")
     if len(df) == 0: raise DataError(f"{source}: no rows")
     df = df.reset_index(drop=True)
-    when = pd.to_datetime(df['event_start_at_et'].astype('string'), errors='coerce', format='mixed')
+    when = parse_event_times(df['event_start_at_et'])
     reasons, first = _drop_reasons(df, when)
     keep = reasons == ''
     def where(i, c):  # rows count from 1, header excluded, in the file they came from

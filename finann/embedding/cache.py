@@ -124,9 +124,30 @@ def shard_names(self:EmbeddingCache) -> list[Path]:
 @patch
 def _open(self:EmbeddingCache) -> list[tuple[np.ndarray, np.ndarray]]:
     for _ in range(5):  # a concurrent `compact` may remove a shard between the listing and the opening
-        try: return [(np.load(k, mmap_mode='r'), np.load(_vecs_path(k), mmap_mode='r')) for k in self.shard_names()]
+        try: return [s for s in map(self._open_shard, self.shard_names()) if s is not None]
         except FileNotFoundError: time.sleep(0.05)
     raise FinannError(f"{self.folder}: shards keep disappearing while being read")
+
+# %% ../../nbs/03a_embedding_cache.ipynb #462b2cfa
+def _shard_problem(keys:np.ndarray, vecs:np.ndarray) -> str:
+    "What is wrong with a shard's memory-mapped (keys, vectors), or ''."
+    if keys.ndim != 1 or keys.dtype != np.dtype('S16'): return f"keys of shape {keys.shape} and type {keys.dtype}, not 16-byte keys"
+    if vecs.ndim != 2 or vecs.dtype != np.float32: return f"vectors of shape {vecs.shape} and type {vecs.dtype}, not a float32 matrix"
+    if len(keys) != len(vecs): return f"{len(keys)} keys but {len(vecs)} vectors"
+    return ''
+
+@patch
+def _open_shard(self:EmbeddingCache, k:Path) -> tuple[np.ndarray, np.ndarray]|None:
+    "One shard's (keys, vectors), memory-mapped; a damaged one is named in the log and removed, so that only its texts are embedded again (None)."
+    try: keys, vecs = np.load(k, mmap_mode='r'), np.load(_vecs_path(k), mmap_mode='r')
+    except FileNotFoundError: raise  # a concurrent compaction: `_open` lists again
+    except (ValueError, OSError, EOFError) as e: why = f"unreadable: {(str(e).splitlines() or [type(e).__name__])[0]}"  # truncated, or not a .npy
+    else:
+        why = _shard_problem(keys, vecs)
+        if not why: return keys, vecs
+    logger.warning(f"embedding cache: damaged shard {k} ({why}); removed, its texts will be embedded again")
+    k.unlink(missing_ok=True); _vecs_path(k).unlink(missing_ok=True)  # keys first: never a shard without vectors
+    return None
 
 # %% ../../nbs/03a_embedding_cache.ipynb #01b6cec9
 @patch(as_prop=True)
