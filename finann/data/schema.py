@@ -4,21 +4,43 @@
 
 # %% ../../nbs/02a_data_schema.ipynb #510f3ebf
 from __future__ import annotations
+import re
 from pathlib import Path
 import pandas as pd
 from ..config import FinannError
 
 # %% auto #0
-__all__ = ['PRICE_COLUMNS', 'EVENT_COLUMNS', 'TIME_FORMAT', 'DataError', 'read_events_file', 'clean_events', 'format_report']
+__all__ = ['MAX_HORIZON', 'PRICE_COLUMNS', 'EVENT_COLUMNS', 'TIME_FORMAT', 'DataError', 'price_columns', 'price_point',
+           'event_price_columns', 'read_events_file', 'clean_events', 'format_report']
 
 # %% ../../nbs/02a_data_schema.ipynb #84f9a751
 class DataError(FinannError, ValueError):
     "Input data is unusable; the message names the file, row and column where it can."
 
 # %% ../../nbs/02a_data_schema.ipynb #8c656ce7
-PRICE_COLUMNS = ['d+1_open', 'd+1_close', 'd+2_open', 'd+2_close', 'd+3_open', 'd+3_close']
+MAX_HORIZON = 60  # the furthest session after the event that a price point can name
+
+def price_columns(horizon:int=3, reference:bool=False) -> list[str]:
+    "An event's price points: `d+0_close` (with `reference`), then `d+k_open`, `d+k_close` for k = 1 … `horizon`."
+    if not 1 <= horizon <= MAX_HORIZON: raise DataError(f"horizon: {horizon} sessions is outside 1 … {MAX_HORIZON}")
+    return ['d+0_close'] * reference + [f'd+{k}_{side}' for k in range(1, horizon + 1) for side in ('open', 'close')]
+
+PRICE_COLUMNS = price_columns(3)  # the original's schema: required in every event file
 EVENT_COLUMNS = ['text', 'ticker', 'event_start_at_et'] + PRICE_COLUMNS
 TIME_FORMAT = '%Y-%m-%d %H:%M:%S.%f'  # how the original stores `event_start_at_et`
+
+# %% ../../nbs/02a_data_schema.ipynb #f1ed995c
+def price_point(name:str) -> tuple[int, str]|None:
+    "(k, 'open' or 'close') when `name` is a price point ('d+0_close', 'd+1_open' … 'd+60_close'), else None."
+    m = re.fullmatch(r'd\+(\d{1,2})_(open|close)', str(name))
+    if m is None: return None
+    k, side = int(m[1]), m[2]
+    return (k, side) if f'd+{k}_{side}' == name and k <= MAX_HORIZON and (k, side) != (0, 'open') else None
+
+# %% ../../nbs/02a_data_schema.ipynb #79b3460e
+def event_price_columns(df) -> list[str]:
+    "The price-point columns of a table of events, in its column order (the original's six at least, when it follows the schema)."
+    return [c for c in df.columns if price_point(c)]
 
 # %% ../../nbs/02a_data_schema.ipynb #61c025ba
 _READERS = {'.parquet': pd.read_parquet, '.csv': pd.read_csv, '.jsonl': lambda p: pd.read_json(p, lines=True), '.json': lambda p: pd.read_json(p, lines=True)}
@@ -46,7 +68,7 @@ def _drop_reasons(df:pd.DataFrame, when:pd.Series) -> tuple[pd.Series, dict]:
     mark(~df['text'].map(lambda t: isinstance(t, str) and t.strip() != ''), 'empty text', 'text')
     mark(when.isna(), 'unparsable date', 'event_start_at_et')
     mark(~df['ticker'].map(lambda t: isinstance(t, str) and t.strip() != ''), 'missing ticker', 'ticker')
-    for c in PRICE_COLUMNS:
+    for c in event_price_columns(df):
         mark(~(pd.to_numeric(df[c], errors='coerce') > 0), 'missing or non-positive price', c)  # NaN compares False, so it is caught too
     mark(df.duplicated(subset=['ticker', 'event_start_at_et', 'text'], keep='first'), 'duplicate event', 'ticker, event_start_at_et, text')
     return reasons, first
@@ -68,13 +90,14 @@ def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5)
     report = {'source': source, 'rows_in': len(df), 'rows_kept': int(keep.sum()),
               'dropped': {k: int(v) for k, v in reasons[~keep].value_counts().items()},
               'first_bad': {k: where(i, c) for k, (i, c) in first.items()}}
+    if df.attrs.get('sessions_missing'): report['sessions_missing'] = df.attrs['sessions_missing']  # from align_events: ticker -> count, first date
     share = 1 - keep.mean()
     if share > max_drop_share:
         bad = '; '.join(f"{k}: {w['file']} row {w['row']}, column {w['column']}" for k, w in sorted(report['first_bad'].items(), key=lambda kw: kw[1]['row']))
         raise DataError(f"{source}: {share:.0%} of {len(df)} rows are unusable (more than max_drop_share={max_drop_share}); first bad rows: {bad}")
     out = df[keep].drop(columns=[c for c in ('_drop_reason', '_file', '_row') if c in df]).copy()
     out['event_start_at_et'] = when[keep].dt.strftime(TIME_FORMAT)
-    for c in PRICE_COLUMNS: out[c] = pd.to_numeric(out[c]).astype('float64')
+    for c in event_price_columns(out): out[c] = pd.to_numeric(out[c]).astype('float64')
     return out.reset_index(drop=True), report
 
 # %% ../../nbs/02a_data_schema.ipynb #ff6bfdbc
@@ -84,6 +107,8 @@ def format_report(report:dict) -> str:
     for reason, n in report['dropped'].items():
         w = report['first_bad'].get(reason, {})
         lines.append(f"  {'dropped: ' + reason:<34}{n:>9}   first: {w.get('file', '')} row {w.get('row', '')}, column {w.get('column', '')}")
+    for ticker, gap in report.get('sessions_missing', {}).items():
+        lines.append(f"  {'sessions missing: ' + ticker:<34}{gap['count']:>9}   first: {gap['first']}")
     for split, counts in report.get('class_balance', {}).items():
         lines.append(f"  {'labels ' + split:<34}{' / '.join(str(c) for c in counts):>9}")
     return '\n'.join(lines)

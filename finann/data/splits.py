@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from .schema import DataError, TIME_FORMAT
+from .calendar import DEFAULT_CALENDAR, session_gap, trading_sessions
 
 # %% auto #0
 __all__ = ['split_by_years', 'split_by_dates', 'apply_embargo', 'check_leakage']
@@ -41,17 +42,16 @@ def split_by_dates(df:pd.DataFrame, val_start:str, test_start:str|None=None, sou
     return out
 
 # %% ../../nbs/02b_data_splits.ipynb #ad980846
-def apply_embargo(splits:dict[str, pd.DataFrame], days:int) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    "Drop events of each split that fall within `days` trading days (weekdays) before the next split's first event."
-    if days <= 0: return splits, {}
+def apply_embargo(splits:dict[str, pd.DataFrame], sessions:int, calendar:str=DEFAULT_CALENDAR) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    "Drop events of each split that fall within `sessions` exchange sessions before the next split's first event."
+    if sessions <= 0: return splits, {}
     names = [n for n in ('train', 'val', 'test') if n in splits]
-    out, dropped = dict(splits), {}
+    out, dropped, days = dict(splits), {}, trading_sessions(calendar=calendar)
     for a, b in zip(names, names[1:]):
         t, start = _event_times(out[a]), _event_times(out[b]).min()
-        gap = np.busday_count(t.dt.date.values.astype('datetime64[D]'), np.datetime64(start.date(), 'D'))
-        keep = gap > days
+        keep = session_gap(t.values, start, days) > sessions  # sessions on or after the event's day and before the next split's first day
         dropped[a] = int((~keep).sum())
-        out[a] = out[a][np.asarray(keep)].reset_index(drop=True)
+        out[a] = out[a][keep].reset_index(drop=True)
     return out, dropped
 
 # %% ../../nbs/02b_data_splits.ipynb #0424c48e
