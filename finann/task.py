@@ -14,7 +14,7 @@ from .config import TrainConfig, ConfigError, FinannError, LEGACY_TRAINER_KEYS, 
 from .registry import registry
 from . import data, embedding, collator, model, trainer  # noqa: F401  (each registers its classes)
 from .trainer import compute_metrics, CustomWandbCallback, StopOnSignal, ProgressCallback
-from .collator import column_array, price_move, PreloadedEvents
+from .collator import column_array, PreloadedEvents
 from .io import write_atomic
 from .progress import ProgressLog
 from .runs import latest_checkpoint
@@ -121,9 +121,9 @@ def build_builder(self:TrainTask):
 
 @patch
 def build_datasets(self:TrainTask, builder=None):
-    "The builder's `DatasetDict` of events, split by time; its drop report is logged."
+    "The builder's `DatasetDict` of events, split by time, less those the label scheme drops; its drop report is logged."
     b = builder or self.build_builder()
-    events = b.build_datasets()
+    events = self.build_collator().filter_events(b.build_datasets(), b.report)  # drop_band (and untradable texts) counted in the report
     if get_rank() == 0: logger.info('data\n' + data.format_report(b.report) + f"\n  splits: {b.report.get('splits')}")
     if 'train' not in events: raise ConfigError(f"{self.config.source}: dataset: the builder returned no 'train' split (got {list(events)})")
     return events
@@ -324,7 +324,7 @@ def predictions_meta(self:TrainTask, preds=None) -> dict:
     names = self.config.evaluator.baselines or (['train_mean', 'ridge'] if col.problem_type == 'regression' else ['majority', 'ticker', 'logistic'])
     if preds is not None: names = [b for b in names if score_columns(col.num_labels, f'baseline_{b}')[0] in preds.columns]  # skipped ones are not in it
     return {'problem_type': col.problem_type, 'num_labels': col.num_labels, 'baselines': names, 'run_name': self.run_name,
-            'label': {'collator': self.config.collator.cls_name, **{k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target')}}}
+            'label': {'collator': self.config.collator.cls_name, **{k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target', 'label_column', 'drop_band', 'allow_untradable')}}}
 
 # %% ../nbs/07_task.ipynb #2866454b
 @patch
@@ -342,7 +342,7 @@ def predict(self:TrainTask, trainer, events, vectors:EventVectors, labels:dict, 
         ds = events[split]
         base = self.baselines(events, vectors, labels, split)
         meta_cols = {c: column_array(ds, c) for c in ('ticker', 'event_start_at_et', 'd+1_date') if c in ds.column_names}
-        moves = price_move(column_array(ds, col.start_field), column_array(ds, col.end_field))
+        moves = col.dataset_moves(ds)
         frames.append(predictions_frame(split, meta_cols, labels[split], moves, scores, base, seed=self.config.run.seed))
     return pd.concat(frames, ignore_index=True) if frames else None
 
