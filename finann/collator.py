@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from .config import FinannError
-from .data import MAX_HORIZON, price_point
+from .data import MAX_HORIZON, price_point, untradable
 from .registry import registry
 from fastcore.basics import patch
 
@@ -239,10 +239,18 @@ def _count_drop(report:dict, reason:str, n:int, split:str, first_row:int, column
 # %% ../nbs/04_collator.ipynb #66d5b727
 @patch
 def filter_events(self:BaseCollator, events, report:dict|None=None):
-    "`events` (a `DatasetDict`) without the events `keep` rejects, each counted in the drop `report` (a builder's, updated in place)."
+    "`events` (a `DatasetDict`) without those `keep` rejects, counted in the drop `report` (updated in place); untradable ones refused unless allowed."
     from datasets import DatasetDict
     out = {}
     for name, ds in events.items():
+        late = untradable(ds, self.start_field) if self.label_column is None else np.zeros(len(ds), dtype=bool)
+        if late.any() and not self.allow_untradable:
+            i = int(np.flatnonzero(late)[0]); row = ds[i]
+            raise FinannError(f"{name} split: {int(late.sum())} event(s) have a text published after the label's start price {self.start_field} (first: "
+                              f"{row['ticker']} at {row['event_start_at_et'][:16]}, a text at {row['last_text_at'][:16]}, after the close at "
+                              f"{row['d+0_close_at'][:16]}); start the label at d+1_open, set dataset.config.cutoff: close, or accept them "
+                              "with collator.config.allow_untradable: true")
+        if late.any() and report is not None: report['untradable_accepted'] = report.get('untradable_accepted', 0) + int(late.sum())
         keep = self.keep(ds)
         out[name] = ds if keep.all() else ds.select(np.flatnonzero(keep))
         if report is not None and not keep.all():

@@ -82,10 +82,14 @@ class EventVectors:
         return self.vectors[self.text_id[split]]
 
 # %% ../nbs/07_task.ipynb #ccd33ed8
-def embed_events(events, emb) -> EventVectors:
-    "Embed every unique text of every split once (through `emb`'s cache); the events themselves are not changed."
+def embed_events(events, emb, pooling:str='mean', half_life_hours:float=24.) -> EventVectors:
+    "Embed every unique text of every split once (through `emb`'s cache); a text stream's events are pooled from their texts. The events are not changed."
     from finann.embedding import TextColumn
     names = list(events)
+    if 'texts' in events[names[0]].column_names:  # many texts per event (TextStreamBuilder): each unique text once, pooled per event
+        from finann.embedding.pooling import embed_windows
+        pooled, rows = embed_windows(emb, events, pooling, half_life_hours)
+        return EventVectors(pooled, rows, dict(emb.last_stats))
     # the texts are read from the splits' Arrow columns a slice at a time, never all as Python strings
     inverse, vectors = emb.embed_unique(TextColumn(*[events[n].select_columns(['text']).with_format('arrow')[:]['text'] for n in names]))
     ids, start = {}, 0
@@ -137,7 +141,8 @@ def build_embedding(self:TrainTask):
 @patch
 def embed(self:TrainTask, events, embedding=None) -> EventVectors:
     "Each unique text of `events` embedded once, through the cache (under torchrun the ranks split the work)."
-    return embed_events(events, embedding or self.build_embedding())
+    b = self.build_builder()  # a text stream's builder says how its events' texts are pooled
+    return embed_events(events, embedding or self.build_embedding(), getattr(b, 'pooling', 'mean'), getattr(b, 'half_life_hours', 24.))
 
 # %% ../nbs/07_task.ipynb #a0ba9011
 @patch

@@ -18,7 +18,7 @@ from fastcore.basics import patch
 from .calendar import DEFAULT_CALENDAR, check_calendar_name
 
 # %% auto #0
-__all__ = ['dataset_folder', 'CachedSplits', 'BaseBuilder', 'LocalTranscriptBuilder', 'EventStudyBuilder',
+__all__ = ['dataset_folder', 'CachedSplits', 'BaseBuilder', 'LocalTranscriptBuilder', 'read_market', 'EventStudyBuilder',
            'FinancialTranscriptBuilder']
 
 # %% ../../nbs/02d_data_builders.ipynb #cb1c8ce5
@@ -209,6 +209,13 @@ class LocalTranscriptBuilder(BaseBuilder):
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         return df.rename(columns=self.columns) if self.columns else df
 
+# %% ../../nbs/02d_data_builders.ipynb #5b1e0c3a
+def read_market(path:str, columns:dict|None=None) -> pd.DataFrame:
+    "A market index's daily prices (date, open, close[, adj_close]), for abnormal returns; one line when the file is missing."
+    mp = Path(path).expanduser()
+    if not mp.is_file(): raise DataError(f"{mp}: market index file not found")
+    return _prices_table(read_events_file(mp), str(mp), columns)
+
 # %% ../../nbs/02d_data_builders.ipynb #a6b6170c
 @registry.register_builder('EventStudyBuilder')
 class EventStudyBuilder(BaseBuilder):
@@ -231,11 +238,7 @@ class EventStudyBuilder(BaseBuilder):
         ev = LocalTranscriptBuilder(path=self.events, columns=self.columns).load_frame()
         missing = [c for c in ('ticker', 'event_start_at_et', 'text') if c not in ev]
         if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours with dataset.config.columns)")
-        market = None
-        if self.market:
-            mp = Path(self.market).expanduser()
-            if not mp.is_file(): raise DataError(f"{mp}: market index file not found")
-            market = _prices_table(read_events_file(mp), str(mp), self.price_columns)
+        market = read_market(self.market, self.price_columns) if self.market else None
         return align_events(ev, read_prices(self.prices, self.price_columns), self.timezone, self.adjust, market, self.horizon, self.calendar)
 
 # %% ../../nbs/02d_data_builders.ipynb #c9f4f46f

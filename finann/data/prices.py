@@ -46,15 +46,16 @@ def read_prices(path:str|Path, columns:dict|None=None) -> dict[str, pd.DataFrame
 
 # %% ../../nbs/02c_data_prices.ipynb #35011583
 def _to_eastern(values:pd.Series, timezone:str) -> pd.Series:
-    "Parse timestamps; naive ones are in `timezone`, ones with an offset are converted to it."
+    "Parse timestamps; naive ones are in `timezone` (daylight-saving gaps and repeats resolved), ones with an offset are converted to it."
     def one(v):
         try: t = pd.Timestamp(v)
         except (ValueError, TypeError): return pd.NaT
         if t is pd.NaT: return pd.NaT
-        return t.tz_localize(timezone) if t.tzinfo is None else t.tz_convert(timezone)
+        return t.tz_localize(timezone, ambiguous=False, nonexistent='shift_forward') if t.tzinfo is None else t.tz_convert(timezone)
     try:
         t = pd.to_datetime(values, format='mixed')
-        return t.dt.tz_localize(timezone) if t.dt.tz is None else t.dt.tz_convert(timezone)
+        # a naive time in the hour skipped by daylight saving moves forward; one in the hour repeated is standard time
+        return t.dt.tz_localize(timezone, ambiguous=np.zeros(len(t), dtype=bool), nonexistent='shift_forward') if t.dt.tz is None else t.dt.tz_convert(timezone)
     except (ValueError, TypeError, AttributeError):  # mixed offsets or bad values: one by one
         return pd.Series([one(v) for v in values], index=values.index, dtype=f'datetime64[ns, {timezone}]')
 
@@ -128,5 +129,5 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
     if market is not None:
         gap = out['_drop_reason'].isna() & out[[f'market_{c}' for c in columns]].isna().any(axis=1)
         out.loc[gap, '_drop_reason'] = 'missing market price'
-    out.attrs['sessions_missing'] = gaps  # the report counts them
+    if gaps: out.attrs['report'] = {'sessions_missing': gaps}  # clean_events adds it to the drop report
     return out

@@ -57,13 +57,13 @@ def apply_embargo(splits:dict[str, pd.DataFrame], sessions:int, calendar:str=DEF
 # %% ../../nbs/02b_data_splits.ipynb #0424c48e
 def check_leakage(splits:dict[str, pd.DataFrame], source:str='<data>', allow_overlap:bool=False) -> None:
     "Refuse an event in two splits, and (unless `allow_overlap`) a val/test event not strictly after the last earlier-split event."
-    key = lambda d: set(zip(d['ticker'], d['event_start_at_et'], d['text'])) if 'ticker' in d else set()
+    key = lambda d: set(zip(*(d[c] for c in ('ticker', 'event_start_at_et', 'text') if c in d))) if 'ticker' in d else set()
     names = [n for n in ('train', 'val', 'test') if n in splits]
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             both = key(splits[a]) & key(splits[b])
             if both:
-                t, when, _ = sorted(both)[0]
+                t, when = sorted(both)[0][:2]
                 raise DataError(f"{source}: {len(both)} event(s) are in both {a} and {b} (first: {t} at {when})")
             if allow_overlap: continue
             last, first = _event_times(splits[a]).max(), _event_times(splits[b]).min()
