@@ -5,17 +5,18 @@
 # %% ../nbs/04_collator.ipynb #a18db121
 from __future__ import annotations
 import warnings
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Optional
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from .config import FinannError
-from .data import PRICE_COLUMNS
+from .data import MAX_HORIZON, price_point, untradable
 from .registry import registry
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['price_move', 'label_binary', 'label_with_neutral', 'column_array', 'PreloadedEvents', 'BaseCollator',
-           'CollatorForBinaryClassification', 'CollatorForClassificationWithNeutral', 'CollatorForRegression']
+__all__ = ['price_move', 'binary_of_moves', 'neutral_of_moves', 'label_binary', 'label_with_neutral', 'column_array',
+           'PreloadedEvents', 'BaseCollator', 'CollatorForBinaryClassification', 'CollatorForClassificationWithNeutral',
+           'CollatorForRegression']
 
 # %% ../nbs/04_collator.ipynb #ed262e29
 def price_move(start, end) -> np.ndarray:
@@ -27,16 +28,26 @@ def price_move(start, end) -> np.ndarray:
         raise FinannError(f"{int(bad.sum())} event(s) have a missing or non-positive price (first at batch row {i}: {start[i]} → {end[i]}); clean the data first")
     return end / start - 1
 
+# %% ../nbs/04_collator.ipynb #44136264
+def binary_of_moves(moves) -> np.ndarray:
+    "1 for a rise (move > 0), else 0."
+    return (np.asarray(moves) > 0).astype(np.int64)
+
+# %% ../nbs/04_collator.ipynb #66621b02
+def neutral_of_moves(moves, band:float=0.03) -> np.ndarray:
+    "0 down (move ≤ -band), 1 neutral, 2 up (move ≥ band)."
+    m = np.asarray(moves)
+    return np.where(m >= band, 2, np.where(m <= -band, 0, 1)).astype(np.int64)
+
 # %% ../nbs/04_collator.ipynb #ecf54ee0
 def label_binary(start, end) -> np.ndarray:
     "1 if the price rose from `start` to `end`, else 0."
-    return (price_move(start, end) > 0).astype(np.int64)
+    return binary_of_moves(price_move(start, end))
 
 # %% ../nbs/04_collator.ipynb #1066eafa
 def label_with_neutral(start, end, band:float=0.03) -> np.ndarray:
     "0 down (move ≤ -band), 1 neutral, 2 up (move ≥ band)."
-    m = price_move(start, end)
-    return np.where(m >= band, 2, np.where(m <= -band, 0, 1)).astype(np.int64)
+    return neutral_of_moves(price_move(start, end), band)
 
 # %% ../nbs/04_collator.ipynb #ffe58b64
 def column_array(ds, name:str) -> np.ndarray:
@@ -64,12 +75,15 @@ _LEGACY_KEYS = {'show_progress_bar', 'convert_to_numpy', 'convert_to_tensor', 'd
 
 # %% ../nbs/04_collator.ipynb #eb86a399
 class BaseCollator(BaseModel):
-    "Looks up each event's vector by `text_id` and labels it from two prices."
+    "Looks up each event's vector by `text_id` and labels it from the move between two price points (or a column of moves)."
     model_config = ConfigDict(extra='forbid', protected_namespaces=(), arbitrary_types_allowed=True)
     num_labels: ClassVar[int] = 2
     problem_type: ClassVar[str] = 'single_label_classification'  # HF's names: the one place that says classification or regression
-    start_field: Literal[tuple(PRICE_COLUMNS)] = 'd+1_open'  # the label's move starts here...
-    end_field: Literal[tuple(PRICE_COLUMNS)] = 'd+3_close'   # ...and ends here
+    start_field: str = 'd+1_open'   # the label's move starts at this price point (d+0_close, d+k_open, d+k_close)...
+    end_field: str = 'd+3_close'    # ...and ends at this one
+    label_column: Optional[str] = None  # or the move is this column of the events, as a fraction (e.g. a precomputed CAR)
+    drop_band: Optional[tuple[float, float]] = None  # drop events whose move lies in [low, high] (counted in the drop report)
+    allow_untradable: bool = False  # accept events with a text published after the label's start price (the report says so)
     precision: Literal['float32', 'float16', 'bfloat16'] = 'float32'  # dtype of `inputs_embeds`
     normalize_embeddings: bool = False  # L2-normalise vectors (the original's option)
     _vectors: Any = PrivateAttr(default=None)
@@ -80,6 +94,21 @@ class BaseCollator(BaseModel):
         if isinstance(data, dict) and _LEGACY_KEYS & set(data):
             data = {k: v for k, v in data.items() if k not in _LEGACY_KEYS}
         return data
+
+    @field_validator('start_field', 'end_field')
+    @classmethod
+    def _is_price_point(cls, v):
+        if price_point(v) is None: raise ValueError(f"'{v}' is not a price point (d+0_close, or d+k_open / d+k_close with k = 1 … {MAX_HORIZON})")
+        return v
+
+    @model_validator(mode='after')
+    def _start_before_end(self):
+        order = lambda f: (price_point(f)[0], price_point(f)[1] == 'close')  # d+0_close < d+1_open < d+1_close < d+2_open …
+        if self.label_column is None and not order(self.start_field) < order(self.end_field):
+            raise ValueError(f"start_field {self.start_field} must come before end_field {self.end_field}")
+        if self.drop_band is not None and not self.drop_band[0] < self.drop_band[1]:
+            raise ValueError(f"drop_band must be [low, high] with low < high, got {list(self.drop_band)}")
+        return self
 
     def __call__(self, rows:list[dict]|dict) -> dict:
         "A batch from events as dicts (`rows`), or from a `PreloadedEvents` batch ({'text_id', 'labels'} tensors)."
@@ -96,13 +125,34 @@ class BaseCollator(BaseModel):
 @patch(as_prop=True)
 def columns(self:BaseCollator) -> list[str]:
     "The dataset columns this collator reads."
-    return ['text_id', self.start_field, self.end_field]
+    return ['text_id'] + ([self.label_column] if self.label_column else [self.start_field, self.end_field])
 
 # %% ../nbs/04_collator.ipynb #6bb813ea
+def _column(ds, name:str, key:str) -> np.ndarray:
+    "`column_array(ds, name)` as float64, or one line naming the config key when the events lack the column."
+    have = list(getattr(ds, 'column_names', None) or (ds.keys() if isinstance(ds, dict) else ds.columns))
+    if name not in have:
+        k = max([p[0] for c in have if (p := price_point(c))], default=0)
+        hint = f"; they have price points up to d+{k} (set dataset.config.horizon)" if price_point(name) and k else ''
+        raise FinannError(f"collator.config.{key}: the events have no column '{name}'{hint}")
+    return column_array(ds, name).astype(np.float64)
+
+# %% ../nbs/04_collator.ipynb #e3c80a1b
+@patch
+def dataset_moves(self:BaseCollator, ds) -> np.ndarray:
+    "(n,) each event's move as a fraction: `label_column`, or from `start_field` to `end_field`."
+    if self.label_column:
+        m = _column(ds, self.label_column, 'label_column')
+        if not np.isfinite(m).all():
+            raise FinannError(f"collator.config.label_column: {int((~np.isfinite(m)).sum())} event(s) have no value in '{self.label_column}' (first at row {int(np.flatnonzero(~np.isfinite(m))[0])})")
+        return m
+    return price_move(_column(ds, self.start_field, 'start_field'), _column(ds, self.end_field, 'end_field'))
+
+# %% ../nbs/04_collator.ipynb #24ba5d6d
 @patch
 def dataset_labels(self:BaseCollator, ds) -> np.ndarray:
-    "The labels of a whole dataset (or DataFrame) at once."
-    return self.labels(column_array(ds, self.start_field), column_array(ds, self.end_field))
+    "The labels of a whole dataset (or DataFrame, or dict of columns) at once."
+    return self.labels_of_moves(self.dataset_moves(ds))
 
 # %% ../nbs/04_collator.ipynb #ba549052
 @patch
@@ -116,7 +166,23 @@ def attach(self:BaseCollator, vectors:np.ndarray):
 
 # %% ../nbs/04_collator.ipynb #eb0b6136
 @patch
-def labels(self:BaseCollator, start, end) -> np.ndarray: raise NotImplementedError
+def labels_of_moves(self:BaseCollator, moves:np.ndarray) -> np.ndarray:
+    "The labels of moves (fractions): what a labelling scheme defines."
+    raise NotImplementedError
+
+# %% ../nbs/04_collator.ipynb #9f20ea9d
+@patch
+def labels(self:BaseCollator, start, end) -> np.ndarray:
+    "The labels of the moves from prices `start` to `end`."
+    return self.labels_of_moves(price_move(start, end))
+
+# %% ../nbs/04_collator.ipynb #e17f210d
+@patch
+def keep(self:BaseCollator, ds) -> np.ndarray:
+    "(n,) bool: the events that are labelled, i.e. not with a move inside `drop_band` (all of them without one)."
+    if self.drop_band is None: return np.ones(len(ds), dtype=bool)
+    m = self.dataset_moves(ds)
+    return ~((m >= self.drop_band[0]) & (m <= self.drop_band[1]))
 
 # %% ../nbs/04_collator.ipynb #a083ef66
 @patch
@@ -132,7 +198,7 @@ def preload(self:BaseCollator, ds):
 class CollatorForBinaryClassification(BaseCollator):
     "Label 1 when the start price is below the end price (default d+1 open < d+3 close)."
     num_labels: ClassVar[int] = 2
-    def labels(self, start, end): return label_binary(start, end)
+    def labels_of_moves(self, moves): return binary_of_moves(moves)
 
 # %% ../nbs/04_collator.ipynb #f4b88942
 @registry.register_collator('CollatorForClassificationWithNeutral')
@@ -140,12 +206,12 @@ class CollatorForClassificationWithNeutral(BaseCollator):
     "Three classes: down, neutral within ±`band`, up."
     num_labels: ClassVar[int] = 3
     band: float = Field(0.03, gt=0, lt=1)  # 0.03 = ±3%, as the original
-    def labels(self, start, end): return label_with_neutral(start, end, self.band)
+    def labels_of_moves(self, moves): return neutral_of_moves(moves, self.band)
 
 # %% ../nbs/04_collator.ipynb #f93fabef
 @registry.register_collator('CollatorForRegression')
 class CollatorForRegression(BaseCollator):
-    "The move from start to end price in percent; `target: abnormal` subtracts the market's move over the same sessions."
+    "The move from start to end price in percent; `target: abnormal` subtracts the market's move over the same price points."
     num_labels: ClassVar[int] = 1
     problem_type: ClassVar[str] = 'regression'
     target: Literal['move', 'abnormal'] = 'move'
@@ -155,10 +221,39 @@ class CollatorForRegression(BaseCollator):
         extra = [f'market_{self.start_field}', f'market_{self.end_field}'] if self.target == 'abnormal' else []
         return super().columns + extra
 
-    def labels(self, start, end) -> np.ndarray: return (100 * price_move(start, end)).astype(np.float32)
+    def labels_of_moves(self, moves) -> np.ndarray: return (100 * np.asarray(moves)).astype(np.float32)
 
-    def dataset_labels(self, ds) -> np.ndarray:
-        y = super().dataset_labels(ds)
-        if self.target == 'abnormal':
-            y = y - self.labels(column_array(ds, f'market_{self.start_field}'), column_array(ds, f'market_{self.end_field}'))
-        return y
+    def dataset_moves(self, ds) -> np.ndarray:
+        m = super().dataset_moves(ds)
+        if self.target == 'abnormal' and not self.label_column:  # the market's move over the same two points
+            m = m - price_move(_column(ds, f'market_{self.start_field}', 'target'), _column(ds, f'market_{self.end_field}', 'target'))
+        return m
+
+# %% ../nbs/04_collator.ipynb #1a144f62
+def _count_drop(report:dict, reason:str, n:int, split:str, first_row:int, column:str):
+    "Add `n` events dropped for `reason` from `split` to a builder's drop report."
+    report.setdefault('dropped', {})[reason] = report.get('dropped', {}).get(reason, 0) + n
+    report.setdefault('first_bad', {}).setdefault(reason, {'file': f'{split} split', 'row': first_row + 1, 'column': column})
+    report['rows_kept'] = report.get('rows_kept', 0) - n
+
+# %% ../nbs/04_collator.ipynb #66d5b727
+@patch
+def filter_events(self:BaseCollator, events, report:dict|None=None):
+    "`events` (a `DatasetDict`) without those `keep` rejects, counted in the drop `report` (updated in place); untradable ones refused unless allowed."
+    from datasets import DatasetDict
+    out = {}
+    for name, ds in events.items():
+        late = untradable(ds, self.start_field) if self.label_column is None else np.zeros(len(ds), dtype=bool)
+        if late.any() and not self.allow_untradable:
+            i = int(np.flatnonzero(late)[0]); row = ds[i]
+            raise FinannError(f"{name} split: {int(late.sum())} event(s) have a text published after the label's start price {self.start_field} (first: "
+                              f"{row['ticker']} at {row['event_start_at_et'][:16]}, a text at {row['last_text_at'][:16]}, after the close at "
+                              f"{row['d+0_close_at'][:16]}); start the label at d+1_open, set dataset.config.cutoff: close, or accept them "
+                              "with collator.config.allow_untradable: true")
+        if late.any() and report is not None: report['untradable_accepted'] = report.get('untradable_accepted', 0) + int(late.sum())
+        keep = self.keep(ds)
+        out[name] = ds if keep.all() else ds.select(np.flatnonzero(keep))
+        if report is not None and not keep.all():
+            _count_drop(report, 'move inside drop_band', int((~keep).sum()), name, int(np.flatnonzero(~keep)[0]), f'{self.start_field} → {self.end_field}')
+            report.setdefault('splits', {})[name] = len(out[name])
+    return DatasetDict(out)

@@ -14,7 +14,7 @@ from .config import TrainConfig, ConfigError, FinannError, LEGACY_TRAINER_KEYS, 
 from .registry import registry
 from . import data, embedding, collator, model, trainer  # noqa: F401  (each registers its classes)
 from .trainer import compute_metrics, CustomWandbCallback, StopOnSignal, ProgressCallback
-from .collator import column_array, price_move, PreloadedEvents
+from .collator import column_array, PreloadedEvents
 from .io import write_atomic
 from .progress import ProgressLog
 from .runs import latest_checkpoint, config_differences, saved_run_config
@@ -82,10 +82,14 @@ class EventVectors:
         return self.vectors[self.text_id[split]]
 
 # %% ../nbs/07_task.ipynb #ccd33ed8
-def embed_events(events, emb) -> EventVectors:
-    "Embed every unique text of every split once (through `emb`'s cache); the events themselves are not changed."
+def embed_events(events, emb, pooling:str='mean', half_life_hours:float=24.) -> EventVectors:
+    "Embed every unique text of every split once (through `emb`'s cache); a text stream's events are pooled from their texts. The events are not changed."
     from finann.embedding import TextColumn
     names = list(events)
+    if 'texts' in events[names[0]].column_names:  # many texts per event (TextStreamBuilder): each unique text once, pooled per event
+        from finann.embedding.pooling import embed_windows
+        pooled, rows = embed_windows(emb, events, pooling, half_life_hours)
+        return EventVectors(pooled, rows, dict(emb.last_stats))
     # the texts are read from the splits' Arrow columns a slice at a time, never all as Python strings
     inverse, vectors = emb.embed_unique(TextColumn(*[events[n].select_columns(['text']).with_format('arrow')[:]['text'] for n in names]))
     ids, start = {}, 0
@@ -121,9 +125,9 @@ def build_builder(self:TrainTask):
 
 @patch
 def build_datasets(self:TrainTask, builder=None):
-    "The builder's `DatasetDict` of events, split by time; its drop report is logged."
+    "The builder's `DatasetDict` of events, split by time, less those the label scheme drops; its drop report is logged."
     b = builder or self.build_builder()
-    events = b.build_datasets()
+    events = self.build_collator().filter_events(b.build_datasets(), b.report)  # drop_band (and untradable texts) counted in the report
     if get_rank() == 0: logger.info('data\n' + data.format_report(b.report) + f"\n  splits: {b.report.get('splits')}")
     if 'train' not in events: raise ConfigError(f"{self.config.source}: dataset: the builder returned no 'train' split (got {list(events)})")
     return events
@@ -137,7 +141,8 @@ def build_embedding(self:TrainTask):
 @patch
 def embed(self:TrainTask, events, embedding=None) -> EventVectors:
     "Each unique text of `events` embedded once, through the cache (under torchrun the ranks split the work)."
-    return embed_events(events, embedding or self.build_embedding())
+    b = self.build_builder()  # a text stream's builder says how its events' texts are pooled
+    return embed_events(events, embedding or self.build_embedding(), getattr(b, 'pooling', 'mean'), getattr(b, 'half_life_hours', 24.))
 
 # %% ../nbs/07_task.ipynb #a0ba9011
 @patch
@@ -347,7 +352,7 @@ def predictions_meta(self:TrainTask, preds=None) -> dict:
     names = self.config.evaluator.baselines or (['train_mean', 'ridge'] if col.problem_type == 'regression' else ['majority', 'ticker', 'logistic'])
     if preds is not None: names = [b for b in names if score_columns(col.num_labels, f'baseline_{b}')[0] in preds.columns]  # skipped ones are not in it
     return {'problem_type': col.problem_type, 'num_labels': col.num_labels, 'baselines': names, 'run_name': self.run_name,
-            'label': {'collator': self.config.collator.cls_name, **{k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target')}}}
+            'label': {'collator': self.config.collator.cls_name, **{k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target', 'label_column', 'drop_band', 'allow_untradable')}}}
 
 # %% ../nbs/07_task.ipynb #2866454b
 @patch
@@ -365,7 +370,7 @@ def predict(self:TrainTask, trainer, events, vectors:EventVectors, labels:dict, 
         ds = events[split]
         base = self.baselines(events, vectors, labels, split)
         meta_cols = {c: column_array(ds, c) for c in ('ticker', 'event_start_at_et', 'd+1_date') if c in ds.column_names}
-        moves = price_move(column_array(ds, col.start_field), column_array(ds, col.end_field))
+        moves = col.dataset_moves(ds)
         frames.append(predictions_frame(split, meta_cols, labels[split], moves, scores, base, seed=self.config.run.seed))
     return pd.concat(frames, ignore_index=True) if frames else None
 

@@ -9,17 +9,18 @@ from pathlib import Path
 from typing import Optional
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
-from .prices import _prices_table, align_events, read_prices, TimeZoneName, ClockTime
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from .prices import _prices_table, align_events, read_prices, TimeZoneName
 from .schema import DataError, PRICE_COLUMNS, clean_events, read_events_file, read_events_files, table_files
 from .splits import apply_embargo, check_leakage, split_by_dates, split_by_years
 from ..registry import registry
 logger = logging.getLogger(__name__)
 from fastcore.basics import patch
+from .calendar import DEFAULT_CALENDAR, check_calendar_name
 
 # %% auto #0
-__all__ = ['logger', 'dataset_folder', 'CachedSplits', 'BaseBuilder', 'LocalTranscriptBuilder', 'EventStudyBuilder',
-           'FinancialTranscriptBuilder']
+__all__ = ['logger', 'dataset_folder', 'CachedSplits', 'BaseBuilder', 'LocalTranscriptBuilder', 'read_market',
+           'EventStudyBuilder', 'FinancialTranscriptBuilder']
 
 # %% ../../nbs/02d_data_builders.ipynb #cb1c8ce5
 def _arrow_schema():
@@ -162,10 +163,16 @@ class BaseBuilder(CachedSplits, BaseModel):
     test_years: Optional[list[int]] = None
     val_start: Optional[str] = None   # split by date instead: train < val_start <= val < test_start <= test
     test_start: Optional[str] = None
-    embargo_days: int = Field(0, ge=0)  # trading days left out before each later split
+    embargo_days: int = Field(0, ge=0)  # exchange sessions left out before each later split
+    purge_sessions: Optional[int] = Field(None, ge=0)  # sessions purged as well; None: the label's horizon where the builder knows it, else 0
+    calendar: str = DEFAULT_CALENDAR    # the exchange calendar (exchange_calendars name) that sessions are counted on
     allow_overlap: bool = False  # accept val/test events that are not after the last train event
     max_drop_share: float = Field(0.5, ge=0, le=1)  # more unusable rows than this is an error
     _report: dict = PrivateAttr(default_factory=dict)
+
+    @field_validator('calendar')
+    @classmethod
+    def _known_calendar(cls, v): return check_calendar_name(v)
 
     @model_validator(mode='after')
     def _one_split_scheme(self):
@@ -201,10 +208,16 @@ def split_frame(self:BaseBuilder, df:pd.DataFrame) -> dict[str, pd.DataFrame]:
     "Split by years or dates, embargo, and check for leakage."
     if self.val_start: splits = split_by_dates(df, self.val_start, self.test_start, self.source)
     else: splits = split_by_years(df, self.train_years, self.val_years, self.test_years, self.source)
-    splits, embargoed = apply_embargo(splits, self.embargo_days)
+    splits, embargoed = apply_embargo(splits, self.embargo_days + self.purge_gap(), self.calendar)
     if embargoed: self._report['embargoed'] = embargoed
     check_leakage(splits, self.source, self.allow_overlap)
     return splits
+
+# %% ../../nbs/02d_data_builders.ipynb #01ec9882
+@patch
+def purge_gap(self:BaseBuilder) -> int:
+    "Sessions purged before each later split: `purge_sessions`, else the label's `horizon` for builders that align prices (0 for others)."
+    return self.purge_sessions if self.purge_sessions is not None else getattr(self, 'horizon', 0)
 
 # %% ../../nbs/02d_data_builders.ipynb #0e5078ff
 @registry.register_builder('LocalTranscriptBuilder')
@@ -223,17 +236,24 @@ class LocalTranscriptBuilder(BaseBuilder):
         if not p.exists(): raise DataError(f"{p}: data file or folder not found")
         return read_events_files(table_files(p) if p.is_dir() else [p], self.columns)  # headers matched and renamed before any check
 
+# %% ../../nbs/02d_data_builders.ipynb #5b1e0c3a
+def read_market(path:str, columns:dict|None=None) -> pd.DataFrame:
+    "A market index's daily prices (date, open, close[, adj_close]), for abnormal returns; one line when the file is missing."
+    mp = Path(path).expanduser()
+    if not mp.is_file(): raise DataError(f"{mp}: market index file not found")
+    return _prices_table(read_events_file(mp), str(mp), columns)
+
 # %% ../../nbs/02d_data_builders.ipynb #a6b6170c
 @registry.register_builder('EventStudyBuilder')
 class EventStudyBuilder(BaseBuilder):
-    "Events (ticker, timestamp, text) aligned to daily prices: d+1 is the first session that opens after the event."
+    "Events (ticker, timestamp, text) aligned to daily prices on an exchange calendar: d+0 close, then d+1 … d+`horizon`."
     events: str                              # a parquet/CSV/JSONL file (or folder) of events
     prices: str                              # a folder of <TICKER>.csv files, or one long table with a ticker column
     market: Optional[str] = None             # an index's daily prices (date, open, close[, adj_close]) for abnormal returns
     columns: Optional[dict[str, str]] = None  # rename event columns to ticker, event_start_at_et, text
     price_columns: Optional[dict[str, str]] = None  # rename price columns to date, open, close, adj_close
-    timezone: TimeZoneName = 'America/New_York'  # of naive timestamps, and of the exchange
-    open_time: ClockTime = '09:30'           # the session's opening time, exchange time (24-hour HH:MM)
+    timezone: TimeZoneName = 'America/New_York'  # of naive timestamps (sessions are in the exchange's own time)
+    horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon (3: the original's schema); also the default purge
     adjust: bool = True                      # adjust opens and closes by adj_close / close when present
 
     @property
@@ -245,12 +265,8 @@ class EventStudyBuilder(BaseBuilder):
         ev = LocalTranscriptBuilder(path=self.events, columns=self.columns).load_frame()
         missing = [c for c in ('ticker', 'event_start_at_et', 'text') if c not in ev]
         if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours with dataset.config.columns)")
-        market = None
-        if self.market:
-            mp = Path(self.market).expanduser()
-            if not mp.is_file(): raise DataError(f"{mp}: market index file not found")
-            market = _prices_table(read_events_file(mp, self.price_columns), str(mp), None)
-        return align_events(ev, read_prices(self.prices, self.price_columns), self.timezone, self.open_time, self.adjust, market)
+        market = read_market(self.market, self.price_columns) if self.market else None
+        return align_events(ev, read_prices(self.prices, self.price_columns), self.timezone, self.adjust, market, self.horizon, self.calendar)
 
 # %% ../../nbs/02d_data_builders.ipynb #c9f4f46f
 @registry.register_builder('FinancialTranscriptBuilder')

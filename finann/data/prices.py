@@ -14,7 +14,7 @@ from ..config import did_you_mean
 from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, table_files, table_stem
 
 # %% auto #0
-__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'ClockTime', 'read_prices', 'align_events']
+__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'read_prices', 'align_events']
 
 # %% ../../nbs/02c_data_prices.ipynb #c9e77269
 PRICE_FIELDS = ('date', 'open', 'close')  # required in price files; 'adj_close' is optional
@@ -68,73 +68,92 @@ def _check_timezone(name:str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {name!r};{did_you_mean(name, zoneinfo.available_timezones()) or ' use a tz database name such as America/New_York'}") from None
 
-def _check_clock(value:str) -> str:
-    "A 24-hour clock time 'HH:MM'."
-    m = re.fullmatch(r'(\d{1,2}):(\d{2})', str(value).strip())
-    if not m or int(m[1]) > 23 or int(m[2]) > 59: raise ValueError(f"{value!r} is not a 24-hour time HH:MM (e.g. 09:30)")
-    return f"{int(m[1]):02d}:{m[2]}"
-
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]  # for config fields: checked when the config is
-ClockTime = Annotated[str, AfterValidator(_check_clock)]
 
 # %% ../../nbs/02c_data_prices.ipynb #35011583
 def _to_eastern(values:pd.Series, timezone:str) -> pd.Series:
-    "Parse timestamps; naive ones are in `timezone`, ones with an offset are converted to it."
+    "Parse timestamps; naive ones are in `timezone` (daylight-saving gaps and repeats resolved), ones with an offset are converted to it."
     def one(v):
         try: t = pd.Timestamp(v)
         except (ValueError, TypeError): return pd.NaT
         if t is pd.NaT: return pd.NaT
-        return t.tz_localize(timezone) if t.tzinfo is None else t.tz_convert(timezone)
+        return t.tz_localize(timezone, ambiguous=False, nonexistent='shift_forward') if t.tzinfo is None else t.tz_convert(timezone)
     try:
         t = pd.to_datetime(values, format='mixed')
-        return t.dt.tz_localize(timezone) if t.dt.tz is None else t.dt.tz_convert(timezone)
+        # a naive time in the hour skipped by daylight saving moves forward; one in the hour repeated is standard time
+        return t.dt.tz_localize(timezone, ambiguous=np.zeros(len(t), dtype=bool), nonexistent='shift_forward') if t.dt.tz is None else t.dt.tz_convert(timezone)
     except (ValueError, TypeError, AttributeError):  # mixed offsets or bad values: one by one
         return pd.Series([one(v) for v in values], index=values.index, dtype=f'datetime64[ns, {timezone}]')
 
-# %% ../../nbs/02c_data_prices.ipynb #6f76f048
-def _market_prices(market:pd.DataFrame, sessions:np.ndarray, adjust:bool) -> dict[str, np.ndarray]:
-    "The index's open and close on each of the three `sessions` (n, 3), adjusted like the events' prices."
-    m = market.set_index('date')
-    mf = (m['adj_close'] / m['close']) if adjust and 'adj_close' in m else pd.Series(1.0, index=m.index)
-    return {f'market_d+{k+1}_{side}': (m[side] * mf).reindex(pd.DatetimeIndex(sessions[:, k])).values for k in range(3) for side in ('open', 'close')}
+# %% ../../nbs/02c_data_prices.ipynb #e7c0a1d2
+import warnings
+from .calendar import DEFAULT_CALENDAR, exchange_calendar, locate_sessions, missing_sessions, session_table
+from .schema import price_columns, price_point
+
+# %% ../../nbs/02c_data_prices.ipynb #ef5c4037
+def _session_rows(px_dates:np.ndarray, sessions:np.ndarray) -> np.ndarray:
+    "(n_sessions,) the row of each calendar session in a ticker's price table; -1 where the table lacks it."
+    pos, at = np.full(len(sessions), -1), np.searchsorted(sessions, px_dates)
+    on = (at < len(sessions)) & (sessions[np.minimum(at, len(sessions) - 1)] == px_dates)  # days the exchange was closed are ignored
+    pos[at[on]] = np.flatnonzero(on)
+    return pos
+
+# %% ../../nbs/02c_data_prices.ipynb #827b7395
+def _point_values(px:pd.DataFrame, rows:np.ndarray, columns:list[str], adjust:bool) -> dict[str, np.ndarray]:
+    "The price at each point of `columns` from a ticker's rows (n, 1 + horizon): column 0 is d+0, column k is d+k; NaN where a row is -1."
+    factor = (px['adj_close'] / px['close']).values if adjust and 'adj_close' in px else np.ones(len(px))
+    out = {}
+    for c in columns:
+        k, side = price_point(c)
+        r = rows[:, k]
+        out[c] = np.where(r >= 0, px[side].values[r] * factor[r], np.nan)
+    return out
 
 # %% ../../nbs/02c_data_prices.ipynb #9fe3c7c5
-def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:str='America/New_York', open_time:str='09:30',
-                 adjust:bool=True, market:pd.DataFrame|None=None, max_gap_days:int=7) -> pd.DataFrame:
-    "Events (ticker, event_start_at_et, text) with the prices of the three sessions from the first one that opens after each event."
+def _why_unaligned(sess:np.ndarray, rows:np.ndarray, first:int, last:int) -> np.ndarray:
+    "For events with a missing price: why, from their calendar sessions (n, 1 + horizon) and the first and last session the prices have."
+    return np.where((sess[:, -1] < 0) | (sess[:, -1] > last), 'no session after the event',
+                    np.where(sess[:, 0] < first, 'no session before the event', 'price missing on a session'))
+
+# %% ../../nbs/02c_data_prices.ipynb #69202f2f
+def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:str='America/New_York', adjust:bool=True,
+                 market:pd.DataFrame|None=None, horizon:int=3, calendar:str=DEFAULT_CALENDAR) -> pd.DataFrame:
+    "Events (ticker, event_start_at_et, text) with their price points: `d+0_close`, then d+1 … d+`horizon` opens and closes."
+    st, columns = session_table(calendar), price_columns(horizon, reference=True)
     ev = events.reset_index(drop=True).copy()
     ev['ticker'] = ev['ticker'].astype('string').str.strip().str.upper()
-    wall = _to_eastern(ev['event_start_at_et'], timezone).dt.tz_localize(None)  # exchange wall-clock time
-    hh, mm = (int(x) for x in open_time.split(':'))
-    before_open = wall.dt.hour * 60 + wall.dt.minute < hh * 60 + mm
+    wall = _to_eastern(ev['event_start_at_et'], timezone).dt.tz_convert(str(exchange_calendar(calendar).tz)).dt.tz_localize(None)
     ev['event_start_at_et'] = wall.dt.strftime(TIME_FORMAT)
-    cols = {c: np.full(len(ev), np.nan) for c in PRICE_COLUMNS}
-    if market is not None: cols.update({f'market_{c}': np.full(len(ev), np.nan) for c in PRICE_COLUMNS})
-    d1 = np.full(len(ev), np.datetime64('NaT'), dtype='datetime64[ns]')
+    d0, d1 = locate_sessions(wall.fillna(st['open'].iloc[0]), calendar)  # a missing time gets any session: it is dropped below
+    sess = np.column_stack([d0] + [d1 + k for k in range(horizon)])     # (n, 1 + horizon) rows of `st`: d+0, d+1 … d+horizon
+    sess = np.where(sess < len(st), sess, -1)
+    cols = {c: np.full(len(ev), np.nan) for c in columns + ([f'market_{c}' for c in columns] if market is not None else [])}
     reason = pd.Series(None, index=ev.index, dtype='object')
     reason[wall.isna()] = 'unparsable date'
+    gaps, mpos = {}, _session_rows(market['date'].values, st['date'].values) if market is not None else None
     for t, idx in ev.groupby('ticker').groups.items():
         idx, px = np.asarray(idx), prices.get(t)
+        idx = idx[wall.values[idx] == wall.values[idx]]  # NaT is not equal to itself: unparsable dates keep their reason
         if px is None: reason[idx] = 'ticker without prices'; continue
-        dates, day = px['date'].values, wall[idx].dt.normalize().values
-        i = np.searchsorted(dates, day, side='left')               # first session on or after the event's day
-        same_day = (i < len(dates)) & (dates[np.minimum(i, len(dates) - 1)] == day)
-        i = np.where(same_day & ~before_open[idx].values, i + 1, i)  # opened before the event: start the next session
-        ok = ~np.isnat(day) & (i + 2 < len(dates))
-        ok[ok] &= (dates[i[ok]] - day[ok]) <= np.timedelta64(max_gap_days, 'D')
-        reason[idx[~ok & ~np.isnat(day)]] = 'no session after the event'
-        i, idx = i[ok], idx[ok]
-        factor = (px['adj_close'] / px['close']).values if adjust and 'adj_close' in px else np.ones(len(px))
-        for k in range(3):
-            cols[f'd+{k+1}_open'][idx] = px['open'].values[i + k] * factor[i + k]
-            cols[f'd+{k+1}_close'][idx] = px['close'].values[i + k] * factor[i + k]
-        d1[idx] = dates[i]
+        if len(px) <= horizon: reason[idx] = 'horizon longer than the price history'; continue
+        pos, s = _session_rows(px['date'].values, st['date'].values), sess[idx]
+        have = np.flatnonzero(pos >= 0)
+        if len(missing := missing_sessions(px['date'], calendar)):
+            gaps[t] = {'count': len(missing), 'first': str(missing[0])[:10]}
+            warnings.warn(f"prices of {t}: {len(missing)} {calendar} session(s) missing (first {gaps[t]['first']}); events that need them are dropped")
+        rows = np.where(s >= 0, pos[s], -1)
+        bad = (rows < 0).any(axis=1)
+        if bad.any(): reason[idx[bad]] = _why_unaligned(s[bad], rows[bad], have[0], have[-1])
+        for c, v in _point_values(px, rows[~bad], columns, adjust).items(): cols[c][idx[~bad]] = v
         if market is not None:
-            for c, v in _market_prices(market, np.stack([dates[i + k] for k in range(3)], axis=1), adjust).items(): cols[c][idx] = v
+            mrows = np.where(s[~bad] >= 0, mpos[s[~bad]], -1)
+            for c, v in _point_values(market, mrows, columns, adjust).items(): cols[f'market_{c}'][idx[~bad]] = v
     out = ev.assign(**cols)
-    out['d+1_date'] = pd.Series(d1).dt.strftime('%Y-%m-%d')
+    ok = reason.isna().values
+    out['d+1_date'] = np.where(ok, pd.Series(st['date'].values[np.minimum(d1, len(st) - 1)]).dt.strftime('%Y-%m-%d'), None)
     out['_drop_reason'] = reason
     if market is not None:
-        gap = out['_drop_reason'].isna() & out[[f'market_{c}' for c in PRICE_COLUMNS]].isna().any(axis=1)
+        gap = out['_drop_reason'].isna() & out[[f'market_{c}' for c in columns]].isna().any(axis=1)
         out.loc[gap, '_drop_reason'] = 'missing market price'
+    if gaps: out.attrs['report'] = {'sessions_missing': gaps}  # clean_events adds it to the drop report
     return out

@@ -6,22 +6,44 @@
 from __future__ import annotations
 import re
 from pathlib import Path
+import numpy as np
 import pandas as pd
 from ..config import FinannError
 
 # %% auto #0
-__all__ = ['PRICE_COLUMNS', 'EVENT_COLUMNS', 'TIME_FORMAT', 'DataError', 'table_format', 'is_table_file', 'table_stem',
-           'canonical_column', 'column_names', 'read_events_file', 'table_files', 'read_events_files',
-           'parse_event_times', 'clean_events', 'format_report']
+__all__ = ['MAX_HORIZON', 'PRICE_COLUMNS', 'EVENT_COLUMNS', 'TIME_FORMAT', 'DataError', 'price_columns', 'price_point',
+           'event_price_columns', 'table_format', 'is_table_file', 'table_stem', 'canonical_column', 'column_names',
+           'read_events_file', 'table_files', 'read_events_files', 'parse_event_times', 'first_reasons', 'drop_report',
+           'clean_events', 'format_report']
 
 # %% ../../nbs/02a_data_schema.ipynb #84f9a751
 class DataError(FinannError, ValueError):
     "Input data is unusable; the message names the file, row and column where it can."
 
 # %% ../../nbs/02a_data_schema.ipynb #8c656ce7
-PRICE_COLUMNS = ['d+1_open', 'd+1_close', 'd+2_open', 'd+2_close', 'd+3_open', 'd+3_close']
+MAX_HORIZON = 60  # the furthest session after the event that a price point can name
+
+def price_columns(horizon:int=3, reference:bool=False) -> list[str]:
+    "An event's price points: `d+0_close` (with `reference`), then `d+k_open`, `d+k_close` for k = 1 … `horizon`."
+    if not 1 <= horizon <= MAX_HORIZON: raise DataError(f"horizon: {horizon} sessions is outside 1 … {MAX_HORIZON}")
+    return ['d+0_close'] * reference + [f'd+{k}_{side}' for k in range(1, horizon + 1) for side in ('open', 'close')]
+
+PRICE_COLUMNS = price_columns(3)  # the original's schema: required in every event file
 EVENT_COLUMNS = ['text', 'ticker', 'event_start_at_et'] + PRICE_COLUMNS
 TIME_FORMAT = '%Y-%m-%d %H:%M:%S.%f'  # how the original stores `event_start_at_et`
+
+# %% ../../nbs/02a_data_schema.ipynb #f1ed995c
+def price_point(name:str) -> tuple[int, str]|None:
+    "(k, 'open' or 'close') when `name` is a price point ('d+0_close', 'd+1_open' … 'd+60_close'), else None."
+    m = re.fullmatch(r'd\+(\d{1,2})_(open|close)', str(name))
+    if m is None: return None
+    k, side = int(m[1]), m[2]
+    return (k, side) if f'd+{k}_{side}' == name and k <= MAX_HORIZON and (k, side) != (0, 'open') else None
+
+# %% ../../nbs/02a_data_schema.ipynb #79b3460e
+def event_price_columns(df) -> list[str]:
+    "The price-point columns of a table of events, in its column order (the original's six at least, when it follows the schema)."
+    return [c for c in df.columns if price_point(c)]
 
 # %% ../../nbs/02a_data_schema.ipynb #61c025ba
 def _read_json(p, compression=None):
@@ -141,32 +163,36 @@ def parse_event_times(values:pd.Series, timezone:str='America/New_York') -> pd.S
     return out
 
 # %% ../../nbs/02a_data_schema.ipynb #37b530cd
-def _drop_reasons(df:pd.DataFrame, when:pd.Series) -> tuple[pd.Series, dict]:
-    "The first reason each row is unusable ('' when it is fine), and the index and column of each reason's first row."
-    reasons, first = pd.Series('', index=df.index), {}
-    def mark(mask, reason, column):
-        mask = mask & (reasons == '')
-        if mask.any(): first.setdefault(reason, (int(mask.idxmax()), column))
+def first_reasons(index:pd.Index, checks) -> tuple[pd.Series, dict]:
+    "For rows `index`: the first of `checks` ((mask, reason, column), in order) that holds ('' for none), and the index and column where each reason first holds."
+    reasons, first = pd.Series('', index=index), {}
+    for mask, reason, column in checks:
+        mask = np.asarray(mask, dtype=bool) & (reasons == '').values
+        if mask.any(): first.setdefault(reason, (int(index[np.argmax(mask)]), column))
         reasons[mask] = reason
-    if '_drop_reason' in df:  # set by builders that align events to prices (e.g. 'ticker without prices')
-        for r in df['_drop_reason'].dropna().unique(): mark(df['_drop_reason'] == r, r, 'ticker, event_start_at_et')
-    mark(~df['text'].map(lambda t: isinstance(t, str) and t.strip() != ''), 'empty text', 'text')
-    mark(when.isna(), 'unparsable date', 'event_start_at_et')
-    mark(~df['ticker'].map(lambda t: isinstance(t, str) and t.strip() != ''), 'missing ticker', 'ticker')
-    for c in PRICE_COLUMNS:
-        mark(~(pd.to_numeric(df[c], errors='coerce') > 0), 'missing or non-positive price', c)  # NaN compares False, so it is caught too
-    mark(df.duplicated(subset=['ticker', 'event_start_at_et', 'text'], keep='first'), 'duplicate event', 'ticker, event_start_at_et, text')
     return reasons, first
 
+# %% ../../nbs/02a_data_schema.ipynb #d21675ea
+def _is_text(t) -> bool: return isinstance(t, str) and t.strip() != ''
+
+# %% ../../nbs/02a_data_schema.ipynb #dde1de30
+def _drop_reasons(df:pd.DataFrame, when:pd.Series) -> tuple[pd.Series, dict]:
+    "The first reason each row is unusable ('' when it is fine), and the index and column of each reason's first row."
+    checks = []
+    if '_drop_reason' in df:  # set by builders that align events to prices (e.g. 'ticker without prices')
+        checks += [(df['_drop_reason'] == r, r, 'ticker, event_start_at_et') for r in df['_drop_reason'].dropna().unique()]
+    if 'text' in df: checks.append((~df['text'].map(_is_text), 'empty text', 'text'))
+    else: checks.append((df['texts'].map(len) == 0, 'window without texts', 'texts'))  # a text stream's events
+    checks += [(when.isna(), 'unparsable date', 'event_start_at_et'), (~df['ticker'].map(_is_text), 'missing ticker', 'ticker')]
+    # NaN compares False, so a missing price is caught too
+    checks += [(~(pd.to_numeric(df[c], errors='coerce') > 0), 'missing or non-positive price', c) for c in event_price_columns(df)]
+    key = [c for c in ('ticker', 'event_start_at_et', 'text') if c in df]
+    checks.append((df.duplicated(subset=key, keep='first'), 'duplicate event', ', '.join(key)))
+    return first_reasons(df.index, checks)
+
 # %% ../../nbs/02a_data_schema.ipynb #86d854e1
-def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5) -> tuple[pd.DataFrame, dict]:
-    "Drop unusable events, counting each reason; raise `DataError` if more than `max_drop_share` go."
-    missing = [c for c in EVENT_COLUMNS if c not in df.columns]
-    if missing: raise DataError(f"{source}: missing column(s) {', '.join(missing)} (the event schema needs {', '.join(EVENT_COLUMNS)})")
-    if len(df) == 0: raise DataError(f"{source}: no rows")
-    df = df.reset_index(drop=True)
-    when = parse_event_times(df['event_start_at_et'])
-    reasons, first = _drop_reasons(df, when)
+def drop_report(df:pd.DataFrame, reasons:pd.Series, first:dict, source:str, max_drop_share:float) -> dict:
+    "Rows in and kept, counts by reason and the file, row and column of each reason's first row; `DataError` if more than `max_drop_share` go."
     keep = reasons == ''
     def where(i, c):  # rows count from 1, header excluded, in the file they came from
         f = df['_file'][i] if '_file' in df else source
@@ -179,9 +205,24 @@ def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5)
     if share > max_drop_share:
         bad = '; '.join(f"{k}: {w['file']} row {w['row']}, column {w['column']}" for k, w in sorted(report['first_bad'].items(), key=lambda kw: kw[1]['row']))
         raise DataError(f"{source}: {share:.0%} of {len(df)} rows are unusable (more than max_drop_share={max_drop_share}); first bad rows: {bad}")
+    return report
+
+# %% ../../nbs/02a_data_schema.ipynb #d20cae52
+def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5) -> tuple[pd.DataFrame, dict]:
+    "Drop unusable events, counting each reason; raise `DataError` if more than `max_drop_share` go."
+    need = [c if c != 'text' or 'texts' not in df else 'texts' for c in EVENT_COLUMNS]  # a text stream's events carry their texts, never a joined one
+    missing = [c for c in need if c not in df.columns]
+    if missing: raise DataError(f"{source}: missing column(s) {', '.join(missing)} (the event schema needs {', '.join(need)})")
+    if len(df) == 0: raise DataError(f"{source}: no rows")
+    extra = df.attrs.get('report', {})  # what the builder's earlier steps counted (align_events: sessions missing from price files)
+    df = df.reset_index(drop=True)
+    when = parse_event_times(df['event_start_at_et'])
+    reasons, first = _drop_reasons(df, when)
+    report = {**drop_report(df, reasons, first, source, max_drop_share), **extra}
+    keep = reasons == ''
     out = df[keep].drop(columns=[c for c in ('_drop_reason', '_file', '_row') if c in df]).copy()
     out['event_start_at_et'] = when[keep].dt.strftime(TIME_FORMAT)
-    for c in PRICE_COLUMNS: out[c] = pd.to_numeric(out[c]).astype('float64')
+    for c in event_price_columns(out): out[c] = pd.to_numeric(out[c]).astype('float64')
     return out.reset_index(drop=True), report
 
 # %% ../../nbs/02a_data_schema.ipynb #ff6bfdbc
@@ -191,6 +232,10 @@ def format_report(report:dict) -> str:
     for reason, n in report['dropped'].items():
         w = report['first_bad'].get(reason, {})
         lines.append(f"  {'dropped: ' + reason:<34}{n:>9}   first: {w.get('file', '')} row {w.get('row', '')}, column {w.get('column', '')}")
+    if 'texts' in report: lines += ['  texts: ' + format_report(report['texts']).replace('\n', '\n  ')]  # a text stream's texts, counted the same way
+    if report.get('untradable_accepted'): lines.append(f"  {'untradable, accepted':<34}{report['untradable_accepted']:>9}   (allow_untradable: true)")
+    for ticker, gap in report.get('sessions_missing', {}).items():
+        lines.append(f"  {'sessions missing: ' + ticker:<34}{gap['count']:>9}   first: {gap['first']}")
     for split, counts in report.get('class_balance', {}).items():
         lines.append(f"  {'labels ' + split:<34}{' / '.join(str(c) for c in counts):>9}")
     return '\n'.join(lines)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from .schema import DataError, TIME_FORMAT
+from .calendar import DEFAULT_CALENDAR, session_gap, trading_sessions
 
 # %% auto #0
 __all__ = ['split_by_years', 'split_by_dates', 'apply_embargo', 'check_leakage']
@@ -54,23 +55,22 @@ def split_by_dates(df:pd.DataFrame, val_start:str, test_start:str|None=None, sou
     return out
 
 # %% ../../nbs/02b_data_splits.ipynb #ad980846
-def apply_embargo(splits:dict[str, pd.DataFrame], days:int) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    "Drop events of each split that fall within `days` trading days (weekdays) before the next split's first event."
-    if days <= 0: return splits, {}
+def apply_embargo(splits:dict[str, pd.DataFrame], sessions:int, calendar:str=DEFAULT_CALENDAR) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    "Drop events of each split that fall within `sessions` exchange sessions before the next split's first event."
+    if sessions <= 0: return splits, {}
     names = [n for n in ('train', 'val', 'test') if n in splits]
-    out, dropped = dict(splits), {}
+    out, dropped, days = dict(splits), {}, trading_sessions(calendar=calendar)
     for a, b in zip(names, names[1:]):
         t, start = _event_times(out[a]), _event_times(out[b]).min()
-        gap = np.busday_count(t.dt.date.values.astype('datetime64[D]'), np.datetime64(start.date(), 'D'))
-        keep = gap > days
+        keep = session_gap(t.values, start, days) > sessions  # sessions on or after the event's day and before the next split's first day
         dropped[a] = int((~keep).sum())
-        out[a] = out[a][np.asarray(keep)].reset_index(drop=True)
+        out[a] = out[a][keep].reset_index(drop=True)
     return out, dropped
 
 # %% ../../nbs/02b_data_splits.ipynb #0424c48e
 def check_leakage(splits:dict[str, pd.DataFrame], source:str='<data>', allow_overlap:bool=False) -> None:
     "Refuse an event in two splits, and (unless `allow_overlap`) a val/test event not strictly after the last earlier-split event."
-    key = lambda d: set(zip(d['ticker'], d['event_start_at_et'], d['text'])) if 'ticker' in d else set()
+    key = lambda d: set(zip(*(d[c] for c in ('ticker', 'event_start_at_et', 'text') if c in d))) if 'ticker' in d else set()
     names = [n for n in ('train', 'val', 'test') if n in splits]
     empty = [n for n in names if len(splits[n]) == 0]  # only the embargo can empty a split that had events
     if empty: raise DataError(f"{source}: dataset.config.embargo_days leaves {empty[0]} with no events (all are within the embargo before "
@@ -79,7 +79,7 @@ def check_leakage(splits:dict[str, pd.DataFrame], source:str='<data>', allow_ove
         for b in names[i + 1:]:
             both = key(splits[a]) & key(splits[b])
             if both:
-                t, when, _ = sorted(both)[0]
+                t, when = sorted(both)[0][:2]
                 raise DataError(f"{source}: {len(both)} event(s) are in both {a} and {b} (first: {t} at {when})")
             if allow_overlap: continue
             last, first = _event_times(splits[a]).max(), _event_times(splits[b]).min()
