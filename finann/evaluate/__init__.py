@@ -10,3 +10,4 @@ from .metrics import *
 from .baselines import *
 from .backtest import *
 from .report import *
+from .verdict import *

@@ -12,6 +12,7 @@ from .metrics import *
 from .metrics import _vector, _labels, _same_length, _ci_metric
 from .backtest import *
 from .backtest import _jsonable, _event_days
+from .verdict import too_little_data, best_baseline, model_verdict
 
 # %% auto #0
 __all__ = ['HEADLINE', 'evaluation_report', 'results_frame', 'results_table', 'report_markdown', 'evaluate_predictions']
@@ -53,9 +54,11 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
     if ci_by != 'event' and {'date': dates, 'ticker': tickers}[ci_by] is None: raise EvaluationError(f"ci_by='{ci_by}' needs {ci_by}s")
     groups = {'event': None, 'ticker': tickers,
               'date': None if dates is None else _event_days(dates)}[ci_by]
+    why = too_little_data(n, None if dates is None else _event_days(dates).nunique())  # a handful of events: no interval
     out['ci'] = {'level': 1 - alpha, 'by': ci_by, 'n_boot': n_boot,
                  'metrics': {name: list(bootstrap_ci(_ci_metric(name, num_labels), y, pred, n_boot=n_boot, seed=seed, alpha=alpha, groups=groups))
-                             for name in (CI_METRICS[task] if n_boot else ())}}
+                             for name in (CI_METRICS[task] if n_boot and not why else ())}}
+    if why: out['ci']['skipped'] = why
 
     out['backtest'], out['baseline_backtests'], out['deciles'] = None, {}, None
     if moves is not None:
@@ -100,16 +103,19 @@ def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.
 
 # %% ../../nbs/08d_evaluate_report.ipynb #e849a717
 def results_table(reports:dict, fmt:Literal['text', 'markdown', 'html']='text') -> str:
-    "`results_frame` as aligned text (the console), a Markdown table (report.md) or HTML (the Launcher)."
+    "`results_frame` as aligned text (the console) or HTML (the Launcher), each after the splits' verdicts; or a Markdown table (report.md)."
     df = results_frame(reports)
     if df.empty: return ''
-    if fmt == 'html': return df.to_html(index=False, border=0, classes='finann-results')
+    verdicts = [(split, rep['verdict']['line']) for split, rep in reports.items() if isinstance(rep, dict) and rep.get('verdict')]
+    if fmt == 'html':
+        import html
+        return ''.join(f'<p class="finann-verdict"><b>{s}</b>: {html.escape(v)}</p>' for s, v in verdicts) + df.to_html(index=False, border=0, classes='finann-results')
     if fmt == 'markdown':
         head = '| ' + ' | '.join(df.columns) + ' |\n|' + '---|' * len(df.columns)
         return head + ''.join('\n| ' + ' | '.join(f"**{v}**" if r['predictor'] == 'model' and c == 'predictor' else str(v) for c, v in r.items()) + ' |' for _, r in df.iterrows())
     shown = df.copy()
     shown.loc[shown['split'].duplicated(), ['split', 'n']] = ''  # the split and its size once, on the model's row
-    return shown.to_string(index=False, justify='right')
+    return ''.join(f"{s}: {v}\n" for s, v in verdicts) + shown.to_string(index=False, justify='right')  # the verdicts first
 
 # %% ../../nbs/08d_evaluate_report.ipynb #12990551
 def _backtest_md(bt:dict, baseline_backtests:dict) -> list[str]:
@@ -126,15 +132,28 @@ def _backtest_md(bt:dict, baseline_backtests:dict) -> list[str]:
               f"max gross exposure {_fmt(bt['max_gross_exposure'], digits=2)} (above 1, books of consecutive periods overlap)."]
     return lines
 
+# %% ../../nbs/08d_evaluate_report.ipynb #2f8f12e2
+def _verdict_md(v:dict) -> str:
+    "How the verdict was reached, in one sentence under it."
+    if v.get('baseline') is None: return 'No baseline was fitted, so there is nothing to test the model against.'
+    on = 'on val' if v['chosen_on'] == 'val' else f"on {v['chosen_on']} itself (there is no val split)"
+    s = f"The baseline is the best of the ladder {on} by {v['metric']}"
+    if v['outcome'] == 'too little data': return s + '; the difference is not tested.'
+    return (s + f"; the difference is model minus baseline with a {100 * (1 - v['alpha']):g}% paired-bootstrap interval over whole event dates "
+            f"({v['n_boot']} resamples), 'better' or 'worse' when p < {v['alpha']:g}" + ('; the Diebold–Mariano test compares squared errors per date.' if v.get('dm') else '.'))
+
 # %% ../../nbs/08d_evaluate_report.ipynb #0a558c3f
 def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_report`
                     plots:dict[str, str]|None=None, # plot name -> PNG path relative to the report
                    ) -> str:
-    "The Markdown `report.md`: per split, the model beside its baselines with CIs, the backtest, the deciles' spread, then the plots."
+    "The Markdown `report.md`: per split, the verdict, the model beside its baselines with CIs, the backtest, the deciles' spread, then the plots."
     lines = ['# Evaluation', '']
     for split, rep in reports.items():
         ci = rep['ci']
-        lines += [f"## {split} ({rep['n']:,} events)", '', results_table({split: rep}, 'markdown')]
+        lines += [f"## {split} ({rep['n']:,} events)", '']
+        if rep.get('verdict'): lines += [f"**Verdict**: {rep['verdict']['line']}", '', _verdict_md(rep['verdict']), '']
+        lines += [results_table({split: rep}, 'markdown')]
+        if ci.get('skipped'): lines += ['', f"No intervals: {ci['skipped']}."]
         if ci['metrics']:
             by = {'date': 'whole event dates', 'ticker': 'whole tickers', 'event': 'events'}[ci['by']]
             lines += ['', f"Brackets: {100 * ci['level']:g}% percentile-bootstrap intervals, {ci['n_boot']} resamples of {by}."]
@@ -149,22 +168,36 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         lines += ['## Plots', ''] + [f"![{name}]({path})\n" for name, path in plots.items()]
     return '\n'.join(lines).rstrip() + '\n'
 
+# %% ../../nbs/08d_evaluate_report.ipynb #28c9627f
+def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
+    "The best baseline on the val rows of the table (evaluated or not), or None without val rows or baselines."
+    from finann.predictions import split_inputs
+    if 'val' in reports: return best_baseline(reports['val'])
+    if not (df['split'] == 'val').any(): return None
+    x = split_inputs(df, meta, 'val')
+    return best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
+
 # %% ../../nbs/08d_evaluate_report.ipynb #76e071ae
 def evaluate_predictions(df:pd.DataFrame,  # the predictions table
                          meta:dict,        # its metadata (`read_predictions`)
                          evaluator,        # the config's `evaluator` section (splits, n_boot, ci_by, q, weighting, period, cost_bps, rf)
                          seed:int=0,       # the bootstrap's seed (the run's)
                         ) -> dict:
-    "split -> `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table."
+    "split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table."
     from finann.predictions import split_inputs
-    ev, out, k = evaluator, {}, meta['num_labels']
+    ev, out, k, inputs = evaluator, {}, meta['num_labels'], {}
     for split in ev.splits:
         if not (df['split'] == split).any(): continue
-        x = split_inputs(df, meta, split)
+        x = inputs[split] = split_inputs(df, meta, split)
         rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
                                 n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=ev.period, cost_bps=ev.cost_bps, rf=ev.rf)
         rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
         y = x['labels']
         counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y.astype(int), minlength=k).tolist()
         out[split] = {'n': int(len(y)), 'class_counts': counts, **rep}
+    best = _best_on_val(out, df, meta)
+    for split, x in inputs.items():  # the verdict comes first in each split's report
+        name, on = (best, 'val') if best else (best_baseline(out[split]), split)
+        v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed)
+        out[split] = {'verdict': _jsonable(v), **out[split]}
     return out
