@@ -80,6 +80,7 @@ class EvaluatorSection(_Section):
     cost_bps: float = Field(0.0, ge=0)     # per unit of traded gross
     rf: float = 0.0                        # annual risk-free rate for the Sharpe ratio
     baseline_max_train: Optional[int] = Field(100_000, ge=1)  # logistic/ridge fit on a seeded sample of at most this many train events; None: all
+    configs_tried: int = Field(1, ge=1)    # configs tried under one study: the deflated Sharpe counts them × folds × seeds
 
 # %% ../nbs/00_config.ipynb #2513dfee
 class TrainConfig(_Section):

@@ -11,3 +11,4 @@ from .baselines import *
 from .backtest import *
 from .report import *
 from .verdict import *
+from .sharpe import *

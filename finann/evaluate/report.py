@@ -12,6 +12,7 @@ from .metrics import *
 from .metrics import _vector, _labels, _same_length, _ci_metric
 from .backtest import *
 from .backtest import _jsonable, _event_days
+from .sharpe import sharpe_uncertainty, information_coefficient
 from .verdict import too_little_data, best_baseline, model_verdict
 
 # %% auto #0
@@ -33,8 +34,9 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
                       period:Literal[None, 'D', 'W', 'M']='W', # weekly books: earnings dates are dense within seasons
                       cost_bps:float=0.0,
                       rf:float=0.0,
+                      n_trials:int=1,          # backtests tried (seeds × folds × configs): deflates the Sharpe
                      ) -> dict:
-    "One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest, and deciles."
+    "One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest with its Sharpe's uncertainty, IC and deciles."
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim not in (1, 2): raise EvaluationError(f"probs must be (n, num_labels) probabilities or (n,) predictions, got shape {probs.shape}")
     task = 'regression' if probs.ndim == 1 else 'classification'
@@ -63,10 +65,12 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
     out['backtest'], out['baseline_backtests'], out['deciles'] = None, {}, None
     if moves is not None:
         out['deciles'] = decile_returns(scores, moves).reset_index().to_dict('records')
+    if moves is not None and dates is not None: out['ic'] = information_coefficient(scores, moves, period_starts(dates, period))
     if moves is not None and dates is not None:
         bt = dict(moves=moves, dates=dates, q=q, weighting=weighting, period=period, cost_bps=cost_bps, rf=rf)
         try:
-            out['backtest'] = long_short_backtest(scores, **bt).to_dict()
+            res = long_short_backtest(scores, **bt)
+            out['backtest'] = {**res.to_dict(), 'uncertainty': sharpe_uncertainty(res.returns, res.periods_per_year, n_trials)}
             for name, p in (baselines or {}).items():  # a constant score ranks nothing: no backtest
                 s = to_scores(p)
                 if np.ptp(s) > 0: out['baseline_backtests'][name] = {k: v for k, v in long_short_backtest(s, **bt).to_dict().items() if k != 'series'}
@@ -117,6 +121,17 @@ def results_table(reports:dict, fmt:Literal['text', 'markdown', 'html']='text') 
     shown.loc[shown['split'].duplicated(), ['split', 'n']] = ''  # the split and its size once, on the model's row
     return ''.join(f"{s}: {v}\n" for s, v in verdicts) + shown.to_string(index=False, justify='right')  # the verdicts first
 
+# %% ../../nbs/08d_evaluate_report.ipynb #f9c0a6c1
+def _sharpe_md(u:dict|None) -> list[str]:
+    "The model's Sharpe with its standard error, interval, PSR and DSR, and the warning when few periods back it."
+    if not u: return []
+    out = ['']
+    if u.get('warning'): out += [f"**Warning**: {u['warning']}.", '']
+    if u.get('skipped'): return out + [f"**The Sharpe's uncertainty** is not computed: {u['skipped']}."]
+    return out + [f"**The Sharpe's uncertainty**: {_fmt(u['sharpe'], digits=2)} ± {_fmt(u['se'], digits=2)} (standard error, Lo 2002 / Mertens 2002; "
+                  f"95% interval {_fmt(u['ci'][0], digits=2)} to {_fmt(u['ci'][1], digits=2)}); probabilistic Sharpe ratio P(Sharpe > 0) = {_fmt(u['psr'], digits=3)}; "
+                  f"deflated for {u['n_trials']} trial{'s' if u['n_trials'] != 1 else ''} (seeds × folds × configs) = {_fmt(u['dsr'], digits=3)}."]
+
 # %% ../../nbs/08d_evaluate_report.ipynb #12990551
 def _backtest_md(bt:dict, baseline_backtests:dict) -> list[str]:
     "The backtest's table: the strategy, the long-all benchmark, and the baselines' strategies."
@@ -130,7 +145,7 @@ def _backtest_md(bt:dict, baseline_backtests:dict) -> list[str]:
     lines += [row(f'{name} long-short', d) for name, d in baseline_backtests.items()]
     lines += ['', f"{bt['n_periods']} periods ({_fmt(bt['periods_per_year'], digits=1)} a year, observed), {bt['n_skipped']} skipped with fewer than 2 events; "
               f"max gross exposure {_fmt(bt['max_gross_exposure'], digits=2)} (above 1, books of consecutive periods overlap)."]
-    return lines
+    return lines + _sharpe_md(bt.get('uncertainty'))
 
 # %% ../../nbs/08d_evaluate_report.ipynb #2f8f12e2
 def _verdict_md(v:dict) -> str:
@@ -159,6 +174,9 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
             lines += ['', f"Brackets: {100 * ci['level']:g}% percentile-bootstrap intervals, {ci['n_boot']} resamples of {by}."]
         if rep.get('backtest'): lines += [''] + _backtest_md(rep['backtest'], rep.get('baseline_backtests', {}))
         elif rep.get('backtest_skipped'): lines += ['', f"**Long-short backtest** skipped: {rep['backtest_skipped']}."]
+        if (ic := rep.get('ic')) and ic['n_periods']:
+            lines += ['', f"**Information coefficient**: mean Spearman correlation of score and move per period {_fmt(ic['mean'])} "
+                          f"(sd {_fmt(ic['std'])}, t = {_fmt(ic['t'], digits=2)} over {ic['n_periods']} periods of 3 or more events)."]
         if rep.get('deciles'):
             dec = rep['deciles']
             lines += ['', f"**Score bins**: mean move {_fmt(dec[-1]['mean_move'], pct=True)} in the top bin, {_fmt(dec[0]['mean_move'], pct=True)} in the bottom "
@@ -186,11 +204,14 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
     "split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table."
     from finann.predictions import split_inputs
     ev, out, k, inputs = evaluator, {}, meta['num_labels'], {}
+    units = len(df[[c for c in ('fold', 'seed') if c in df.columns]].drop_duplicates()) or 1
+    n_trials = units * getattr(ev, 'configs_tried', 1)  # every fold and seed trained is a trial; so is every config of the study
     for split in ev.splits:
         if not (df['split'] == split).any(): continue
         x = inputs[split] = split_inputs(df, meta, split)
         rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
-                                n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=ev.period, cost_bps=ev.cost_bps, rf=ev.rf)
+                                n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=ev.period, cost_bps=ev.cost_bps, rf=ev.rf,
+                                n_trials=n_trials)
         rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
         y = x['labels']
         counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y.astype(int), minlength=k).tolist()
