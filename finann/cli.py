@@ -8,7 +8,7 @@ import argparse, os, signal, sys
 from .config import FinannError, load_config
 
 # %% auto #0
-__all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'train_main', 'eval_parser', 'eval_main']
+__all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'repeat_flags', 'train_main', 'eval_parser', 'eval_main']
 
 # %% ../nbs/11_cli.ipynb #22730e11
 def train_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE', help='overrides, e.g. trainer.learning_rate=1e-3')
     p.add_argument('--wandb-key', default=None, help='Weights & Biases key (default: $WANDB_API_KEY, preferred: a command line is visible to other users; none: offline)')
     p.add_argument('--resume-from-checkpoint', default=None, metavar='DIR|latest', help="a checkpoint folder, or 'latest' in the run's output_dir")
+    p.add_argument('--walk-forward', action='store_true', help="walk-forward folds (evaluator.folds: the config's, else a fold per year)")
+    p.add_argument('--seeds', type=int, default=None, metavar='N', help='train N times, with seeds 0 … N-1 (run.seeds)')
     return p
 
 # %% ../nbs/11_cli.ipynb #94eb7b39
@@ -37,6 +39,19 @@ def os_error_line(e:OSError) -> str:
     where = ' → '.join(str(f) for f in (e.filename, e.filename2) if f)
     return f"{where}: {e.strerror or e}" if where else f"{e.strerror or e}"
 
+# %% ../nbs/11_cli.ipynb #09b46785
+def repeat_flags(cfg,                     # a loaded `TrainConfig`
+                 walk_forward:bool=False, # --walk-forward
+                 seeds:int|None=None,     # --seeds N
+                ):
+    "`--walk-forward` and `--seeds N` applied to a config: folds on (the config's settings, else the defaults), seeds 0 … N−1."
+    from finann.config import ConfigError, FoldsSection
+    if walk_forward and cfg.evaluator.folds is None: cfg.evaluator.folds = FoldsSection()
+    if seeds is not None:
+        if seeds < 1: raise ConfigError(f"--seeds: {seeds} trains nothing; give 1 or more")
+        cfg.run.seeds = list(range(seeds))
+    return cfg
+
 # %% ../nbs/11_cli.ipynb #7adfbc79
 def train_main(argv:list[str]|None=None) -> int:
     "Entry point of `finann-train`: errors become one line on stderr and exit status 2."
@@ -53,7 +68,7 @@ def train_main(argv:list[str]|None=None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM): signal.signal(sig, on_signal)
     try:
         from finann.task import setup_task, setup_seeds, setup_logger, Stopped
-        cfg = load_config(args.cfg_path, args.options)
+        cfg = repeat_flags(load_config(args.cfg_path, args.options), args.walk_forward, args.seeds)
         setup_logger()
         setup_seeds(cfg.run.seed)
         task = setup_task(cfg)

@@ -13,10 +13,11 @@ from .metrics import _vector, _labels, _same_length, _ci_metric
 from .backtest import *
 from .backtest import _jsonable, _event_days
 from .sharpe import sharpe_uncertainty, information_coefficient
-from .verdict import too_little_data, best_baseline, model_verdict
+from .verdict import too_little_data, best_baseline, model_verdict, p_text
 
 # %% auto #0
-__all__ = ['HEADLINE', 'evaluation_report', 'results_frame', 'results_table', 'report_markdown', 'evaluate_predictions']
+__all__ = ['HEADLINE', 'evaluation_report', 'results_frame', 'results_table', 'report_markdown', 'fold_reports', 'seed_reports',
+           'repeats_summary', 'evaluate_predictions']
 
 # %% ../../nbs/08d_evaluate_report.ipynb #5d776742
 def evaluation_report(labels,                  # true class ids (n,), or true moves (n,) for a regression model
@@ -110,7 +111,8 @@ def results_table(reports:dict, fmt:Literal['text', 'markdown', 'html']='text') 
     "`results_frame` as aligned text (the console) or HTML (the Launcher), each after the splits' verdicts; or a Markdown table (report.md)."
     df = results_frame(reports)
     if df.empty: return ''
-    verdicts = [(split, rep['verdict']['line']) for split, rep in reports.items() if isinstance(rep, dict) and rep.get('verdict')]
+    verdicts = [(split, line) for split, rep in reports.items() if isinstance(rep, dict) and rep.get('verdict')
+                for line in [rep['verdict']['line'], *repeats_summary(rep)]]
     if fmt == 'html':
         import html
         return ''.join(f'<p class="finann-verdict"><b>{s}</b>: {html.escape(v)}</p>' for s, v in verdicts) + df.to_html(index=False, border=0, classes='finann-results')
@@ -157,6 +159,26 @@ def _verdict_md(v:dict) -> str:
     return (s + f"; the difference is model minus baseline with a {100 * (1 - v['alpha']):g}% paired-bootstrap interval over whole event dates "
             f"({v['n_boot']} resamples), 'better' or 'worse' when p < {v['alpha']:g}" + ('; the Diebold–Mariano test compares squared errors per date.' if v.get('dm') else '.'))
 
+# %% ../../nbs/08d_evaluate_report.ipynb #a9f69735
+def _repeats_md(rep:dict) -> list[str]:
+    "report.md's tables of the folds (verdict per fold) and the seeds (headline per seed, mean ± sd), and the folds skipped."
+    lines, (key, label) = [], HEADLINE[rep['task']][0]
+    if rep.get('folds'):
+        lines += ['', f"**Walk-forward folds** (the best baseline chosen on each fold's val):", '',
+                  f"| fold | dates | n | model {label} | 95% CI | baseline | {label} | verdict |", '|---|---|---|---|---|---|---|---|']
+        for f in rep['folds']:
+            v, ci = f['verdict'], f['ci']
+            p = f" ({p_text(v)})" if 'p' in v else ''
+            lines.append(f"| {f['fold']} | {f['start']} – {f['end']} | {f['n']:,} | {_fmt(v['model'])} | {f'{_fmt(ci[0])}–{_fmt(ci[1])}' if ci else ''} "
+                         f"| {v.get('baseline') or '–'} | {_fmt(v.get('baseline_value'))} | {v['outcome']}{p} |")
+    if rep.get('seeds'):
+        s = rep['seeds']; keys = list(s['mean'])
+        lines += ['', f"**Seeds** (every seed is in the headline):", '', '| seed | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
+        lines += [f"| {seed} | " + ' | '.join(_fmt(m[k]) for k in keys) + ' |' for seed, m in s['per_seed'].items()]
+        lines.append('| mean ± sd | ' + ' | '.join(f"{_fmt(s['mean'][k])} ± {_fmt(s['sd'][k])}" for k in keys) + ' |')
+    if rep.get('skipped_folds'): lines += [''] + [f"**Skipped**: {s}." for s in rep['skipped_folds']]
+    return lines
+
 # %% ../../nbs/08d_evaluate_report.ipynb #0a558c3f
 def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_report`
                     plots:dict[str, str]|None=None, # plot name -> PNG path relative to the report
@@ -167,7 +189,7 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         ci = rep['ci']
         lines += [f"## {split} ({rep['n']:,} events)", '']
         if rep.get('verdict'): lines += [f"**Verdict**: {rep['verdict']['line']}", '', _verdict_md(rep['verdict']), '']
-        lines += [results_table({split: rep}, 'markdown')]
+        lines += [results_table({split: rep}, 'markdown')] + _repeats_md(rep)
         if ci.get('skipped'): lines += ['', f"No intervals: {ci['skipped']}."]
         if ci['metrics']:
             by = {'date': 'whole event dates', 'ticker': 'whole tickers', 'event': 'events'}[ci['by']]
@@ -185,6 +207,53 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
     if plots:
         lines += ['## Plots', ''] + [f"![{name}]({path})\n" for name, path in plots.items()]
     return '\n'.join(lines).rstrip() + '\n'
+
+# %% ../../nbs/08d_evaluate_report.ipynb #fe938c13
+def fold_reports(df:pd.DataFrame, meta:dict, split:str, n_boot:int=1000, seed:int=0) -> list[dict]:
+    "Per walk-forward fold of `split` (all its seeds): n, first and last date, the model's headline metric with its interval, and the verdict."
+    from finann.predictions import split_inputs
+    out = []
+    for k in sorted(df['fold'].unique()):
+        part = df[df['fold'] == k]
+        if not (part['split'] == split).any(): continue
+        x = split_inputs(part, meta, split)
+        best = _best_on_val({}, part, meta)
+        if best is None: best = best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
+        v = model_verdict(x['labels'], x['probs'], x['baselines'].get(best), best, dates=x['dates'],
+                          chosen_on='val' if (part['split'] == 'val').any() else split, n_boot=n_boot, seed=seed)
+        pred = x['probs'] if x['probs'].ndim == 1 else x['probs'].argmax(-1)
+        days = _event_days(x['dates'])
+        ci = [] if too_little_data(len(pred), days.nunique()) or not n_boot else \
+            list(bootstrap_ci(_ci_metric(v['metric'], meta['num_labels']), x['labels'], pred, n_boot=n_boot, seed=seed, groups=days))
+        out.append({'fold': int(k), 'n': int(len(pred)), 'start': str(days.min().date()), 'end': str(days.max().date()), 'ci': ci, 'verdict': _jsonable(v)})
+    return out
+
+# %% ../../nbs/08d_evaluate_report.ipynb #2a2c4b47
+def seed_reports(df:pd.DataFrame, meta:dict, split:str) -> dict:
+    "Per seed, the model's headline metrics on `split` (all folds pooled), and their mean and standard deviation over seeds."
+    from finann.predictions import split_inputs
+    per = {}
+    for s in sorted(df['seed'].unique()):
+        x = split_inputs(df[df['seed'] == s], meta, split)
+        rep = evaluation_report(x['labels'], x['probs'], n_boot=0)
+        per[str(int(s))] = {key: rep['model'][key] for key, _ in HEADLINE[rep['task']]}
+    keys = next(iter(per.values())).keys()
+    return {'per_seed': per, 'mean': {k: float(np.mean([m[k] for m in per.values()])) for k in keys},
+            'sd': {k: float(np.std([m[k] for m in per.values()], ddof=1)) if len(per) > 1 else None for k in keys}}
+
+# %% ../../nbs/08d_evaluate_report.ipynb #ebb80f39
+def repeats_summary(rep:dict) -> list[str]:
+    "Lines on a split's folds and seeds for the console: how the folds' verdicts fell, the headline's mean ± sd over seeds, the folds skipped."
+    lines = []
+    if rep.get('folds'):
+        outcomes = pd.Series([f['verdict']['outcome'] for f in rep['folds']]).value_counts()
+        lines.append(f"{len(rep['folds'])} folds: " + ', '.join(f"{o} in {n}" for o, n in outcomes.items()))
+    if rep.get('seeds'):
+        key, label = HEADLINE[rep['task']][0]
+        s = rep['seeds']
+        lines.append(f"{len(s['per_seed'])} seeds: {label} {_fmt(s['mean'][key])} ± {_fmt(s['sd'][key])} (mean ± sd; the headline pools every seed)")
+    lines += rep.get('skipped_folds') or []
+    return lines
 
 # %% ../../nbs/08d_evaluate_report.ipynb #28c9627f
 def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
@@ -221,4 +290,7 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
         name, on = (best, 'val') if best else (best_baseline(out[split]), split)
         v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed)
         out[split] = {'verdict': _jsonable(v), **out[split]}
+        if df['fold'].nunique() > 1: out[split]['folds'] = fold_reports(df, meta, split, ev.n_boot, seed)
+        if df['seed'].nunique() > 1: out[split]['seeds'] = seed_reports(df, meta, split)
+        if meta.get('skipped_folds'): out[split]['skipped_folds'] = meta['skipped_folds']
     return out
