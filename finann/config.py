@@ -83,7 +83,7 @@ class FoldsSection(_Section):
 class EvaluatorSection(_Section):
     "How runs are judged: baselines, bootstrap intervals and the long-short backtest (see `finann.evaluate`)."
     splits: list[str] = ['val', 'test']
-    baselines: Optional[list[Literal['majority', 'ticker', 'logistic', 'train_mean', 'ridge']]] = None  # None: majority, ticker, logistic (classes); train_mean, ridge (regression)
+    baselines: Optional[list[Literal['majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum', 'train_mean', 'ridge']]] = None  # None: all but train_mean, ridge (classes); train_mean, ridge (regression)
     n_boot: int = Field(1000, ge=0)        # bootstrap resamples for the 95% intervals; 0 skips them
     ci_by: Optional[Literal['date', 'ticker', 'event']] = None  # what the bootstrap resamples; None: event dates
     q: float = Field(0.1, gt=0, le=0.5)    # long the top q, short the bottom q of each period

@@ -21,8 +21,8 @@ from .runs import latest_checkpoint
 from .evaluate.report import results_table
 
 # %% auto #0
-__all__ = ['logger', 'SECRET_KEY', 'get_rank', 'setup_seeds', 'setup_logger', 'redact', 'Stopped', 'check_wandb_reachable',
-           'EventVectors', 'embed_events', 'TrainTask', 'setup_task']
+__all__ = ['logger', 'SECRET_KEY', 'BASELINE_LADDER', 'get_rank', 'setup_seeds', 'setup_logger', 'redact', 'Stopped',
+           'check_wandb_reachable', 'EventVectors', 'embed_events', 'TrainTask', 'setup_task']
 
 # %% ../nbs/07_task.ipynb #46ef8b20
 logger = logging.getLogger('finann')
@@ -283,27 +283,55 @@ def _check_output_dir(self:TrainTask, resuming:bool):
                           "set trainer.overwrite_output_dir: true, or pick another trainer.run_name")
 
 # %% ../nbs/07_task.ipynb #b7eb4e40
+BASELINE_LADDER = {'single_label_classification': ['majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum'],
+                   'regression': ['train_mean', 'ridge']}  # `evaluator.baselines: null` fits these
+
 @patch
-def baselines(self:TrainTask, events, vectors:EventVectors, labels:dict, split:str) -> dict[str, np.ndarray]:
-    "The configured baselines' scores for a split's events, each fitted on train only (shaped like the model's scores)."
+def baseline_names(self:TrainTask) -> list[str]:
+    "The baselines to fit: `evaluator.baselines`, else the ladder of the label scheme's problem type."
+    return self.config.evaluator.baselines or BASELINE_LADDER[self.build_collator().problem_type]
+
+# %% ../nbs/07_task.ipynb #ef4a5ac7
+@patch
+def baselines(self:TrainTask, events, vectors:EventVectors, labels:dict, splits:list[str]) -> dict[str, dict[str, np.ndarray]]:
+    "split -> baseline -> scores (shaped like the model's): each baseline fitted once, on train only, and scored on every split of `splits`."
     from finann import evaluate as E
     col, ev, seed = self.build_collator(), self.config.evaluator, self.config.run.seed
-    k, reg = col.num_labels, col.problem_type == 'regression'
-    # the linear baselines fit on a seeded sample of the train events: at a million events the full float64 matrix
+    k = col.num_labels
+    # the linear and text baselines fit on a seeded sample of the train events: at a million events the full float64 matrix
     # alone would be gigabytes, and a linear model on 256-1024 features gains nothing from more than ~1e5 events
     n_train, cap = events['train'].num_rows, ev.baseline_max_train
     fit = np.sort(np.random.default_rng(seed).choice(n_train, cap, replace=False)) if cap and n_train > cap else slice(None)
     X = lambda n, rows=slice(None): vectors.vectors[vectors.text_id[n][rows]].astype(np.float64)
-    y, n_eval, out = labels['train'], events[split].num_rows, {}
-    fits = {'majority': lambda: E.majority_baseline(y, n_eval, k),
-            'ticker': lambda: E.ticker_baseline(y, column_array(events['train'], 'ticker'), column_array(events[split], 'ticker'), k),
-            'logistic': lambda: E.logistic_baseline(X('train', fit), y[fit], X(split), k, seed=seed),
-            'train_mean': lambda: np.full(n_eval, float(np.mean(y))),
-            'ridge': lambda: E.ridge_baseline(X('train', fit), y[fit], X(split))}
-    for name in ev.baselines or (['train_mean', 'ridge'] if reg else ['majority', 'ticker', 'logistic']):
+    cat = lambda f: np.concatenate([f(s) for s in splits])  # the eval splits, one after another
+    y, sizes = labels['train'], [events[s].num_rows for s in splits]
+    texts = lambda n: column_array(events[n], 'text')
+    fits = {'majority': lambda: E.majority_baseline(y, sum(sizes), k),
+            'ticker': lambda: E.ticker_baseline(y, column_array(events['train'], 'ticker'), cat(lambda s: column_array(events[s], 'ticker')), k),
+            'logistic': lambda: E.logistic_baseline(X('train', fit), y[fit], cat(X), k, seed=seed),
+            'tfidf': lambda: E.tfidf_baseline(texts('train')[fit], y[fit], cat(texts), k, seed=seed),
+            'lm_tone': lambda: E.lm_tone_baseline(texts('train')[fit], y[fit], cat(texts), k, seed=seed),
+            'momentum': lambda: E.momentum_baseline(self.previous_moves(events, ['train', *splits]), y, k, seed=seed),
+            'train_mean': lambda: np.full(sum(sizes), float(np.mean(y))),
+            'ridge': lambda: E.ridge_baseline(X('train', fit), y[fit], cat(X))}
+    out, self.skipped_baselines = {}, {}
+    for name in self.baseline_names():
         try: out[name] = fits[name]()
-        except E.EvaluationError as e: logger.warning(f"baseline {name} skipped on {split}: {e}")  # e.g. one class in train: nothing to fit
-    return out
+        except (FinannError, ValueError, KeyError) as e:  # e.g. one class in train, no text column: the run goes on without it
+            self.skipped_baselines[name] = str(e).splitlines()[0]
+            if get_rank() == 0: logger.warning(f"baseline {name} skipped: {self.skipped_baselines[name]}")
+    ends = np.cumsum(sizes)
+    return {s: {name: b[end - n:end] for name, b in out.items()} for s, n, end in zip(splits, sizes, ends)}
+
+# %% ../nbs/07_task.ipynb #5f1b5e39
+@patch
+def previous_moves(self:TrainTask, events, splits:list[str]) -> np.ndarray:
+    "`finann.evaluate.previous_moves` of the events of `splits`, one after another: each event's ticker's last move known before it."
+    from finann.evaluate import previous_moves
+    col = self.build_collator()
+    get = lambda c: np.concatenate([column_array(events[s], c) for s in splits])
+    moves = np.concatenate([price_move(column_array(events[s], col.start_field), column_array(events[s], col.end_field)) for s in splits])
+    return previous_moves(get('ticker'), get('event_start_at_et'), moves, horizon=self.label_horizon())
 
 # %% ../nbs/07_task.ipynb #c10ff3cc
 @patch
@@ -321,9 +349,10 @@ def predictions_meta(self:TrainTask, preds=None) -> dict:
     "What a reader of the predictions table needs to interpret it: problem type, classes, the baselines in `preds`, the label's definition."
     from finann.predictions import score_columns
     col = self.build_collator()
-    names = self.config.evaluator.baselines or (['train_mean', 'ridge'] if col.problem_type == 'regression' else ['majority', 'ticker', 'logistic'])
+    names = self.baseline_names()
     if preds is not None: names = [b for b in names if score_columns(col.num_labels, f'baseline_{b}')[0] in preds.columns]  # skipped ones are not in it
     return {'problem_type': col.problem_type, 'num_labels': col.num_labels, 'baselines': names, 'run_name': self.run_name,
+            'skipped_baselines': getattr(self, 'skipped_baselines', {}),
             'label': {'collator': self.config.collator.cls_name, **{k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target')}}}
 
 # %% ../nbs/07_task.ipynb #2866454b
@@ -336,14 +365,14 @@ def predict(self:TrainTask, trainer, events, vectors:EventVectors, labels:dict, 
     want = splits or self.config.evaluator.splits
     splits = [s for s in want if s in events]
     if not splits: raise ConfigError(f"{self.config.source}: evaluator.splits: none of {want} is in the data (have {list(events)})")
+    base = self.baselines(events, vectors, labels, splits) if trainer.is_world_process_zero() else None  # fitted once for every split
     for split in splits:
         scores = self.model_scores(trainer, self.event_dataset(vectors, labels, split))  # collective under DDP
         if not trainer.is_world_process_zero(): continue
         ds = events[split]
-        base = self.baselines(events, vectors, labels, split)
         meta_cols = {c: column_array(ds, c) for c in ('ticker', 'event_start_at_et', 'd+1_date') if c in ds.column_names}
         moves = price_move(column_array(ds, col.start_field), column_array(ds, col.end_field))
-        frames.append(predictions_frame(split, meta_cols, labels[split], moves, scores, base, seed=self.config.run.seed))
+        frames.append(predictions_frame(split, meta_cols, labels[split], moves, scores, base[split], seed=self.config.run.seed))
     return pd.concat(frames, ignore_index=True) if frames else None
 
 @patch

@@ -161,7 +161,7 @@ def _verdict_md(v:dict) -> str:
 
 # %% ../../nbs/08d_evaluate_report.ipynb #a9f69735
 def _repeats_md(rep:dict) -> list[str]:
-    "report.md's tables of the folds (verdict per fold) and the seeds (headline per seed, mean ± sd), and the folds skipped."
+    "report.md's tables of the folds (verdict per fold) and the seeds (headline per seed, mean ± sd), and the folds and baselines skipped."
     lines, (key, label) = [], HEADLINE[rep['task']][0]
     if rep.get('folds'):
         lines += ['', f"**Walk-forward folds** (the best baseline chosen on each fold's val):", '',
@@ -177,6 +177,7 @@ def _repeats_md(rep:dict) -> list[str]:
         lines += [f"| {seed} | " + ' | '.join(_fmt(m[k]) for k in keys) + ' |' for seed, m in s['per_seed'].items()]
         lines.append('| mean ± sd | ' + ' | '.join(f"{_fmt(s['mean'][k])} ± {_fmt(s['sd'][k])}" for k in keys) + ' |')
     if rep.get('skipped_folds'): lines += [''] + [f"**Skipped**: {s}." for s in rep['skipped_folds']]
+    if rep.get('skipped_baselines'): lines += [''] + [f"**Baseline {b} not fitted**: {why}." for b, why in rep['skipped_baselines'].items()]
     return lines
 
 # %% ../../nbs/08d_evaluate_report.ipynb #0a558c3f
@@ -293,4 +294,5 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
         if df['fold'].nunique() > 1: out[split]['folds'] = fold_reports(df, meta, split, ev.n_boot, seed)
         if df['seed'].nunique() > 1: out[split]['seeds'] = seed_reports(df, meta, split)
         if meta.get('skipped_folds'): out[split]['skipped_folds'] = meta['skipped_folds']
+        if meta.get('skipped_baselines'): out[split]['skipped_baselines'] = meta['skipped_baselines']
     return out
