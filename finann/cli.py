@@ -9,8 +9,8 @@ from pathlib import Path
 from .config import FinannError, load_config
 
 # %% auto #0
-__all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'write_traceback', 'cli_boundary', 'run_phase', 'train_main',
-           'eval_parser', 'eval_main', 'init_main']
+__all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'write_traceback', 'cli_boundary', 'run_phase', 'repeat_flags',
+           'train_main', 'eval_parser', 'eval_main', 'init_main']
 
 # %% ../nbs/11_cli.ipynb #22730e11
 def train_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE', help='overrides, e.g. trainer.learning_rate=1e-3')
     p.add_argument('--wandb-key', default=None, help='Weights & Biases key (default: $WANDB_API_KEY, preferred: a command line is visible to other users; none: offline)')
     p.add_argument('--resume-from-checkpoint', default=None, metavar='DIR|latest', help="a checkpoint folder, or 'latest' in the run's output_dir")
+    p.add_argument('--walk-forward', action='store_true', help="walk-forward folds (evaluator.folds: the config's, else a fold per year)")
+    p.add_argument('--seeds', type=int, default=None, metavar='N', help='train N times, with seeds 0 … N-1 (run.seeds)')
     p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here (it is always written to the run folder)')
     return p
 
@@ -83,6 +85,19 @@ def run_phase(folder:Path|None, before:str='setup') -> str:
     from finann.progress import read_progress, progress_state
     return (progress_state(read_progress(folder)).get('phase') if folder is not None else None) or before
 
+# %% ../nbs/11_cli.ipynb #09b46785
+def repeat_flags(cfg,                     # a loaded `TrainConfig`
+                 walk_forward:bool=False, # --walk-forward
+                 seeds:int|None=None,     # --seeds N
+                ):
+    "`--walk-forward` and `--seeds N` applied to a config: folds on (the config's settings, else the defaults), seeds 0 … N−1."
+    from finann.config import ConfigError, FoldsSection
+    if walk_forward and cfg.evaluator.folds is None: cfg.evaluator.folds = FoldsSection()
+    if seeds is not None:
+        if seeds < 1: raise ConfigError(f"--seeds: {seeds} trains nothing; give 1 or more")
+        cfg.run.seeds = list(range(seeds))
+    return cfg
+
 # %% ../nbs/11_cli.ipynb #7adfbc79
 def train_main(argv:list[str]|None=None) -> int:
     "Entry point of `finann-train`: errors become one line on stderr (exit status 2; 1 for an unexpected one)."
@@ -100,7 +115,7 @@ def train_main(argv:list[str]|None=None) -> int:
     def train():
         nonlocal task
         from finann.task import setup_task, setup_seeds, setup_logger
-        cfg = load_config(args.cfg_path, args.options)
+        cfg = repeat_flags(load_config(args.cfg_path, args.options), args.walk_forward, args.seeds)
         setup_logger()
         setup_seeds(cfg.run.seed)
         task = setup_task(cfg)

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, Val
 # %% auto #0
 __all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS', 'TRAINER_LIMITS', 'OPTIMIZER_PACKAGES',
            'FinannError', 'ConfigError', 'did_you_mean', 'unknown_key', 'RunSection', 'ComponentSection',
-           'CollatorSection', 'ModelSection', 'EvaluatorSection', 'TrainConfig', 'parse_yaml', 'read_yaml',
-           'apply_overrides', 'check_params', 'check_config', 'load_config']
+           'CollatorSection', 'ModelSection', 'FoldsSection', 'EvaluatorSection', 'TrainConfig', 'parse_yaml',
+           'read_yaml', 'apply_overrides', 'check_params', 'check_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #05a2be19
 class FinannError(Exception):
@@ -47,6 +47,7 @@ class RunSection(_Section):
     task: str = 'TrainTask'          # a registered task
     runner: str = 'SequentialTrainer'  # a registered Trainer subclass
     seed: int = 2024
+    seeds: Optional[list[int]] = Field(None, min_length=1)  # train once per seed (mean ± sd, every seed in the headline); None: just `seed`
     project: str = 'finann'          # wandb project
 
 # %% ../nbs/00_config.ipynb #00250b1f
@@ -68,11 +69,22 @@ class ModelSection(_Section):
     config: dict[str, Any] = Field(default_factory=dict)
     lora: Optional[str] = None  # the original's LoRA file for encoder fine-tuning; not supported by the MLP models
 
+# %% ../nbs/00_config.ipynb #a5ed43e1
+class FoldsSection(_Section):
+    "Walk-forward evaluation (`finann.data.folds`): retrain per fold, test on the next year or quarter."
+    period: Literal['year', 'quarter'] = 'year'             # each fold's test period
+    window: Literal['expanding', 'sliding'] = 'expanding'   # train on every earlier period, or the last train_periods
+    train_periods: int = Field(1, ge=1)
+    val_periods: int = Field(1, ge=0)                       # between train and test: the Trainer's eval and the best baseline
+    purge_sessions: Optional[int] = Field(None, ge=0)       # None: the label's horizon (d+1 open → d+3 close: 3)
+    embargo_sessions: int = Field(0, ge=0)
+    min_events: int = Field(30, ge=1)                       # a fold with fewer train, val or test events is skipped, and the report says so
+
 # %% ../nbs/00_config.ipynb #7bae3acc
 class EvaluatorSection(_Section):
     "How runs are judged: baselines, bootstrap intervals and the long-short backtest (see `finann.evaluate`)."
     splits: list[Literal['train', 'val', 'test']] = ['val', 'test']  # a misspelled split is refused, not skipped
-    baselines: Optional[list[Literal['majority', 'ticker', 'logistic', 'train_mean', 'ridge']]] = None  # None: majority, ticker, logistic (classes); train_mean, ridge (regression)
+    baselines: Optional[list[Literal['majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum', 'train_mean', 'ridge']]] = None  # None: all but train_mean, ridge (classes); train_mean, ridge (regression)
     n_boot: int = Field(1000, ge=0)        # bootstrap resamples for the 95% intervals; 0 skips them
     ci_by: Optional[Literal['date', 'ticker', 'event']] = None  # what the bootstrap resamples; None: event dates
     q: float = Field(0.1, gt=0, le=0.5)    # long the top q, short the bottom q of each period
@@ -81,6 +93,8 @@ class EvaluatorSection(_Section):
     cost_bps: float = Field(0.0, ge=0)     # per unit of traded gross
     rf: float = 0.0                        # annual risk-free rate for the Sharpe ratio
     baseline_max_train: Optional[int] = Field(100_000, ge=1)  # logistic/ridge fit on a seeded sample of at most this many train events; None: all
+    configs_tried: int = Field(1, ge=1)    # configs tried under one study: the deflated Sharpe counts them × folds × seeds
+    folds: Optional[FoldsSection] = None   # walk-forward folds (also `finann-train --walk-forward`); None: the builder's one split
 
 # %% ../nbs/00_config.ipynb #2513dfee
 class TrainConfig(_Section):

@@ -21,8 +21,8 @@ from .runs import latest_checkpoint, config_differences, saved_run_config
 from .evaluate.report import results_table
 
 # %% auto #0
-__all__ = ['logger', 'SECRET_KEY', 'get_rank', 'setup_seeds', 'setup_logger', 'redact', 'Stopped', 'check_wandb_reachable',
-           'EventVectors', 'embed_events', 'TrainTask', 'setup_task']
+__all__ = ['logger', 'SECRET_KEY', 'BASELINE_LADDER', 'get_rank', 'setup_seeds', 'setup_logger', 'redact', 'Stopped',
+           'check_wandb_reachable', 'EventVectors', 'embed_events', 'TrainTask', 'setup_task']
 
 # %% ../nbs/07_task.ipynb #46ef8b20
 logger = logging.getLogger('finann')
@@ -311,27 +311,55 @@ def _check_output_dir(self:TrainTask, resuming:bool):
                           "continue it with --resume-from-checkpoint latest, or pick another trainer.run_name")
 
 # %% ../nbs/07_task.ipynb #b7eb4e40
+BASELINE_LADDER = {'single_label_classification': ['majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum'],
+                   'regression': ['train_mean', 'ridge']}  # `evaluator.baselines: null` fits these
+
 @patch
-def baselines(self:TrainTask, events, vectors:EventVectors, labels:dict, split:str) -> dict[str, np.ndarray]:
-    "The configured baselines' scores for a split's events, each fitted on train only (shaped like the model's scores)."
+def baseline_names(self:TrainTask) -> list[str]:
+    "The baselines to fit: `evaluator.baselines`, else the ladder of the label scheme's problem type."
+    return self.config.evaluator.baselines or BASELINE_LADDER[self.build_collator().problem_type]
+
+# %% ../nbs/07_task.ipynb #ef4a5ac7
+@patch
+def baselines(self:TrainTask, events, vectors:EventVectors, labels:dict, splits:list[str]) -> dict[str, dict[str, np.ndarray]]:
+    "split -> baseline -> scores (shaped like the model's): each baseline fitted once, on train only, and scored on every split of `splits`."
     from finann import evaluate as E
     col, ev, seed = self.build_collator(), self.config.evaluator, self.config.run.seed
-    k, reg = col.num_labels, col.problem_type == 'regression'
-    # the linear baselines fit on a seeded sample of the train events: at a million events the full float64 matrix
+    k = col.num_labels
+    # the linear and text baselines fit on a seeded sample of the train events: at a million events the full float64 matrix
     # alone would be gigabytes, and a linear model on 256-1024 features gains nothing from more than ~1e5 events
     n_train, cap = events['train'].num_rows, ev.baseline_max_train
     fit = np.sort(np.random.default_rng(seed).choice(n_train, cap, replace=False)) if cap and n_train > cap else slice(None)
     X = lambda n, rows=slice(None): vectors.vectors[vectors.text_id[n][rows]].astype(np.float64)
-    y, n_eval, out = labels['train'], events[split].num_rows, {}
-    fits = {'majority': lambda: E.majority_baseline(y, n_eval, k),
-            'ticker': lambda: E.ticker_baseline(y, column_array(events['train'], 'ticker'), column_array(events[split], 'ticker'), k),
-            'logistic': lambda: E.logistic_baseline(X('train', fit), y[fit], X(split), k, seed=seed),
-            'train_mean': lambda: np.full(n_eval, float(np.mean(y))),
-            'ridge': lambda: E.ridge_baseline(X('train', fit), y[fit], X(split))}
-    for name in ev.baselines or (['train_mean', 'ridge'] if reg else ['majority', 'ticker', 'logistic']):
+    cat = lambda f: np.concatenate([f(s) for s in splits])  # the eval splits, one after another
+    y, sizes = labels['train'], [events[s].num_rows for s in splits]
+    texts = lambda n: column_array(events[n], 'text')
+    fits = {'majority': lambda: E.majority_baseline(y, sum(sizes), k),
+            'ticker': lambda: E.ticker_baseline(y, column_array(events['train'], 'ticker'), cat(lambda s: column_array(events[s], 'ticker')), k),
+            'logistic': lambda: E.logistic_baseline(X('train', fit), y[fit], cat(X), k, seed=seed),
+            'tfidf': lambda: E.tfidf_baseline(texts('train')[fit], y[fit], cat(texts), k, seed=seed),
+            'lm_tone': lambda: E.lm_tone_baseline(texts('train')[fit], y[fit], cat(texts), k, seed=seed),
+            'momentum': lambda: E.momentum_baseline(self.previous_moves(events, ['train', *splits]), y, k, seed=seed),
+            'train_mean': lambda: np.full(sum(sizes), float(np.mean(y))),
+            'ridge': lambda: E.ridge_baseline(X('train', fit), y[fit], cat(X))}
+    out, self.skipped_baselines = {}, {}
+    for name in self.baseline_names():
         try: out[name] = fits[name]()
-        except E.EvaluationError as e: logger.warning(f"baseline {name} skipped on {split}: {e}")  # e.g. one class in train: nothing to fit
-    return out
+        except (FinannError, ValueError, KeyError) as e:  # e.g. one class in train, no text column: the run goes on without it
+            self.skipped_baselines[name] = str(e).splitlines()[0]
+            if get_rank() == 0: logger.warning(f"baseline {name} skipped: {self.skipped_baselines[name]}")
+    ends = np.cumsum(sizes)
+    return {s: {name: b[end - n:end] for name, b in out.items()} for s, n, end in zip(splits, sizes, ends)}
+
+# %% ../nbs/07_task.ipynb #5f1b5e39
+@patch
+def previous_moves(self:TrainTask, events, splits:list[str]) -> np.ndarray:
+    "`finann.evaluate.previous_moves` of the events of `splits`, one after another: each event's ticker's last move known before it."
+    from finann.evaluate import previous_moves
+    col = self.build_collator()
+    get = lambda c: np.concatenate([column_array(events[s], c) for s in splits])
+    moves = np.concatenate([col.dataset_moves(events[s]) for s in splits])
+    return previous_moves(get('ticker'), get('event_start_at_et'), moves, horizon=self.label_horizon())
 
 # %% ../nbs/07_task.ipynb #c10ff3cc
 @patch
@@ -349,9 +377,10 @@ def predictions_meta(self:TrainTask, preds=None) -> dict:
     "What a reader of the predictions table needs to interpret it: problem type, classes, the baselines in `preds`, the label's definition."
     from finann.predictions import score_columns
     col = self.build_collator()
-    names = self.config.evaluator.baselines or (['train_mean', 'ridge'] if col.problem_type == 'regression' else ['majority', 'ticker', 'logistic'])
+    names = self.baseline_names()
     if preds is not None: names = [b for b in names if score_columns(col.num_labels, f'baseline_{b}')[0] in preds.columns]  # skipped ones are not in it
     return {'problem_type': col.problem_type, 'num_labels': col.num_labels, 'baselines': names, 'run_name': self.run_name,
+            'skipped_baselines': getattr(self, 'skipped_baselines', {}),
             'label': {'collator': self.config.collator.cls_name, **{k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target', 'label_column', 'drop_band', 'allow_untradable')}}}
 
 # %% ../nbs/07_task.ipynb #2866454b
@@ -364,14 +393,14 @@ def predict(self:TrainTask, trainer, events, vectors:EventVectors, labels:dict, 
     want = splits or self.config.evaluator.splits
     splits = [s for s in want if s in events]
     if not splits: raise ConfigError(f"{self.config.source}: evaluator.splits: none of {want} is in the data (have {list(events)})")
+    base = self.baselines(events, vectors, labels, splits) if trainer.is_world_process_zero() else None  # fitted once for every split
     for split in splits:
         scores = self.model_scores(trainer, self.event_dataset(vectors, labels, split))  # collective under DDP
         if not trainer.is_world_process_zero(): continue
         ds = events[split]
-        base = self.baselines(events, vectors, labels, split)
         meta_cols = {c: column_array(ds, c) for c in ('ticker', 'event_start_at_et', 'd+1_date') if c in ds.column_names}
         moves = col.dataset_moves(ds)
-        frames.append(predictions_frame(split, meta_cols, labels[split], moves, scores, base, seed=self.config.run.seed))
+        frames.append(predictions_frame(split, meta_cols, labels[split], moves, scores, base[split], seed=self.config.run.seed))
     return pd.concat(frames, ignore_index=True) if frames else None
 
 @patch
@@ -388,10 +417,10 @@ def write_report(self:TrainTask, reports:dict, out:Path, state=None) -> Path:
     return write_report(reports, out, self.run_name, state)
 
 @patch
-def write_predictions(self:TrainTask, preds, out:Path) -> tuple[Path, dict]:
-    "`predictions.parquet` in `out`, with its metadata; returns the path and the metadata."
+def write_predictions(self:TrainTask, preds, out:Path, skipped:list[str]|None=None) -> tuple[Path, dict]:
+    "`predictions.parquet` in `out`, with its metadata (and the walk-forward folds `skipped`); returns the path and the metadata."
     from finann.predictions import write_predictions
-    meta = self.predictions_meta(preds)
+    meta = {**self.predictions_meta(preds), **({'skipped_folds': skipped} if skipped else {})}
     return write_predictions(preds, out, meta), meta
 
 # %% ../nbs/07_task.ipynb #bf198c25
@@ -426,6 +455,70 @@ def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
     except Stopped as e: progress.write('stopped', message=str(e)); raise
     except BaseException as e: progress.write('failed', message=f"{type(e).__name__}: {e}" if not isinstance(e, FinannError) else str(e)); raise
 
+# %% ../nbs/07_task.ipynb #56689ea5
+@patch
+def label_horizon(self:TrainTask) -> int:
+    "Sessions the label's move spans (d+1 open → d+3 close: 3; d+0 close → d+3 close: 3): the purge gap of walk-forward folds."
+    col = self.build_collator()
+    first, last = (int(re.match(r'd\+(\d+)_', getattr(col, f)).group(1)) for f in ('start_field', 'end_field'))
+    return last - max(first, 1) + 1  # d+0 close is known before the event: the first session that moves the label is d+1
+
+@patch
+def repeats(self:TrainTask) -> bool:
+    "Whether the run trains more than once: walk-forward folds (`evaluator.folds`) or a list of seeds (`run.seeds`)."
+    return self.config.evaluator.folds is not None or bool(self.config.run.seeds)
+
+# %% ../nbs/07_task.ipynb #99c2d962
+@patch
+def fold_events(self:TrainTask, events, vectors:EventVectors, labels:dict) -> tuple[list, list[str]]:
+    "Per walk-forward fold: (fold, its train/val/test events, vectors and labels); and one line for each fold skipped."
+    import datasets
+    from finann.data.folds import walk_forward_folds
+    f, src, names = self.config.evaluator.folds, self.config.source, list(events)
+    pooled = datasets.concatenate_datasets([events[n] for n in names])  # the builder's splits, back in one timeline
+    ids = np.concatenate([vectors.text_id[n] for n in names]); y = np.concatenate([labels[n] for n in names])
+    dates = column_array(pooled, 'd+1_date' if 'd+1_date' in pooled.column_names else 'event_start_at_et')
+    try: folds = walk_forward_folds(dates, f.period, f.window, f.train_periods, f.val_periods,
+                                    self.label_horizon() if f.purge_sessions is None else f.purge_sessions, f.embargo_sessions)
+    except data.DataError as e: raise ConfigError(f"{src}: {e}") from None
+    units, skipped = [], []
+    for fold in folds:
+        rows = fold.rows()
+        need = ['train', 'test'] + (['val'] if f.val_periods else [])
+        why = [f"{n} has {len(rows.get(n, []))} events (fewer than evaluator.folds.min_events {f.min_events})" for n in need if len(rows.get(n, [])) < f.min_events]
+        if not why and self.build_collator().problem_type != 'regression' and len(np.unique(y[fold.train])) < 2:
+            why = [f"its train events are all class {y[fold.train][0]}"]
+        if why:
+            skipped.append(f"fold {fold.index} (test {fold.test_period}) skipped: {'; '.join(why)}")
+            if get_rank() == 0: logger.warning(f"evaluator.folds: {skipped[-1]}")
+            continue
+        units.append((fold, datasets.DatasetDict({n: pooled.select(r) for n, r in rows.items()}),
+                      EventVectors(vectors.vectors, {n: ids[r] for n, r in rows.items()}, vectors.stats), {n: y[r] for n, r in rows.items()}))
+    if not units: raise ConfigError(f"{src}: evaluator.folds: every fold was skipped ({skipped[0]}); use fewer, longer periods or lower min_events")
+    return units, skipped
+
+# %% ../nbs/07_task.ipynb #22be896a
+@patch
+def fit_predict_repeats(self:TrainTask, events, vectors:EventVectors, labels:dict, dim:int, progress:ProgressLog|None=None) -> tuple:
+    "Train afresh and predict once per walk-forward fold and seed: (the last trainer, every fold's and seed's predictions in one table, the folds skipped)."
+    import pandas as pd
+    seeds = self.config.run.seeds or [self.config.run.seed]
+    units, skipped = self.fold_events(events, vectors, labels) if self.config.evaluator.folds is not None else ([(None, events, vectors, labels)], [])
+    frames = []
+    for fold, ev, vec, lab in units:  # the vectors were embedded once, outside the loops: a fold costs training only
+        k = 0 if fold is None else fold.index
+        for s in seeds:
+            setup_seeds(s)
+            # one wandb run and no checkpoints per unit would be dozens of each: units log to progress.jsonl only
+            args = self.training_arguments(output_dir=str(self.output_dir/'repeats'/f'fold{k}-seed{s}'), seed=s, save_strategy='no', report_to=[], load_best_model_at_end=False)
+            val = self.event_dataset(vec, lab, 'val') if 'val' in ev else None
+            trainer = self.build_trainer(self.build_model(dim), self.build_collator(vec), self.event_dataset(vec, lab, 'train'), val, args, progress)
+            self.fit(trainer)
+            preds = self.predict(trainer, ev, vec, lab)
+            if preds is not None: frames.append(preds.assign(fold=np.int64(k), seed=np.int64(s)))
+            if get_rank() == 0: logger.info(f"trained fold {k}{f' (test {fold.test_period})' if fold else ''}, seed {s}")
+    return trainer, (pd.concat(frames, ignore_index=True) if frames else None), skipped
+
 # %% ../nbs/07_task.ipynb #21c0f0e2
 @patch
 def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
@@ -439,18 +532,25 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     vectors = self.embed(events, emb)
     labels = self.build_labels(events)
     report = {**builder.report, 'class_balance': self._log_class_balance(labels)}
-    model, collator = self.build_model(emb.dim), self.build_collator(vectors)
-    val = self.event_dataset(vectors, labels, 'val') if 'val' in events else None
-    trainer = self.build_trainer(model, collator, self.event_dataset(vectors, labels, 'train'), val, args, progress, wandb_extra={'data_report': report})
-    progress.phase('training'); t1 = time.time()
-    self.fit(trainer, resume)
-    progress.phase('evaluating'); t2 = time.time()
-    preds = self.predict(trainer, events, vectors, labels)
-    trainer.save_model()
+    if self.repeats():  # walk-forward folds and/or several seeds: loops around fit → predict
+        if resume: raise FinannError("--resume-from-checkpoint: not supported with evaluator.folds or run.seeds; start the run again")
+        progress.phase('training'); t1 = time.time()
+        trainer, preds, report['skipped_folds'] = self.fit_predict_repeats(events, vectors, labels, emb.dim, progress)
+        t2 = time.time(); trainer.save_model(str(out))  # the last fold's and seed's model
+    else:
+        model, collator = self.build_model(emb.dim), self.build_collator(vectors)
+        val = self.event_dataset(vectors, labels, 'val') if 'val' in events else None
+        trainer = self.build_trainer(model, collator, self.event_dataset(vectors, labels, 'train'), val, args, progress, wandb_extra={'data_report': report})
+        progress.phase('training'); t1 = time.time()
+        self.fit(trainer, resume)
+        progress.phase('evaluating'); t2 = time.time()
+        preds = self.predict(trainer, events, vectors, labels)
+        trainer.save_model()
     if not trainer.is_world_process_zero(): return {}
     progress.phase('report')
     trainer.save_state()
-    _, meta = self.write_predictions(preds, out)
+    if self.repeats(): trainer.state.save_to_json(str(out/'trainer_state.json'))  # the last unit's curves, beside its model
+    _, meta = self.write_predictions(preds, out, skipped=report.get('skipped_folds'))
     metrics = {'run_name': self.run_name, **self.evaluate(preds, meta), 'train': self._train_counts(labels['train']), 'data': report,
                'embedding': {'cls': self.config.embedding.cls_name, 'dim': emb.dim, **vectors.stats}, 'world_size': args.world_size}
     write_atomic(out/'config.yaml', yaml.safe_dump(redact(self.config.model_dump()), sort_keys=False))

@@ -10,3 +10,5 @@ from .metrics import *
 from .baselines import *
 from .backtest import *
 from .report import *
+from .verdict import *
+from .sharpe import *

@@ -13,7 +13,7 @@ from .metrics import EvaluationError, _vector, _same_length
 
 # %% auto #0
 __all__ = ['PERIOD_DAYS', 'WEIGHTINGS', 'score_from_probs', 'performance_stats', 'periods_per_year', 'BacktestResult',
-           'long_short_backtest', 'decile_returns']
+           'period_starts', 'long_short_backtest', 'decile_returns']
 
 # %% ../../nbs/08c_evaluate_backtest.ipynb #d0bc0f85
 def score_from_probs(probs, # class probabilities, shape (n, num_labels); class 0 is down, the last is up
@@ -97,7 +97,8 @@ class BacktestResult:
     def from_dict(cls, d:dict) -> BacktestResult:
         "The inverse of `to_dict` (missing numbers come back as nan)."
         s = d['series']; index = pd.DatetimeIndex(pd.to_datetime(s['period']), name='period')
-        nums = {k: (float('nan') if v is None else v) for k, v in d.items() if k != 'series'}
+        fields = {f.name for f in dataclasses.fields(cls)} - set(cls._SERIES)  # a report's extra keys (e.g. 'uncertainty') are not fields
+        nums = {k: (float('nan') if v is None else v) for k, v in d.items() if k in fields}
         return cls(**nums, **{k: pd.Series(s[k], index=index, name=k, dtype=np.float64) for k in cls._SERIES})
 
 # %% ../../nbs/08c_evaluate_backtest.ipynb #f408357f
@@ -125,6 +126,14 @@ def _max_gross_exposure(days:pd.Series, gross:np.ndarray, hold_days:int) -> floa
     np.add.at(open_, pos, gross); np.add.at(open_, pos + hold_days, -gross)
     return float(np.cumsum(open_).max())
 
+# %% ../../nbs/08c_evaluate_backtest.ipynb #db97b8ea
+def period_starts(dates,                                 # each event's date (anything pandas parses)
+                  period:Literal[None, 'D', 'W', 'M']=None,
+                 ) -> pd.Series:
+    "The start of each event's period: its day (None/'D'), or the first day of its calendar week or month; the backtest's books and the IC's periods."
+    day = _event_days(dates)
+    return day if period in (None, 'D') else day.dt.to_period(period).dt.start_time
+
 # %% ../../nbs/08c_evaluate_backtest.ipynb #c9b4d5ad
 def long_short_backtest(scores,                  # the signal, shape (n,): higher means more likely up
                         moves,                   # each event's simple return over the label's window, shape (n,)
@@ -144,7 +153,7 @@ def long_short_backtest(scores,                  # the signal, shape (n,): highe
     if period not in PERIOD_DAYS: raise EvaluationError(f"unknown period {period!r}; choices: None (event date), 'D', 'W', 'M'")
     if cost_bps < 0: raise EvaluationError(f"cost_bps must be ≥ 0, got {cost_bps}")
     day = _event_days(dates)
-    key = day if period in (None, 'D') else day.dt.to_period(period).dt.start_time
+    key = period_starts(day, period)
 
     df = pd.DataFrame({'key': key, 'day': day, 'score': scores, 'move': moves, 'row': np.arange(len(scores))})
     m = df.groupby('key')['score'].transform('size')

