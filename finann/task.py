@@ -82,12 +82,12 @@ class EventVectors:
         return self.vectors[self.text_id[split]]
 
 # %% ../nbs/07_task.ipynb #ccd33ed8
-def embed_events(events, emb) -> EventVectors:
-    "Embed every unique text of every split once (through `emb`'s cache); the events themselves are not changed."
+def embed_events(events, emb, progress=None) -> EventVectors:
+    "Embed every unique text of every split once (through `emb`'s cache), reporting to `progress` (a `ProgressLog`); the events themselves are not changed."
     from finann.embedding import TextColumn
     names = list(events)
     # the texts are read from the splits' Arrow columns a slice at a time, never all as Python strings
-    inverse, vectors = emb.embed_unique(TextColumn(*[events[n].select_columns(['text']).with_format('arrow')[:]['text'] for n in names]))
+    inverse, vectors = emb.embed_unique(TextColumn(*[events[n].select_columns(['text']).with_format('arrow')[:]['text'] for n in names]), progress)
     ids, start = {}, 0
     for n in names:
         k = events[n].num_rows
@@ -135,9 +135,9 @@ def build_embedding(self:TrainTask):
     return registry.get_embedding_class(self.config.embedding.cls_name)(**self.config.embedding.config)
 
 @patch
-def embed(self:TrainTask, events, embedding=None) -> EventVectors:
-    "Each unique text of `events` embedded once, through the cache (under torchrun the ranks split the work)."
-    return embed_events(events, embedding or self.build_embedding())
+def embed(self:TrainTask, events, embedding=None, progress=None) -> EventVectors:
+    "Each unique text of `events` embedded once, through the cache (under torchrun the ranks split the work); `embed` events go to `progress`."
+    return embed_events(events, embedding or self.build_embedding(), progress)
 
 # %% ../nbs/07_task.ipynb #a0ba9011
 @patch
@@ -404,7 +404,7 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     emb = self.build_embedding()  # one encoder for the run: a local model is loaded once
     self.model_kwargs(emb.dim)  # a size mismatch fails before any embedding work
     progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())))
-    vectors = self.embed(events, emb)
+    vectors = self.embed(events, emb, progress)
     labels = self.build_labels(events)
     report = {**builder.report, 'class_balance': self._log_class_balance(labels)}
     model, collator = self.build_model(emb.dim), self.build_collator(vectors)

@@ -29,6 +29,8 @@ class FakeServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'  # keep-alive, as real APIs: a connection per request would time TCP, not the client
+
             def log_message(self, *a): pass
 
             def reply(self, status, body, headers=()):
@@ -39,6 +41,13 @@ class FakeServer:
                 for k, v in headers: self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_GET(self):  # for a server in another process (bench/embedding_api.py): its log, and a reset
+                if self.path == '/log': return self.reply(200, [{'t': r['t'], 'tokens': r['tokens'], 'inputs': len(r['body'].get('input') or [])} for r in server.requests])
+                if self.path == '/reset':
+                    server.requests.clear(); server.max_in_flight = 0
+                    return self.reply(200, {})
+                self.reply(404, {'error': {'message': 'not found'}})
 
             def do_POST(self):
                 with server.lock:

@@ -12,13 +12,13 @@ import numpy as np
 from pydantic import AliasChoices, Field, PrivateAttr
 from ..config import FinannError
 from .encoders import BaseEmbedding, dist_rank_world
-from .text import average_chunks, clean_text
+from .text import WindowCollector, clean_text
 from ..registry import registry
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['logger', 'OPENAI_DIMS', 'ByteTokens', 'openai_tokenizer', 'text_windows', 'MinuteBudget', 'RateLimiter',
-           'parse_duration', 'retry_delay', 'OpenAIEmbedding']
+__all__ = ['logger', 'OPENAI_DIMS', 'OPENAI_PRICES_AS_OF', 'OPENAI_PRICES', 'ByteTokens', 'openai_tokenizer', 'text_windows',
+           'MinuteBudget', 'RateLimiter', 'parse_duration', 'retry_delay', 'OpenAIEmbedding']
 
 # %% ../../nbs/03d_embedding_openai.ipynb #4c83ce80
 logger = logging.getLogger(__name__)
@@ -244,21 +244,19 @@ def _encode_batches(self:OpenAIEmbedding, texts:list[str]):
     "(positions, vectors) of the texts whose windows have all come back, request by request, as they finish."
     from concurrent.futures import ThreadPoolExecutor, as_completed
     pieces, owner, weight, requests = self._plan(texts)
-    left = np.bincount(owner, minlength=len(texts))  # windows not back yet, per text
-    blank, out, limiter, width = np.flatnonzero(left == 0), None, self.limiter if requests else None, None
+    collect = WindowCollector(owner, weight, len(texts), self.normalize)
+    blank, width = np.flatnonzero(collect.left == 0), None
+    if requests: self.limiter  # a limit too small for one input fails here, once, rather than in every thread
     ex = ThreadPoolExecutor(self.concurrency)
     try:
         futs = {ex.submit(self._request, pieces[s:e], int(weight[s:e].sum())): (s, e) for s, e in requests}
         for f in as_completed(futs):
-            s, e = futs[f]; v = f.result()  # (e - s, dim)
-            if out is None: out = np.zeros((len(pieces), v.shape[1]), dtype=np.float32)
-            out[s:e] = v
-            np.subtract.at(left, owner[s:e], 1)
-            done = np.unique(owner[s:e][left[owner[s:e]] == 0])
-            sel = np.isin(owner, done)  # every window of the finished texts
-            yield done, average_chunks(out[sel], np.searchsorted(done, owner[sel]), weight[sel].astype(np.float64), len(done), self.normalize)
+            s, e = futs[f]
+            done, v = collect.add(np.arange(s, e), f.result())  # f.result(): (e - s, dim), or the request's one-line error
+            width = v.shape[1]
+            if len(done): yield done, v
     finally: ex.shutdown(wait=True, cancel_futures=True)  # a failure: the requests in flight finish, the rest never start
-    if len(blank): yield blank, np.zeros((len(blank), out.shape[1] if out is not None else self.dim), dtype=np.float32)
+    if len(blank): yield blank, np.zeros((len(blank), width or self.dim), dtype=np.float32)
 
 @patch
 def encode(self:OpenAIEmbedding, texts:list[str]) -> np.ndarray:
@@ -267,6 +265,12 @@ def encode(self:OpenAIEmbedding, texts:list[str]) -> np.ndarray:
         if out is None: out = np.zeros((len(texts), v.shape[1]), dtype=np.float32)
         out[idx] = v
     return out if out is not None else np.zeros((0, self.dim), dtype=np.float32)
+
+@patch
+def count_tokens(self:OpenAIEmbedding, texts:list[str]) -> np.ndarray:
+    "Tokens of each text that are sent (and billed): all of it, or the first `max_length` with `long_text='truncate'`; 0 for an empty text."
+    n = np.array([len(self.enc.encode_ordinary(clean_text(t))) if t.strip() else 0 for t in texts], dtype=np.int64)
+    return np.minimum(n, self.max_length) if self.long_text == 'truncate' else n
 
 # %% ../../nbs/03d_embedding_openai.ipynb #b6fa1c19
 @patch
@@ -330,3 +334,18 @@ def _server_limits(headers) -> str:
 def _first_line(e:Exception) -> str:
     s = str(getattr(e, 'message', None) or e).strip()
     return s.splitlines()[0][:200] if s else ''
+
+# %% ../../nbs/03d_embedding_openai.ipynb #53d52b97
+OPENAI_PRICES_AS_OF = '2024-01-25'  # the text-embedding-3 launch prices; unchanged on openai.com/api/pricing since
+OPENAI_PRICES = {'text-embedding-3-small': 0.02, 'text-embedding-3-large': 0.13, 'text-embedding-ada-002': 0.10}  # USD per 1M input tokens (standard API, not Batch)
+
+# %% ../../nbs/03d_embedding_openai.ipynb #31fee80a
+@patch(as_prop=True)
+def price_per_million(self:OpenAIEmbedding) -> float|None:
+    "USD per million input tokens: `price_per_million_tokens` if set, else `OPENAI_PRICES` for the model, else None."
+    return self.price_per_million_tokens if self.price_per_million_tokens is not None else OPENAI_PRICES.get(self.model_name_or_path)
+
+@patch
+def cost(self:OpenAIEmbedding, tokens:int) -> float|None:
+    p = self.price_per_million
+    return None if p is None else tokens * p / 1e6
