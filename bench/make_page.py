@@ -24,6 +24,10 @@ SECTIONS = {
     'growth': "How time and memory grow with the number of events (one epoch, HashingEmbedding).",
     'data_scale': "Building and training on 10k to 1M events: the data is written once as memory-mapped Arrow and read back.",
     'embedding': "finann's encoders against sentence-transformers' own `encode`, and what the cache saves.",
+    'token_batches': "Local encoders pack each forward pass to a token budget (`max_batch_tokens`) instead of a fixed number of texts: "
+                     "on a corpus of short tweets and long transcripts, against sentence-transformers' own `encode`, all in one run.",
+    'embedding_api': "`OpenAIEmbedding` against a real HTTP server on 127.0.0.1 that takes 200 ms per request: requests in flight against one "
+                     "at a time, and the most tokens the server saw in any 60 s under a tokens-per-minute limit.",
 }
 
 

@@ -82,8 +82,8 @@ class EventVectors:
         return self.vectors[self.text_id[split]]
 
 # %% ../nbs/07_task.ipynb #ccd33ed8
-def embed_events(events, emb, pooling:str='mean', half_life_hours:float=24.) -> EventVectors:
-    "Embed every unique text of every split once (through `emb`'s cache); a text stream's events are pooled from their texts. The events are not changed."
+def embed_events(events, emb, progress=None, pooling:str='mean', half_life_hours:float=24.) -> EventVectors:
+    "Embed every unique text of every split once (through `emb`'s cache, reporting to `progress`, a `ProgressLog`); a text stream's events are pooled from their texts. The events are not changed."
     from finann.embedding import TextColumn
     names = list(events)
     if 'texts' in events[names[0]].column_names:  # many texts per event (TextStreamBuilder): each unique text once, pooled per event
@@ -91,7 +91,7 @@ def embed_events(events, emb, pooling:str='mean', half_life_hours:float=24.) -> 
         pooled, rows = embed_windows(emb, events, pooling, half_life_hours)
         return EventVectors(pooled, rows, dict(emb.last_stats))
     # the texts are read from the splits' Arrow columns a slice at a time, never all as Python strings
-    inverse, vectors = emb.embed_unique(TextColumn(*[events[n].select_columns(['text']).with_format('arrow')[:]['text'] for n in names]))
+    inverse, vectors = emb.embed_unique(TextColumn(*[events[n].select_columns(['text']).with_format('arrow')[:]['text'] for n in names]), progress)
     ids, start = {}, 0
     for n in names:
         k = events[n].num_rows
@@ -139,10 +139,10 @@ def build_embedding(self:TrainTask):
     return registry.get_embedding_class(self.config.embedding.cls_name)(**self.config.embedding.config)
 
 @patch
-def embed(self:TrainTask, events, embedding=None) -> EventVectors:
-    "Each unique text of `events` embedded once, through the cache (under torchrun the ranks split the work)."
+def embed(self:TrainTask, events, embedding=None, progress=None) -> EventVectors:
+    "Each unique text of `events` embedded once, through the cache (under torchrun the ranks split the work); `embed` events go to `progress`."
     b = self.build_builder()  # a text stream's builder says how its events' texts are pooled
-    return embed_events(events, embedding or self.build_embedding(), getattr(b, 'pooling', 'mean'), getattr(b, 'half_life_hours', 24.))
+    return embed_events(events, embedding or self.build_embedding(), progress, getattr(b, 'pooling', 'mean'), getattr(b, 'half_life_hours', 24.))
 
 # %% ../nbs/07_task.ipynb #a0ba9011
 @patch
@@ -529,7 +529,7 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     emb = self.build_embedding()  # one encoder for the run: a local model is loaded once
     self.model_kwargs(emb.dim)  # a size mismatch fails before any embedding work
     progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())), splits={k: ds.num_rows for k, ds in events.items()})
-    vectors = self.embed(events, emb)
+    vectors = self.embed(events, emb, progress)
     labels = self.build_labels(events)
     report = {**builder.report, 'class_balance': self._log_class_balance(labels)}
     if self.repeats():  # walk-forward folds and/or several seeds: loops around fit → predict

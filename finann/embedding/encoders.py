@@ -4,21 +4,21 @@
 
 # %% ../../nbs/03c_embedding_encoders.ipynb #c4c5a134
 from __future__ import annotations
-import hashlib, sys
+import hashlib, sys, time
 from pathlib import Path
 from typing import Any, Iterator, Literal, Optional
 import numpy as np
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr
 from ..config import FinannError
 from .cache import EmbeddingCache, cache_root, text_keys
-from .text import TextColumn, average_chunks, check_texts, clean_text, token_windows
+from .text import TextColumn, WindowCollector, average_chunks, check_texts, clean_text, token_batches, token_windows
 from ..io import write_atomic
 from ..registry import registry
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['dist_rank_world', 'BaseEmbedding', 'HashingEmbedding', 'packaged_minilm_path', 'auto_device', 'resolve_dtype',
-           'file_digest', 'model_fingerprint', 'TransformerEmbedding', 'pool', 'HFEmbedding',
+__all__ = ['dist_rank_world', 'BaseEmbedding', 'EmbedProgress', 'HashingEmbedding', 'packaged_minilm_path', 'auto_device',
+           'resolve_dtype', 'file_digest', 'model_fingerprint', 'TransformerEmbedding', 'pool', 'HFEmbedding',
            'SentenceTransformerEmbedding']
 
 # %% ../../nbs/03c_embedding_encoders.ipynb #24177dd9
@@ -90,8 +90,8 @@ def cache(self:BaseEmbedding) -> EmbeddingCache:
 
 # %% ../../nbs/03c_embedding_encoders.ipynb #1dd307fc
 @patch
-def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn) -> tuple[np.ndarray, np.ndarray]:
-    "Row of each text in the returned matrix, and the float32 matrix of the unique texts' vectors."
+def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    "Row of each text in the returned matrix, and the float32 matrix of the unique texts' vectors; `embed` events go to `progress` (a `ProgressLog`)."
     src = texts if isinstance(texts, TextColumn) else TextColumn(texts)
     cache = self.cache() if self.use_cache else None
     inverse, first, keys, empty = _unique_texts(src, cache.salt if cache is not None else '')
@@ -109,23 +109,60 @@ def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn) -> tuple[np.nda
         cached = int(found.sum())
         todo = np.flatnonzero(~found & ~empty)
         mine = todo[todo % world == rank]  # by position among the unique texts: the same on every rank, whatever it found
-        encoded += self._encode_into(texts_of, mine, fill, cache, keys, compact=world == 1)
+        encoded += self._encode_into(texts_of, mine, fill, cache, keys, compact=world == 1, log=progress)
         if world > 1:
             import torch.distributed as dist
             dist.barrier()  # every rank has written its shard
             found, hit = cache.get(keys[todo])
             if hit is not None: fill(todo[found], hit)
             encoded += self._encode_into(texts_of, todo[~found], fill, cache, keys, compact=False)
-    else: encoded = self._encode_into(texts_of, np.flatnonzero(~empty), fill)
+    else: encoded = self._encode_into(texts_of, np.flatnonzero(~empty), fill, log=progress)
     if vecs.shape[1] == 0: vecs = np.zeros((len(first), self.dim), dtype=np.float32)  # nothing but empty texts
     self._stats = {'texts': len(src), 'unique': len(first), 'encoded': encoded, 'cached': cached, 'empty': int(empty.sum())}
     return inverse.astype(np.int64), vecs
 
+# %% ../../nbs/03c_embedding_encoders.ipynb #b5390c2c
+class EmbedProgress:
+    "Texts and tokens done, with an ETA: a tqdm bar, and `embed` events in a run's `ProgressLog` at most every `every` seconds."
+    def __init__(self, total:int, desc:str='', log=None, # a `finann.progress.ProgressLog`, or None
+                 tokens_total:int|None=None, every:float=0.5, disable:bool=False):
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=total, desc=desc, unit='text', disable=disable)
+        self.total, self.tokens_total, self.log, self.every = total, tokens_total, log, every
+        self.done = self.tokens = 0
+        self.t0, self.last = time.monotonic(), None
+        self._emit()
+
+    def eta(self) -> float|None:
+        "Seconds left at the rate so far: by tokens when their total is known (texts differ in length), else by texts."
+        spent = time.monotonic() - self.t0
+        if self.tokens_total and self.tokens: return spent / self.tokens * max(self.tokens_total - self.tokens, 0)
+        return spent / self.done * (self.total - self.done) if self.done else None
+
+    def update(self, texts:int, tokens:int) -> None:
+        self.done += texts; self.tokens += tokens
+        self.bar.set_postfix(tokens=f'{self.tokens:,}', refresh=False); self.bar.update(texts)
+        if self.last is None or time.monotonic() - self.last >= self.every: self._emit()
+
+    def _emit(self) -> None:
+        self.last = time.monotonic()
+        if self.log is None: return
+        eta = self.eta()
+        self.log.write('embed', done=self.done, total=self.total, tokens=self.tokens, tokens_total=self.tokens_total,
+                       eta_s=None if eta is None else round(eta, 1))
+
+    def close(self) -> None: self._emit(); self.bar.close()
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #e30d6cf6
+@patch
+def count_tokens(self:BaseEmbedding, texts:list[str]) -> np.ndarray:
+    "(len(texts),) int64 tokens the encoder reads for each text (here: words); for progress and the dry run."
+    return np.array([len(t.split()) for t in texts], dtype=np.int64)
+
 # %% ../../nbs/03c_embedding_encoders.ipynb #24cf77a5
 @patch
-def _encode_into(self:BaseEmbedding, texts_of, idx, fill, cache=None, keys=None, compact=True) -> int:
-    "Encode the unique texts `texts_of(idx)` a block at a time, pass the vectors to `fill`, save them to `cache` every `shard_rows`; how many were encoded."
-    from tqdm.auto import tqdm
+def _encode_into(self:BaseEmbedding, texts_of, idx, fill, cache=None, keys=None, compact=True, log=None) -> int:
+    "Encode the unique texts `texts_of(idx)` a block at a time, pass the vectors to `fill`, save them to `cache` every `shard_rows`, report to `log`; how many were encoded."
     if not len(idx): return 0
     pending, block = [], max(self.shard_rows, self._group_size())
     def flush():
@@ -133,14 +170,18 @@ def _encode_into(self:BaseEmbedding, texts_of, idx, fill, cache=None, keys=None,
             i = np.concatenate([p for p, _ in pending])
             cache.put(keys[i], np.concatenate([v for _, v in pending]), compact=compact)
         pending.clear()
-    with tqdm(total=len(idx), desc=f"embedding {len(idx)} texts ({type(self).__name__})", unit='text',
-              disable=not self.show_progress_bar or dist_rank_world()[0] != 0) as bar:
+    texts = texts_of(idx[:block])
+    tokens = self.count_tokens(texts)  # of the first block; of them all when there is one block
+    progress = EmbedProgress(len(idx), f"embedding {len(idx)} texts ({type(self).__name__})", log, int(tokens.sum()) if len(idx) <= block else None,
+                             disable=not self.show_progress_bar or dist_rank_world()[0] != 0)
+    try:
         for b in range(0, len(idx), block):  # only a block of texts is ever held as Python strings
             sub = idx[b:b + block]
-            for i, v in self._encode_batches(texts_of(sub)):
-                fill(sub[i], v); pending.append((sub[i], v)); bar.update(len(i))
+            if b: texts = texts_of(sub); tokens = self.count_tokens(texts)
+            for i, v in self._encode_batches(texts):
+                fill(sub[i], v); pending.append((sub[i], v)); progress.update(len(i), int(tokens[i].sum()))
                 if sum(len(p) for p, _ in pending) >= self.shard_rows: flush()
-    flush()
+    finally: flush(); progress.close()  # a failure keeps what was encoded before it
     return len(idx)
 
 # %% ../../nbs/03c_embedding_encoders.ipynb #f0add9fc
@@ -174,6 +215,26 @@ class HashingEmbedding(BaseEmbedding):
         from sklearn.feature_extraction.text import HashingVectorizer
         hv = HashingVectorizer(n_features=self.n_features, ngram_range=(1, self.ngram_max), alternate_sign=False, norm='l2')
         return hv.transform(texts).toarray().astype(np.float32)
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #ab2dd914
+@patch
+def cost(self:BaseEmbedding, tokens:int) -> float|None:
+    "US dollars that encoding `tokens` tokens costs: None for a local encoder."
+    return None
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #e4722692
+@patch
+def dry_run(self:BaseEmbedding, texts:list[str]|TextColumn) -> dict:
+    "What `embed_unique(texts)` would do, encoding nothing: texts, unique, already cached, empty, to embed, their tokens, and the cost (or None)."
+    src = texts if isinstance(texts, TextColumn) else TextColumn(texts)
+    cache = self.cache() if self.use_cache else None
+    _, first, keys, empty = _unique_texts(src, cache.salt if cache is not None else '')
+    found = cache.get(keys)[0] if cache is not None else np.zeros(len(first), dtype=bool)
+    todo = np.flatnonzero(~found & ~empty)
+    block = max(self.shard_rows, self._group_size())
+    tokens = sum(int(self.count_tokens(src.take(first[todo[s:s + block]])).sum()) for s in range(0, len(todo), block))
+    return {'texts': len(src), 'unique': len(first), 'cached': int(found.sum()), 'empty': int((empty & ~found).sum()),
+            'to_embed': len(todo), 'tokens': tokens, 'cost_usd': self.cost(tokens)}
 
 # %% ../../nbs/03c_embedding_encoders.ipynb #392a78ae
 def packaged_minilm_path() -> str:
@@ -229,7 +290,7 @@ def model_fingerprint(name_or_path:str) -> str|None:
 
 # %% ../../nbs/03c_embedding_encoders.ipynb #d7f0fac1
 class TransformerEmbedding(BaseEmbedding):
-    "Shared path of the local transformer encoders: tokenize once, window, batch by length, pool."
+    "Shared path of the local transformer encoders: tokenize once, window, batch by tokens, pool."
     model_name_or_path: Optional[str] = Field(None, validation_alias=AliasChoices('model_name_or_path', 'name_or_path'))  # None: the packaged all-MiniLM-L6-v2
     max_length: Optional[int] = Field(None, ge=8)  # tokens per window, special tokens included (None: the model's limit)
     long_text: Literal['chunk', 'truncate'] = 'chunk'  # texts longer than max_length: average the windows, or keep the first
@@ -237,7 +298,8 @@ class TransformerEmbedding(BaseEmbedding):
     prefix: str = ''         # put before every window, e.g. 'passage: ' for E5 models
     device: str = 'auto'     # 'auto': cuda, else mps, else cpu
     torch_dtype: Literal['auto', 'float32', 'float16', 'bfloat16'] = 'auto'  # 'auto': bf16/fp16 on GPU, fp32 on CPU
-    batch_size: int = Field(32, ge=1)  # windows per forward pass
+    batch_size: int = Field(32, ge=1)  # windows per forward pass when max_batch_tokens is None
+    max_batch_tokens: Optional[int] = Field(8192, ge=1)  # padded tokens per forward pass (rows × longest window); None: batch_size windows
     _model: Any = PrivateAttr(default=None)
     _tok: Any = PrivateAttr(default=None)        # a `tokenizers.Tokenizer` without truncation or padding
     _special: tuple = PrivateAttr(default=None)  # (ids before, ids after) the text
@@ -257,6 +319,8 @@ class TransformerEmbedding(BaseEmbedding):
     def model(self):
         "The model, loaded on first use."
         if self._model is None:
+            if self.model_name_or_path and not Path(self.path).expanduser().exists() and model_fingerprint(self.path) is None:
+                raise FinannError(f"{type(self).__name__}: could not load '{self.path}': model_name_or_path is not a folder, nor a model in the local Hugging Face cache")
             try: self._load()
             except FinannError: raise
             except Exception as e:
@@ -292,40 +356,69 @@ class TransformerEmbedding(BaseEmbedding):
             raise FinannError(f"{type(self).__name__}.max_length: {self.max_length} is more than '{self.path}' can read ({limit} tokens)")
         return self.max_length or self._model_max_length()
 
-    def encode(self, texts:list[str]) -> np.ndarray:
-        import torch
-        model, window = self.model, self.window
-        before, after = self._special
-        pre = self._tok.encode(self.prefix, add_special_tokens=False).ids if self.prefix else []
-        budget = window - len(before) - len(after) - len(pre)
-        if budget < 1: raise FinannError(f"{type(self).__name__}: max_length {window} leaves no room for text after the special tokens and prefix")
-        chunks, owner, weight = [], [], []
-        for i, enc in enumerate(self._tok.encode_batch([clean_text(t) for t in texts], add_special_tokens=False)):
-            for w in token_windows(enc.ids, budget, self.long_text):
-                chunks.append(before + pre + w + after); owner.append(i); weight.append(max(len(w), 1))
-        order = np.argsort([-len(c) for c in chunks], kind='stable')
-        vecs = np.zeros((len(chunks), 0), dtype=np.float32)
-        pad_id, side = self._pad
-        dev = self._device()
-        with torch.inference_mode():
-            for s in range(0, len(chunks), self.batch_size):
-                idx = order[s:s + self.batch_size]
-                n = max(len(chunks[i]) for i in idx)
-                ids = torch.full((len(idx), n), pad_id, dtype=torch.long)  # (b, t)
-                mask = torch.zeros((len(idx), n), dtype=torch.long)       # (b, t), 1 on real tokens
-                for r, i in enumerate(idx):
-                    c = chunks[i]; sl = slice(n - len(c), n) if side == 'left' else slice(0, len(c))
-                    ids[r, sl] = torch.tensor(c); mask[r, sl] = 1
-                out = self._forward(ids.to(dev), mask.to(dev)).float().cpu().numpy()  # (b, dim)
-                if vecs.shape[1] == 0: vecs = np.zeros((len(chunks), out.shape[1]), dtype=np.float32)
-                vecs[idx] = out
-        if self.normalize: vecs = _l2(vecs)  # each window's vector as it would be alone
-        if len(chunks) == len(texts): return vecs  # one window per text
-        return average_chunks(vecs, np.array(owner), np.array(weight, dtype=np.float64), len(texts), self.normalize)
+# %% ../../nbs/03c_embedding_encoders.ipynb #146a783f
+@patch
+def _windows(self:TransformerEmbedding, texts:list[str]) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
+    "Token windows of the texts with the special tokens and prefix, the text each belongs to, and its text tokens."
+    self.model; window = self.window
+    before, after = self._special
+    pre = self._tok.encode(self.prefix, add_special_tokens=False).ids if self.prefix else []
+    budget = window - len(before) - len(after) - len(pre)
+    if budget < 1: raise FinannError(f"{type(self).__name__}: max_length {window} leaves no room for text after the special tokens and prefix")
+    chunks, owner, weight = [], [], []
+    for i, enc in enumerate(self._tok.encode_batch([clean_text(t) for t in texts], add_special_tokens=False)):
+        for w in token_windows(enc.ids, budget, self.long_text):
+            chunks.append(before + pre + w + after); owner.append(i); weight.append(max(len(w), 1))
+    return chunks, np.array(owner, dtype=np.int64), np.array(weight, dtype=np.float64)
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #418e653d
+@patch
+def _forward_windows(self:TransformerEmbedding, chunks:list[list[int]], rows:np.ndarray) -> np.ndarray:
+    "(len(rows), dim) float32 vectors of the windows `chunks[rows]` in one forward pass, padded to the longest; L2-normalised if `normalize`."
+    import torch
+    pad_id, side = self._pad
+    n = max(len(chunks[i]) for i in rows)
+    ids = torch.full((len(rows), n), pad_id, dtype=torch.long)  # (b, t)
+    mask = torch.zeros((len(rows), n), dtype=torch.long)       # (b, t), 1 on real tokens
+    for r, i in enumerate(rows):
+        c = chunks[i]; sl = slice(n - len(c), n) if side == 'left' else slice(0, len(c))
+        ids[r, sl] = torch.tensor(c); mask[r, sl] = 1
+    dev = self._device()
+    with torch.inference_mode(): out = self._forward(ids.to(dev), mask.to(dev)).float().cpu().numpy()  # (b, dim)
+    return _l2(out) if self.normalize else out  # each window's vector as it would be alone
 
 def _l2(v:np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v, axis=1, keepdims=True)
     return np.divide(v, n, out=np.zeros_like(v), where=n > 0)
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #8e10ba21
+@patch
+def _encode_batches(self:TransformerEmbedding, texts:list[str]):
+    "(positions, vectors) of the texts whose windows are all done, one forward pass at a time."
+    order = np.argsort([-len(t) for t in texts], kind='stable')  # similar lengths together: fewer texts wait on a window
+    group = max(self._group_size(), 4096)  # texts tokenized at once: token ids of a group only are held
+    for g in range(0, len(texts), group):
+        sub = order[g:g + group]
+        chunks, owner, weight = self._windows([texts[i] for i in sub])
+        collect = WindowCollector(owner, weight, len(sub), self.normalize)
+        for rows in token_batches([len(c) for c in chunks], self.max_batch_tokens, self.batch_size):
+            done, v = collect.add(rows, self._forward_windows(chunks, rows))
+            if len(done): yield sub[done], v
+
+@patch
+def encode(self:TransformerEmbedding, texts:list[str]) -> np.ndarray:
+    out = np.zeros((len(texts), 0), dtype=np.float32)
+    for idx, v in self._encode_batches(texts):
+        if out.shape[1] != v.shape[1]: out = np.zeros((len(texts), v.shape[1]), dtype=np.float32)
+        out[idx] = v
+    return out
+
+@patch
+def count_tokens(self:TransformerEmbedding, texts:list[str]) -> np.ndarray:
+    "Tokens of each text the model reads (all of it, or the first window with `long_text='truncate'`), without special tokens."
+    self.model
+    n = np.array([len(e.ids) for e in self._tok.encode_batch([clean_text(t) for t in texts], add_special_tokens=False)], dtype=np.int64)
+    return np.minimum(n, self.window) if self.long_text == 'truncate' else n
 
 # %% ../../nbs/03c_embedding_encoders.ipynb #d14ee7fd
 def pool(hidden, # (b, t, d) last hidden states
@@ -423,3 +516,14 @@ class SentenceTransformerEmbedding(TransformerEmbedding):
         feats = {'input_ids': ids, 'attention_mask': mask}
         for k, v in self._extra.items(): feats[k] = torch.zeros_like(ids) if k == 'token_type_ids' else v
         return self._model(feats)['sentence_embedding']
+
+# %% ../../nbs/03c_embedding_encoders.ipynb #871f8385
+@patch
+def _encode_batches(self:SentenceTransformerEmbedding, texts:list[str]):
+    if self.model is not None and self._tok is None: yield from BaseEmbedding._encode_batches(self, texts)  # its own encode
+    else: yield from TransformerEmbedding._encode_batches(self, texts)
+
+@patch
+def count_tokens(self:SentenceTransformerEmbedding, texts:list[str]) -> np.ndarray:
+    if self.model is not None and self._tok is None: return BaseEmbedding.count_tokens(self, texts)
+    return TransformerEmbedding.count_tokens(self, texts)

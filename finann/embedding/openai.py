@@ -4,19 +4,21 @@
 
 # %% ../../nbs/03d_embedding_openai.ipynb #6e840184
 from __future__ import annotations
-import logging, os
+import logging, os, random, re, threading, time
 from functools import lru_cache
 from typing import Any, Literal, Optional
 from urllib.parse import urlparse
 import numpy as np
 from pydantic import AliasChoices, Field, PrivateAttr
 from ..config import FinannError
-from .encoders import BaseEmbedding
-from .text import average_chunks, clean_text
+from .encoders import BaseEmbedding, dist_rank_world
+from .text import WindowCollector, clean_text
 from ..registry import registry
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['logger', 'OPENAI_DIMS', 'ByteTokens', 'openai_tokenizer', 'text_windows', 'OpenAIEmbedding']
+__all__ = ['logger', 'OPENAI_DIMS', 'OPENAI_PRICES_AS_OF', 'OPENAI_PRICES', 'ByteTokens', 'openai_tokenizer', 'text_windows',
+           'MinuteBudget', 'RateLimiter', 'parse_duration', 'retry_delay', 'OpenAIEmbedding']
 
 # %% ../../nbs/03d_embedding_openai.ipynb #4c83ce80
 logger = logging.getLogger(__name__)
@@ -68,10 +70,81 @@ def text_windows(text:str, enc, budget:int, long_text:str='chunk') -> list[tuple
         if long_text == 'truncate': break
     return out
 
+# %% ../../nbs/03d_embedding_openai.ipynb #ab673501
+class MinuteBudget:
+    "At most `per_minute` units (requests or tokens) in any 60 s: a bucket of `burst` units refilled at the rest of the minute's allowance."
+    def __init__(self, per_minute:float, burst:float):
+        if not 0 < burst < per_minute: raise ValueError(f"burst {burst} must be between 0 and the limit {per_minute}")
+        self.per_minute, self.burst = per_minute, burst
+        self.rate = (per_minute - burst) / 60  # units a second: burst + 60 s of refill = the limit
+        self.level, self.at = burst, None      # units in the bucket at time `at` (None: full, never used)
+
+    def ready_at(self, units:float, now:float) -> float:
+        "The earliest time ≥ `now` at which `units` (at most `burst`) may go."
+        if self.at is None: return now
+        t = max(now, self.at)
+        level = min(self.burst, self.level + (t - self.at) * self.rate)
+        return t + max(0., min(units, self.burst) - level) / self.rate
+
+    def take(self, units:float, t:float) -> None:
+        "Spend `units` at time `t` (a time `ready_at` gave)."
+        self.level = self.burst if self.at is None else min(self.burst, self.level + (t - self.at) * self.rate)
+        self.level -= units; self.at = t
+
+# %% ../../nbs/03d_embedding_openai.ipynb #4939dafd
+class RateLimiter:
+    "Paces requests of known token counts under a requests-per-minute and a tokens-per-minute limit, from many threads; `pause` holds them all."
+    def __init__(self, requests_per_minute:float|None=None, tokens_per_minute:float|None=None, max_tokens:int=1,
+                 clock=time.monotonic, sleep=time.sleep):
+        # a burst of 1/20 of a minute, or one request (of up to `max_tokens` tokens) if that is more
+        self.requests = MinuteBudget(requests_per_minute, max(1., requests_per_minute / 20)) if requests_per_minute else None
+        self.tokens = MinuteBudget(tokens_per_minute, max(float(max_tokens), tokens_per_minute / 20)) if tokens_per_minute else None
+        self.clock, self.sleep, self.lock, self.paused_until = clock, sleep, threading.Lock(), 0.
+
+    def acquire(self, tokens:int) -> float:
+        "Book the next slot for one request of `tokens` tokens and sleep until it; the seconds waited."
+        with self.lock:
+            now = self.clock()
+            t = max(now, self.paused_until)
+            for b, n in ((self.requests, 1), (self.tokens, tokens)):
+                if b is not None: t = max(t, b.ready_at(n, t))
+            for b, n in ((self.requests, 1), (self.tokens, tokens)):
+                if b is not None: b.take(n, t)
+        if t > now: self.sleep(t - now)
+        return t - now
+
+    def pause(self, seconds:float) -> None:
+        "Send nothing for `seconds` from now (the server said so: Retry-After, or a rate-limit header at 0)."
+        with self.lock: self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+# %% ../../nbs/03d_embedding_openai.ipynb #91fe596c
+def parse_duration(s:str|None) -> float|None:
+    "Seconds in OpenAI's reset headers ('20ms', '1s', '6m0s', '1h2m3.5s'), a plain number of seconds, or None."
+    if not s: return None
+    try: return float(s)
+    except ValueError: pass
+    parts = re.findall(r'(\d+(?:\.\d+)?)(ms|h|m|s)', s.strip())
+    if not parts or ''.join(n + u for n, u in parts) != s.strip(): return None
+    return sum(float(n) * {'ms': .001, 's': 1, 'm': 60, 'h': 3600}[u] for n, u in parts)
+
+# %% ../../nbs/03d_embedding_openai.ipynb #466ee388
+def retry_delay(headers) -> float|None:
+    "Seconds the server asks a client to wait: `retry-after-ms`, else `Retry-After` (seconds or an HTTP date), else None."
+    if (ms := headers.get('retry-after-ms')) is not None:
+        try: return float(ms) / 1000
+        except ValueError: pass
+    ra = headers.get('retry-after')
+    if ra is None: return None
+    try: return float(ra)
+    except ValueError: pass
+    from email.utils import parsedate_to_datetime
+    try: return max(0., parsedate_to_datetime(ra).timestamp() - time.time())
+    except (TypeError, ValueError): return None
+
 # %% ../../nbs/03d_embedding_openai.ipynb #d153dc57
 @registry.register_embedding('OpenAIEmbedding')
 class OpenAIEmbedding(BaseEmbedding):
-    "The OpenAI embeddings API, or any server that speaks it; long texts chunked and averaged."
+    "The OpenAI embeddings API, or any server that speaks it: concurrent requests under rate limits; long texts chunked and averaged."
     model_name_or_path: str = Field('text-embedding-3-large', validation_alias=AliasChoices('model_name_or_path', 'name_or_path', 'model'))
     dimensions: Optional[int] = Field(None, ge=1)  # shorter vectors (text-embedding-3 models); None: the model's
     base_url: Optional[str] = None  # None: $OPENAI_BASE_URL, else https://api.openai.com/v1
@@ -82,11 +155,17 @@ class OpenAIEmbedding(BaseEmbedding):
     normalize: bool = True  # L2-normalise (OpenAI's vectors already are; chunk means are not)
     batch_size: int = Field(256, ge=1, le=2048)  # inputs per request
     max_request_tokens: int = Field(300_000, ge=1)  # the API's limit on tokens in one request
-    concurrency: int = Field(4, ge=1)  # requests in flight at once
-    max_retries: int = Field(6, ge=0)  # per request, on 408/409/429/5xx and connection errors
+    concurrency: int = Field(8, ge=1)  # requests in flight at once
+    requests_per_minute: Optional[float] = Field(3000, gt=0)      # your tier's RPM for this model (None: no limit); shared by torchrun ranks
+    tokens_per_minute: Optional[float] = Field(1_000_000, gt=0)   # your tier's TPM for this model (None: no limit)
+    rate_limit_timeout: float = Field(600., gt=0)  # seconds of 429 answers to one request before giving up
+    max_retries: int = Field(6, ge=0)  # per request, on 408/409/5xx and connection errors
     timeout: float = Field(120., gt=0)  # seconds per request
+    shard_rows: int = Field(1, ge=1)  # commit each finished request's vectors to the cache
+    price_per_million_tokens: Optional[float] = Field(None, ge=0)  # USD, for the dry run's cost; None: finann's dated price table
     device: Optional[str] = None  # accepted for the original's configs; unused (the server computes)
     _client: Any = PrivateAttr(default=None)
+    _limiter: Any = PrivateAttr(default=None)
 
     @property
     def url(self) -> str: return (self.base_url or os.environ.get('OPENAI_BASE_URL') or 'https://api.openai.com/v1').rstrip('/')
@@ -99,57 +178,174 @@ class OpenAIEmbedding(BaseEmbedding):
         return {'cls': 'OpenAIEmbedding', 'model': self.model_name_or_path, 'dimensions': self.dimensions, 'max_length': self.max_length,
                 'long_text': self.long_text, 'tokenizer': self.enc.name, 'normalize': self.normalize, 'server': u.netloc + u.path, 'v': 1}
 
-    @property
-    def dim(self) -> int:
-        if self.dimensions: return self.dimensions
-        if self.model_name_or_path in OPENAI_DIMS: return OPENAI_DIMS[self.model_name_or_path]
-        return (self.use_cache and self.cache().dim) or self.encode(['dimension probe']).shape[1]
+# %% ../../nbs/03d_embedding_openai.ipynb #df02fee2
+@patch(as_prop=True)
+def dim(self:OpenAIEmbedding) -> int:
+    if self.dimensions: return self.dimensions
+    if self.model_name_or_path in OPENAI_DIMS: return OPENAI_DIMS[self.model_name_or_path]
+    return (self.use_cache and self.cache().dim) or self.encode(['dimension probe']).shape[1]
 
-    @property
-    def client(self):
-        "The `openai.OpenAI` client, made on first use from the key in the environment."
-        if self._client is None:
-            key = os.environ.get(self.api_key_env)
-            if not key: raise FinannError(f"OpenAIEmbedding: no API key: set the environment variable {self.api_key_env} (keys are never read from configs)")
-            from openai import OpenAI
-            self._client = OpenAI(api_key=key, base_url=self.url, max_retries=self.max_retries, timeout=self.timeout)
-        return self._client
+@patch(as_prop=True)
+def client(self:OpenAIEmbedding):
+    "The `openai.OpenAI` client, made on first use from the key in the environment; finann does the retrying."
+    if self._client is None:
+        key = os.environ.get(self.api_key_env)
+        if not key: raise FinannError(f"OpenAIEmbedding: no API key: set the environment variable {self.api_key_env} (keys are never read from configs)")
+        from openai import OpenAI
+        self._client = OpenAI(api_key=key, base_url=self.url, max_retries=0, timeout=self.timeout)
+    return self._client
 
-    def _group_size(self) -> int: return self.batch_size * self.concurrency
+# %% ../../nbs/03d_embedding_openai.ipynb #9c014ccb
+@patch(as_prop=True)
+def request_token_cap(self:OpenAIEmbedding) -> int:
+    "Most tokens in one request: the API's cap, and a twentieth of the TPM (but at least one whole input), so requests pace evenly."
+    cap = self.max_request_tokens
+    if self.tokens_per_minute: cap = min(cap, max(self.max_length, int(self.tokens_per_minute / self._world() / 20)))
+    return cap
 
-    def encode(self, texts:list[str]) -> np.ndarray:
-        pieces, owner, weight = [], [], []  # one input per window
-        for i, t in enumerate(texts):
-            t = clean_text(t)
-            if not t.strip(): continue  # the API refuses empty input: a zero vector
-            for p, n in text_windows(t, self.enc, self.max_length, self.long_text):
-                pieces.append(p); owner.append(i); weight.append(max(n, 1))
-        requests, start, tokens = [], 0, 0  # (start, end) of the pieces in each request
-        for j, n in enumerate(weight):
-            if j > start and (j - start >= self.batch_size or tokens + n > self.max_request_tokens):
-                requests.append((start, j)); start, tokens = j, 0
-            tokens += n
-        if pieces: requests.append((start, len(pieces)))
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(self.concurrency) as ex: parts = list(ex.map(lambda r: self._request(pieces[r[0]:r[1]]), requests))
-        if not parts: return np.zeros((len(texts), self.dim), dtype=np.float32)
-        return average_chunks(np.concatenate(parts), np.array(owner), np.array(weight, dtype=np.float64), len(texts), self.normalize)
+@patch
+def _world(self:OpenAIEmbedding) -> int: return dist_rank_world()[1]
 
-    def _request(self, inputs:list[str]) -> np.ndarray:
-        "One embeddings request: (len(inputs), dim) float32 in input order, or one `FinannError` line."
-        import openai
-        kw = {'dimensions': self.dimensions} if self.dimensions else {}
-        client, where = self.client, f"OpenAIEmbedding: {self.url}"
-        try: resp = client.embeddings.create(input=inputs, model=self.model_name_or_path, **kw)
+@patch(as_prop=True)
+def limiter(self:OpenAIEmbedding) -> RateLimiter:
+    "This encoder's `RateLimiter`: under torchrun each of the ranks gets an equal share of the limits."
+    if self._limiter is None:
+        world, tpm = self._world(), self.tokens_per_minute
+        if tpm and tpm / world <= self.max_length:
+            raise FinannError(f"OpenAIEmbedding.tokens_per_minute: {tpm:g}{f' shared by {world} ranks' if world > 1 else ''} does not leave room "
+                              f"for one input of up to {self.max_length} tokens (max_length); raise the limit or lower max_length")
+        self._limiter = RateLimiter(self.requests_per_minute and self.requests_per_minute / world, tpm and tpm / world, self.request_token_cap)
+    return self._limiter
+
+# %% ../../nbs/03d_embedding_openai.ipynb #674d946d
+@patch
+def _plan(self:OpenAIEmbedding, texts:list[str]) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    "Windows of the texts (one input each), each window's text and tokens, and the (start, end) windows of each request."
+    pieces, owner, weight = [], [], []
+    for i, t in enumerate(texts):
+        t = clean_text(t)
+        if not t.strip(): continue  # the API refuses empty input: a zero vector
+        for p, n in text_windows(t, self.enc, self.max_length, self.long_text):
+            pieces.append(p); owner.append(i); weight.append(max(n, 1))
+    requests, start, tokens, cap = [], 0, 0, self.request_token_cap
+    for j, n in enumerate(weight):
+        if j > start and (j - start >= self.batch_size or tokens + n > cap):
+            requests.append((start, j)); start, tokens = j, 0
+        tokens += n
+    if pieces: requests.append((start, len(pieces)))
+    return pieces, np.array(owner, dtype=np.int64), np.array(weight, dtype=np.int64), requests
+
+# %% ../../nbs/03d_embedding_openai.ipynb #66b44884
+@patch
+def _group_size(self:OpenAIEmbedding) -> int: return self.batch_size * self.concurrency * 4  # texts per block: the pool drains once per block
+
+@patch
+def _encode_batches(self:OpenAIEmbedding, texts:list[str]):
+    "(positions, vectors) of the texts whose windows have all come back, request by request, as they finish."
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+    pieces, owner, weight, requests = self._plan(texts)
+    collect = WindowCollector(owner, weight, len(texts), self.normalize)
+    blank, width = np.flatnonzero(collect.left == 0), None
+    if requests: self.limiter  # a limit too small for one input fails here, once, rather than in every thread
+    ex = ThreadPoolExecutor(self.concurrency)
+    try:
+        futs = {ex.submit(self._request, pieces[s:e], int(weight[s:e].sum())): (s, e) for s, e in requests}
+        for f in as_completed(futs):
+            s, e = futs[f]
+            done, v = collect.add(np.arange(s, e), f.result())  # f.result(): (e - s, dim), or the request's one-line error
+            width = v.shape[1]
+            if len(done): yield done, v
+    finally: ex.shutdown(wait=True, cancel_futures=True)  # a failure: the requests in flight finish, the rest never start
+    if len(blank): yield blank, np.zeros((len(blank), width or self.dim), dtype=np.float32)
+
+@patch
+def encode(self:OpenAIEmbedding, texts:list[str]) -> np.ndarray:
+    out = None
+    for idx, v in self._encode_batches(texts):
+        if out is None: out = np.zeros((len(texts), v.shape[1]), dtype=np.float32)
+        out[idx] = v
+    return out if out is not None else np.zeros((0, self.dim), dtype=np.float32)
+
+@patch
+def count_tokens(self:OpenAIEmbedding, texts:list[str]) -> np.ndarray:
+    "Tokens of each text that are sent (and billed): all of it, or the first `max_length` with `long_text='truncate'`; 0 for an empty text."
+    n = np.array([len(self.enc.encode_ordinary(clean_text(t))) if t.strip() else 0 for t in texts], dtype=np.int64)
+    return np.minimum(n, self.max_length) if self.long_text == 'truncate' else n
+
+# %% ../../nbs/03d_embedding_openai.ipynb #b6fa1c19
+@patch
+def _request(self:OpenAIEmbedding, inputs:list[str], tokens:int) -> np.ndarray:
+    "One embeddings request, paced and retried: (len(inputs), dim) float32 in input order, or one `FinannError` line."
+    import openai
+    kw = {'dimensions': self.dimensions} if self.dimensions else {}
+    client, where, tries, limited_since = self.client, f"OpenAIEmbedding: {self.url}", 0, None
+    while True:
+        self.limiter.acquire(tokens)
+        try:
+            raw = client.embeddings.with_raw_response.create(input=inputs, model=self.model_name_or_path, **kw)
+            self._obey_headers(raw.headers, tokens)
+            return self._vectors(raw.parse(), len(inputs), where)
         except openai.AuthenticationError: raise FinannError(f"{where} refused the key in ${self.api_key_env} (401)") from None
-        except openai.APIConnectionError as e:
-            raise FinannError(f"{where}: cannot reach the server after {self.max_retries + 1} tries ({type(e).__name__}: {_first_line(e)})") from None
         except openai.APIStatusError as e:
-            raise FinannError(f"{where} answered {e.status_code} for model '{self.model_name_or_path}': {_first_line(e)}") from None
-        data = sorted(resp.data, key=lambda d: d.index)
-        if len(data) != len(inputs): raise FinannError(f"{where} returned {len(data)} vectors for {len(inputs)} inputs")
-        return np.array([d.embedding for d in data], dtype=np.float32)
+            status, headers = e.status_code, e.response.headers
+            self._obey_headers(headers, tokens)
+            if status == 429 and getattr(e, 'code', None) == 'insufficient_quota':
+                raise FinannError(f"{where} answered 429 insufficient_quota: the account is out of credit ({_first_line(e)})") from None
+            if status == 429:
+                limited_since = limited_since or time.monotonic()
+                wait, spent = retry_delay(headers) or _backoff(tries), time.monotonic() - limited_since
+                if spent + wait > self.rate_limit_timeout:
+                    raise FinannError(f"{where} kept answering 429 (rate limit) for {spent:.0f} s, past rate_limit_timeout={self.rate_limit_timeout:g} s; "
+                                      f"{_server_limits(headers)}finann paces to requests_per_minute={self.requests_per_minute} and "
+                                      f"tokens_per_minute={self.tokens_per_minute}: set them to your tier's limits ({_first_line(e)})") from None
+                self.limiter.pause(wait)  # every thread waits, not just this one
+            elif status in (408, 409) or status >= 500:
+                if tries >= self.max_retries: raise FinannError(f"{where} answered {status} for model '{self.model_name_or_path}' {tries + 1} times: {_first_line(e)}") from None
+                time.sleep(retry_delay(headers) or _backoff(tries))
+            else: raise FinannError(f"{where} answered {status} for model '{self.model_name_or_path}': {_first_line(e)}") from None
+        except openai.APIConnectionError as e:
+            if tries >= self.max_retries:
+                raise FinannError(f"{where}: cannot reach the server after {tries + 1} tries ({type(e).__name__}: {_first_line(e)})") from None
+            time.sleep(_backoff(tries))
+        tries += 1
+
+# %% ../../nbs/03d_embedding_openai.ipynb #353c2231
+@patch
+def _obey_headers(self:OpenAIEmbedding, headers, tokens:int) -> None:
+    "Hold every request until the reset the server names when its `x-ratelimit-remaining-*` says the next request would be refused."
+    for kind, need in (('requests', 1), ('tokens', tokens)):
+        left = headers.get(f'x-ratelimit-remaining-{kind}')
+        try:
+            if left is not None and float(left) < need and (reset := parse_duration(headers.get(f'x-ratelimit-reset-{kind}'))): self.limiter.pause(reset)
+        except ValueError: pass  # a header we cannot read: the pacing and the retries still hold
+
+@patch
+def _vectors(self:OpenAIEmbedding, resp, n:int, where:str) -> np.ndarray:
+    data = sorted(resp.data, key=lambda d: d.index)
+    if len(data) != n: raise FinannError(f"{where} returned {len(data)} vectors for {n} inputs")
+    return np.array([d.embedding for d in data], dtype=np.float32)
+
+def _backoff(tries:int) -> float: return min(8., 0.5 * 2 ** tries) * (0.5 + random.random() / 2)  # exponential, with jitter
+
+def _server_limits(headers) -> str:
+    got = [f"{k}={headers[f'x-ratelimit-limit-{k}']}" for k in ('requests', 'tokens') if headers.get(f'x-ratelimit-limit-{k}')]
+    return f"the server's limits: {', '.join(got)}; " if got else ''
 
 def _first_line(e:Exception) -> str:
     s = str(getattr(e, 'message', None) or e).strip()
     return s.splitlines()[0][:200] if s else ''
+
+# %% ../../nbs/03d_embedding_openai.ipynb #53d52b97
+OPENAI_PRICES_AS_OF = '2024-01-25'  # the text-embedding-3 launch prices; unchanged on openai.com/api/pricing since
+OPENAI_PRICES = {'text-embedding-3-small': 0.02, 'text-embedding-3-large': 0.13, 'text-embedding-ada-002': 0.10}  # USD per 1M input tokens (standard API, not Batch)
+
+# %% ../../nbs/03d_embedding_openai.ipynb #31fee80a
+@patch(as_prop=True)
+def price_per_million(self:OpenAIEmbedding) -> float|None:
+    "USD per million input tokens: `price_per_million_tokens` if set, else `OPENAI_PRICES` for the model, else None."
+    return self.price_per_million_tokens if self.price_per_million_tokens is not None else OPENAI_PRICES.get(self.model_name_or_path)
+
+@patch
+def cost(self:OpenAIEmbedding, tokens:int) -> float|None:
+    p = self.price_per_million
+    return None if p is None else tokens * p / 1e6

@@ -9,7 +9,7 @@ import numpy as np
 from ..config import FinannError
 
 # %% auto #0
-__all__ = ['check_texts', 'clean_text', 'TextColumn', 'token_windows', 'average_chunks']
+__all__ = ['check_texts', 'clean_text', 'TextColumn', 'token_windows', 'average_chunks', 'token_batches', 'WindowCollector']
 
 # %% ../../nbs/03b_embedding_text.ipynb #8686ba70
 def check_texts(texts:list, start:int=0) -> None:
@@ -71,3 +71,34 @@ def average_chunks(vectors:np.ndarray, # (n_chunks, dim), one row per chunk
         norm = np.linalg.norm(out, axis=1, keepdims=True)
         out = np.divide(out, norm, out=out, where=norm > 0)
     return out.astype(np.float32)
+
+# %% ../../nbs/03b_embedding_text.ipynb #a76232a2
+def token_batches(lengths, # (n,) tokens of each window
+                  max_tokens:int|None=None, batch_size:int=32) -> list[np.ndarray]:
+    "Positions of the windows, longest first, in batches of at most `max_tokens` padded tokens (rows × longest), or of `batch_size` windows."
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(-lengths, kind='stable')
+    if not max_tokens: return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    out, s = [], 0
+    while s < len(order):
+        rows = max(1, max_tokens // max(int(lengths[order[s]]), 1))  # the first window is the longest: it sets the padded width
+        out.append(order[s:s + rows]); s += rows
+    return out
+
+# %% ../../nbs/03b_embedding_text.ipynb #bdea8e19
+class WindowCollector:
+    "Window vectors arriving in any order; each text's weighted mean as soon as its last window is in."
+    def __init__(self, owner:np.ndarray, # (n_windows,) the text each window belongs to
+                 weight:np.ndarray,      # (n_windows,) tokens in each window
+                 n:int, normalize:bool):
+        self.owner, self.weight, self.normalize = np.asarray(owner, dtype=np.int64), np.asarray(weight, dtype=np.float64), normalize
+        self.left, self.vectors = np.bincount(self.owner, minlength=n), None  # windows still to come, per text
+
+    def add(self, rows:np.ndarray, vectors:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        "Store the (len(rows), dim) `vectors` of windows `rows`; the texts now complete and their (k, dim) float32 vectors."
+        if self.vectors is None: self.vectors = np.zeros((len(self.owner), vectors.shape[1]), dtype=np.float32)
+        self.vectors[rows] = vectors
+        np.subtract.at(self.left, self.owner[rows], 1)
+        done = np.unique(self.owner[rows][self.left[self.owner[rows]] == 0])
+        sel = np.isin(self.owner, done)  # every window of the finished texts
+        return done, average_chunks(self.vectors[sel], np.searchsorted(done, self.owner[sel]), self.weight[sel], len(done), self.normalize)
