@@ -66,6 +66,7 @@ class ModelSection(_Section):
     config_cls_name: str = 'MLPModelConfig'
     config: dict[str, Any] = Field(default_factory=dict)
     lora: Optional[Union[str, dict[str, Any]]] = None  # LoRA adapters of an encoder model: peft LoraConfig keys, or the YAML file holding them (the original's)
+    tuned_encoder: Optional[str] = None  # encoder models: after training, save the adapters merged into the encoder in this folder (relative: in the run folder)
 
 # %% ../nbs/00_config.ipynb #7bae3acc
 class EvaluatorSection(_Section):
@@ -215,6 +216,8 @@ def check_config(cfg:TrainConfig) -> TrainConfig:
         if not getattr(model_cls, 'takes_tokens', False):
             raise ConfigError(f"{src}: model.lora: LoRA adapters need a model that reads text, such as EncoderMLPForTokenClassification; {model_cls.__name__} trains on cached embeddings")
         lora_settings(cfg.model.lora, src)
+    if cfg.model.tuned_encoder and not getattr(model_cls, 'takes_tokens', False):
+        raise ConfigError(f"{src}: model.tuned_encoder: only a model that fine-tunes its encoder has one to save; {model_cls.__name__} trains on cached embeddings")
     mc = dict(cfg.model.config)
     if mc.get('hidden_size') == 'auto': mc.pop('hidden_size')  # resolved from the embedding when the model is built
     check_params(config_cls, mc, src, 'model.config', extra={'num_labels': int})

@@ -392,6 +392,17 @@ def _train_counts(self:TrainTask, y:np.ndarray) -> dict:
     counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y, minlength=k).tolist()
     return {'n': int(len(y)), 'class_counts': counts}
 
+# %% ../nbs/07_task.ipynb #lora07a
+@patch
+def write_tuned_encoder(self:TrainTask, model) -> Path:
+    "Merge a trained encoder model's adapters into its encoder and save it in `model.tuned_encoder` (relative: in the run folder), with the embedding section that reads it."
+    folder = self.output_dir/Path(self.config.model.tuned_encoder).expanduser()  # an absolute path stays as it is
+    emb = model.save_tuned_encoder(folder)
+    section = {'embedding': {'cls_name': 'HFEmbedding', 'config': emb.model_dump(include={'model_name_or_path', 'pooling', 'max_length', 'long_text', 'normalize'})}}
+    write_atomic(folder/'finann_embedding.yml', yaml.safe_dump(section, sort_keys=False))  # paste into a config: the fast frozen-vector path on tuned vectors
+    logger.info(f"tuned encoder (adapters merged) → {folder}; its embedding section: {folder/'finann_embedding.yml'}")
+    return folder
+
 # %% ../nbs/07_task.ipynb #8cd2ee38
 @patch
 def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
@@ -428,6 +439,7 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     preds = self.predict(trainer, events, vectors, labels)
     trainer.save_model()
     if not trainer.is_world_process_zero(): return {}
+    if self.config.model.tuned_encoder: self.write_tuned_encoder(trainer.model)
     progress.phase('report')
     trainer.save_state()
     _, meta = self.write_predictions(preds, out)

@@ -31,7 +31,7 @@ def model_scores(out): return pd.read_parquet(out / 'predictions.parquet').sort_
 def reference(tmp_path_factory):
     "One uninterrupted LoRA run."
     tmp = tmp_path_factory.mktemp('lora'); out = tmp / 'run'
-    p = run_cmd(train_cmd(out), tmp)
+    p = run_cmd(train_cmd(out, 'model.tuned_encoder=tuned'), tmp)
     assert p.returncode == 0, p.stderr[-3000:]
     return tmp, out
 
@@ -54,6 +54,23 @@ def test_lora_run_trains_evaluates_and_writes_small_checkpoints(reference):
     assert len(b) == 12 and all(v.abs().sum() > 0 for v in b)
     assert losses(out)[-1] < losses(out)[0]
     assert (out / 'report.md').is_file()
+
+
+def test_tuned_encoder_feeds_the_frozen_vector_path(reference):
+    "model.tuned_encoder: the adapters merged into a plain model folder, and the embedding section that reads it."
+    import yaml
+    from safetensors.torch import load_file
+    from finann.embedding import HFEmbedding, packaged_minilm_path
+    _, out = reference
+    section = yaml.safe_load((out / 'tuned' / 'finann_embedding.yml').read_text())['embedding']
+    assert section['cls_name'] == 'HFEmbedding' and section['config']['model_name_or_path'] == str(out / 'tuned')
+    tuned, base = load_file(out / 'tuned' / 'model.safetensors'), load_file(f'{packaged_minilm_path()}/model.safetensors')
+    key = next(k for k in tuned if k.endswith('layer.0.attention.self.query.weight'))
+    assert not any('lora' in k for k in tuned) and not (tuned[key] == base[key]).all()  # merged: the deltas are in the weights
+    assert all((tuned[k] == base[k]).all() for k in tuned if 'query' not in k and 'value' not in k and k in base)
+    emb = HFEmbedding(**section['config'], cache_dir=str(out / 'cache'))
+    assert emb.identity()['model'] != HFEmbedding(max_length=32, long_text='truncate').identity()['model']  # its own cache identity
+    assert emb(['Revenue beat the consensus.']).shape == (1, 384)
 
 
 def wait_for_checkpoint(out, proc, step, timeout=300):
@@ -137,5 +154,7 @@ def test_fp16_on_cpu_and_lora_on_the_frozen_mlp_are_one_line():
         setup_task(load_config(ROOT / CFG, ['trainer.fp16=true'])).training_arguments()
     with pytest.raises(ConfigError, match='model.lora: LoRA adapters need a model that reads text, such as EncoderMLPForTokenClassification; MLPModelForTokenClassification'):
         load_config(ROOT / 'configs/default.yml', ['model.lora.r=8'])
+    with pytest.raises(ConfigError, match='model.tuned_encoder: only a model that fine-tunes its encoder has one to save'):
+        load_config(ROOT / 'configs/default.yml', ['model.tuned_encoder=tuned'])
     with pytest.raises(ConfigError, match='model.config_cls_name: EncoderMLPForTokenClassification takes EncoderMLPConfig, not MLPModelConfig'):
         load_config(ROOT / CFG, ['model.config_cls_name=MLPModelConfig'])
