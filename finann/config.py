@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, Val
 __all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS', 'TRAINER_LIMITS', 'OPTIMIZER_PACKAGES',
            'FinannError', 'ConfigError', 'did_you_mean', 'unknown_key', 'RunSection', 'ComponentSection',
            'CollatorSection', 'ModelSection', 'FoldsSection', 'EvaluatorSection', 'TrainConfig', 'parse_yaml',
-           'read_yaml', 'apply_overrides', 'check_params', 'check_config', 'load_config']
+           'read_yaml', 'apply_overrides', 'check_params', 'lora_settings', 'check_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #05a2be19
 class FinannError(Exception):
@@ -67,7 +67,8 @@ class ModelSection(_Section):
     model_cls_name: str = 'MLPModelForTokenClassification'
     config_cls_name: str = 'MLPModelConfig'
     config: dict[str, Any] = Field(default_factory=dict)
-    lora: Optional[str] = None  # the original's LoRA file for encoder fine-tuning; not supported by the MLP models
+    lora: Optional[Union[str, dict[str, Any]]] = None  # LoRA adapters of an encoder model: peft LoraConfig keys, or the YAML file holding them (the original's)
+    tuned_encoder: Optional[str] = None  # encoder models: after training, save the adapters merged into the encoder in this folder (relative: in the run folder)
 
 # %% ../nbs/00_config.ipynb #a5ed43e1
 class FoldsSection(_Section):
@@ -289,6 +290,18 @@ def _check_output_paths(trainer:dict, src:str) -> None:
         if resolved == package or package in resolved.parents:
             raise ConfigError(f"{src}: trainer.output_dir: {out} is inside the installed finann package ({package}); write runs somewhere else, e.g. outputs/")
 
+# %% ../nbs/00_config.ipynb #lora00a
+def lora_settings(lora:str|dict, source:str='<config>') -> dict:
+    "The `model.lora` section as peft `LoraConfig` keyword arguments (read from its YAML file when it is a path), checked."
+    from peft import LoraConfig
+    if isinstance(lora, str):
+        path = Path(lora).expanduser()
+        if not path.is_absolute() and not path.is_file(): path = Path(source).parent/path  # relative to the config file
+        if not path.is_file(): raise ConfigError(f"{source}: model.lora: LoRA file '{lora}' not found")
+        lora = read_yaml(path)
+    check_params(LoraConfig, lora, source, 'model.lora')
+    return dict(lora)
+
 # %% ../nbs/00_config.ipynb #160f8634
 def check_config(cfg:TrainConfig) -> TrainConfig:
     "Check class names against the registry and each component's parameters against its class."
@@ -299,9 +312,16 @@ def check_config(cfg:TrainConfig) -> TrainConfig:
         try: return registry.get(kind, name)
         except RegistryError as e: raise ConfigError(f"{src}: {key}: {e.args[0]}") from None
     get('task', cfg.run.task, 'run.task'); get('trainer', cfg.run.runner, 'run.runner')
-    get('model', cfg.model.model_cls_name, 'model.model_cls_name')
-    if cfg.model.lora: raise ConfigError(f"{src}: model.lora: LoRA fine-tuning of an encoder is not supported; finann trains an MLP on cached embeddings")
+    model_cls = get('model', cfg.model.model_cls_name, 'model.model_cls_name')
     config_cls = get('model_config', cfg.model.config_cls_name, 'model.config_cls_name')
+    if getattr(model_cls, 'takes_tokens', False) and not issubclass(config_cls, model_cls.config_class):
+        raise ConfigError(f"{src}: model.config_cls_name: {model_cls.__name__} takes {model_cls.config_class.__name__}, not {config_cls.__name__}")
+    if cfg.model.lora is not None:
+        if not getattr(model_cls, 'takes_tokens', False):
+            raise ConfigError(f"{src}: model.lora: LoRA adapters need a model that reads text, such as EncoderMLPForTokenClassification; {model_cls.__name__} trains on cached embeddings")
+        lora_settings(cfg.model.lora, src)
+    if cfg.model.tuned_encoder and not getattr(model_cls, 'takes_tokens', False):
+        raise ConfigError(f"{src}: model.tuned_encoder: only a model that fine-tunes its encoder has one to save; {model_cls.__name__} trains on cached embeddings")
     mc = dict(cfg.model.config)
     if mc.get('hidden_size') == 'auto': mc.pop('hidden_size')  # resolved from the embedding when the model is built
     check_params(config_cls, mc, src, 'model.config', extra={'num_labels': int})

@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import PreTrainedModel, PretrainedConfig, AutoConfig, AutoModelForTokenClassification
+from transformers import PreTrainedModel, PretrainedConfig, AutoConfig, AutoModelForTokenClassification, AutoModelForSequenceClassification
 from transformers.activations import ACT2FN
 from transformers.modeling_outputs import TokenClassifierOutput
 from .registry import registry
@@ -104,4 +104,8 @@ class MLPModelForMSELoss(MLPModelForTokenClassification):
 
 # %% ../nbs/05_model.ipynb #30c31b83
 AutoConfig.register(MODEL_TYPE, MLPModelConfig, exist_ok=True)
-AutoModelForTokenClassification.register(MLPModelConfig, MLPModelForTokenClassification, exist_ok=True)
+AutoModelForTokenClassification.register(MLPModelConfig, MLPModelForTokenClassification, exist_ok=True)  # the original's name and Auto class
+AutoModelForSequenceClassification.register(MLPModelConfig, MLPModelForTokenClassification, exist_ok=True)  # what it does: classify a whole document
+
+# %% ../nbs/05_model.ipynb #lora051
+from . import model_encoder  # noqa: E402,F401  (it imports the head from this module, so it comes last)

@@ -23,8 +23,9 @@ KINDS = ('task', 'model', 'model_config', 'embedding', 'collator', 'builder', 't
 # the module that registers each built-in name; `tests/test_import.py` checks it against what the modules register
 BUILTINS = {
     'task': {'TrainTask': 'finann.task'},
-    'model': {'MLPModelForTokenClassification': 'finann.model', 'MLPModelForMSELoss': 'finann.model'},
-    'model_config': {'MLPModelConfig': 'finann.model'},
+    'model': {'MLPModelForTokenClassification': 'finann.model', 'MLPModelForMSELoss': 'finann.model',
+              'EncoderMLPForTokenClassification': 'finann.model_encoder', 'EncoderMLPForMSELoss': 'finann.model_encoder'},
+    'model_config': {'MLPModelConfig': 'finann.model', 'EncoderMLPConfig': 'finann.model_encoder'},
     'embedding': {'HashingEmbedding': 'finann.embedding.encoders', 'HFEmbedding': 'finann.embedding.encoders',
                   'SentenceTransformerEmbedding': 'finann.embedding.encoders', 'OpenAIEmbedding': 'finann.embedding.openai'},
     'collator': {'CollatorForBinaryClassification': 'finann.collator', 'CollatorForClassificationWithNeutral': 'finann.collator',

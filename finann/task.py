@@ -10,7 +10,7 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 from fastcore.basics import patch
-from .config import TrainConfig, ConfigError, FinannError, LEGACY_TRAINER_KEYS, RENAMED_TRAINER_KEYS, load_config
+from .config import TrainConfig, ConfigError, FinannError, LEGACY_TRAINER_KEYS, RENAMED_TRAINER_KEYS, load_config, lora_settings
 from .registry import registry
 from . import data, embedding, collator, model, trainer  # noqa: F401  (each registers its classes)
 from .trainer import compute_metrics, CustomWandbCallback, StopOnSignal, ProgressCallback
@@ -146,8 +146,11 @@ def embed(self:TrainTask, events, embedding=None, progress=None) -> EventVectors
 
 # %% ../nbs/07_task.ipynb #a0ba9011
 @patch
-def build_collator(self:TrainTask, vectors:EventVectors|None=None):
-    "A new collator of the configured label scheme, holding `vectors` when given."
+def build_collator(self:TrainTask, vectors:EventVectors|None=None, events=None, model=None):
+    "A new collator of the configured label scheme, holding `vectors` when given; a `TokenCollator` of `events`' texts for a model that reads tokens."
+    if getattr(model, 'takes_tokens', False):  # the LoRA encoder + MLP: token ids of each event's text (labels come with the events)
+        from finann.collator_tokens import TokenCollator, event_texts
+        return TokenCollator.for_model(model, event_texts(events, vectors.text_id, len(vectors.vectors)))
     col = registry.get_collator_class(self.config.collator.cls_name)(**self.config.collator.config)
     return col.attach(vectors.vectors) if vectors is not None else col
 
@@ -165,7 +168,10 @@ def model_kwargs(self:TrainTask, dim:int|None=None) -> dict:
     dim = dim or self.build_embedding().dim
     col_cls = registry.get_collator_class(self.config.collator.cls_name)
     model_cls = registry.get_model_class(self.config.model.model_cls_name)
-    if kw.get('hidden_size', 'auto') == 'auto': kw['hidden_size'] = dim
+    if getattr(model_cls, 'takes_tokens', False):  # its width is its encoder's; the embedding's vectors only feed the baselines
+        if kw.get('hidden_size') == 'auto': kw.pop('hidden_size')
+        if self.config.model.lora is not None: kw['lora'] = lora_settings(self.config.model.lora, src)
+    elif kw.get('hidden_size', 'auto') == 'auto': kw['hidden_size'] = dim
     elif kw['hidden_size'] != dim:
         raise ConfigError(f"{src}: model.config.hidden_size: {kw['hidden_size']} does not match the {dim}-d vectors of "
                           f"{self.config.embedding.cls_name}; set hidden_size: auto (or {dim})")
@@ -182,9 +188,10 @@ def model_kwargs(self:TrainTask, dim:int|None=None) -> dict:
 def build_model(self:TrainTask, dim:int|None=None):
     "A new model, on CPU (the Trainer places it)."
     cfg_cls = registry.get_model_config_class(self.config.model.config_cls_name)
-    try: mcfg = cfg_cls(**self.model_kwargs(dim))
-    except ValueError as e: raise ConfigError(f"{self.config.source}: model.config: {e}") from None
-    return registry.get_model_class(self.config.model.model_cls_name)(mcfg)
+    kw = self.model_kwargs(dim)
+    try: return registry.get_model_class(self.config.model.model_cls_name)(cfg_cls(**kw))
+    except ValueError as e:  # the encoder model's messages name their key (model.lora..., model.config...)
+        raise ConfigError(f"{self.config.source}: {'' if str(e).startswith('model.') else 'model.config: '}{e}") from None
 
 # %% ../nbs/07_task.ipynb #ff2912d6
 @patch
@@ -199,8 +206,12 @@ def training_arguments(self:TrainTask, **overrides):
     defaults = dict(seed=self.config.run.seed, report_to=['wandb'], eval_strategy='epoch', save_strategy='epoch',
                     logging_steps=10, save_total_limit=2, ddp_find_unused_parameters=False, dataloader_num_workers=0)
     kw = {**defaults, **kw, 'remove_unused_columns': False, 'label_names': ['labels']}
-    if kw.pop('gradient_checkpointing', False): logger.warning('trainer.gradient_checkpointing is ignored: an MLP on cached vectors does not need it')
-    kw.pop('gradient_checkpointing_kwargs', None)
+    if getattr(registry.get_model_class(self.config.model.model_cls_name), 'takes_tokens', False):
+        # an encoder: recompute its layers' activations in the backward pass; non-reentrant, so gradients reach LoRA's weights under frozen embeddings
+        if kw.get('gradient_checkpointing'): kw['gradient_checkpointing_kwargs'] = {'use_reentrant': False, **(kw.get('gradient_checkpointing_kwargs') or {})}
+    else:
+        if kw.pop('gradient_checkpointing', False): logger.warning('trainer.gradient_checkpointing is ignored: an MLP on cached vectors does not need it')
+        kw.pop('gradient_checkpointing_kwargs', None)
     if not torch.cuda.is_available():
         if kw.get('fp16'): raise ConfigError(f"{src}: trainer.fp16: true needs a CUDA GPU and none is visible; set fp16: false (bf16: true works on CPU)")
         kw['use_cpu'] = True  # also what makes torchrun on CPU real DDP (gloo)
@@ -438,6 +449,17 @@ def _train_counts(self:TrainTask, y:np.ndarray) -> dict:
     counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y, minlength=k).tolist()
     return {'n': int(len(y)), 'class_counts': counts}
 
+# %% ../nbs/07_task.ipynb #lora07a
+@patch
+def write_tuned_encoder(self:TrainTask, model) -> Path:
+    "Merge a trained encoder model's adapters into its encoder and save it in `model.tuned_encoder` (relative: in the run folder), with the embedding section that reads it."
+    folder = self.output_dir/Path(self.config.model.tuned_encoder).expanduser()  # an absolute path stays as it is
+    emb = model.save_tuned_encoder(folder)
+    section = {'embedding': {'cls_name': 'HFEmbedding', 'config': emb.model_dump(include={'model_name_or_path', 'pooling', 'max_length', 'long_text', 'normalize'})}}
+    write_atomic(folder/'finann_embedding.yml', yaml.safe_dump(section, sort_keys=False))  # paste into a config: the fast frozen-vector path on tuned vectors
+    logger.info(f"tuned encoder (adapters merged) → {folder}; its embedding section: {folder/'finann_embedding.yml'}")
+    return folder
+
 # %% ../nbs/07_task.ipynb #8cd2ee38
 @patch
 def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
@@ -538,7 +560,8 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
         trainer, preds, report['skipped_folds'] = self.fit_predict_repeats(events, vectors, labels, emb.dim, progress)
         t2 = time.time(); trainer.save_model(str(out))  # the last fold's and seed's model
     else:
-        model, collator = self.build_model(emb.dim), self.build_collator(vectors)
+        model = self.build_model(emb.dim)
+        collator = self.build_collator(vectors, events, model)  # cached vectors, or token ids for a model that reads text
         val = self.event_dataset(vectors, labels, 'val') if 'val' in events else None
         trainer = self.build_trainer(model, collator, self.event_dataset(vectors, labels, 'train'), val, args, progress, wandb_extra={'data_report': report})
         progress.phase('training'); t1 = time.time()
@@ -547,6 +570,7 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
         preds = self.predict(trainer, events, vectors, labels)
         trainer.save_model()
     if not trainer.is_world_process_zero(): return {}
+    if self.config.model.tuned_encoder: self.write_tuned_encoder(trainer.model)
     progress.phase('report')
     trainer.save_state()
     if self.repeats(): trainer.state.save_to_json(str(out/'trainer_state.json'))  # the last unit's curves, beside its model
@@ -590,7 +614,7 @@ def evaluate_checkpoint(self:TrainTask, checkpoint:str|Path, splits:list[str]|No
     unknown = [s for s in splits if s not in events]
     if unknown: raise FinannError(f"--split: {unknown} not in the data (have {list(events)})")
     vectors = self.embed(events, emb); labels = self.build_labels(events)
-    t = self.build_trainer(model, self.build_collator(vectors), None, None, self.training_arguments(output_dir=str(out), report_to=[], eval_strategy='no', save_strategy='no'))
+    t = self.build_trainer(model, self.build_collator(vectors, events, model), None, None, self.training_arguments(output_dir=str(out), report_to=[], eval_strategy='no', save_strategy='no'))
     preds = self.predict(t, events, vectors, labels, splits)
     if not t.is_world_process_zero(): return {}
     _, meta = self.write_predictions(preds, out)

@@ -16,9 +16,9 @@ import finann  # noqa: F401  (registers the built-in classes that the pickers li
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['FIELDS', 'SCORES', 'COLUMNS', 'PHASE_NAMES', 'find_root', 'list_configs', 'get_key', 'config_values', 'yaml_value',
-           'form_overrides', 'score_frame', 'plot_run', 'figure_png', 'LaunchForm', 'progress_text', 'saved_plots',
-           'RunMonitor', 'Launcher']
+__all__ = ['FIELDS', 'SCORES', 'COLUMNS', 'MODEL_KINDS', 'LORA_CONFIG', 'PHASE_NAMES', 'find_root', 'list_configs', 'get_key',
+           'config_values', 'yaml_value', 'form_overrides', 'score_frame', 'plot_run', 'figure_png', 'model_kind',
+           'LaunchForm', 'progress_text', 'saved_plots', 'RunMonitor', 'Launcher']
 
 # %% ../nbs/10_widgets.ipynb #6e37212a
 def find_root(start:str|Path|None=None) -> Path:
@@ -166,6 +166,17 @@ def _importable(kind:str) -> list[str]:
     "Registered names of `kind` whose class a launched run can import (classes defined in a notebook cannot be)."
     return [n for n in registry.list(kind) if registry.get(kind, n).__module__ != '__main__']
 
+# %% ../nbs/10_widgets.ipynb #lora10a
+MODEL_KINDS = ('MLP on cached vectors', 'fine-tune encoder (LoRA)')
+LORA_CONFIG = 'configs/lora_minilm.yml'  # what "fine-tune encoder (LoRA)" starts from
+
+def model_kind(root:str|Path, config:str|None) -> str:
+    "Which of `MODEL_KINDS` a config trains: LoRA when its model reads the text itself (an encoder + MLP)."
+    try: name = get_key(read_yaml(Path(root)/config), 'model.model_cls_name') if config else None
+    except FinannError: return MODEL_KINDS[0]
+    try: return MODEL_KINDS[1] if name and getattr(registry.get('model', name), 'takes_tokens', False) else MODEL_KINDS[0]
+    except Exception: return MODEL_KINDS[0]  # an unknown model: load_config will say so
+
 # %% ../nbs/10_widgets.ipynb #6519ca6d
 class LaunchForm:
     "The launcher's inputs: a config, the main knobs, the device and processes, and free-form overrides."
@@ -192,12 +203,24 @@ class LaunchForm:
         self.nproc = field(widgets.BoundedIntText, 'processes', min=1, max=256, value=1, tooltip='more than 1: torchrun (DDP)')
         self.extra = field(widgets.Textarea, 'more options', width='590px', placeholder='key=value, one per line, e.g. trainer.weight_decay=0.05')
         self.config.observe(lambda _: self._reload(), 'value')
+        # the two kinds of model: a choice of config (configs/lora_minilm.yml for LoRA), kept in step with the chosen config
+        self.model_kind = field(widgets.ToggleButtons, 'model', width='590px', options=MODEL_KINDS, value=model_kind(self.root, self.config.value))
+        self.model_kind.observe(lambda ch: self._pick_model_kind(ch['new']), 'value')
+        self.config.observe(lambda ch: setattr(self.model_kind, 'value', model_kind(self.root, ch['new'])), 'value')
         col = lambda *ws: widgets.VBox(list(ws))
-        self.box = widgets.VBox([widgets.HBox([self.config, self.run_name]),
+        self.box = widgets.VBox([self.model_kind, widgets.HBox([self.config, self.run_name]),
                                  widgets.HBox([col(self.embedding, self.layers, self.learning_rate, self.batch_size),
                                                col(self.labels, self.intermediate_size, self.epochs, self.seed)]),
                                  widgets.HBox([self.device, self.nproc]), self.extra])
         self._reload()
+
+# %% ../nbs/10_widgets.ipynb #lora10d
+@patch
+def _pick_model_kind(self:LaunchForm, kind:str):
+    "Switch to the LoRA config, or back to configs/default.yml, unless the chosen config already trains that kind of model."
+    if model_kind(self.root, self.config.value) == kind: return
+    want = LORA_CONFIG if kind == MODEL_KINDS[1] else 'configs/default.yml'
+    if want in self.config.options: self.config.value = want
 
 # %% ../nbs/10_widgets.ipynb #0104224d
 @patch

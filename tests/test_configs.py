@@ -10,10 +10,21 @@ CONFIGS = sorted((ROOT / 'configs').glob('*.yml'))
 def test_config_loads(path):
     from finann.config import load_config
     from finann.task import setup_task
+    from finann.config import ConfigError
+    from finann.registry import registry
     cfg = load_config(path)
     task = setup_task(cfg)
     assert task.run_name and task.output_dir
-    if cfg.embedding.cls_name in ('HashingEmbedding', 'SentenceTransformerEmbedding', 'HFEmbedding'):
+    model_cls = registry.get_model_class(cfg.model.model_cls_name)
+    if getattr(model_cls, 'takes_tokens', False):  # an encoder + MLP: it builds where its base encoder is on disk
+        base = cfg.model.config.get('base_model_name_or_path')
+        if base is not None and not Path(base).is_dir():
+            with pytest.raises(ConfigError, match=f"model.config.base_model_name_or_path: '{base}' is not a model folder"): task.build_model()
+            return
+        model = task.build_model()
+        assert model.config.hidden_size == model.encoder.base_model.model.config.hidden_size
+        assert all('lora_' in n or n.startswith('head.') for n, p in model.named_parameters() if p.requires_grad)
+    elif cfg.embedding.cls_name in ('HashingEmbedding', 'SentenceTransformerEmbedding', 'HFEmbedding'):
         model = task.build_model()  # hidden_size: auto resolves from the real embedding
         assert model.config.hidden_size == task.build_embedding().dim
 
