@@ -327,7 +327,7 @@ class RunMonitor:
         self.log_tail = widgets.HTML(layout=widgets.Layout(max_height='210px', overflow='auto', border='1px solid #ddd', width='100%'))
         self.results = widgets.HTML()
         self.results_plot = widgets.Image(format='png', layout=widgets.Layout(display='none'))
-        self.saved_plots = widgets.GridBox(layout=widgets.Layout(grid_template_columns='repeat(3, 1fr)', width='100%'))
+        self.saved_plots = widgets.GridBox(layout=widgets.Layout(grid_template_columns='repeat(2, 1fr)', width='100%'))  # two a row: their labels stay readable
         for w, c in ((self.live_plot, 'finann-live-plot'), (self.results, 'finann-results'), (self.results_plot, 'finann-results-plot'),
                      (self.progress, 'finann-progress'), (self.progress_label, 'finann-phase'),
                      (self.embed_progress, 'finann-embed-progress'), (self.embed_label, 'finann-embed')): w.add_class(c)
@@ -383,8 +383,8 @@ def show_results(self:RunMonitor, history:list[dict], metrics:dict|None=None, no
     self.results.value = html
     if history or table is not None:
         self.results_plot.value, self.results_plot.layout.display = figure_png(plot_run(history, table, title=title)), None
-    self.saved_plots.children = [widgets.VBox([widgets.HTML(f'<small>{escape(p.stem)}</small>'), widgets.Image(value=p.read_bytes(), format='png', layout=widgets.Layout(width='100%'))])
-                                 for p in saved_plots(output_dir)] if output_dir else ()
+    # each plot carries its own title: no caption above it to repeat it
+    self.saved_plots.children = [widgets.Image(value=p.read_bytes(), format='png', layout=widgets.Layout(width='100%')) for p in saved_plots(output_dir)] if output_dir else ()
 
 # %% ../nbs/10_widgets.ipynb #bd391546
 class Launcher:
