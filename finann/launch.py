@@ -15,7 +15,7 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['train_command', 'display_command', 'train_env', 'check_device', 'new_run_dir', 'failure_line', 'run_history',
-           'TrainingProcess']
+           'embedding_progress', 'measured_rate', 'estimate_embedding', 'TrainingProcess']
 
 # %% ../nbs/10a_launch.ipynb #017bc52a
 def train_command(cfg_path:str, options:list[str], nproc:int=1, python:str=sys.executable) -> list[str]:
@@ -80,6 +80,49 @@ def run_history(output_dir:str|Path, state:dict|None=None) -> list[dict]:
     cp = None if history else latest_checkpoint(out)
     return history or (json.loads((cp/'trainer_state.json').read_text()).get('log_history', []) if cp else [])
 
+# %% ../nbs/10a_launch.ipynb #e58c46d9
+def embedding_progress(events:list[dict]) -> dict:
+    "The embedding phase's `events` count and `splits`, and the latest `embed` event's texts `done`/`total`, `tokens`/`tokens_total` and `eta_s`."
+    out = {}
+    for e in events:
+        if e['event'] == 'phase' and e.get('phase') == 'embedding':
+            out.update({'events': e.get('total'), 'splits': e.get('splits'), 'started': e.get('t')})
+        elif e['event'] == 'embed': out.update({k: e.get(k) for k in ('done', 'total', 'tokens', 'tokens_total', 'eta_s')})
+    return out
+
+# %% ../nbs/10a_launch.ipynb #9ab77cd3
+def measured_rate(output_root:str|Path, embedding:str) -> tuple[float, Path]|None:
+    "(texts per second, run folder) of the latest finished run under `output_root` that encoded texts with the encoder class `embedding`: from its `embed` events, else from its embedding phase's length."
+    for m in sorted(Path(output_root).glob('*/metrics.json'), key=lambda p: p.stat().st_mtime, reverse=True):
+        try: emb = json.loads(m.read_text()).get('embedding') or {}
+        except ValueError: continue
+        if emb.get('cls') != embedding or not emb.get('encoded'): continue
+        events = read_progress(m.parent)
+        t = {e['phase']: e['t'] for e in events if e['event'] == 'phase'}
+        done = [e for e in events if e['event'] == 'embed' and e.get('done')]
+        if 'embedding' in t and done and done[-1]['t'] > t['embedding']: return done[-1]['done'] / (done[-1]['t'] - t['embedding']), m.parent
+        if 'embedding' in t and 'training' in t and t['training'] > t['embedding']: return emb['encoded'] / (t['training'] - t['embedding']), m.parent
+    return None
+
+# %% ../nbs/10a_launch.ipynb #400b9b32
+def estimate_embedding(config, output_root:str|Path, cache:str|Path|None=None) -> dict:
+    "The run's events per split, its unique texts, how many are in the cache (`cache`: the run's FINANN_CACHE), and the expected embedding time at `measured_rate`."
+    import pyarrow as pa, pyarrow.compute as pc
+    from finann.task import setup_task
+    from finann.embedding.cache import text_keys
+    task = setup_task(config)
+    events = task.build_datasets()  # the data is checked here too: a bad file or an empty split is one line before the launch
+    emb = task.build_embedding()
+    if cache and not emb.cache_dir: emb = emb.model_copy(update={'cache_dir': str(Path(cache)/'embeddings')})  # where the run will look
+    texts = pc.unique(pa.chunked_array([c for ds in events.values() for c in ds.data.column('text').chunks])).to_pylist()
+    texts = [t for t in texts if t]  # empty texts are never encoded
+    cached = int(emb.cache().get(text_keys(texts, emb.cache().salt))[0].sum()) if emb.use_cache else 0
+    rate = measured_rate(output_root, config.embedding.cls_name)
+    todo = len(texts) - cached
+    return {'splits': {k: ds.num_rows for k, ds in events.items()}, 'texts': len(texts), 'cached': cached, 'to_embed': todo,
+            'embedding': config.embedding.cls_name, 'rate': rate[0] if rate else None, 'measured_in': rate[1] if rate else None,
+            'seconds': todo / rate[0] if rate else (0.0 if todo == 0 else None)}
+
 # %% ../nbs/10a_launch.ipynb #59e88eb3
 def _signal_group(proc:subprocess.Popen, sig:int) -> None:
     "Send `sig` to `proc`'s whole process group (torchrun's workers, wandb's service), if any of it is left."
@@ -140,7 +183,8 @@ def refresh(self:TrainingProcess) -> None:
     seen = (size, self._read_n, len(self.lines))
     if seen == self._seen: return
     if self.progress_path and size != (self._seen or (None,))[0]:  # this process's events only: a resumed run's folder holds the stopped one's too
-        self.state = progress_state([e for e in read_progress(self.progress_path) if e.get('t', 0) >= self.started_at])
+        mine = [e for e in read_progress(self.progress_path) if e.get('t', 0) >= self.started_at]
+        self.state = {**progress_state(mine), 'embedding': embedding_progress(mine)}
     self._seen = seen
     if self.on_change:
         try: self.on_change(self)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_widgets.ipynb #d1dde4cf
 from __future__ import annotations
-import io, json, threading, time
+import io, json, os, threading, time
 from html import escape
 from pathlib import Path
 from typing import Callable, Optional
@@ -18,7 +18,7 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['FIELDS', 'SCORES', 'COLUMNS', 'MODEL_KINDS', 'LORA_CONFIG', 'PHASE_NAMES', 'find_root', 'list_configs', 'get_key',
            'config_values', 'yaml_value', 'form_overrides', 'score_frame', 'plot_run', 'figure_png', 'model_kind',
-           'LaunchForm', 'progress_text', 'saved_plots', 'RunMonitor', 'Launcher']
+           'LaunchForm', 'eta_text', 'embedding_text', 'progress_text', 'saved_plots', 'RunMonitor', 'Launcher']
 
 # %% ../nbs/10_widgets.ipynb #6e37212a
 def find_root(start:str|Path|None=None) -> Path:
@@ -289,13 +289,33 @@ def command(self:LaunchForm, output_dir:str|Path) -> tuple[list[str], dict, 'Tra
 # %% ../nbs/10_widgets.ipynb #5453600f
 PHASE_NAMES = {'data': 'loading data', 'embedding': 'embedding', 'training': 'training', 'evaluating': 'evaluating', 'report': 'writing the report'}
 
+# %% ../nbs/10_widgets.ipynb #e2468733
+def eta_text(seconds:float|None) -> str:
+    "A time left as one reads it: 'about 40 s left', 'about 3 min left', 'about 1 h 5 min left' ('' when unknown)."
+    if seconds is None: return ''
+    s = max(0, round(seconds))
+    if s < 60: return f"about {s} s left"
+    if s < 3600: return f"about {round(s / 60)} min left"
+    return f"about {s // 3600} h {round(s % 3600 / 60)} min left"
+
+# %% ../nbs/10_widgets.ipynb #1403cb29
+def embedding_text(emb:dict) -> str:
+    "The embedding's line (`finann.launch.embedding_progress`): texts and tokens done and the ETA, else the events and split sizes."
+    if emb.get('total'):
+        bits = [f"{emb.get('done') or 0:,}/{emb['total']:,} texts"]
+        if emb.get('tokens'): bits.append(f"{emb['tokens']:,}" + (f"/{emb['tokens_total']:,}" if emb.get('tokens_total') else '') + ' tokens')
+        return ' · '.join(bits + ([eta_text(emb['eta_s'])] if emb.get('eta_s') is not None else []))
+    if emb.get('events'):
+        return f"{emb['events']:,} events" + (' (' + ' · '.join(f"{k} {v:,}" for k, v in emb['splits'].items()) + ')' if emb.get('splits') else '')
+    return ""
+
 # %% ../nbs/10_widgets.ipynb #bfa02793
 def progress_text(state:dict) -> str:
     "The line under the bar: the phase (or how the run ended), the texts embedded or the step and loss, the latest eval score."
-    s, emb = state, state.get('embed') or {}
+    s, emb = state, state.get('embedding') or state.get('embed') or {}
     if s['status'] == 'waiting': return 'starting…'
     bits = [s['status'] if s['status'] != 'running' else PHASE_NAMES.get(s['phase'], s['phase'] or 'starting…')]
-    if s['phase'] == 'embedding' and emb.get('total'): bits.append(f"{emb.get('done') or 0:,}/{emb['total']:,} texts")
+    if s['phase'] == 'embedding' and s['status'] == 'running' and embedding_text(emb): bits.append(embedding_text(emb))
     if s['max_steps']: bits.append(f"step {s['step']}/{s['max_steps']}")
     bits += [f"{k} {s[k]:.3g}" for k in ('epoch', 'loss') if isinstance(s[k], (int, float))]
     bits += [f"{k.replace('_', ' ')} {v:.3g}" for k, v in s['eval'].items() if k in ('eval_loss', 'eval_accuracy') and isinstance(v, (int, float))]
@@ -319,16 +339,22 @@ class RunMonitor:
     def __init__(self, tail:int=12, # console lines shown
                  plot_every:float=1.0): # seconds between redraws of the live plot
         self.tail, self.plot_every = tail, plot_every
-        self.progress = widgets.FloatProgress(min=0, max=1, bar_style='info', layout=widgets.Layout(width='590px'))
-        self.progress_label = widgets.HTML()
+        wide = {'description_width': '90px'}  # 'evaluating' and 'embedding' fit: the phase is never cut off
+        self.progress = widgets.FloatProgress(min=0, max=1, bar_style='info', layout=widgets.Layout(width='590px'), style=wide)
+        self.progress_label = widgets.HTML(layout=widgets.Layout(width='590px'))
+        # the embedding's own bar: texts done of the texts to embed, with tokens and an ETA below it
+        self.embed_progress = widgets.FloatProgress(min=0, max=1, bar_style='info', description='texts', layout=widgets.Layout(width='590px'), style=wide)
+        self.embed_label = widgets.HTML(layout=widgets.Layout(width='590px'))
+        self.embed_box = widgets.VBox([self.embed_progress, self.embed_label])
         self.live_plot = widgets.Image(format='png', layout=widgets.Layout(display='none'))
         self.log_tail = widgets.HTML(layout=widgets.Layout(max_height='210px', overflow='auto', border='1px solid #ddd', width='100%'))
         self.results = widgets.HTML()
         self.results_plot = widgets.Image(format='png', layout=widgets.Layout(display='none'))
-        self.saved_plots = widgets.GridBox(layout=widgets.Layout(grid_template_columns='repeat(3, 1fr)', width='100%'))
+        self.saved_plots = widgets.GridBox(layout=widgets.Layout(grid_template_columns='repeat(2, 1fr)', width='100%'))  # two a row: their labels stay readable
         for w, c in ((self.live_plot, 'finann-live-plot'), (self.results, 'finann-results'), (self.results_plot, 'finann-results-plot'),
-                     (self.progress, 'finann-progress'), (self.progress_label, 'finann-phase')): w.add_class(c)
-        self.box = widgets.VBox([self.progress, self.progress_label, self.live_plot, self.results, self.results_plot, self.saved_plots,
+                     (self.progress, 'finann-progress'), (self.progress_label, 'finann-phase'),
+                     (self.embed_progress, 'finann-embed-progress'), (self.embed_label, 'finann-embed')): w.add_class(c)
+        self.box = widgets.VBox([self.progress, self.progress_label, self.embed_box, self.live_plot, self.results, self.results_plot, self.saved_plots,
                                  widgets.Accordion([self.log_tail], titles=('log',), selected_index=0)])
         self.reset()
 
@@ -341,16 +367,19 @@ def reset(self:RunMonitor) -> None:
     self.progress_label.value, self.log_tail.value = 'starting…', _pre(['(waiting for the run to print)'])
     self.results.value, self.saved_plots.children = '', ()
     for w in (self.live_plot, self.results_plot): w.value, w.layout.display = b'', 'none'
+    self.embed_progress.value, self.embed_progress.max, self.embed_label.value, self.embed_box.layout.display = 0, 1, '', 'none'
 
 # %% ../nbs/10_widgets.ipynb #14c7477a
 @patch
 def update(self:RunMonitor, proc:TrainingProcess, force:bool=False) -> None:
-    "Show `proc`'s phase, step and console tail; redraw the live plot when new points came and `plot_every` s passed."
-    s, emb = proc.state, proc.state.get('embed') or {}
-    done, total = (s['step'], s['max_steps']) if s['max_steps'] else (emb.get('done') or 0, emb.get('total')) if s['phase'] == 'embedding' else (0, None)
-    if total: self.progress.value, self.progress.max, self.progress.value = 0, total, done
+    "Show `proc`'s phase, step, embedding and console tail; redraw the live plot when new points came and `plot_every` s passed."
+    s, emb = proc.state, proc.state.get('embedding') or proc.state.get('embed') or {}
+    if s['max_steps']: self.progress.value, self.progress.max, self.progress.value = 0, s['max_steps'], s['step']
     self.progress.description = s['phase'] or 'starting'
     self.progress_label.value = escape(progress_text(s)) + f" · {time.time() - proc.started_at:.0f} s"
+    if emb.get('total'):  # the embedding's bar stays once it is done: how many texts the run embedded
+        self.embed_progress.max, self.embed_progress.value = emb['total'], min(emb.get('done') or 0, emb['total'])
+        self.embed_label.value, self.embed_box.layout.display = escape(embedding_text(emb)), None
     shown = [*proc.lines, *([proc.current] if proc.current else [])][-self.tail:]
     if shown: self.log_tail.value = _pre(shown)
     history = run_history(proc.output_dir, s) if proc.output_dir else s['history']
@@ -377,8 +406,8 @@ def show_results(self:RunMonitor, history:list[dict], metrics:dict|None=None, no
     self.results.value = html
     if history or table is not None:
         self.results_plot.value, self.results_plot.layout.display = figure_png(plot_run(history, table, title=title)), None
-    self.saved_plots.children = [widgets.VBox([widgets.HTML(f'<small>{escape(p.stem)}</small>'), widgets.Image(value=p.read_bytes(), format='png', layout=widgets.Layout(width='100%'))])
-                                 for p in saved_plots(output_dir)] if output_dir else ()
+    # each plot carries its own title: no caption above it to repeat it
+    self.saved_plots.children = [widgets.Image(value=p.read_bytes(), format='png', layout=widgets.Layout(width='100%')) for p in saved_plots(output_dir)] if output_dir else ()
 
 # %% ../nbs/10_widgets.ipynb #bd391546
 class Launcher:
@@ -398,11 +427,13 @@ class Launcher:
         self.launch_button = widgets.Button(description='Launch', button_style='success', icon='play', tooltip='check the values, then train in the background')
         self.stop_button = widgets.Button(description='Stop', button_style='danger', icon='stop', disabled=True, tooltip='save a checkpoint and stop the run')
         self.resume_button = widgets.Button(description='Resume', icon='forward', disabled=True, tooltip='continue the stopped run from its last checkpoint')
-        for b in (self.launch_button, self.stop_button, self.resume_button): b.add_class(f'finann-{b.description.lower()}')
+        self.estimate_button = widgets.Button(description='Estimate', icon='clock-o', tooltip='count the texts to embed and the cached ones, and the expected time')
+        for b in (self.launch_button, self.stop_button, self.resume_button, self.estimate_button): b.add_class(f'finann-{b.description.lower()}')
+        self.estimate_button.on_click(lambda _: self.estimate())
         self.launch_button.on_click(lambda _: self.launch())
         self.stop_button.on_click(lambda _: self.stop(block=False))
         self.resume_button.on_click(lambda _: self.resume())
-        self.widget = widgets.VBox([self.form.box, widgets.HBox([self.launch_button, self.stop_button, self.resume_button, self.status_label]),
+        self.widget = widgets.VBox([self.form.box, widgets.HBox([self.launch_button, self.stop_button, self.resume_button, self.estimate_button, self.status_label]),
                                     self.message, self.command_line, self.monitor.box])
         self._set_status('idle')
 
@@ -453,6 +484,22 @@ def launch(self:Launcher) -> bool:
     self.output_dir, self._cmd = out, (cmd, {**env, **self.env})
     self._start(cmd, f"running in {out}")
     return True
+
+# %% ../nbs/10_widgets.ipynb #8a500bab
+@patch
+def estimate(self:Launcher) -> dict|None:
+    "Before a launch: the events per split, the texts to embed and the cached ones, and the expected embedding time (shown, and returned)."
+    from finann.launch import estimate_embedding
+    self._show_note('estimating: loading the data…')
+    cache = self.env.get('FINANN_CACHE') or os.environ.get('FINANN_CACHE')
+    try: est = estimate_embedding(load_config(self.root/self.form.config.value, self.form.overrides()), self.output_root, cache)
+    except (FinannError, OSError) as e: self._show_error(str(e).splitlines()[0] if str(e) else type(e).__name__); return None
+    splits = ' · '.join(f"{k} {v:,}" for k, v in est['splits'].items())
+    when = (f"expected about {est['seconds']:.0f} s at {est['rate']:,.0f} texts/s (measured in {est['measured_in'].name})" if est['rate'] else
+            'nothing to embed' if est['to_embed'] == 0 else f"no measured rate for {est['embedding']} yet: the first run measures it")
+    self._show_note(f"{sum(est['splits'].values()):,} events ({splits}); {est['texts']:,} unique texts for {est['embedding']}: "
+                    f"{est['cached']:,} cached, {est['to_embed']:,} to embed; {when}")
+    return est
 
 # %% ../nbs/10_widgets.ipynb #8153dc5d
 @patch

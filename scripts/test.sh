@@ -12,5 +12,8 @@ if git rev-parse --git-dir >/dev/null 2>&1 && ! git diff --quiet -- finann; then
   git diff --stat -- finann >&2
   exit 1
 fi
-.venv/bin/nbdev_test --n_workers "${NBDEV_WORKERS:-2}"
+n=$(find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | wc -l)
+echo "finann: nbdev_test: $n notebooks, ${NBDEV_WORKERS:-2} at a time (each prints Starting/Completed; the slowest are listed at the end)"
+# --do_print: a line when each notebook starts and ends; --timing: seconds per notebook; unbuffered so the workers' lines show at once
+PYTHONUNBUFFERED=1 .venv/bin/nbdev_test --n_workers "${NBDEV_WORKERS:-2}" --do_print --timing
 .venv/bin/python -m pytest -q tests "$@"

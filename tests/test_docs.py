@@ -77,3 +77,67 @@ def test_bench_page_shows_every_measured_table(site):
 
 
 def html_escape_free(s): return re.sub(r'<[^>]+>', '', s).replace('&amp;', '&').replace('&#39;', "'").replace('&quot;', '"')
+
+
+@pytest.fixture(scope='module')
+def served(site):
+    "The built site over http on a free port of 127.0.0.1 (the search index is fetched, which browsers refuse from file://)."
+    import functools, http.server, threading
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{server.server_address[1]}'
+    server.shutdown(); server.server_close()
+
+
+@pytest.fixture(scope='module')
+def browser_page():
+    if not Path('/usr/bin/chromium').exists(): pytest.skip('/usr/bin/chromium is missing')
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path='/usr/bin/chromium', args=['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                                                                               '--disable-component-update', '--disable-sync', '--no-first-run'])
+        page = browser.new_page(viewport={'width': 1280, 'height': 900})
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def test_quickstart_shows_its_results_table_and_plots_in_a_browser(served, browser_page):
+    from playwright.sync_api import expect
+    pg = browser_page
+    pg.goto(f'{served}/tutorials/quickstart.html')
+    table = pg.locator('main table', has_text='majority').first
+    expect(table).to_be_visible(); expect(table).to_contain_text('logistic'); expect(table).to_contain_text('accuracy')
+    images = pg.locator('main img')
+    assert images.count() >= 4  # training curves, confusion matrix, equity, deciles
+    images.first.scroll_into_view_if_needed()
+    expect(images.first).to_be_visible()
+    assert pg.evaluate("img => img.complete && img.naturalWidth > 200", images.first.element_handle())
+    body = pg.locator('main').inner_text()
+    assert 'Running in WANDB offline mode' not in body and 'Loading weights' not in body  # no stray stderr or banners
+
+
+def test_data_page_shows_event_study_builders_parameters_in_a_browser(served, browser_page):
+    from playwright.sync_api import expect
+    pg = browser_page
+    pg.goto(f'{served}/data_builders.html')
+    sig = pg.locator('main .highlight', has_text='def EventStudyBuilder(').first
+    expect(sig).to_be_visible()
+    for shown in ('events:str, # ', 'prices:str, # ', 'embargo_days:int=0, # ', 'price_columns:'):  # each field, its type, default and comment
+        expect(sig).to_contain_text(shown)
+    assert '**data' not in sig.inner_text()
+
+
+def test_search_for_embargo_finds_the_data_page_offline(served, browser_page):
+    from playwright.sync_api import expect
+    pg = browser_page
+    pg.goto(f'{served}/index.html')
+    box = pg.locator('#search input.pagefind-ui__search-input')
+    expect(box).to_be_visible()
+    box.fill('embargo')
+    links = pg.locator('#search .pagefind-ui__result-link')
+    expect(links.first).to_be_visible()
+    hrefs = [links.nth(i).get_attribute('href') for i in range(links.count())]
+    assert any('data_builders' in h or 'data_splits' in h for h in hrefs), hrefs
