@@ -103,7 +103,7 @@ class CachedSplits:
 
     def write_splits(self, folder:Path):
         "Load, check and split the events, and write each split to `folder` as an Arrow file."
-        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share)
+        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3))
         splits = self.split_frame(df); del df
         _write_splits(folder, splits, None, {**self._report, 'splits': {k: len(v) for k, v in splits.items()}})
 
@@ -116,7 +116,7 @@ class CachedSplits:
 
     def _in_memory(self):
         from datasets import Dataset, DatasetDict
-        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share)
+        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3))
         splits = self.split_frame(df)
         splits = {k: splits[k] for k in _pick_splits(self.split, list(splits), self.source)}
         self._report['splits'] = {k: len(v) for k, v in splits.items()}
