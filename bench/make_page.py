@@ -24,6 +24,8 @@ SECTIONS = {
     'growth': "How time and memory grow with the number of events (one epoch, HashingEmbedding).",
     'data_scale': "Building and training on 10k to 1M events: the data is written once as memory-mapped Arrow and read back.",
     'embedding': "finann's encoders against sentence-transformers' own `encode`, and what the cache saves.",
+    'text_stream': "Many short texts per event (`TextStreamBuilder`): each unique text through the model once and pooled per event, against "
+                   "joining each window's texts into one string (chunked when longer than the model's window), in one run with the packaged MiniLM.",
 }
 
 
