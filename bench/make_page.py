@@ -28,6 +28,8 @@ SECTIONS = {
                      "on a corpus of short tweets and long transcripts, against sentence-transformers' own `encode`, all in one run.",
     'embedding_api': "`OpenAIEmbedding` against a real HTTP server on 127.0.0.1 that takes 200 ms per request: requests in flight against one "
                      "at a time, and the most tokens the server saw in any 60 s under a tokens-per-minute limit.",
+    'text_stream': "Many short texts per event (`TextStreamBuilder`): each unique text through the model once and pooled per event, against "
+                   "joining each window's texts into one string (chunked when longer than the model's window), in one run with the packaged MiniLM.",
 }
 
 

@@ -20,6 +20,8 @@ echo "== bench/default_job.py"
 if [ "$QUICK" = --quick ]; then $PY bench/default_job.py --repeats 1; else $PY bench/default_job.py; fi
 echo "== bench/growth.py"
 if [ "$QUICK" = --quick ]; then $PY bench/growth.py --sizes 10000 100000; else $PY bench/growth.py; fi
+echo "== bench/text_stream.py"
+if [ "$QUICK" = --quick ]; then $PY bench/text_stream.py --texts 5000; else $PY bench/text_stream.py; fi
 echo "== bench/data_scale.py"
 if [ "$QUICK" = --quick ]; then $PY bench/data_scale.py --sizes 10000 100000; else $PY bench/data_scale.py; fi
 echo
@@ -27,6 +29,6 @@ echo "== figures and goals ($(uptime | sed 's/.*load/load/'))"
 for f in bench/results/*.md; do
   echo "-- $f"
   grep -E '^(Goal|\| finann|\| plain|\| \*\*wall|`python -c|CUDA|--device)' "$f" || true
-  case "$f" in */growth.md|*/data_scale.md) grep -E '^\| [0-9,]+ \|' "$f" | head -3 ;; */embedding.md) grep -E '^\| sentence' "$f" ;; esac
+  case "$f" in */growth.md|*/data_scale.md) grep -E '^\| [0-9,]+ \|' "$f" | head -3 ;; */embedding.md) grep -E '^\| sentence' "$f" ;; */text_stream.md) grep -E '^\| (finann|joined)' "$f" ;; esac
 done
 $PY bench/make_page.py  # the docs' Benchmarks page, from the tables above

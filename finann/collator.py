@@ -211,22 +211,23 @@ class CollatorForClassificationWithNeutral(BaseCollator):
 # %% ../nbs/04_collator.ipynb #f93fabef
 @registry.register_collator('CollatorForRegression')
 class CollatorForRegression(BaseCollator):
-    "The move from start to end price in percent; `target: abnormal` subtracts the market's move over the same price points."
+    "The move from start to end price in percent; `abnormal` subtracts the market's move over the same points, `market_model` beta times it."
     num_labels: ClassVar[int] = 1
     problem_type: ClassVar[str] = 'regression'
-    target: Literal['move', 'abnormal'] = 'move'
+    target: Literal['move', 'abnormal', 'market_model'] = 'move'  # market_model: minus beta × the market's move (builders' beta_window)
 
     @property
     def columns(self) -> list[str]:
-        extra = [f'market_{self.start_field}', f'market_{self.end_field}'] if self.target == 'abnormal' else []
+        extra = [f'market_{self.start_field}', f'market_{self.end_field}'] * (self.target != 'move') + ['beta'] * (self.target == 'market_model')
         return super().columns + extra
 
     def labels_of_moves(self, moves) -> np.ndarray: return (100 * np.asarray(moves)).astype(np.float32)
 
     def dataset_moves(self, ds) -> np.ndarray:
         m = super().dataset_moves(ds)
-        if self.target == 'abnormal' and not self.label_column:  # the market's move over the same two points
-            m = m - price_move(_column(ds, f'market_{self.start_field}', 'target'), _column(ds, f'market_{self.end_field}', 'target'))
+        if self.target != 'move' and not self.label_column:  # the market's move over the same two points, times beta for the market model
+            beta = _column(ds, 'beta', 'target') if self.target == 'market_model' else 1.0
+            m = m - beta * price_move(_column(ds, f'market_{self.start_field}', 'target'), _column(ds, f'market_{self.end_field}', 'target'))
         return m
 
 # %% ../nbs/04_collator.ipynb #1a144f62

@@ -107,3 +107,70 @@ def test_unknown_calendar_is_one_line(tmp_path, price_dir):
     assert p.returncode == 2 and 'Traceback' not in p.stderr, p.stderr[-2000:]
     last = p.stderr.strip().splitlines()[-1]
     assert 'cfg.yml: dataset.config.calendar' in last and "unknown exchange calendar 'XNYSE'; did you mean 'XNYS'?" in last, last
+
+
+# ---- many texts per event ----
+
+def stream_file(tmp_path, rows):
+    pd.DataFrame(rows, columns=['ticker', 'timestamp', 'text']).to_csv(tmp_path / 'texts.csv', index=False)
+    return str(tmp_path / 'texts.csv')
+
+
+def test_text_stream_windows_and_bad_rows(tmp_path, price_dir, monkeypatch):
+    from finann.data import TextStreamBuilder
+    monkeypatch.setenv('FINANN_CACHE', str(tmp_path / 'cache'))
+    rows = [('AAPL', '2005-02-17 20:00', 'a'), ('AAPL', '2005-02-18 12:00', 'b'), ('AAPL', '2005-02-22 08:00', 'c'),
+            ('AAPL', '2005-02-22 08:00', 'c'), ('IBMX', '2005-02-22 08:00', 'd'), ('AAPL', '2014-01-02 10:00', 'e'), ('aapl', '2005-02-23 20:00', 'f')]
+    b = TextStreamBuilder(texts=stream_file(tmp_path, rows), prices=str(price_dir), lookback_sessions=2, max_drop_share=0.9, val_start='2010-01-01')
+    ev = b.build_datasets()['train'].to_pandas()
+    # windows end at each session's open; two sessions of lookback: a (Thu evening) → Fri, Tue; b (Fri, in session) → Tue, Wed;
+    # c (Tue before the open) → Tue, Wed; f (Wed evening, lower-case ticker) → Thu, Fri
+    assert [(d, list(t)) for d, t in ev[['d+1_date', 'texts']].values] == [
+        ('2005-02-18', ['a']), ('2005-02-22', ['a', 'b', 'c']), ('2005-02-23', ['b', 'c']), ('2005-02-24', ['f']), ('2005-02-25', ['f'])]
+    assert list(ev['text_ids'][1]) == [0, 1, 2]
+    texts = b.report['texts']
+    assert texts['dropped'] == {'duplicate text': 1, 'ticker without prices': 1, 'text outside the price history': 1}
+    assert texts['first_bad']['duplicate text'] == {'file': str(tmp_path / 'texts.csv'), 'row': 4, 'column': 'ticker, timestamp, text'}
+    assert b.report['windows_without_texts'] == 0
+    with pytest.raises(Exception, match=r"texts.csv: 100% of 2 rows are unusable .* ticker without prices: .*texts.csv row 1, column ticker"):
+        TextStreamBuilder(texts=stream_file(tmp_path, rows[4:5] * 2), prices=str(price_dir)).load_frame()
+
+
+def test_each_unique_text_goes_through_the_encoder_once(tmp_path, monkeypatch):
+    from finann.data import SyntheticTextStreamBuilder
+    from finann.embedding import HashingEmbedding
+    from finann.task import embed_events
+    monkeypatch.setenv('FINANN_CACHE', str(tmp_path / 'cache'))
+    seen = []
+    class Counting(HashingEmbedding):
+        def encode(self, texts):
+            seen.extend(texts)
+            return super().encode(texts)
+    b = SyntheticTextStreamBuilder(n_tickers=3, start='2010-01-01', end='2010-06-30', posts_per_session=5, lookback_sessions=5, cutoff='close', val_start='2010-05-01')
+    events = b.build_datasets()
+    emb = Counting(n_features=64, show_progress_bar=False)
+    vectors = embed_events(events, emb)
+    texts = [t for ds in events.values() for x in ds['texts'] for t in x]
+    assert len(texts) > 4 * len(set(texts))                    # each post is in about five windows
+    assert sorted(seen) == sorted(set(texts))                   # the encoder saw each distinct post once
+    assert vectors.stats['encoded'] == len(set(texts)) and vectors.stats['texts'] == len(texts)
+    first = events['val'][0]
+    np.testing.assert_allclose(vectors.of('val')[0], HashingEmbedding(n_features=64, use_cache=False).encode(first['texts']).mean(0), atol=1e-6)
+    again = Counting(n_features=64, show_progress_bar=False)
+    seen.clear(); embed_events(events, again)
+    assert seen == []                                           # a second run reads every vector from the cache
+
+
+def test_untradable_label_is_one_line(tmp_path):
+    cfg = {'model': {'config': {'hidden_size': 'auto', 'intermediate_size': 16}},
+           'embedding': {'cls_name': 'HashingEmbedding', 'config': {'n_features': 64}},
+           'collator': {'cls_name': 'CollatorForBinaryClassification', 'config': {'start_field': 'd+0_close', 'end_field': 'd+1_close'}},
+           'dataset': {'cls_name': 'SyntheticTextStreamBuilder', 'config': {'n_tickers': 2, 'start': '2010-01-01', 'end': '2010-03-31', 'cutoff': 'open',
+                                                                            'posts_per_session': 5, 'val_start': '2010-03-01'}},
+           'trainer': {'output_dir': str(tmp_path / 'run'), 'num_train_epochs': 1, 'report_to': []}}
+    (tmp_path / 'cfg.yml').write_text(yaml.safe_dump(cfg))
+    p = run_cmd([str(BIN / 'finann-train'), '--cfg-path', str(tmp_path / 'cfg.yml')], tmp_path)
+    assert p.returncode != 0 and 'Traceback' not in p.stderr, p.stderr[-2000:]
+    last = p.stderr.strip().splitlines()[-1]
+    assert "event(s) have a text published after the label's start price d+0_close (first: SYN0 at 2010-01-04 09:29" in last, last
+    assert 'collator.config.allow_untradable: true' in last, last

@@ -113,7 +113,7 @@ class CachedSplits:
 
     def write_splits(self, folder:Path):
         "Load, check and split the events, and write each split to `folder` as an Arrow file."
-        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share)
+        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3))
         splits = self.split_frame(df); del df
         _write_splits(folder, splits, None, {**self._report, 'splits': {k: len(v) for k, v in splits.items()}})
 
@@ -147,7 +147,7 @@ class CachedSplits:
 
     def _in_memory(self):
         from datasets import Dataset, DatasetDict
-        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share)
+        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3))
         splits = self.split_frame(df)
         splits = {k: splits[k] for k in _pick_splits(self.split, list(splits), self.source)}
         self._report['splits'] = {k: len(v) for k, v in splits.items()}
@@ -254,7 +254,8 @@ class EventStudyBuilder(BaseBuilder):
     price_columns: Optional[dict[str, str]] = None  # rename price columns to date, open, close, adj_close
     timezone: TimeZoneName = 'America/New_York'  # of naive timestamps (sessions are in the exchange's own time)
     horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon (3: the original's schema); also the default purge
-    adjust: bool = True                      # adjust opens and closes by adj_close / close when present
+    adjust: bool = True
+    beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated                      # adjust opens and closes by adj_close / close when present
 
     @property
     def source(self) -> str: return self.events
@@ -266,7 +267,7 @@ class EventStudyBuilder(BaseBuilder):
         missing = [c for c in ('ticker', 'event_start_at_et', 'text') if c not in ev]
         if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours with dataset.config.columns)")
         market = read_market(self.market, self.price_columns) if self.market else None
-        return align_events(ev, read_prices(self.prices, self.price_columns), self.timezone, self.adjust, market, self.horizon, self.calendar)
+        return align_events(ev, read_prices(self.prices, self.price_columns), self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window)
 
 # %% ../../nbs/02d_data_builders.ipynb #c9f4f46f
 @registry.register_builder('FinancialTranscriptBuilder')

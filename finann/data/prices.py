@@ -14,7 +14,7 @@ from ..config import did_you_mean
 from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, table_files, table_stem
 
 # %% auto #0
-__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'read_prices', 'align_events']
+__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'read_prices', 'rolling_beta', 'align_events']
 
 # %% ../../nbs/02c_data_prices.ipynb #c9e77269
 PRICE_FIELDS = ('date', 'open', 'close')  # required in price files; 'adj_close' is optional
@@ -115,10 +115,30 @@ def _why_unaligned(sess:np.ndarray, rows:np.ndarray, first:int, last:int) -> np.
     return np.where((sess[:, -1] < 0) | (sess[:, -1] > last), 'no session after the event',
                     np.where(sess[:, 0] < first, 'no session before the event', 'price missing on a session'))
 
+# %% ../../nbs/02c_data_prices.ipynb #045706b0
+def _session_returns(px:pd.DataFrame, sessions:np.ndarray, adjust:bool) -> np.ndarray:
+    "(n_sessions,) close-to-close returns on the calendar's sessions (adjusted like the prices); NaN where a close is missing."
+    pos = _session_rows(px['date'].values, sessions)
+    factor = (px['adj_close'] / px['close']).values if adjust and 'adj_close' in px else np.ones(len(px))
+    close = np.where(pos >= 0, px['close'].values[pos] * factor[pos], np.nan)
+    return np.r_[np.nan, close[1:] / close[:-1] - 1]
+
+# %% ../../nbs/02c_data_prices.ipynb #b806e719
+def rolling_beta(stock:np.ndarray, market:np.ndarray, end:np.ndarray, window:int) -> np.ndarray:
+    "OLS beta of `stock` on `market` returns (both (n_sessions,)) over the `window` sessions up to and including each `end`; NaN with fewer than half of them."
+    ok = ~(np.isnan(stock) | np.isnan(market))
+    x, y = np.where(ok, market, 0.), np.where(ok, stock, 0.)
+    c = lambda v: np.r_[0., np.cumsum(v)]  # prefix sums: a window's sum is two lookups
+    n, sx, sy, sxy, sxx = (c(v) for v in (ok.astype(float), x, y, x * y, x * x))
+    hi, lo = end + 1, np.maximum(end + 1 - window, 0)
+    w = lambda s: s[hi] - s[lo]
+    cnt, cov, var = w(n), w(n) * w(sxy) - w(sx) * w(sy), w(n) * w(sxx) - w(sx) ** 2
+    return np.where((cnt >= window / 2) & (var > 0), cov / np.where(var > 0, var, 1), np.nan)
+
 # %% ../../nbs/02c_data_prices.ipynb #69202f2f
 def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:str='America/New_York', adjust:bool=True,
-                 market:pd.DataFrame|None=None, horizon:int=3, calendar:str=DEFAULT_CALENDAR) -> pd.DataFrame:
-    "Events (ticker, event_start_at_et, text) with their price points: `d+0_close`, then d+1 … d+`horizon` opens and closes."
+                 market:pd.DataFrame|None=None, horizon:int=3, calendar:str=DEFAULT_CALENDAR, beta_window:int|None=None) -> pd.DataFrame:
+    "Events (ticker, event_start_at_et, text) with their price points: `d+0_close`, then d+1 … d+`horizon` opens and closes (and `beta` on the market)."
     st, columns = session_table(calendar), price_columns(horizon, reference=True)
     ev = events.reset_index(drop=True).copy()
     ev['ticker'] = ev['ticker'].astype('string').str.strip().str.upper()
@@ -148,6 +168,9 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
         if market is not None:
             mrows = np.where(s[~bad] >= 0, mpos[s[~bad]], -1)
             for c, v in _point_values(market, mrows, columns, adjust).items(): cols[f'market_{c}'][idx[~bad]] = v
+            if beta_window:  # estimated on the sessions up to d+0: nothing after the event
+                cols.setdefault('beta', np.full(len(ev), np.nan))[idx[~bad]] = rolling_beta(
+                    _session_returns(px, st['date'].values, adjust), _session_returns(market, st['date'].values, adjust), s[~bad, 0], beta_window)
     out = ev.assign(**cols)
     ok = reason.isna().values
     out['d+1_date'] = np.where(ok, pd.Series(st['date'].values[np.minimum(d1, len(st) - 1)]).dt.strftime('%Y-%m-%d'), None)
@@ -155,5 +178,7 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
     if market is not None:
         gap = out['_drop_reason'].isna() & out[[f'market_{c}' for c in columns]].isna().any(axis=1)
         out.loc[gap, '_drop_reason'] = 'missing market price'
-    if gaps: out.attrs['report'] = {'sessions_missing': gaps}  # clean_events adds it to the drop report
+        if beta_window: out.loc[out['_drop_reason'].isna() & out['beta'].isna(), '_drop_reason'] = f'fewer than {beta_window // 2} returns for beta'
+    out.attrs['report'] = {**({'sessions_missing': gaps} if gaps else {}),  # clean_events adds these to the drop report
+                           **({'beta_window': f'{beta_window} sessions up to d+0'} if market is not None and beta_window else {})}
     return out

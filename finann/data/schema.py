@@ -208,9 +208,10 @@ def drop_report(df:pd.DataFrame, reasons:pd.Series, first:dict, source:str, max_
     return report
 
 # %% ../../nbs/02a_data_schema.ipynb #d20cae52
-def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5) -> tuple[pd.DataFrame, dict]:
-    "Drop unusable events, counting each reason; raise `DataError` if more than `max_drop_share` go."
-    need = [c if c != 'text' or 'texts' not in df else 'texts' for c in EVENT_COLUMNS]  # a text stream's events carry their texts, never a joined one
+def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5, horizon:int=3) -> tuple[pd.DataFrame, dict]:
+    "Drop unusable events, counting each reason; raise `DataError` if more than `max_drop_share` go. Prices up to d+`horizon` are required."
+    # a text stream's events carry their texts, never a joined one
+    need = ['texts' if 'texts' in df else 'text', 'ticker', 'event_start_at_et'] + price_columns(horizon)
     missing = [c for c in need if c not in df.columns]
     if missing: raise DataError(f"{source}: missing column(s) {', '.join(missing)} (the event schema needs {', '.join(need)})")
     if len(df) == 0: raise DataError(f"{source}: no rows")
@@ -233,6 +234,7 @@ def format_report(report:dict) -> str:
         w = report['first_bad'].get(reason, {})
         lines.append(f"  {'dropped: ' + reason:<34}{n:>9}   first: {w.get('file', '')} row {w.get('row', '')}, column {w.get('column', '')}")
     if 'texts' in report: lines += ['  texts: ' + format_report(report['texts']).replace('\n', '\n  ')]  # a text stream's texts, counted the same way
+    if report.get('beta_window'): lines.append(f"  {'beta estimated on':<34}{report['beta_window']:>9}")
     if report.get('untradable_accepted'): lines.append(f"  {'untradable, accepted':<34}{report['untradable_accepted']:>9}   (allow_untradable: true)")
     for ticker, gap in report.get('sessions_missing', {}).items():
         lines.append(f"  {'sessions missing: ' + ticker:<34}{gap['count']:>9}   first: {gap['first']}")
