@@ -24,6 +24,8 @@ SECTIONS = {
     'growth': "How time and memory grow with the number of events (one epoch, HashingEmbedding).",
     'data_scale': "Building and training on 10k to 1M events: the data is written once as memory-mapped Arrow and read back.",
     'embedding': "finann's encoders against sentence-transformers' own `encode`, and what the cache saves.",
+    'lora': "What fine-tuning the encoder buys: the packaged MiniLM frozen (vectors cached, then the MLP) against the same MiniLM with LoRA "
+            "adapters trained with the same MLP head (`configs/lora_minilm.yml`), on the same synthetic calls, seed, windows and schedule.",
 }
 
 

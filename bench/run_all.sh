@@ -18,11 +18,13 @@ echo "== bench/growth.py"
 if [ "$QUICK" = --quick ]; then $PY bench/growth.py --sizes 10000 100000; else $PY bench/growth.py; fi
 echo "== bench/data_scale.py"
 if [ "$QUICK" = --quick ]; then $PY bench/data_scale.py --sizes 10000 100000; else $PY bench/data_scale.py; fi
+echo "== bench/lora.py"
+if [ "$QUICK" = --quick ]; then $PY bench/lora.py --epochs 1; else $PY bench/lora.py; fi
 echo
 echo "== figures and goals ($(uptime | sed 's/.*load/load/'))"
 for f in bench/results/*.md; do
   echo "-- $f"
   grep -E '^(Goal|\| finann|\| plain|\| \*\*wall|`python -c|CUDA|--device)' "$f" || true
-  case "$f" in */growth.md|*/data_scale.md) grep -E '^\| [0-9,]+ \|' "$f" | head -3 ;; */embedding.md) grep -E '^\| sentence' "$f" ;; esac
+  case "$f" in */lora.md) grep -E '^\| (frozen|LoRA)' "$f" ;; */growth.md|*/data_scale.md) grep -E '^\| [0-9,]+ \|' "$f" | head -3 ;; */embedding.md) grep -E '^\| sentence' "$f" ;; esac
 done
 $PY bench/make_page.py  # the docs' Benchmarks page, from the tables above
