@@ -1,14 +1,14 @@
 """Frozen MiniLM + MLP against LoRA-tuned MiniLM + MLP: the same synthetic earnings calls, seed, windows, head and schedule.
 
 Both sides are `finann-train` runs in a subprocess (their own peak RSS from wait4):
-- frozen: `HFEmbedding` on the packaged all-MiniLM-L6-v2 (mean pooling, 128-token windows), vectors cached, then the MLP;
+- frozen: `HFEmbedding` on the packaged all-MiniLM-L6-v2 (mean pooling, 96-token windows: the calls' first sentences, which carry the results), vectors cached, then the MLP;
 - LoRA: `configs/lora_minilm.yml`, `EncoderMLPForTokenClassification` on the same encoder, pooling and windows, with rank-8
   adapters on the attention's query and value layers, trained with the head.
 The head (one block, 512 wide, dropout 0.1), batch size, learning rate, epochs and seed are the same. Evaluation during
 training is off, so that "training s/epoch" is the training loop alone; the frozen side's embedding time is listed apart.
 Writes bench/results/lora.md. On a machine with a GPU the same command measures it; otherwise the table says the GPU was skipped and why.
 
-Usage: python bench/lora.py [--tickers 10] [--epochs 3] [--max-length 128]"""
+Usage: python bench/lora.py [--tickers 6] [--epochs 2] [--max-length 96]"""
 import argparse, datetime, json, os, platform, sys, tempfile
 from pathlib import Path
 
@@ -51,10 +51,10 @@ def summary(r:dict, epochs:int) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--tickers', type=int, default=10, help='synthetic tickers (40 calls each over 2010-2019)')
-    ap.add_argument('--epochs', type=int, default=3)
+    ap.add_argument('--tickers', type=int, default=6, help='synthetic tickers (40 calls each over 2010-2019)')
+    ap.add_argument('--epochs', type=int, default=2)
     ap.add_argument('--lr', type=float, default=1e-3)
-    ap.add_argument('--max-length', type=int, default=128, help='tokens per window, both sides')
+    ap.add_argument('--max-length', type=int, default=96, help='tokens per window, both sides')
     ap.add_argument('--out', default=str(ROOT/'bench'/'results'/'lora.md'))
     a = ap.parse_args(argv)
     import torch

@@ -24,11 +24,13 @@ echo "== bench/text_stream.py"
 if [ "$QUICK" = --quick ]; then $PY bench/text_stream.py --texts 5000; else $PY bench/text_stream.py; fi
 echo "== bench/data_scale.py"
 if [ "$QUICK" = --quick ]; then $PY bench/data_scale.py --sizes 10000 100000; else $PY bench/data_scale.py; fi
+echo "== bench/lora.py"
+if [ "$QUICK" = --quick ]; then $PY bench/lora.py --epochs 1; else $PY bench/lora.py; fi
 echo
 echo "== figures and goals ($(uptime | sed 's/.*load/load/'))"
 for f in bench/results/*.md; do
   echo "-- $f"
   grep -E '^(Goal|\| finann|\| plain|\| \*\*wall|`python -c|CUDA|--device)' "$f" || true
-  case "$f" in */growth.md|*/data_scale.md) grep -E '^\| [0-9,]+ \|' "$f" | head -3 ;; */embedding.md) grep -E '^\| sentence' "$f" ;; */text_stream.md) grep -E '^\| (finann|joined)' "$f" ;; esac
+  case "$f" in */growth.md|*/data_scale.md) grep -E '^\| [0-9,]+ \|' "$f" | head -3 ;; */embedding.md) grep -E '^\| sentence' "$f" ;; */text_stream.md) grep -E '^\| (finann|joined)' "$f" ;; */lora.md) grep -E '^\| (frozen|LoRA)' "$f" ;; esac
 done
 $PY bench/make_page.py  # the docs' Benchmarks page, from the tables above

@@ -206,10 +206,7 @@ def training_arguments(self:TrainTask, **overrides):
     defaults = dict(seed=self.config.run.seed, report_to=['wandb'], eval_strategy='epoch', save_strategy='epoch',
                     logging_steps=10, save_total_limit=2, ddp_find_unused_parameters=False, dataloader_num_workers=0)
     kw = {**defaults, **kw, 'remove_unused_columns': False, 'label_names': ['labels']}
-    if getattr(registry.get_model_class(self.config.model.model_cls_name), 'takes_tokens', False):
-        # an encoder: recompute its layers' activations in the backward pass; non-reentrant, so gradients reach LoRA's weights under frozen embeddings
-        if kw.get('gradient_checkpointing'): kw['gradient_checkpointing_kwargs'] = {'use_reentrant': False, **(kw.get('gradient_checkpointing_kwargs') or {})}
-    else:
+    if not getattr(registry.get_model_class(self.config.model.model_cls_name), 'takes_tokens', False):  # an encoder model honours it
         if kw.pop('gradient_checkpointing', False): logger.warning('trainer.gradient_checkpointing is ignored: an MLP on cached vectors does not need it')
         kw.pop('gradient_checkpointing_kwargs', None)
     if not torch.cuda.is_available():
