@@ -19,7 +19,7 @@ __all__ = ['EVENT_NAMES', 'PRICE_NAMES', 'normalized_name', 'guess_columns', 're
 
 # %% ../nbs/13_init.ipynb #019e7ff1
 def normalized_name(name) -> str:
-    "A column name as finann compares it: lower case, runs of other characters than letters and digits as one '_'."
+    "A column name as finann-init compares it with the names it knows: lower case, runs of other characters than letters and digits as one '_' (looser than `finann.data.schema.canonical_column`, which reading applies first)."
     return re.sub(r'[^0-9a-z]+', '_', str(name).strip().lower()).strip('_')
 
 # %% ../nbs/13_init.ipynb #b43953b8

@@ -33,7 +33,7 @@ def test_finann_init_then_train_in_one_try(own_data, tmp_path):
     assert p.returncode == 0, p.stderr
     assert f'next: finann-train --cfg-path {cfg}' in p.stdout
     written = yaml.safe_load(cfg.read_text())['dataset']['config']
-    assert written['columns'] == {'Symbol': 'ticker', 'Published At (ET)': 'event_start_at_et', 'Call Text': 'text'}
+    assert written['columns'] == {'symbol': 'ticker', 'published_at_(et)': 'event_start_at_et', 'Call Text': 'text'}  # found headers as read (case- and space-insensitive), --text-column as given
     assert '2004' < written['val_start'] < written['test_start'] < '2013'
     # the splits it printed are the ones training gets
     printed = dict(part.split()[:2] for part in p.stdout.split('splits: ')[1].splitlines()[0].split(' · '))
@@ -54,7 +54,7 @@ def test_finann_init_says_in_one_line_what_it_cannot_find(own_data, tmp_path):
     p = run_cmd(args, tmp_path, timeout=120)
     assert p.returncode == 2 and not (tmp_path/'x.yml').exists()
     assert p.stderr.strip() == (f"finann-init: error: {own_data/'events.csv'}: no column for text among "
-                                "['Symbol', 'Published At (ET)', 'Call Text', 'Analyst'] (name it with --text-column)")
+                                "['symbol', 'published_at_(et)', 'call_text', 'analyst'] (name it with --text-column)")
     (tmp_path/'x.yml').write_text('mine')
     p = run_cmd(args + ['--text-column', 'Call Text'], tmp_path, timeout=120)
     assert p.returncode == 2 and 'already exists' in p.stderr and (tmp_path/'x.yml').read_text() == 'mine'
