@@ -625,11 +625,11 @@ def evaluate_checkpoint(self:TrainTask, checkpoint:str|Path, splits:list[str]|No
 @patch
 def _check_model_config(self:TrainTask, ckpt:Path, kwargs:dict):
     "Refuse a saved model whose sizes or label scheme (its config.json) differ from what this config builds."
-    try: saved = json.loads((ckpt/'config.json').read_text(encoding='utf-8'))
+    # read through the config class: transformers saves only the values that differ from its defaults (num_labels=2 is not in the file)
+    try: saved = registry.get_model_config_class(self.config.model.config_cls_name).from_pretrained(ckpt)
     except (OSError, ValueError) as e: raise FinannError(f"--checkpoint: {ckpt/'config.json'} is unreadable ({e})") from None
-    saved.setdefault('num_labels', len(saved.get('id2label') or {}) or None)
     keys = ('hidden_size', 'intermediate_size', 'num_mlp_layers', 'num_labels', 'problem_type', 'hidden_act')
-    diff = [f"{k} ({saved.get(k)} → {kwargs[k]})" for k in keys if k in kwargs and k in saved and saved[k] != kwargs[k]]
+    diff = [f"{k} ({getattr(saved, k)} → {kwargs[k]})" for k in keys if k in kwargs and getattr(saved, k, None) is not None and getattr(saved, k) != kwargs[k]]
     if diff: raise FinannError(f"--checkpoint: the model in {ckpt} does not match this config's model.config: {'; '.join(diff)}; "
                                f"evaluate it with the config it was trained with")
 
