@@ -132,7 +132,7 @@ def eval_parser() -> argparse.ArgumentParser:
     src.add_argument('--run', default=None, help="a finished run folder: rebuild its report from predictions.parquet (no encoder, no model)")
     src.add_argument('--checkpoint', default=None, help='a run folder or checkpoint-N folder whose model predicts the events of --cfg-path')
     p.add_argument('--cfg-path', default=None, help='with --checkpoint: the YAML config whose events to predict')
-    p.add_argument('--split', nargs='+', default=None, help='splits to evaluate (default: evaluator.splits, val and test)')
+    p.add_argument('--split', nargs='+', default=None, choices=('train', 'val', 'test'), help='splits to evaluate (default: evaluator.splits, val and test)')
     p.add_argument('--output-dir', default=None, help='where predictions, report.md, report.json and plots/ go (default: the run folder for --run, '
                                                       '<checkpoint>/eval-<config name> for --checkpoint)')
     p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE', help='config overrides, e.g. evaluator.cost_bps=5')

@@ -274,7 +274,8 @@ def _check_training_arguments(trainer:dict, src:str) -> None:
     for k in ('fp16', 'report_to', 'gradient_checkpointing', 'gradient_checkpointing_kwargs', 'output_dir'): kw.pop(k, None)  # checked where they are used
     if not torch.cuda.is_available(): kw['use_cpu'] = True
     try: TrainingArguments(output_dir='outputs', report_to=[], **kw)
-    except (ValueError, TypeError, ImportError) as e: raise ConfigError(f"{src}: trainer: {str(e).strip().splitlines()[0]}") from None
+    except (ValueError, TypeError, ImportError) as e:  # HF's message may list the values on following lines: one line of it
+        raise ConfigError(f"{src}: trainer: {' '.join(str(e).split())[:400]}") from None
 
 # %% ../nbs/00_config.ipynb #6618f8d8
 def _check_output_paths(trainer:dict, src:str) -> None:

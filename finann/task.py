@@ -280,11 +280,21 @@ def _resolve_resume(self:TrainTask, resume) -> str|None:
     return str(resume)
 
 @patch
+def _same_vectors(self:TrainTask, saved:dict) -> bool:
+    "Whether a saved embedding section gives the vectors this config's gives: the same `identity()` (what the cache is keyed by)."
+    try: other = registry.get_embedding_class(saved['cls_name'])(**(saved.get('config') or {}))
+    except (FinannError, ValueError, TypeError, KeyError): return False  # it cannot even be built any more: not the same
+    return other.identity() == self.build_embedding().identity()
+
+@patch
 def _check_same_config(self:TrainTask, folder:Path, flag:str, sections=('model', 'embedding', 'collator', 'dataset')):
     "Refuse to go on from the run in `folder` when its saved config differs from this one in `sections`."
     saved = saved_run_config(folder)
     if saved is None: return
-    diff = config_differences(redact(saved), redact(self.config.model_dump()), sections)
+    saved = redact(saved)
+    diff = config_differences(saved, redact(self.config.model_dump()), sections)
+    if any(d.startswith('embedding.') for d in diff) and self._same_vectors(saved.get('embedding') or {}):
+        diff = [d for d in diff if not d.startswith('embedding.')]  # a cache folder, a batch size, a progress bar: the same vectors
     if diff:
         raise FinannError(f"{flag}: {folder} was made with another config: {'; '.join(diff[:5])}{' …' if len(diff) > 5 else ''}; "
                           f"use the config saved with that run (config.yaml in its run folder)" + (", or start a new trainer.run_name" if flag.startswith('--resume') else ''))
