@@ -162,23 +162,18 @@ def eval_main(argv:list[str]|None=None) -> int:
 
 # %% ../nbs/11_cli.ipynb #29c725c6
 def init_main(argv:list[str]|None=None) -> int:
-    "Entry point of `finann-init`: inspect the events and prices, write the config, print the splits; errors are one line and exit status 2."
-    from pathlib import Path
+    "Entry point of `finann-init`: inspect the events and prices, write the config, print the splits; errors are one line (`cli_boundary`)."
     from finann.init import init_parser, inspect_files, config_yaml, summary
     args = init_parser().parse_args(argv)
     out = Path(args.output or f"configs/{Path(args.events).name.split('.')[0]}.yml")
-    try:
+    def init():
         if out.exists() and not args.force: raise FinannError(f"{out}: already exists (--force overwrites it; --output writes elsewhere)")
         found = inspect_files(args.events, args.prices, args.text_column, args.ticker_column, args.time_column, args.timezone)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(config_yaml(found, args.embedding, run_name=out.stem))
         load_config(out)  # what it wrote loads, or this is a bug worth one line
-    except FinannError as e:
-        print(f"finann-init: error: {e}", file=sys.stderr); return 2
-    except OSError as e:
-        print(f"finann-init: error: {os_error_line(e)}", file=sys.stderr); return 2
-    print(summary(found, out))
-    return 0
+        print(summary(found, out))
+    return cli_boundary('finann-init', init, phase=lambda: 'data')
 
 # %% ../nbs/11_cli.ipynb #9344dbda
 def embed_parser() -> argparse.ArgumentParser:
@@ -187,6 +182,7 @@ def embed_parser() -> argparse.ArgumentParser:
     p.add_argument('--cfg-path', required=True, help='path to the YAML config')
     p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE', help='overrides, e.g. embedding.config.tokens_per_minute=350000')
     p.add_argument('--dry-run', action='store_true', help='print unique texts, already cached, to embed, tokens and the cost; encode nothing')
+    p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here')
     return p
 
 # %% ../nbs/11_cli.ipynb #163e601c
@@ -214,17 +210,16 @@ def _init_distributed() -> int:
 
 # %% ../nbs/11_cli.ipynb #d4bac047
 def embed_main(argv:list[str]|None=None) -> int:
-    "Entry point of `finann-embed`: errors become one line on stderr and exit status 2."
+    "Entry point of `finann-embed`: errors are one line (`cli_boundary`), naming the config."
     args = embed_parser().parse_args(argv)
-    try:
+    task = None
+    def embed():
+        nonlocal task
         from finann.task import setup_task, setup_logger
         from finann.embedding import TextColumn
         from finann.progress import ProgressLog
-        cfg = load_config(args.cfg_path, args.options)
-        setup_logger()
-        task = setup_task(cfg)
-        emb = task.build_embedding()
-        events = task.build_datasets()
+        task = setup_task(load_config(args.cfg_path, args.options)); setup_logger()
+        emb, events = task.build_embedding(), task.build_datasets()
         if args.dry_run:
             plan = emb.dry_run(TextColumn(*[events[n].select_columns(['text']).with_format('arrow')[:]['text'] for n in events]))
             print(f"finann-embed: dry run of {args.cfg_path}: {plan['texts']:,} events, {type(emb).__name__}; nothing was encoded\n" + format_dry_run(plan, emb))
@@ -233,13 +228,14 @@ def embed_main(argv:list[str]|None=None) -> int:
         vectors = task.embed(events, emb, ProgressLog(task.output_dir, rank))
         if rank == 0: print("finann-embed: {texts:,} texts, {unique:,} unique: {cached:,} were cached, {encoded:,} encoded, {empty:,} empty; ".format(**vectors.stats)
                             + f"the cache is {emb.cache().folder if emb.use_cache else 'off'}")
-    except KeyboardInterrupt:
-        print("finann-embed: interrupted; what was encoded so far is cached", file=sys.stderr); return 130
-    except FinannError as e:
-        print(f"finann-embed: error: {args.cfg_path}: {e}" if args.cfg_path not in str(e) else f"finann-embed: error: {e}", file=sys.stderr); return 2
-    except OSError as e:
-        print(f"finann-embed: error: {os_error_line(e)}", file=sys.stderr); return 2
-    return 0
+    def embed_naming_the_config():
+        try: return embed()
+        except FinannError as e:  # an encoder's or builder's own message may not say which config it came from
+            if args.cfg_path in str(e): raise
+            raise FinannError(f"{args.cfg_path}: {e}") from None
+    run_dir = lambda: task.output_dir if task is not None and task.output_dir.is_dir() else None
+    return cli_boundary('finann-embed', embed_naming_the_config, args.debug, run_dir, lambda: 'embedding',
+                        interrupted='; what was encoded so far is cached')
 
 # %% ../nbs/11_cli.ipynb #e4c07803
 #| eval: false
