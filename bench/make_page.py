@@ -24,6 +24,8 @@ SECTIONS = {
     'growth': "How time and memory grow with the number of events (one epoch, HashingEmbedding).",
     'data_scale': "Building and training on 10k to 1M events: the data is written once as memory-mapped Arrow and read back.",
     'embedding': "finann's encoders against sentence-transformers' own `encode`, and what the cache saves.",
+    'calibration': "Whether the verdict against the best baseline is honest: with no signal in the text, a test at the 5% level must say "
+                   "\"not distinguishable\" in about 95% of walk-forward folds and seeds.",
 }
 
 

@@ -18,6 +18,7 @@ echo "== bench/growth.py"
 if [ "$QUICK" = --quick ]; then $PY bench/growth.py --sizes 10000 100000; else $PY bench/growth.py; fi
 echo "== bench/data_scale.py"
 if [ "$QUICK" = --quick ]; then $PY bench/data_scale.py --sizes 10000 100000; else $PY bench/data_scale.py; fi
+if [ "$QUICK" != --quick ]; then echo "== bench/calibration.py"; $PY bench/calibration.py; fi  # 2 x 60 trainings: skipped by --quick
 echo
 echo "== figures and goals ($(uptime | sed 's/.*load/load/'))"
 for f in bench/results/*.md; do
