@@ -32,6 +32,8 @@ SECTIONS = {
                    "joining each window's texts into one string (chunked when longer than the model's window), in one run with the packaged MiniLM.",
     'lora': "What fine-tuning the encoder buys: the packaged MiniLM frozen (vectors cached, then the MLP) against the same MiniLM with LoRA "
             "adapters trained with the same MLP head (`configs/lora_minilm.yml`), on the same synthetic calls, seed, windows and schedule.",
+    'calibration': "Whether the verdict against the best baseline is honest: with no signal in the text, a test at the 5% level must say "
+                   "\"not distinguishable\" in about 95% of walk-forward folds and seeds.",
 }
 
 

@@ -26,6 +26,7 @@ echo "== bench/data_scale.py"
 if [ "$QUICK" = --quick ]; then $PY bench/data_scale.py --sizes 10000 100000; else $PY bench/data_scale.py; fi
 echo "== bench/lora.py"
 if [ "$QUICK" = --quick ]; then $PY bench/lora.py --epochs 1; else $PY bench/lora.py; fi
+if [ "$QUICK" != --quick ]; then echo "== bench/calibration.py"; $PY bench/calibration.py; fi  # 2 x 60 trainings: skipped by --quick
 echo
 echo "== figures and goals ($(uptime | sed 's/.*load/load/'))"
 for f in bench/results/*.md; do

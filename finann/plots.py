@@ -17,7 +17,7 @@ from .evaluate import BacktestResult
 
 # %% auto #0
 __all__ = ['CLASS_NAMES', 'PlotError', 'save_figure', 'plot_training_curves', 'plot_confusion_matrix', 'plot_equity_curve',
-           'plot_decile_returns', 'save_report_plots']
+           'plot_fold_metrics', 'plot_verdict_differences', 'plot_decile_returns', 'save_report_plots']
 
 # %% ../nbs/09_plots.ipynb #711919bb
 class PlotError(FinannError, ValueError):
@@ -111,18 +111,62 @@ def _backtest(result) -> BacktestResult:
 def plot_equity_curve(result,   # `long_short_backtest`'s result, or its `to_dict()`
                       ax=None,
                       title:str='long-short equity',
+                      baseline=None,            # the best baseline's backtest (result or dict), drawn beside the model's
+                      baseline_name:str='baseline',
                      ) -> Figure:
-    "The long-short equity beside the equal-weight long-all benchmark over the same periods."
+    "The long-short equity beside the equal-weight long-all benchmark over the same periods (and the best baseline's long-short)."
     bt = _backtest(result)
     fig, (ax,) = _axes(ax)
     marker = 'o' if bt.n_periods <= 30 else None  # few periods: show each one
     ax.plot(bt.equity.index, bt.equity.to_numpy(), label=f"long-short (Sharpe {bt.sharpe:.2f})", marker=marker)
+    if baseline is not None:
+        b = _backtest(baseline)
+        ax.plot(b.equity.index, b.equity.to_numpy(), label=f"{baseline_name} long-short (Sharpe {b.sharpe:.2f})", marker=marker, ls='--')
     ax.plot(bt.benchmark_equity.index, bt.benchmark_equity.to_numpy(), label='long-all, equal weight', color='grey', marker=marker)
     ax.axhline(1.0, color='black', lw=0.6)
     ax.set(title=title, xlabel='period', ylabel='equity (start = 1)')
     ax.legend()
     dates = matplotlib.dates.AutoDateLocator()
     ax.xaxis.set_major_locator(dates); ax.xaxis.set_major_formatter(matplotlib.dates.ConciseDateFormatter(dates))  # no rotated labels
+    return fig
+
+# %% ../nbs/09_plots.ipynb #891a9c0f
+def plot_fold_metrics(rep:dict,  # a split's report with 'folds' (`evaluate_predictions` of a walk-forward run)
+                      ax=None,
+                      title:str='per fold',
+                     ) -> Figure:
+    "Bars of the model's headline metric per fold with its 95% interval, and a tick at the fold's best baseline."
+    folds = rep.get('folds') or []
+    if not folds: raise PlotError("the report has no 'folds'; it comes from a walk-forward run (evaluator.folds)")
+    fig, (ax,) = _axes(ax)
+    x, v = np.arange(len(folds)), [f['verdict'] for f in folds]
+    model = np.array([d['model'] for d in v])
+    lo = np.array([f['ci'][0] if f['ci'] else np.nan for f in folds]); hi = np.array([f['ci'][1] if f['ci'] else np.nan for f in folds])
+    ax.bar(x, model, yerr=np.clip(np.nan_to_num(np.stack([model - lo, hi - model])), 0, None), capsize=4, color='tab:blue', label='model (95% CI)')
+    ax.scatter(x, [d.get('baseline_value', np.nan) for d in v], marker='_', s=400, color='black', zorder=3, label='best val baseline')
+    ax.set_xticks(x, [f"{f['fold']}\n{f['start'][:7]}" for f in folds])
+    ax.set_ylim(max(0, np.nanmin(np.r_[lo, model]) - 0.1), min(1, np.nanmax(np.r_[hi, model]) + 0.1)) if v[0]['metric'] != 'mse' else None
+    ax.set(title=title, xlabel='fold (first test month)', ylabel=v[0]['metric']); ax.legend()
+    return fig
+
+# %% ../nbs/09_plots.ipynb #b3b4359f
+def plot_verdict_differences(reports:dict, # split -> report with a 'verdict' (and 'folds' in a walk-forward run)
+                             ax=None,
+                             title:str='model minus best baseline',
+                            ) -> Figure:
+    "Each verdict's model-minus-baseline difference with its interval, one row per split (and fold), beside 0; green better, red worse."
+    rows = [(f"{s}", rep['verdict']) for s, rep in reports.items() if isinstance(rep, dict) and rep.get('verdict')]
+    rows += [(f"{s} fold {f['fold']}", f['verdict']) for s, rep in reports.items() if isinstance(rep, dict) for f in rep.get('folds') or []]
+    rows = [(name, v) for name, v in rows if 'lo' in v]
+    if not rows: raise PlotError("no verdict with an interval to draw (too little data, or no baseline)")
+    fig, (ax,) = _axes(ax, figsize=(6.4, 1.0 + 0.35 * len(rows)))
+    colour = {'better': 'tab:green', 'worse': 'tab:red', 'not distinguishable': 'grey'}
+    scale = 100 if rows[0][1]['metric'] in ('accuracy', 'balanced_accuracy', 'direction_accuracy') else 1  # accuracy in points
+    for y, (name, v) in enumerate(rows):
+        ax.errorbar(scale * v['diff'], y, xerr=[[scale * max(v['diff'] - v['lo'], 0)], [scale * max(v['hi'] - v['diff'], 0)]], fmt='o', capsize=3, color=colour[v['outcome']])
+    ax.axvline(0, color='black', lw=0.8)
+    ax.set_yticks(range(len(rows)), [f"{n} (vs {v['baseline']})" for n, v in rows]); ax.invert_yaxis()
+    ax.set(title=title, xlabel=f"{rows[0][1]['metric']} difference{' (points)' if scale == 100 else ''}, 95% CI")
     return fig
 
 # %% ../nbs/09_plots.ipynb #67fd4044
@@ -155,6 +199,12 @@ def save_report_plots(reports:dict[str, dict], # split name -> `evaluation_repor
     if state is not None: save('training curves', plot_training_curves(state), 'training_curves.png')
     for split, rep in reports.items():
         if rep.get('task') == 'classification': save(f'confusion matrix ({split})', plot_confusion_matrix(rep['model']['confusion_matrix'], title=f'confusion matrix ({split})'), f'confusion_matrix_{split}.png')
-        if rep.get('backtest'): save(f'equity curve ({split})', plot_equity_curve(rep['backtest'], title=f'long-short equity ({split})'), f'equity_{split}.png')
+        best = (rep.get('verdict') or {}).get('baseline')
+        best_bt = (rep.get('baseline_backtests') or {}).get(best)
+        if rep.get('backtest'): save(f'equity curve ({split})', plot_equity_curve(rep['backtest'], title=f'long-short equity ({split})', baseline=best_bt if best_bt and 'series' in best_bt else None,
+                                                                                   baseline_name=best or 'baseline'), f'equity_{split}.png')
+        if rep.get('folds'): save(f'folds ({split})', plot_fold_metrics(rep, title=f'per fold ({split})'), f'folds_{split}.png')
         if rep.get('deciles'): save(f'score bins ({split})', plot_decile_returns(rep['deciles'], title=f'mean move by score bin ({split})'), f'deciles_{split}.png')
+    if any('lo' in (rep.get('verdict') or {}) for rep in reports.values() if isinstance(rep, dict)):
+        save('model minus best baseline', plot_verdict_differences(reports), 'verdicts.png')
     return saved

@@ -74,7 +74,7 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
             out['backtest'] = {**res.to_dict(), 'uncertainty': sharpe_uncertainty(res.returns, res.periods_per_year, n_trials)}
             for name, p in (baselines or {}).items():  # a constant score ranks nothing: no backtest
                 s = to_scores(p)
-                if np.ptp(s) > 0: out['baseline_backtests'][name] = {k: v for k, v in long_short_backtest(s, **bt).to_dict().items() if k != 'series'}
+                if np.ptp(s) > 0: out['baseline_backtests'][name] = long_short_backtest(s, **bt).to_dict()  # with its series: the plots draw the best one's equity
         except EvaluationError as e:  # e.g. too few events per period: report why instead of failing a finished run
             out['backtest'], out['backtest_skipped'] = None, str(e)
     return _jsonable(out)
