@@ -41,7 +41,7 @@ CASES = {
                                  ["trainer.run_name: '../../escaped' must be a plain folder name under outputs/"]),
     'run_name_with_separator': (lambda c: (c['trainer'].pop('output_dir'), c['trainer'].update(run_name='a/b')), ["trainer.run_name: 'a/b' must be a plain folder name"]),
     'unknown_time_zone': (event_study(timezone='America/NewYork'), ["dataset.config.timezone: Value error, unknown time zone 'America/NewYork'; did you mean 'America/New_York'?"]),
-    'open_time_with_am': (event_study(open_time='9:30am'), ["dataset.config.open_time: Value error, '9:30am' is not a 24-hour time HH:MM"]),
+    'unknown_calendar': (event_study(calendar='XNYSE'), ["dataset.config.calendar: Value error, unknown exchange calendar 'XNYSE'; did you mean 'XNYS'?"]),
 }
 
 
