@@ -4,15 +4,7 @@ Each case: one last line naming the file and the key, exit status 2, no tracebac
 import pytest
 import yaml
 from conftest import BIN, ROOT, run_cmd
-from test_bad_input import assert_one_clear_line, base_config, earlier_output
-
-
-def setk(path, value):
-    def f(c):
-        node = c
-        for k in path[:-1]: node = node.setdefault(k, {})
-        node[path[-1]] = value
-    return f
+from test_bad_input import assert_one_clear_line, base_config, earlier_output, setk
 
 
 def event_study(**kw):
