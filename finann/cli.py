@@ -216,13 +216,13 @@ def embed_main(argv:list[str]|None=None) -> int:
     def embed():
         nonlocal task
         from finann.task import setup_task, setup_logger
-        from finann.embedding import TextColumn
+        from finann.embedding.text import events_text_column
         from finann.progress import ProgressLog
         task = setup_task(load_config(args.cfg_path, args.options)); setup_logger()
         emb, events = task.build_embedding(), task.build_datasets()
         if args.dry_run:
-            plan = emb.dry_run(TextColumn(*[events[n].select_columns(['text']).with_format('arrow')[:]['text'] for n in events]))
-            print(f"finann-embed: dry run of {args.cfg_path}: {plan['texts']:,} events, {type(emb).__name__}; nothing was encoded\n" + format_dry_run(plan, emb))
+            plan = emb.dry_run(events_text_column(events))
+            print(f"finann-embed: dry run of {args.cfg_path}: {plan['texts']:,} texts, {type(emb).__name__}; nothing was encoded\n" + format_dry_run(plan, emb))
             return 0
         rank = _init_distributed()
         vectors = task.embed(events, emb, ProgressLog(task.output_dir, rank))

@@ -107,14 +107,14 @@ def measured_rate(output_root:str|Path, embedding:str) -> tuple[float, Path]|Non
 # %% ../nbs/10a_launch.ipynb #400b9b32
 def estimate_embedding(config, output_root:str|Path, cache:str|Path|None=None) -> dict:
     "The run's events per split, its unique texts, how many are in the cache (`cache`: the run's FINANN_CACHE), and the expected embedding time at `measured_rate`."
-    import pyarrow as pa, pyarrow.compute as pc
     from finann.task import setup_task
     from finann.embedding.cache import text_keys
+    from finann.embedding.text import events_text_column
     task = setup_task(config)
     events = task.build_datasets()  # the data is checked here too: a bad file or an empty split is one line before the launch
     emb = task.build_embedding()
     if cache and not emb.cache_dir: emb = emb.model_copy(update={'cache_dir': str(Path(cache)/'embeddings')})  # where the run will look
-    texts = pc.unique(pa.chunked_array([c for ds in events.values() for c in ds.data.column('text').chunks])).to_pylist()
+    texts = list(dict.fromkeys(t for _, part in events_text_column(events).slices() for t in part))  # unique, in order
     texts = [t for t in texts if t]  # empty texts are never encoded
     cached = int(emb.cache().get(text_keys(texts, emb.cache().salt))[0].sum()) if emb.use_cache else 0
     rate = measured_rate(output_root, config.embedding.cls_name)

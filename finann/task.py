@@ -88,7 +88,7 @@ def embed_events(events, emb, progress=None, pooling:str='mean', half_life_hours
     names = list(events)
     if 'texts' in events[names[0]].column_names:  # many texts per event (TextStreamBuilder): each unique text once, pooled per event
         from finann.embedding.pooling import embed_windows
-        pooled, rows = embed_windows(emb, events, pooling, half_life_hours)
+        pooled, rows = embed_windows(emb, events, pooling, half_life_hours, progress)
         return EventVectors(pooled, rows, dict(emb.last_stats))
     # the texts are read from the splits' Arrow columns a slice at a time, never all as Python strings
     inverse, vectors = emb.embed_unique(TextColumn(*[events[n].select_columns(['text']).with_format('arrow')[:]['text'] for n in names]), progress)
@@ -541,7 +541,8 @@ def fit_predict_repeats(self:TrainTask, events, vectors:EventVectors, labels:dic
             # one wandb run and no checkpoints per unit would be dozens of each: units log to progress.jsonl only
             args = self.training_arguments(output_dir=str(self.output_dir/'repeats'/f'fold{k}-seed{s}'), seed=s, save_strategy='no', report_to=[], load_best_model_at_end=False)
             val = self.event_dataset(vec, lab, 'val') if 'val' in ev else None
-            trainer = self.build_trainer(self.build_model(dim), self.build_collator(vec), self.event_dataset(vec, lab, 'train'), val, args, progress)
+            model = self.build_model(dim)  # the collator the model needs: cached vectors, or token ids (LoRA)
+            trainer = self.build_trainer(model, self.build_collator(vec, ev, model), self.event_dataset(vec, lab, 'train'), val, args, progress)
             self.fit(trainer)
             preds = self.predict(trainer, ev, vec, lab)
             if preds is not None: frames.append(preds.assign(fold=np.int64(k), seed=np.int64(s)))

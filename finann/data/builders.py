@@ -136,7 +136,7 @@ class CachedSplits:
         except (OSError, ValueError) as e: why = (str(e).splitlines() or [type(e).__name__])[0]  # truncated or overwritten
         logger.warning(f"dataset cache: damaged {path} ({why}); rebuilding the {name} split only")
         report = self._report
-        split = self.split_frame(clean_events(self.load_frame(), self.source, self.max_drop_share)[0])[name]
+        split = self.split_frame(clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3))[0])[name]
         self._report = report
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
@@ -254,8 +254,8 @@ class EventStudyBuilder(BaseBuilder):
     price_columns: Optional[dict[str, str]] = None  # rename price columns to date, open, close, adj_close
     timezone: TimeZoneName = 'America/New_York'  # of naive timestamps (sessions are in the exchange's own time)
     horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon (3: the original's schema); also the default purge
-    adjust: bool = True
-    beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated                      # adjust opens and closes by adj_close / close when present
+    adjust: bool = True                      # adjust opens and closes by adj_close / close when present
+    beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated
 
     @property
     def source(self) -> str: return self.events

@@ -42,13 +42,13 @@ def pool_texts(vectors:np.ndarray,  # (n_unique, dim) one row per unique text
     return np.asarray(m @ vectors.astype(np.float64) / total, dtype=np.float32)
 
 # %% ../../nbs/03e_embedding_pooling.ipynb #8bbf2a71
-def embed_windows(emb, events, how:str='mean', half_life_hours:float=24.) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    "Every unique text of the events' `texts` lists (all splits) embedded once by `emb` (through its cache); the (n_events, dim) pooled vectors and each split's rows of them."
+def embed_windows(emb, events, how:str='mean', half_life_hours:float=24., progress=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    "Every unique text of the events' `texts` lists (all splits) embedded once by `emb` (through its cache, reporting to `progress`); the (n_events, dim) pooled vectors and each split's rows of them."
     import pyarrow.compute as pc
     names = list(events)
     cols = {n: events[n].select_columns(['texts', 'text_ages']).with_format('arrow')[:] for n in names}  # Arrow: no Python lists
     lengths = np.concatenate([pc.list_value_length(cols[n]['texts']).to_numpy() for n in names]).astype(np.int64)
-    text_row, vectors = emb.embed_unique(TextColumn(*[pc.list_flatten(cols[n]['texts']) for n in names]))
+    text_row, vectors = emb.embed_unique(TextColumn(*[pc.list_flatten(cols[n]['texts']) for n in names]), progress)
     ages = np.concatenate([pc.list_flatten(cols[n]['text_ages']).to_numpy() for n in names])
     pooled = pool_texts(vectors, text_row, np.repeat(np.arange(len(lengths)), lengths), len(lengths), how, text_weights(ages, how, half_life_hours))
     bounds = np.cumsum([0] + [events[n].num_rows for n in names])

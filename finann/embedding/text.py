@@ -9,7 +9,8 @@ import numpy as np
 from ..config import FinannError
 
 # %% auto #0
-__all__ = ['check_texts', 'clean_text', 'TextColumn', 'token_windows', 'average_chunks', 'token_batches', 'WindowCollector']
+__all__ = ['check_texts', 'clean_text', 'TextColumn', 'events_text_column', 'token_windows', 'average_chunks', 'token_batches',
+           'WindowCollector']
 
 # %% ../../nbs/03b_embedding_text.ipynb #8686ba70
 def check_texts(texts:list, start:int=0) -> None:
@@ -49,6 +50,15 @@ class TextColumn:
         if self._list is not None: return [self._list[i] for i in rows]
         import pyarrow as pa
         return self._arrow.take(pa.array(rows)).to_pylist() if len(rows) else []
+
+# %% ../../nbs/03b_embedding_text.ipynb #e7a1c0de
+def events_text_column(events) -> TextColumn:
+    "Every text of every split of `events` (a `DatasetDict`) as one `TextColumn`: the `text` column, or a text stream's `texts` lists flattened (through Arrow)."
+    import pyarrow.compute as pc
+    names = list(events)
+    if 'texts' in events[names[0]].column_names:  # many texts per event (TextStreamBuilder)
+        return TextColumn(*[pc.list_flatten(events[n].select_columns(['texts']).with_format('arrow')[:]['texts']) for n in names])
+    return TextColumn(*[events[n].select_columns(['text']).with_format('arrow')[:]['text'] for n in names])
 
 # %% ../../nbs/03b_embedding_text.ipynb #bf5de643
 def token_windows(ids:list, budget:int, long_text:str='chunk') -> list[list]:
