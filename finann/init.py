@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .data.schema import DataError, clean_events, read_events_file
+from .data.schema import DataError, clean_events, read_events_file, table_files
 from .data.builders import EventStudyBuilder
 from .data.prices import PRICE_FIELDS
 
@@ -69,11 +69,7 @@ def split_dates(times:pd.Series, val_share:float=0.1, test_share:float=0.2) -> t
 def _read_table(path:Path, what:str) -> pd.DataFrame:
     "The first file of a folder (or the file): enough to see its columns."
     if not path.exists(): raise DataError(f"{path}: {what} file or folder not found")
-    if path.is_dir():
-        files = sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith('.'))
-        if not files: raise DataError(f"{path}: no {what} files in this folder")
-        path = files[0]
-    return read_events_file(path)
+    return read_events_file(table_files(path)[0] if path.is_dir() else path)  # a folder: its first table file, as the builders read it
 
 def _need(found:dict, fields, where:str, columns, flag:str='') -> None:
     missing = [f for f in fields if f not in found]
