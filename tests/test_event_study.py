@@ -121,7 +121,7 @@ def test_text_stream_windows_and_bad_rows(tmp_path, price_dir, monkeypatch):
     monkeypatch.setenv('FINANN_CACHE', str(tmp_path / 'cache'))
     rows = [('AAPL', '2005-02-17 20:00', 'a'), ('AAPL', '2005-02-18 12:00', 'b'), ('AAPL', '2005-02-22 08:00', 'c'),
             ('AAPL', '2005-02-22 08:00', 'c'), ('IBMX', '2005-02-22 08:00', 'd'), ('AAPL', '2014-01-02 10:00', 'e'), ('aapl', '2005-02-23 20:00', 'f')]
-    b = TextStreamBuilder(texts=stream_file(tmp_path, rows), prices=str(price_dir), lookback_sessions=2, max_drop_share=0.9, val_start='2010-01-01')
+    b = TextStreamBuilder(texts=stream_file(tmp_path, rows), prices=str(price_dir), lookback_sessions=2, max_drop_share=0.9)  # every event in train
     ev = b.build_datasets()['train'].to_pandas()
     # windows end at each session's open; two sessions of lookback: a (Thu evening) → Fri, Tue; b (Fri, in session) → Tue, Wed;
     # c (Tue before the open) → Tue, Wed; f (Wed evening, lower-case ticker) → Thu, Fri
