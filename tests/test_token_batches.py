@@ -20,7 +20,7 @@ def test_packed_batches_give_the_fixed_path_vectors(encoders):
     fixed = encoders(max_batch_tokens=None, batch_size=32).encode(texts)
     for budget in (64, 1024):  # 64: every 256-token window of the call is over budget, a batch of its own
         np.testing.assert_allclose(encoders(max_batch_tokens=budget).encode(texts), fixed, atol=2e-5)
-    assert encoders(max_batch_tokens=1024)._windows([CALL])[1].size > 5  # the call really was read in several windows
+    assert encoders(max_batch_tokens=1024)._windows([CALL])[1].size > 1  # the call really was read in several windows
 
 
 def test_truncated_vectors_equal_sentence_transformers_encode(encoders):
