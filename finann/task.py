@@ -295,6 +295,7 @@ def _check_same_config(self:TrainTask, folder:Path, flag:str, sections=('model',
     diff = config_differences(saved, redact(self.config.model_dump()), sections)
     if any(d.startswith('embedding.') for d in diff) and self._same_vectors(saved.get('embedding') or {}):
         diff = [d for d in diff if not d.startswith('embedding.')]  # a cache folder, a batch size, a progress bar: the same vectors
+    diff = [d for d in diff if not d.startswith('model.tuned_encoder')]  # where merged adapters are written after training: not the model
     if diff:
         raise FinannError(f"{flag}: {folder} was made with another config: {'; '.join(diff[:5])}{' …' if len(diff) > 5 else ''}; "
                           f"use the config saved with that run (config.yaml in its run folder)" + (", or start a new trainer.run_name" if flag.startswith('--resume') else ''))
