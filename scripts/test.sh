@@ -16,4 +16,8 @@ n=$(find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | wc -l)
 echo "finann: nbdev_test: $n notebooks, ${NBDEV_WORKERS:-2} at a time (each prints Starting/Completed; the slowest are listed at the end)"
 # --do_print: a line when each notebook starts and ends; --timing: seconds per notebook; unbuffered so the workers' lines show at once
 PYTHONUNBUFFERED=1 .venv/bin/nbdev_test --n_workers "${NBDEV_WORKERS:-2}" --do_print --timing
-.venv/bin/python -m pytest -q tests "$@"
+# The bad-input cases each start a real finann-train/finann-eval (about 10 s of single-threaded imports before the one
+# line they check): two at a time, one test file per worker. The rest run one at a time, as their timing-sensitive
+# parts (kills, torchrun, a browser) expect; the slowest are listed at the end.
+.venv/bin/python -m pytest -q -n 2 --dist loadfile tests/test_bad_input*.py "$@"
+.venv/bin/python -m pytest -q --durations=15 tests --ignore-glob='tests/test_bad_input*.py' "$@"
