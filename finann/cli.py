@@ -126,11 +126,12 @@ def train_main(argv:list[str]|None=None) -> int:
 
 # %% ../nbs/11_cli.ipynb #e3e42265
 def eval_parser() -> argparse.ArgumentParser:
-    "The `finann-eval` arguments: a finished run's saved predictions (`--run`), or a saved model on a config's events (`--checkpoint --cfg-path`)."
+    "The `finann-eval` arguments: a finished run's saved predictions (`--run`), or a saved model on a config's events (`--checkpoint --cfg-path`), or several runs side by side (`--compare`)."
     p = argparse.ArgumentParser(prog='finann-eval', description='Evaluate a finann run beside its baselines: metrics, intervals, backtest, plots.')
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument('--run', default=None, help="a finished run folder: rebuild its report from predictions.parquet (no encoder, no model)")
     src.add_argument('--checkpoint', default=None, help='a run folder or checkpoint-N folder whose model predicts the events of --cfg-path')
+    src.add_argument('--compare', nargs='+', default=None, metavar='RUN', help='finished run folders side by side (e.g. masked and unmasked): each verdict, then one table of --split (default: test)')
     p.add_argument('--cfg-path', default=None, help='with --checkpoint: the YAML config whose events to predict')
     p.add_argument('--split', nargs='+', default=None, choices=('train', 'val', 'test'), help='splits to evaluate (default: evaluator.splits, val and test)')
     p.add_argument('--output-dir', default=None, help='where predictions, report.md, report.json and plots/ go (default: the run folder for --run, '
@@ -145,6 +146,10 @@ def eval_main(argv:list[str]|None=None) -> int:
     p = eval_parser(); args = p.parse_args(argv)
     if args.checkpoint and not args.cfg_path: p.error('--checkpoint needs --cfg-path (the config whose events to predict)')
     def evaluate():
+        if args.compare:
+            from finann.runs import compare_runs
+            print(compare_runs(args.compare, (args.split or ['test'])[0]))
+            return 0
         if args.run:
             from finann.runs import evaluate_run
             from finann.evaluate import results_table
@@ -156,6 +161,7 @@ def eval_main(argv:list[str]|None=None) -> int:
         setup_logger()
         setup_task(cfg).evaluate_checkpoint(args.checkpoint, args.split, args.output_dir)
     def run_dir():
+        if args.compare: return None  # comparing writes nothing: a traceback goes to a temporary file, not into a compared run
         d = Path(args.output_dir or args.run or args.checkpoint).expanduser()
         return d if d.is_dir() else None
     return cli_boundary('finann-eval', evaluate, args.debug, run_dir, lambda: 'evaluation')

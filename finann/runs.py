@@ -11,7 +11,7 @@ from .config import FinannError
 
 # %% auto #0
 __all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'saved_run_config',
-           'write_report', 'evaluate_run']
+           'write_report', 'evaluate_run', 'run_label', 'compare_runs']
 
 # %% ../nbs/07b_runs.ipynb #92e9f210
 def is_complete_checkpoint(path:str|Path) -> bool:
@@ -138,3 +138,25 @@ def evaluate_run(path:str|Path,            # a run folder with predictions.parqu
     state = run.path/'trainer_state.json'
     write_report(reports, Path(out).expanduser() if out else run.path, meta.get('run_name') or run.path.name, state if state.exists() else None)
     return reports
+
+# %% ../nbs/07b_runs.ipynb #c6132810
+def run_label(path:str|Path, taken=()) -> str:
+    "A run's name in a comparison: its folder's name (its path when that name is `taken`), with ' (masked)' when its config masked entities."
+    path = Path(path)
+    emb = ((saved_run_config(path) or {}).get('embedding') or {}).get('config') or {}
+    return (str(path) if path.name in taken else path.name) + (' (masked)' if emb.get('mask_entities') else '')
+
+# %% ../nbs/07b_runs.ipynb #e841e0a1
+def compare_runs(paths:list[str|Path], # finished run folders, e.g. ['outputs/default', 'outputs/masked']
+                 split:str='test',      # the split of their reports to compare
+                 fmt:str='text',        # 'text' (the console), 'markdown' or 'html' (`results_table`)
+                ) -> str:
+    "Several runs' reports of `split` in one table (`results_table`, a row per run and predictor), each run's verdict line first; `finann-eval --compare`."
+    from finann.evaluate import results_table
+    names = [Path(p).name for p in paths]
+    reports = {}
+    for p in paths:
+        run = Run(p)
+        if split not in run.report: raise FinannError(f"{run.path/'report.json'}: no '{split}' split (it has {', '.join(run.report) or 'none'})")
+        reports[run_label(run.path, {n for n in names if names.count(n) > 1})] = run.report[split]
+    return results_table(reports, fmt, by='run')

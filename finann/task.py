@@ -128,6 +128,7 @@ def build_datasets(self:TrainTask, builder=None):
     "The builder's `DatasetDict` of events, split by time, less those the label scheme drops; its drop report is logged."
     b = builder or self.build_builder()
     events = self.build_collator().filter_events(b.build_datasets(), b.report)  # drop_band (and untradable texts) counted in the report
+    if self.build_embedding().mask_entities: events = embedding.mask_entities(events, b)  # the encoder, text baselines and a LoRA model read the same masked texts
     if get_rank() == 0: logger.info('data\n' + data.format_report(b.report) + f"\n  splits: {b.report.get('splits')}")
     if 'train' not in events: raise ConfigError(f"{self.config.source}: dataset: the builder returned no 'train' split (got {list(events)})")
     return events
@@ -281,10 +282,10 @@ def _resolve_resume(self:TrainTask, resume) -> str|None:
 
 @patch
 def _same_vectors(self:TrainTask, saved:dict) -> bool:
-    "Whether a saved embedding section gives the vectors this config's gives: the same `identity()` (what the cache is keyed by)."
+    "Whether a saved embedding section gives the vectors this config's gives: the same `vector_identity()` (what the cache is keyed by)."
     try: other = registry.get_embedding_class(saved['cls_name'])(**(saved.get('config') or {}))
     except (FinannError, ValueError, TypeError, KeyError): return False  # it cannot even be built any more: not the same
-    return other.identity() == self.build_embedding().identity()
+    return other.vector_identity() == self.build_embedding().vector_identity()
 
 @patch
 def _check_same_config(self:TrainTask, folder:Path, flag:str, sections=('model', 'embedding', 'collator', 'dataset')):

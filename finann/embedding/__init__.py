@@ -7,7 +7,8 @@ __all__ = ['FAULT_POINTS', 'EmbeddingCache', 'cache_root', 'fault_point', 'text_
            'check_texts', 'clean_text', 'token_windows', 'BaseEmbedding', 'HashingEmbedding', 'HFEmbedding',
            'SentenceTransformerEmbedding', 'TransformerEmbedding', 'auto_device', 'dist_rank_world', 'file_digest',
            'model_fingerprint', 'packaged_minilm_path', 'pool', 'resolve_dtype', 'OPENAI_DIMS', 'ByteTokens',
-           'OpenAIEmbedding', 'openai_tokenizer', 'text_windows']
+           'OpenAIEmbedding', 'openai_tokenizer', 'text_windows', 'COMPANY_MASK', 'TICKER_MASK', 'company_names',
+           'mask_entities', 'mask_events', 'mask_text']
 
 # %% ../../nbs/03_embedding.ipynb #4c4d7cac
 from .cache import FAULT_POINTS, EmbeddingCache, cache_root, fault_point, text_keys
@@ -15,10 +16,12 @@ from .text import TextColumn, average_chunks, check_texts, clean_text, token_win
 from .encoders import (BaseEmbedding, HashingEmbedding, HFEmbedding, SentenceTransformerEmbedding, TransformerEmbedding,
                                        auto_device, dist_rank_world, file_digest, model_fingerprint, packaged_minilm_path, pool, resolve_dtype)
 from .openai import OPENAI_DIMS, ByteTokens, OpenAIEmbedding, openai_tokenizer, text_windows
+from .masking import COMPANY_MASK, TICKER_MASK, company_names, mask_entities, mask_events, mask_text
 
 # %% ../../nbs/03_embedding.ipynb #3eff73ba
 _all_ = ['FAULT_POINTS', 'EmbeddingCache', 'cache_root', 'fault_point', 'text_keys',
          'TextColumn', 'average_chunks', 'check_texts', 'clean_text', 'token_windows',
          'BaseEmbedding', 'HashingEmbedding', 'HFEmbedding', 'SentenceTransformerEmbedding', 'TransformerEmbedding',
          'auto_device', 'dist_rank_world', 'file_digest', 'model_fingerprint', 'packaged_minilm_path', 'pool', 'resolve_dtype',
-         'OPENAI_DIMS', 'ByteTokens', 'OpenAIEmbedding', 'openai_tokenizer', 'text_windows']
+         'OPENAI_DIMS', 'ByteTokens', 'OpenAIEmbedding', 'openai_tokenizer', 'text_windows',
+         'COMPANY_MASK', 'TICKER_MASK', 'company_names', 'mask_entities', 'mask_events', 'mask_text']

@@ -53,6 +53,7 @@ class BaseEmbedding(BaseModel):
     cache_dir: Optional[str] = None  # default: $FINANN_CACHE/embeddings or ~/.cache/finann/embeddings
     shard_rows: int = Field(65536, ge=1)  # save to the cache every this many new vectors
     show_progress_bar: bool = True
+    mask_entities: bool = False  # the events' texts lose their own ticker and company name before embedding (see masking)
     _stats: dict = PrivateAttr(default_factory=dict)
 
     def __call__(self, texts:list[str]) -> np.ndarray:
@@ -82,11 +83,17 @@ def encode(self:BaseEmbedding, texts:list[str]) -> np.ndarray:
     "Vectors for `texts`, shape (len(texts), dim), float32; no cache."
     raise NotImplementedError
 
+# %% ../../nbs/03c_embedding_encoders.ipynb #67fa18d4
+@patch
+def vector_identity(self:BaseEmbedding) -> dict:
+    "`identity()`, with `mask_entities` when it is set: what the cache keys vectors by, so masked and unmasked vectors never share a cache."
+    return {**self.identity(), 'mask_entities': True} if self.mask_entities else self.identity()
+
 # %% ../../nbs/03c_embedding_encoders.ipynb #42f2461d
 @patch
 def cache(self:BaseEmbedding) -> EmbeddingCache:
     "This encoder's cache."
-    return EmbeddingCache(Path(self.cache_dir) if self.cache_dir else cache_root()/'embeddings', self.identity())
+    return EmbeddingCache(Path(self.cache_dir) if self.cache_dir else cache_root()/'embeddings', self.vector_identity())
 
 # %% ../../nbs/03c_embedding_encoders.ipynb #1dd307fc
 @patch

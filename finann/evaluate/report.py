@@ -90,8 +90,9 @@ HEADLINE = {'classification': [('accuracy', 'accuracy'), ('f1_macro', 'macro-F1'
 
 # %% ../../nbs/08d_evaluate_report.ipynb #327bcd65
 def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.json works too: other keys are skipped)
+                  by:str='split', # what the keys of `reports` are: the first column's name ('run' when runs are compared)
                  ) -> pd.DataFrame:
-    "One row per split and predictor: n, the headline metric, the model's 95% interval, the other metrics, the Sharpe; formatted strings."
+    "One row per split (or run) and predictor: n, the headline metric, the model's 95% interval, the other metrics, the Sharpe; formatted strings."
     rows = []
     for split, rep in reports.items():
         if not isinstance(rep, dict) or 'model' not in rep or 'task' not in rep: continue
@@ -100,16 +101,16 @@ def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.
         for name, m in [('model', rep['model']), *rep.get('baselines', {}).items()]:
             lohi = ci.get(cols[0][0]) if name == 'model' else None
             bt = rep.get('backtest') if name == 'model' else bts.get(name)
-            row = {'split': split, 'n': f"{rep['n']:,}", 'predictor': name, cols[0][1]: _fmt(m.get(cols[0][0])),
+            row = {by: split, 'n': f"{rep['n']:,}", 'predictor': name, cols[0][1]: _fmt(m.get(cols[0][0])),
                    '95% CI': f"{_fmt(lohi[0])}–{_fmt(lohi[1])}" if lohi else '',
                    **{label: _fmt(m.get(key)) for key, label in cols[1:]}, 'Sharpe': _fmt((bt or {}).get('sharpe'), digits=2)}
             rows.append(row)
     return pd.DataFrame(rows).fillna('')
 
 # %% ../../nbs/08d_evaluate_report.ipynb #e849a717
-def results_table(reports:dict, fmt:Literal['text', 'markdown', 'html']='text') -> str:
+def results_table(reports:dict, fmt:Literal['text', 'markdown', 'html']='text', by:str='split') -> str:
     "`results_frame` as aligned text (the console) or HTML (the Launcher), each after the splits' verdicts; or a Markdown table (report.md)."
-    df = results_frame(reports)
+    df = results_frame(reports, by)
     if df.empty: return ''
     verdicts = [(split, line) for split, rep in reports.items() if isinstance(rep, dict) and rep.get('verdict')
                 for line in [rep['verdict']['line'], *repeats_summary(rep)]]
@@ -120,7 +121,7 @@ def results_table(reports:dict, fmt:Literal['text', 'markdown', 'html']='text') 
         head = '| ' + ' | '.join(df.columns) + ' |\n|' + '---|' * len(df.columns)
         return head + ''.join('\n| ' + ' | '.join(f"**{v}**" if r['predictor'] == 'model' and c == 'predictor' else str(v) for c, v in r.items()) + ' |' for _, r in df.iterrows())
     shown = df.copy()
-    shown.loc[shown['split'].duplicated(), ['split', 'n']] = ''  # the split and its size once, on the model's row
+    shown.loc[shown[by].duplicated(), [by, 'n']] = ''  # the split and its size once, on the model's row
     return ''.join(f"{s}: {v}\n" for s, v in verdicts) + shown.to_string(index=False, justify='right')  # the verdicts first
 
 # %% ../../nbs/08d_evaluate_report.ipynb #f9c0a6c1
