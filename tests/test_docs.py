@@ -8,7 +8,7 @@ from conftest import ROOT, run_env
 MODULES = {'00_config': 'load_config', '01_registry': 'Registry', '02a_data_schema': 'clean_events', '02b_data_splits': 'check_leakage',
            '02c_data_prices': 'align_events', '02d_data_builders': 'EventStudyBuilder', '02e_data_synthetic': 'SyntheticEarningsCallBuilder',
            '03a_embedding_cache': 'EmbeddingCache', '03b_embedding_text': 'TextColumn', '03c_embedding_encoders': 'HFEmbedding',
-           '03d_embedding_openai': 'OpenAIEmbedding',
+           '03d_embedding_openai': 'OpenAIEmbedding', '03f_embedding_masking': 'mask_text',
            '04_collator': 'CollatorForBinaryClassification', '05_model': 'MLPModelForTokenClassification', '06_trainer': 'SequentialTrainer',
            '06a_progress': 'ProgressLog', '07_task': 'TrainTask', '07a_predictions': 'write_predictions', '07b_runs': 'load_run',
            '08a_evaluate_metrics': 'direction_accuracy', '08b_evaluate_baselines': 'logistic_baseline', '08c_evaluate_backtest': 'long_short_backtest',
