@@ -159,7 +159,8 @@ def dataset_labels(self:BaseCollator, ds) -> np.ndarray:
 def attach(self:BaseCollator, vectors:np.ndarray):
     "Give the collator the matrix of unique-text vectors, shape (n_texts, dim)."
     import torch
-    v = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+    v = np.asarray(vectors, dtype=np.float32)
+    v = torch.from_numpy(v if v.flags.writeable else v.copy())  # torch can't share a read-only array (np.load(mmap_mode='r'), Arrow): copied, only then
     if self.normalize_embeddings: v = torch.nn.functional.normalize(v, dim=-1)
     self._vectors = v.to(getattr(torch, self.precision))
     return self

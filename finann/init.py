@@ -12,6 +12,7 @@ import pandas as pd
 from .data.schema import DataError, clean_events, read_events_file, table_files
 from .data.builders import EventStudyBuilder
 from .data.prices import PRICE_FIELDS
+from .showdoc import field_comments
 
 # %% auto #0
 __all__ = ['EVENT_NAMES', 'PRICE_NAMES', 'normalized_name', 'guess_columns', 'renames', 'split_dates', 'inspect_files',
@@ -107,6 +108,7 @@ def _yaml_map(d:dict|None, indent:str) -> str:
 def config_yaml(found:dict, embedding:str='SentenceTransformerEmbedding', run_name:str='my-data') -> str:
     "The commented YAML config of `inspect_files`' result `found`, for `finann-train --cfg-path`."
     b, s, e = found['builder'], found['splits'], found['embargoed']
+    meaning = field_comments(EventStudyBuilder)  # what each builder key means, as written beside its field
     drops = ', '.join(f"{v} {k}" for k, v in found['dropped'].items()) or 'none'
     emb = {'SentenceTransformerEmbedding': 'SentenceTransformerEmbedding   # the packaged all-MiniLM-L6-v2, offline (HashingEmbedding: faster, weaker)',
            'HashingEmbedding': 'HashingEmbedding               # hashed word n-grams: fast (SentenceTransformerEmbedding: the packaged MiniLM)'}.get(embedding, embedding)
@@ -141,7 +143,7 @@ dataset:
     timezone: {b.timezone}    # of naive timestamps
     val_start: '{b.val_start}'      # validation: {s.get('val', 0)} events (the 10% of event dates before test)
     test_start: '{b.test_start}'     # test: {s.get('test', 0)} events (the last 20% of event dates); train before val_start: {s.get('train', 0)} events
-    embargo_days: {b.embargo_days}               # trading days left out before each later split ({sum(e.values())} events)
+    embargo_days: {b.embargo_days}               # {meaning['embargo_days']} ({sum(e.values())} events)
     max_drop_share: {b.max_drop_share}           # more unusable rows than this is an error naming the first bad rows
 
 trainer:

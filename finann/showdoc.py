@@ -5,7 +5,6 @@
 # %% ../nbs/14_showdoc.ipynb #defdaa24
 from __future__ import annotations
 import importlib, inspect, re
-from nbdev.showdoc import BasicMarkdownRenderer
 
 # %% auto #0
 __all__ = ['is_pydantic_model', 'class_source', 'field_comments', 'model_docments', 'FieldsRenderer']
@@ -50,8 +49,9 @@ def model_docments(cls) -> dict:
     return out
 
 # %% ../nbs/14_showdoc.ipynb #bfb92f58
-class FieldsRenderer(BasicMarkdownRenderer):
+def FieldsRenderer(sym, name:str|None=None, title_level:int=3, maxline:int=110):
     "nbdev's markdown renderer, except that a pydantic model's signature lists its fields, with their types, defaults and comments."
-    def __init__(self, sym, name:str|None=None, title_level:int=3, maxline:int=110):
-        super().__init__(sym, name=name, title_level=title_level, maxline=maxline)
-        if is_pydantic_model(sym): self.dm.dm = model_docments(sym)
+    from nbdev.showdoc import BasicMarkdownRenderer  # here, not at import: nbdev is a dev requirement and `finann-init` imports this module
+    r = BasicMarkdownRenderer(sym, name=name, title_level=title_level, maxline=maxline)
+    if is_pydantic_model(sym): r.dm.dm = model_docments(sym)
+    return r

@@ -304,7 +304,8 @@ def embedding_text(emb:dict) -> str:
     if emb.get('total'):
         bits = [f"{emb.get('done') or 0:,}/{emb['total']:,} texts"]
         if emb.get('tokens'): bits.append(f"{emb['tokens']:,}" + (f"/{emb['tokens_total']:,}" if emb.get('tokens_total') else '') + ' tokens')
-        return ' · '.join(bits + ([eta_text(emb['eta_s'])] if emb.get('eta_s') is not None else []))
+        eta = emb.get('eta_s') if (emb.get('done') or 0) < emb['total'] else None  # once every text is done, no 'about 0 s left'
+        return ' · '.join(bits + ([eta_text(eta)] if eta is not None else []))
     if emb.get('events'):
         return f"{emb['events']:,} events" + (' (' + ' · '.join(f"{k} {v:,}" for k, v in emb['splits'].items()) + ')' if emb.get('splits') else '')
     return ""

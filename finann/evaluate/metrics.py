@@ -4,7 +4,7 @@
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #b0c64767
 from __future__ import annotations
-import math, warnings
+import math
 from typing import Callable
 import numpy as np
 import pandas as pd
@@ -54,7 +54,7 @@ def _probs(probs, num_labels:int, name:str='probs') -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise EvaluationError(f"{name} row {i} is not a probability distribution ({np.round(p[i], 4).tolist()}); pass softmax probabilities, not logits")
-    return p
+    return p / p.sum(1, keepdims=True)  # float32 rows (a softmax, predictions.parquet) sum to 1 within ~1e-7; sklearn's log_loss checks at float64 precision
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #1726d5b4
 def direction_hits(y, pred):
@@ -89,23 +89,38 @@ def regression_metrics(y:np.ndarray, pred:np.ndarray) -> dict[str, float]:
     return {'mse': float(mean_squared_error(y, pred)), 'mae': float(mean_absolute_error(y, pred)),
             'r2': float(r2_score(y, pred)), 'direction_accuracy': direction_accuracy(y, pred)}
 
+# %% ../../nbs/08a_evaluate_metrics.ipynb #bca78211
+def _confusion(y:np.ndarray, p:np.ndarray, k:int) -> np.ndarray:
+    "The (k, k) confusion matrix (rows: true class) of class ids."
+    return np.bincount(y.astype(np.int64) * k + p.astype(np.int64), minlength=k * k).reshape(k, k).astype(np.float64)
+
+# %% ../../nbs/08a_evaluate_metrics.ipynb #49486a04
+def _f1_macro(y, p, k:int) -> float:
+    "sklearn's f1_score(average='macro', labels=range(k), zero_division=0)."
+    c = _confusion(y, p, k); tp = np.diag(c); den = 2 * tp + (c.sum(0) - tp) + (c.sum(1) - tp)
+    return float(np.mean(np.divide(2 * tp, den, out=np.zeros(k), where=den > 0)))
+
+def _mcc(y, p, k:int) -> float:
+    "sklearn's matthews_corrcoef, multiclass (Gorodkin's R_K), from the confusion matrix."
+    c = _confusion(y, p, k); t, q, n = c.sum(1), c.sum(0), c.sum()
+    cov_tp, cov_pp, cov_tt = np.trace(c) * n - t @ q, n * n - q @ q, n * n - t @ t
+    return float(cov_tp / np.sqrt(cov_tt * cov_pp)) if cov_tt * cov_pp > 0 else 0.0
+
 # %% ../../nbs/08a_evaluate_metrics.ipynb #c6399ba7
 def classification_report(labels,         # true class ids, shape (n,)
                           probs,          # predicted class probabilities, shape (n, num_labels)
                           num_labels:int, # 2: down/up; 3: down/neutral/up
                          ) -> dict:
     "`classification_metrics` of the argmax, plus balanced accuracy, MCC, per-class precision/recall, the confusion matrix and log-loss."
-    from sklearn.metrics import balanced_accuracy_score, confusion_matrix, log_loss, matthews_corrcoef, precision_recall_fscore_support
+    from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
     labels, probs = _labels(labels, num_labels), _probs(probs, num_labels)
     n = _same_length(labels=labels, probs=probs)
     preds, classes = probs.argmax(1), list(range(num_labels))
     base = classification_metrics(labels, preds, num_labels)  # accuracy, f1_macro, accuracy_up/down[, accuracy_up_down]
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # sklearn warns when a predicted class never occurs in `labels`
-        balanced = balanced_accuracy_score(labels, preds)
     precision, recall, _, support = precision_recall_fscore_support(labels, preds, labels=classes, zero_division=0)
-    return {'n': n, 'accuracy': base.pop('accuracy'), 'balanced_accuracy': float(balanced), 'f1_macro': base.pop('f1_macro'),
-            'mcc': float(matthews_corrcoef(labels, preds)), **base,
+    return {'n': n, 'accuracy': base.pop('accuracy'), 'balanced_accuracy': float(recall[support > 0].mean()),  # sklearn's: the mean recall of the classes that occur
+            'f1_macro': base.pop('f1_macro'),
+            'mcc': _mcc(labels, preds, num_labels), **base,  # of all num_labels classes: 0 for a split with one class
             'precision': precision.tolist(), 'recall': recall.tolist(), 'support': support.tolist(),
             'confusion_matrix': confusion_matrix(labels, preds, labels=classes).tolist(),  # rows: true class, columns: predicted
             'log_loss': float(log_loss(labels, probs, labels=classes))}
@@ -119,9 +134,7 @@ def regression_report(y_true, # true moves, shape (n,)
     y_true, y_pred = _vector(y_true, 'y_true', np.float64), _vector(y_pred, 'y_pred', np.float64)
     n = _same_length(y_true=y_true, y_pred=y_pred)
     norms = np.linalg.norm(y_true) * np.linalg.norm(y_pred)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # R² is undefined (nan) for fewer than two events
-        r2 = r2_score(y_true, y_pred)
+    r2 = r2_score(y_true, y_pred) if n >= 2 else float('nan')  # R² is undefined for fewer than two events
     return {'n': n, 'mse': float(mean_squared_error(y_true, y_pred)), 'mae': float(mean_absolute_error(y_true, y_pred)), 'r2': float(r2),
             'cosine': float(y_true @ y_pred / norms) if norms > 0 else float('nan'),  # undefined for an all-zero vector
             'direction_accuracy': direction_accuracy(y_true, y_pred)}
@@ -170,23 +183,6 @@ def bootstrap_ci(metric:Callable[..., float], # called as metric(*resampled_arra
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #a5c997f4
 CI_METRICS = {'classification': ('accuracy', 'f1_macro', 'mcc'), 'regression': ('mse', 'direction_accuracy')}
-
-# %% ../../nbs/08a_evaluate_metrics.ipynb #bca78211
-def _confusion(y:np.ndarray, p:np.ndarray, k:int) -> np.ndarray:
-    "The (k, k) confusion matrix (rows: true class) of class ids."
-    return np.bincount(y.astype(np.int64) * k + p.astype(np.int64), minlength=k * k).reshape(k, k).astype(np.float64)
-
-# %% ../../nbs/08a_evaluate_metrics.ipynb #49486a04
-def _f1_macro(y, p, k:int) -> float:
-    "sklearn's f1_score(average='macro', labels=range(k), zero_division=0)."
-    c = _confusion(y, p, k); tp = np.diag(c); den = 2 * tp + (c.sum(0) - tp) + (c.sum(1) - tp)
-    return float(np.mean(np.divide(2 * tp, den, out=np.zeros(k), where=den > 0)))
-
-def _mcc(y, p, k:int) -> float:
-    "sklearn's matthews_corrcoef, multiclass (Gorodkin's R_K), from the confusion matrix."
-    c = _confusion(y, p, k); t, q, n = c.sum(1), c.sum(0), c.sum()
-    cov_tp, cov_pp, cov_tt = np.trace(c) * n - t @ q, n * n - q @ q, n * n - t @ t
-    return float(cov_tp / np.sqrt(cov_tt * cov_pp)) if cov_tt * cov_pp > 0 else 0.0
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #cc46d8cb
 def _ci_metric(name:str, num_labels:int) -> Callable[[np.ndarray, np.ndarray], float]:
