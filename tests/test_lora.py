@@ -158,3 +158,29 @@ def test_fp16_on_cpu_and_lora_on_the_frozen_mlp_are_one_line():
         load_config(ROOT / 'configs/default.yml', ['model.tuned_encoder=tuned'])
     with pytest.raises(ConfigError, match='model.config_cls_name: EncoderMLPForTokenClassification takes EncoderMLPConfig, not MLPModelConfig'):
         load_config(ROOT / CFG, ['model.config_cls_name=MLPModelConfig'])
+
+
+def test_regression_twin_trains_predicts_and_reports(tmp_path):
+    "EncoderMLPForMSELoss with CollatorForRegression through the real finann-train and finann-eval: MSE metrics, a y_hat per event."
+    out = tmp_path / 'run'
+    p = run_cmd(train_cmd(out, 'model.model_cls_name=EncoderMLPForMSELoss', 'collator.cls_name=CollatorForRegression'), tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    m = metrics(out)
+    for s in ('val', 'test'):
+        assert {'mse', 'mae', 'r2', 'direction_accuracy'} <= set(m[s]['model']), (s, m[s]['model'])
+        assert {'train_mean', 'ridge'} <= set(m[s]['baselines'])  # judged beside the regression baselines
+    preds = pd.read_parquet(out / 'predictions.parquet')
+    for s in ('val', 'test'):
+        split = preds.query('split == @s')
+        assert len(split) == m[s]['n'] and not split.duplicated(['ticker', 'event_start_at_et']).any()
+        assert split['y_hat'].notna().all() and np.isfinite(split['y_hat']).all()
+        assert np.mean((split['y_hat'] - split['label']) ** 2) == pytest.approx(m[s]['model']['mse'], rel=1e-4)
+    # the prediction depends on the text: an encoder cut off from the head would give every event the same y_hat
+    assert preds['y_hat'].std() > 1e-4, preds['y_hat'].describe()
+    steps = losses(out)  # 7 steps per epoch, the same 112 events each epoch
+    assert np.mean(steps[-7:]) < np.mean(steps[:7]), steps
+    p = run_cmd([str(BIN / 'finann-eval'), '--run', str(out), '--output-dir', str(tmp_path / 'again')], tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    again = json.loads((tmp_path / 'again' / 'report.json').read_text())
+    assert again['test']['model']['mse'] == pytest.approx(m['test']['model']['mse'], rel=1e-6)
+    assert 'mse' in (tmp_path / 'again' / 'report.md').read_text().lower()
