@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_task.ipynb #882b1625
 from __future__ import annotations
-import dataclasses, json, logging, os, random, re, sys, time
+import dataclasses, json, logging, os, random, re, shutil, sys, time
 from pathlib import Path
 from typing import Any, Optional
 import numpy as np
@@ -21,7 +21,7 @@ from .runs import latest_checkpoint, config_differences, saved_run_config
 from .evaluate.report import results_table
 
 # %% auto #0
-__all__ = ['logger', 'SECRET_KEY', 'BASELINE_LADDER', 'get_rank', 'setup_seeds', 'setup_logger', 'redact', 'Stopped',
+__all__ = ['logger', 'SECRET_KEY', 'BASELINE_LADDER', 'UNIT_FILE', 'get_rank', 'setup_seeds', 'setup_logger', 'redact', 'Stopped',
            'check_wandb_reachable', 'EventVectors', 'embed_events', 'TrainTask', 'setup_task']
 
 # %% ../nbs/07_task.ipynb #46ef8b20
@@ -271,6 +271,11 @@ def _setup_wandb_env(self:TrainTask):
 @patch
 def _resolve_resume(self:TrainTask, resume) -> str|None:
     if not resume: return None
+    if self.repeats():  # a walk-forward or multi-seed study goes on from its finished units, not from a checkpoint
+        if resume not in ('latest', True):
+            raise FinannError(f"--resume-from-checkpoint: a walk-forward or multi-seed run goes on with 'latest' (its finished folds and seeds are reused), not from {resume}")
+        if not self.finished_units(): raise FinannError(f"--resume-from-checkpoint latest: no finished fold or seed in {self.output_dir/'repeats'}; start the run again")
+        return str(self.output_dir/'repeats')
     if resume in ('latest', True):
         c = latest_checkpoint(self.output_dir)
         if c is None: raise FinannError(f"--resume-from-checkpoint latest: no complete checkpoint in {self.output_dir}")
@@ -325,9 +330,10 @@ def _check_output_dir(self:TrainTask, resuming:bool):
     if done.exists() and not resuming and not self.config.trainer.get('overwrite_output_dir'):
         raise ConfigError(f"{self.config.source}: trainer.output_dir: {self.output_dir} already holds a finished run; "
                           "set trainer.overwrite_output_dir: true, or pick another trainer.run_name")
-    unfinished = latest_checkpoint(self.output_dir) if not done.exists() and not resuming else None
-    if unfinished is not None:  # the Trainer would rotate its checkpoints away: an interrupted run is never overwritten
-        raise ConfigError(f"{self.config.source}: trainer.output_dir: {self.output_dir} holds an unfinished run ({unfinished.name}, no metrics.json); "
+    # the Trainer would rotate its checkpoints away, a new study would train its finished units again: an interrupted run is never overwritten
+    unfinished = None if done.exists() or resuming else latest_checkpoint(self.output_dir) or next(iter(self.finished_units()), None)
+    if unfinished is not None:
+        raise ConfigError(f"{self.config.source}: trainer.output_dir: {self.output_dir} holds an unfinished run ({unfinished.relative_to(self.output_dir)}, no metrics.json); "
                           "continue it with --resume-from-checkpoint latest, or pick another trainer.run_name")
 
 # %% ../nbs/07_task.ipynb #b7eb4e40
@@ -529,28 +535,76 @@ def fold_events(self:TrainTask, events, vectors:EventVectors, labels:dict) -> tu
     if not units: raise ConfigError(f"{src}: evaluator.folds: every fold was skipped ({skipped[0]}); use fewer, longer periods or lower min_events")
     return units, skipped
 
+# %% ../nbs/07_task.ipynb #unit0001
+UNIT_FILE = 'unit.json'  # written last in repeats/fold<k>-seed<s>/, after its predictions: the unit is finished
+
+@patch
+def finished_units(self:TrainTask) -> list[Path]:
+    "The folders of this run's finished walk-forward fold × seed units (`repeats/fold<k>-seed<s>/`, each with its predictions)."
+    return sorted(p.parent for p in self.output_dir.glob(f'repeats/*/{UNIT_FILE}'))
+
+@patch
+def unit_record(self:TrainTask, fold, seed:int) -> dict:
+    "What decides a unit's predictions besides the model, embedding, label and data sections (checked on resume): its fold, seed and training settings."
+    import hashlib
+    where = ('output_dir', 'run_name', 'overwrite_output_dir', 'report_to', 'disable_tqdm', 'logging_steps')  # where and how it is logged: not the result
+    settings = {'trainer': {k: v for k, v in self.config.trainer.items() if k not in where},
+                'folds': None if self.config.evaluator.folds is None else self.config.evaluator.folds.model_dump()}
+    return {'fold': 0 if fold is None else fold.index, 'seed': int(seed), 'test_period': None if fold is None else str(fold.test_period),
+            'settings': hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]}
+
 # %% ../nbs/07_task.ipynb #22be896a
 @patch
-def fit_predict_repeats(self:TrainTask, events, vectors:EventVectors, labels:dict, dim:int, progress:ProgressLog|None=None) -> tuple:
-    "Train afresh and predict once per walk-forward fold and seed: (the last trainer, every fold's and seed's predictions in one table, the folds skipped)."
+def fit_predict_repeats(self:TrainTask, events, vectors:EventVectors, labels:dict, dim:int, progress:ProgressLog|None=None, reuse:bool=False) -> tuple:
+    "Train afresh and predict once per walk-forward fold and seed: (the last trainer, every fold's and seed's predictions in one table, the folds skipped). `reuse`: take the finished units' predictions (a resumed run)."
     import pandas as pd
+    from finann.embedding.cache import fault_point
     seeds = self.config.run.seeds or [self.config.run.seed]
     units, skipped = self.fold_events(events, vectors, labels) if self.config.evaluator.folds is not None else ([(None, events, vectors, labels)], [])
-    frames = []
+    frames, last = [], self.unit_record(units[-1][0], seeds[-1])
     for fold, ev, vec, lab in units:  # the vectors were embedded once, outside the loops: a fold costs training only
-        k = 0 if fold is None else fold.index
         for s in seeds:
+            unit = self.unit_record(fold, s); folder = self.output_dir/'repeats'/f"fold{unit['fold']}-seed{s}"
+            name = f"fold {unit['fold']}{f' (test {fold.test_period})' if fold else ''}, seed {s}"
+            # the last unit trains again on resume: the run folder keeps its model, which the interrupted run may not have saved
+            if reuse and unit != last and (folder/UNIT_FILE).is_file() and json.loads((folder/UNIT_FILE).read_text()) == unit:
+                frames.append(pd.read_parquet(folder/'predictions.parquet'))
+                if get_rank() == 0: logger.info(f"reused {name}: finished before the interruption")
+                continue
             setup_seeds(s)
-            # one wandb run and no checkpoints per unit would be dozens of each: units log to progress.jsonl only
-            args = self.training_arguments(output_dir=str(self.output_dir/'repeats'/f'fold{k}-seed{s}'), seed=s, save_strategy='no', report_to=[], load_best_model_at_end=False)
+            # no checkpoints per unit (dozens of them): a finished unit keeps its predictions, and the study's wandb run logs it
+            args = self.training_arguments(output_dir=str(folder), seed=s, save_strategy='no', report_to=[], load_best_model_at_end=False)
             val = self.event_dataset(vec, lab, 'val') if 'val' in ev else None
             model = self.build_model(dim)  # the collator the model needs: cached vectors, or token ids (LoRA)
             trainer = self.build_trainer(model, self.build_collator(vec, ev, model), self.event_dataset(vec, lab, 'train'), val, args, progress)
             self.fit(trainer)
             preds = self.predict(trainer, ev, vec, lab)
-            if preds is not None: frames.append(preds.assign(fold=np.int64(k), seed=np.int64(s)))
-            if get_rank() == 0: logger.info(f"trained fold {k}{f' (test {fold.test_period})' if fold else ''}, seed {s}")
+            if preds is not None:
+                preds = preds.assign(fold=np.int64(unit['fold']), seed=np.int64(s)); frames.append(preds)
+                write_atomic(folder/'predictions.parquet', lambda f: preds.to_parquet(f, index=False))
+                write_atomic(folder/UNIT_FILE, json.dumps(unit))  # last: the unit is finished
+                self._log_unit(unit, trainer)
+            if get_rank() == 0: logger.info(f"trained {name}")
+            fault_point('study.after_unit')
     return trainer, (pd.concat(frames, ignore_index=True) if frames else None), skipped
+
+# %% ../nbs/07_task.ipynb #unit0002
+@patch
+def _log_unit(self:TrainTask, unit:dict, trainer):
+    "One row per finished unit in the study's wandb run (when it logs to wandb): fold, seed and the unit's last losses."
+    import wandb
+    if 'wandb' not in (self.training_arguments().report_to or []) or wandb.run is None: return
+    losses = {k: v for h in trainer.state.log_history for k, v in h.items() if k in ('train_loss', 'eval_loss')}  # the last of each
+    wandb.log({'unit/fold': unit['fold'], 'unit/seed': unit['seed'], **{f'unit/{k}': v for k, v in losses.items()}})
+
+# %% ../nbs/07_task.ipynb #unit0003
+@patch
+def _start_study_wandb(self:TrainTask, args):
+    "A walk-forward or multi-seed study is one wandb run (rank 0): a row per unit as it finishes, the pooled metrics at the end."
+    if 'wandb' not in (args.report_to or []) or get_rank() != 0: return
+    import wandb
+    wandb.init(project=os.environ.get('WANDB_PROJECT', self.config.run.project), name=self.run_name, job_type='study',
+               config=redact(self.config.model_dump()), dir=str(self.output_dir.resolve()))
 
 # %% ../nbs/07_task.ipynb #21c0f0e2
 @patch
@@ -566,9 +620,10 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     labels = self.build_labels(events)
     report = {**builder.report, 'class_balance': self._log_class_balance(labels)}
     if self.repeats():  # walk-forward folds and/or several seeds: loops around fit → predict
-        if resume: raise FinannError("--resume-from-checkpoint: not supported with evaluator.folds or run.seeds; start the run again")
+        if not resume and get_rank() == 0: shutil.rmtree(out/'repeats', ignore_errors=True)  # a new study reuses no unit of an earlier one
+        self._start_study_wandb(args)
         progress.phase('training'); t1 = time.time()
-        trainer, preds, report['skipped_folds'] = self.fit_predict_repeats(events, vectors, labels, emb.dim, progress)
+        trainer, preds, report['skipped_folds'] = self.fit_predict_repeats(events, vectors, labels, emb.dim, progress, reuse=bool(resume))
         t2 = time.time(); trainer.save_model(str(out))  # the last fold's and seed's model
     else:
         model = self.build_model(emb.dim)
