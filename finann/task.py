@@ -121,7 +121,10 @@ class TrainTask:
 @patch
 def build_builder(self:TrainTask):
     "The dataset builder named by `dataset.cls_name`; after `build_datasets()` its `report` holds the drop counts."
-    return registry.get_builder_class(self.config.dataset.cls_name)(**self.config.dataset.config)
+    cls, kw = registry.get_builder_class(self.config.dataset.cls_name), dict(self.config.dataset.config)
+    if 'purge_sessions' in getattr(cls, 'model_fields', {}) and kw.get('purge_sessions') is None and self.build_collator().label_column is None:
+        kw['purge_sessions'] = self.label_horizon()  # by default the purge gap is the label's span (a label column's span is unknown: the builder's horizon)
+    return cls(**kw)
 
 @patch
 def build_datasets(self:TrainTask, builder=None):
@@ -488,10 +491,9 @@ def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
 # %% ../nbs/07_task.ipynb #56689ea5
 @patch
 def label_horizon(self:TrainTask) -> int:
-    "Sessions the label's move spans (d+1 open → d+3 close: 3; d+0 close → d+3 close: 3): the purge gap of walk-forward folds."
+    "Sessions the label's move spans (`data.schema.label_span`: d+1 open → d+3 close: 3): the purge of the builder's splits and of walk-forward folds."
     col = self.build_collator()
-    first, last = (int(re.match(r'd\+(\d+)_', getattr(col, f)).group(1)) for f in ('start_field', 'end_field'))
-    return last - max(first, 1) + 1  # d+0 close is known before the event: the first session that moves the label is d+1
+    return data.schema.label_span(col.start_field, col.end_field)
 
 @patch
 def repeats(self:TrainTask) -> bool:

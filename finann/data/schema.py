@@ -12,9 +12,9 @@ from ..config import FinannError
 
 # %% auto #0
 __all__ = ['MAX_HORIZON', 'PRICE_COLUMNS', 'EVENT_COLUMNS', 'TIME_FORMAT', 'DataError', 'price_columns', 'price_point',
-           'event_price_columns', 'table_format', 'is_table_file', 'table_stem', 'canonical_column', 'column_names',
-           'read_events_file', 'table_files', 'read_events_files', 'parse_event_times', 'first_reasons', 'drop_report',
-           'clean_events', 'format_report']
+           'label_span', 'event_price_columns', 'table_format', 'is_table_file', 'table_stem', 'canonical_column',
+           'column_names', 'read_events_file', 'table_files', 'read_events_files', 'parse_event_times', 'first_reasons',
+           'drop_report', 'clean_events', 'format_report']
 
 # %% ../../nbs/02a_data_schema.ipynb #84f9a751
 class DataError(FinannError, ValueError):
@@ -39,6 +39,11 @@ def price_point(name:str) -> tuple[int, str]|None:
     if m is None: return None
     k, side = int(m[1]), m[2]
     return (k, side) if f'd+{k}_{side}' == name and k <= MAX_HORIZON and (k, side) != (0, 'open') else None
+
+# %% ../../nbs/02a_data_schema.ipynb #145356b3
+def label_span(start_field:str, end_field:str) -> int:
+    "Sessions a label's move spans, from d+1 (d+0 close is known before the event) to `end_field`'s session: d+1 open → d+3 close: 3."
+    return price_point(end_field)[0] - max(price_point(start_field)[0], 1) + 1
 
 # %% ../../nbs/02a_data_schema.ipynb #79b3460e
 def event_price_columns(df) -> list[str]:
