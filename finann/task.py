@@ -10,7 +10,7 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 from fastcore.basics import patch
-from .config import TrainConfig, ConfigError, FinannError, LEGACY_TRAINER_KEYS, RENAMED_TRAINER_KEYS, load_config, lora_settings
+from .config import TrainConfig, ConfigError, FinannError, load_config, lora_settings, run_output_dir, training_arguments_kwargs
 from .registry import registry
 from . import data, embedding, collator, model, trainer  # noqa: F401  (each registers its classes)
 from .trainer import compute_metrics, CustomWandbCallback, StopOnSignal, ProgressCallback
@@ -114,8 +114,7 @@ class TrainTask:
 
     @property
     def output_dir(self) -> Path:
-        d = self.config.trainer.get('output_dir')  # `~` and $VARS expanded: TrainingArguments, wandb and finann all write to the same folder
-        return Path(os.path.expandvars(d)).expanduser() if d and d != 'TBD' else Path('outputs')/self.run_name
+        return run_output_dir(self.config.trainer, self.config.source)
 
 # %% ../nbs/07_task.ipynb #dedcdbd3
 @patch
@@ -203,18 +202,12 @@ def training_arguments(self:TrainTask, **overrides):
     import torch
     from transformers import TrainingArguments
     src = self.config.source
-    kw = {RENAMED_TRAINER_KEYS.get(k, k): v for k, v in self.config.trainer.items() if k not in LEGACY_TRAINER_KEYS}
-    kw['output_dir'] = str(self.output_dir); kw['run_name'] = self.run_name
-    kw.update(overrides)
-    defaults = dict(seed=self.config.run.seed, report_to=['wandb'], eval_strategy='epoch', save_strategy='epoch',
-                    logging_steps=10, save_total_limit=2, ddp_find_unused_parameters=False, dataloader_num_workers=0)
-    kw = {**defaults, **kw, 'remove_unused_columns': False, 'label_names': ['labels']}
+    kw = {**training_arguments_kwargs(self.config.trainer, src, self.config.run.seed), **overrides}
     if not getattr(registry.get_model_class(self.config.model.model_cls_name), 'takes_tokens', False):  # an encoder model honours it
         if kw.pop('gradient_checkpointing', False): logger.warning('trainer.gradient_checkpointing is ignored: an MLP on cached vectors does not need it')
         kw.pop('gradient_checkpointing_kwargs', None)
     if not torch.cuda.is_available():
         if kw.get('fp16'): raise ConfigError(f"{src}: trainer.fp16: true needs a CUDA GPU and none is visible; set fp16: false (bf16: true works on CPU)")
-        kw['use_cpu'] = True  # also what makes torchrun on CPU real DDP (gloo)
     try: return TrainingArguments(**kw)
     except (ValueError, TypeError) as e: raise ConfigError(f"{src}: trainer: {str(e).strip().splitlines()[0]}") from None
 
