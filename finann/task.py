@@ -348,7 +348,8 @@ def baselines(self:TrainTask, events, vectors:EventVectors, labels:dict, splits:
     X = lambda n, rows=slice(None): vectors.vectors[vectors.text_id[n][rows]].astype(np.float64)
     cat = lambda f: np.concatenate([f(s) for s in splits])  # the eval splits, one after another
     y, sizes = labels['train'], [events[s].num_rows for s in splits]
-    texts = lambda n: column_array(events[n], 'text')
+    # the text baselines are bags of words: a text stream's event (its `texts`, many short posts) is read as its posts joined
+    texts = lambda n: column_array(events[n], 'text') if 'texts' not in events[n].column_names else np.array([' '.join(t) for t in events[n]['texts']], dtype=object)
     fits = {'majority': lambda: E.majority_baseline(y, sum(sizes), k),
             'ticker': lambda: E.ticker_baseline(y, column_array(events['train'], 'ticker'), cat(lambda s: column_array(events[s], 'ticker')), k),
             'logistic': lambda: E.logistic_baseline(X('train', fit), y[fit], cat(X), k, seed=seed),
