@@ -245,7 +245,7 @@ OPTIMIZER_PACKAGES = [('adamw_torch_4bit', 'torchao'), ('adamw_torch_8bit', 'tor
 def _check_trainer_values(trainer:dict, src:str) -> None:
     "Keys finann handles itself, counts and rates out of range, and a `report_to` or `optim` whose package is missing."
     import importlib.util
-    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
+    from transformers.integrations import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
     for k, (accepted, why) in HANDLED_TRAINER_KEYS.items():
         if k in trainer and trainer[k] != accepted: raise ConfigError(f"{src}: trainer.{k}: not a config key here; {why}")
     for k, (low, inclusive) in TRAINER_LIMITS.items():
@@ -334,6 +334,8 @@ def check_config(cfg:TrainConfig) -> TrainConfig:
     config_cls = get('model_config', cfg.model.config_cls_name, 'model.config_cls_name')
     if getattr(model_cls, 'takes_tokens', False) and not issubclass(config_cls, model_cls.config_class):
         raise ConfigError(f"{src}: model.config_cls_name: {model_cls.__name__} takes {model_cls.config_class.__name__}, not {config_cls.__name__}")
+    if getattr(model_cls, 'takes_tokens', False) and issubclass(get('builder', cfg.dataset.cls_name, 'dataset.cls_name'), registry.get('builder', 'TextStreamBuilder')):
+        raise ConfigError(f"{src}: dataset.cls_name: {cfg.dataset.cls_name} gives each event many texts, and {model_cls.__name__} reads one text per event; train text streams on cached embeddings (MLPModelForTokenClassification)")
     if cfg.model.lora is not None:
         if not getattr(model_cls, 'takes_tokens', False):
             raise ConfigError(f"{src}: model.lora: LoRA adapters need a model that reads text, such as EncoderMLPForTokenClassification; {model_cls.__name__} trains on cached embeddings")
