@@ -253,7 +253,7 @@ class EventStudyBuilder(BaseBuilder):
     columns: Optional[dict[str, str]] = None  # rename event columns to ticker, event_start_at_et, text
     price_columns: Optional[dict[str, str]] = None  # rename price columns to date, open, close, adj_close
     timezone: TimeZoneName = 'America/New_York'  # of naive timestamps (sessions are in the exchange's own time)
-    horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon (3: the original's schema); also the default purge
+    horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon (3: the original's schema); also the purge when used alone (TrainTask purges the label's span)
     adjust: bool = True                      # adjust opens and closes by adj_close / close when present
     beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated
 

@@ -92,7 +92,7 @@ class TextStreamBuilder(BaseBuilder):
     timezone: str = 'America/New_York'       # of naive timestamps (sessions are in the exchange's own time)
     adjust: bool = True                      # adjust opens and closes by adj_close / close when present
     beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated
-    horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon; also the default purge
+    horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon; also the purge when used alone (TrainTask purges the label's span)
     cutoff: Literal['open', 'close'] = 'open'  # a window ends at its session's open, or at the previous session's close
     lookback_sessions: int = Field(1, ge=1, le=60)        # a window spans this many sessions' cut-offs...
     lookback_hours: Optional[float] = Field(None, gt=0)   # ...or this many hours before its cut-off
