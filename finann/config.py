@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, Val
 __all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS', 'TRAINER_LIMITS', 'OPTIMIZER_PACKAGES',
            'FinannError', 'ConfigError', 'did_you_mean', 'unknown_key', 'RunSection', 'ComponentSection',
            'CollatorSection', 'ModelSection', 'FoldsSection', 'EvaluatorSection', 'TrainConfig', 'parse_yaml',
-           'read_yaml', 'apply_overrides', 'check_params', 'lora_settings', 'check_config', 'load_config']
+           'read_yaml', 'apply_overrides', 'check_params', 'run_output_dir', 'training_arguments_kwargs',
+           'lora_settings', 'check_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #05a2be19
 class FinannError(Exception):
@@ -244,7 +245,7 @@ OPTIMIZER_PACKAGES = [('adamw_torch_4bit', 'torchao'), ('adamw_torch_8bit', 'tor
 def _check_trainer_values(trainer:dict, src:str) -> None:
     "Keys finann handles itself, counts and rates out of range, and a `report_to` or `optim` whose package is missing."
     import importlib.util
-    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
+    from transformers.integrations import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
     for k, (accepted, why) in HANDLED_TRAINER_KEYS.items():
         if k in trainer and trainer[k] != accepted: raise ConfigError(f"{src}: trainer.{k}: not a config key here; {why}")
     for k, (low, inclusive) in TRAINER_LIMITS.items():
@@ -265,15 +266,31 @@ def _check_trainer_values(trainer:dict, src:str) -> None:
     if module and importlib.util.find_spec(module) is None:
         raise ConfigError(f"{src}: trainer.optim: '{optim}' needs the package '{module}', which is not installed; install it or use adamw_torch")
 
+# %% ../nbs/00_config.ipynb #5f8e2377
+def run_output_dir(trainer:dict, source:str) -> Path:
+    "The run's folder: `trainer.output_dir` with `~` and $VARS expanded (TrainingArguments, wandb and finann all write there), else outputs/<run_name>."
+    d = trainer.get('output_dir')
+    return Path(os.path.expandvars(d)).expanduser() if d and d != 'TBD' else Path('outputs')/(trainer.get('run_name') or Path(source).stem)
+
+# %% ../nbs/00_config.ipynb #3617f297
+def training_arguments_kwargs(trainer:dict, source:str, seed:int=0) -> dict:
+    "`TrainingArguments` keyword arguments from the trainer section: old keys renamed or dropped, finann's defaults, the run's folder, CPU without a GPU."
+    import torch
+    kw = {RENAMED_TRAINER_KEYS.get(k, k): v for k, v in trainer.items() if k not in LEGACY_TRAINER_KEYS}
+    kw['output_dir'], kw['run_name'] = str(run_output_dir(trainer, source)), trainer.get('run_name') or Path(source).stem
+    defaults = dict(seed=seed, report_to=['wandb'], eval_strategy='epoch', save_strategy='epoch',
+                    logging_steps=10, save_total_limit=2, ddp_find_unused_parameters=False, dataloader_num_workers=0)
+    kw = {**defaults, **kw, 'remove_unused_columns': False, 'label_names': ['labels']}
+    if not torch.cuda.is_available(): kw['use_cpu'] = True  # also what makes torchrun on CPU real DDP (gloo)
+    return kw
+
 # %% ../nbs/00_config.ipynb #91c1d06d
 def _check_training_arguments(trainer:dict, src:str) -> None:
     "Build `TrainingArguments` once from the trainer section, so that its own checks fail now, not after the data is embedded."
-    import torch
     from transformers import TrainingArguments
-    kw = {RENAMED_TRAINER_KEYS.get(k, k): v for k, v in trainer.items() if k not in LEGACY_TRAINER_KEYS}
-    for k in ('fp16', 'report_to', 'gradient_checkpointing', 'gradient_checkpointing_kwargs', 'output_dir'): kw.pop(k, None)  # checked where they are used
-    if not torch.cuda.is_available(): kw['use_cpu'] = True
-    try: TrainingArguments(output_dir='outputs', report_to=[], **kw)
+    kw = training_arguments_kwargs(trainer, src)
+    for k in ('fp16', 'gradient_checkpointing', 'gradient_checkpointing_kwargs'): kw.pop(k, None)  # checked where they are used
+    try: TrainingArguments(**{**kw, 'report_to': []})  # report_to is checked in _check_trainer_values; its callbacks are made at train time
     except (ValueError, TypeError, ImportError) as e:  # HF's message may list the values on following lines: one line of it
         raise ConfigError(f"{src}: trainer: {' '.join(str(e).split())[:400]}") from None
 
@@ -287,7 +304,7 @@ def _check_output_paths(trainer:dict, src:str) -> None:
     if isinstance(out, str) and out != 'TBD':
         import finann
         package = Path(finann.__file__).resolve().parent
-        resolved = Path(os.path.expandvars(out)).expanduser().resolve()
+        resolved = run_output_dir(trainer, src).resolve()
         if resolved == package or package in resolved.parents:
             raise ConfigError(f"{src}: trainer.output_dir: {out} is inside the installed finann package ({package}); write runs somewhere else, e.g. outputs/")
 
@@ -317,6 +334,8 @@ def check_config(cfg:TrainConfig) -> TrainConfig:
     config_cls = get('model_config', cfg.model.config_cls_name, 'model.config_cls_name')
     if getattr(model_cls, 'takes_tokens', False) and not issubclass(config_cls, model_cls.config_class):
         raise ConfigError(f"{src}: model.config_cls_name: {model_cls.__name__} takes {model_cls.config_class.__name__}, not {config_cls.__name__}")
+    if getattr(model_cls, 'takes_tokens', False) and issubclass(get('builder', cfg.dataset.cls_name, 'dataset.cls_name'), registry.get('builder', 'TextStreamBuilder')):
+        raise ConfigError(f"{src}: dataset.cls_name: {cfg.dataset.cls_name} gives each event many texts, and {model_cls.__name__} reads one text per event; train text streams on cached embeddings (MLPModelForTokenClassification)")
     if cfg.model.lora is not None:
         if not getattr(model_cls, 'takes_tokens', False):
             raise ConfigError(f"{src}: model.lora: LoRA adapters need a model that reads text, such as EncoderMLPForTokenClassification; {model_cls.__name__} trains on cached embeddings")

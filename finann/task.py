@@ -10,7 +10,7 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 from fastcore.basics import patch
-from .config import TrainConfig, ConfigError, FinannError, LEGACY_TRAINER_KEYS, RENAMED_TRAINER_KEYS, load_config, lora_settings
+from .config import TrainConfig, ConfigError, FinannError, load_config, lora_settings, run_output_dir, training_arguments_kwargs
 from .registry import registry
 from . import data, embedding, collator, model, trainer  # noqa: F401  (each registers its classes)
 from .trainer import compute_metrics, CustomWandbCallback, StopOnSignal, ProgressCallback
@@ -114,14 +114,16 @@ class TrainTask:
 
     @property
     def output_dir(self) -> Path:
-        d = self.config.trainer.get('output_dir')  # `~` and $VARS expanded: TrainingArguments, wandb and finann all write to the same folder
-        return Path(os.path.expandvars(d)).expanduser() if d and d != 'TBD' else Path('outputs')/self.run_name
+        return run_output_dir(self.config.trainer, self.config.source)
 
 # %% ../nbs/07_task.ipynb #dedcdbd3
 @patch
 def build_builder(self:TrainTask):
     "The dataset builder named by `dataset.cls_name`; after `build_datasets()` its `report` holds the drop counts."
-    return registry.get_builder_class(self.config.dataset.cls_name)(**self.config.dataset.config)
+    cls, kw = registry.get_builder_class(self.config.dataset.cls_name), dict(self.config.dataset.config)
+    if 'purge_sessions' in getattr(cls, 'model_fields', {}) and kw.get('purge_sessions') is None and self.build_collator().label_column is None:
+        kw['purge_sessions'] = self.label_horizon()  # by default the purge gap is the label's span (a label column's span is unknown: the builder's horizon)
+    return cls(**kw)
 
 @patch
 def build_datasets(self:TrainTask, builder=None):
@@ -201,18 +203,12 @@ def training_arguments(self:TrainTask, **overrides):
     import torch
     from transformers import TrainingArguments
     src = self.config.source
-    kw = {RENAMED_TRAINER_KEYS.get(k, k): v for k, v in self.config.trainer.items() if k not in LEGACY_TRAINER_KEYS}
-    kw['output_dir'] = str(self.output_dir); kw['run_name'] = self.run_name
-    kw.update(overrides)
-    defaults = dict(seed=self.config.run.seed, report_to=['wandb'], eval_strategy='epoch', save_strategy='epoch',
-                    logging_steps=10, save_total_limit=2, ddp_find_unused_parameters=False, dataloader_num_workers=0)
-    kw = {**defaults, **kw, 'remove_unused_columns': False, 'label_names': ['labels']}
+    kw = {**training_arguments_kwargs(self.config.trainer, src, self.config.run.seed), **overrides}
     if not getattr(registry.get_model_class(self.config.model.model_cls_name), 'takes_tokens', False):  # an encoder model honours it
         if kw.pop('gradient_checkpointing', False): logger.warning('trainer.gradient_checkpointing is ignored: an MLP on cached vectors does not need it')
         kw.pop('gradient_checkpointing_kwargs', None)
     if not torch.cuda.is_available():
         if kw.get('fp16'): raise ConfigError(f"{src}: trainer.fp16: true needs a CUDA GPU and none is visible; set fp16: false (bf16: true works on CPU)")
-        kw['use_cpu'] = True  # also what makes torchrun on CPU real DDP (gloo)
     try: return TrainingArguments(**kw)
     except (ValueError, TypeError) as e: raise ConfigError(f"{src}: trainer: {str(e).strip().splitlines()[0]}") from None
 
@@ -359,7 +355,8 @@ def baselines(self:TrainTask, events, vectors:EventVectors, labels:dict, splits:
     X = lambda n, rows=slice(None): vectors.vectors[vectors.text_id[n][rows]].astype(np.float64)
     cat = lambda f: np.concatenate([f(s) for s in splits])  # the eval splits, one after another
     y, sizes = labels['train'], [events[s].num_rows for s in splits]
-    texts = lambda n: column_array(events[n], 'text')
+    # the text baselines are bags of words: a text stream's event (its `texts`, many short posts) is read as its posts joined
+    texts = lambda n: column_array(events[n], 'text') if 'texts' not in events[n].column_names else np.array([' '.join(t) for t in events[n]['texts']], dtype=object)
     fits = {'majority': lambda: E.majority_baseline(y, sum(sizes), k),
             'ticker': lambda: E.ticker_baseline(y, column_array(events['train'], 'ticker'), cat(lambda s: column_array(events[s], 'ticker')), k),
             'logistic': lambda: E.logistic_baseline(X('train', fit), y[fit], cat(X), k, seed=seed),
@@ -495,10 +492,9 @@ def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
 # %% ../nbs/07_task.ipynb #56689ea5
 @patch
 def label_horizon(self:TrainTask) -> int:
-    "Sessions the label's move spans (d+1 open → d+3 close: 3; d+0 close → d+3 close: 3): the purge gap of walk-forward folds."
+    "Sessions the label's move spans (`data.schema.label_span`: d+1 open → d+3 close: 3): the purge of the builder's splits and of walk-forward folds."
     col = self.build_collator()
-    first, last = (int(re.match(r'd\+(\d+)_', getattr(col, f)).group(1)) for f in ('start_field', 'end_field'))
-    return last - max(first, 1) + 1  # d+0 close is known before the event: the first session that moves the label is d+1
+    return data.schema.label_span(col.start_field, col.end_field)
 
 @patch
 def repeats(self:TrainTask) -> bool:

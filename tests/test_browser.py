@@ -3,21 +3,16 @@
 Opens nbs/tutorials/launcher.ipynb, runs every cell, types a smaller run into the first launcher, clicks Launch, follows its phases, waits for the results plot and saves a screenshot
 (to the test's folder and to outputs/screenshots/launcher.png). Never downloads a browser: skipped when /usr/bin/chromium
 is missing (`apt-get install chromium`; .ci/run installs it)."""
-import json, os, shutil, signal, socket, subprocess, sys, time, urllib.request, uuid
+import json, os, shutil, sys
 from pathlib import Path
 import pytest
-from conftest import ROOT
+from conftest import ROOT, jupyterlab_server
 
 CHROMIUM = Path('/usr/bin/chromium')
 NOTEBOOK = 'nbs/tutorials/launcher.ipynb'
 ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
         '--disable-sync', '--no-first-run']
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason='/usr/bin/chromium is missing: apt-get install -y chromium')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 
 def write_json(path: Path, data):
@@ -27,7 +22,6 @@ def write_json(path: Path, data):
 @pytest.fixture
 def jupyterlab(tmp_path):
     "JupyterLab serving the repository on a free port of 127.0.0.1 with a token; yields its base URL and token."
-    port, token = free_port(), uuid.uuid4().hex
     settings = tmp_path / 'lab-settings'
     write_json(settings / '@jupyterlab/docmanager-extension/plugin.jupyterlab-settings', {'autosave': False})  # never write the notebook
     write_json(settings / '@jupyterlab/notebook-extension/tracker.jupyterlab-settings', {'autoStartDefaultKernel': True})  # no kernel dialog
@@ -38,26 +32,9 @@ def jupyterlab(tmp_path):
            'FINANN_CACHE': str(tmp_path / 'cache'), 'WANDB_MODE': 'offline', 'HF_HUB_OFFLINE': '1', 'OMP_NUM_THREADS': '1'}
     env.pop('WANDB_API_KEY', None)
     (tmp_path / 'tmp').mkdir()
-    cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--allow-root', '--ip=127.0.0.1', f'--port={port}', '--ServerApp.port_retries=0',
-           f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={ROOT}', '--LabApp.expose_app_in_browser=True']
-    log = open(tmp_path / 'jupyterlab.log', 'w')
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f'http://127.0.0.1:{port}'
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f'{base}/api/status?token={token}', timeout=2); break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    pytest.fail('JupyterLab did not start:\n' + (tmp_path / 'jupyterlab.log').read_text()[-3000:])
-                time.sleep(0.3)
+    cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--allow-root', f'--ServerApp.root_dir={ROOT}', '--LabApp.expose_app_in_browser=True']
+    with jupyterlab_server(cmd, env, tmp_path / 'jupyterlab.log') as (base, token):
         yield base, token
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server, its kernels and their runs
-        try: server.wait(15)
-        except subprocess.TimeoutExpired: os.killpg(server.pid, signal.SIGKILL); server.wait(5)
-        log.close()
 
 
 def test_launcher_in_jupyterlab(jupyterlab, tmp_path):

@@ -50,38 +50,42 @@ class FakeServer:
                 self.reply(404, {'error': {'message': 'not found'}})
 
             def do_POST(self):
+                # A request is in flight from its arrival until its answer is ready, *before* the answer is sent: once the client
+                # reads it, its thread may send the next request on another pooled connection, and that one must not overlap this.
                 with server.lock:
                     server.in_flight += 1; server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                try: self.answer()
+                try: answer = self.answer()
                 finally:
                     with server.lock: server.in_flight -= 1
+                self.reply(*answer)
 
             def answer(self):
+                "(status, body, headers) of the answer to this POST."
                 t = time.monotonic()
                 body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
                 inputs = body.get('input') or []
                 tokens = sum(len(server.enc.encode_ordinary(x)) for x in (inputs if isinstance(inputs, list) else [inputs]))
                 server.requests.append({'path': self.path, 'auth': self.headers.get('Authorization'), 'body': body, 't': t, 'tokens': tokens})
                 if server.latency: time.sleep(server.latency)  # the model's time, as a remote API would take it
-                if self.path != '/v1/embeddings': return self.reply(404, {'error': {'message': 'not found'}})
+                if self.path != '/v1/embeddings': return (404, {'error': {'message': 'not found'}})
                 if server.always or server.fail_next:
                     status = server.always or server.fail_next.pop(0)
                     status, headers = status if isinstance(status, tuple) else (status, [('retry-after-ms', '20')])
-                    return self.reply(status, {'error': {'message': f'scripted {status}', 'type': 'test'}}, headers + server.headers)
+                    return (status, {'error': {'message': f'scripted {status}', 'type': 'test'}}, headers + server.headers)
                 inputs = body['input'] if isinstance(body['input'], list) else [body['input']]
                 for t in inputs:
-                    if not t: return self.reply(400, {'error': {'message': "'$.input' is invalid: empty string"}})
+                    if not t: return (400, {'error': {'message': "'$.input' is invalid: empty string"}})
                     n = len(server.enc.encode_ordinary(t))
                     if n > server.max_input_tokens:
-                        return self.reply(400, {'error': {'message': f"This model's maximum context length is {server.max_input_tokens} tokens, however you requested {n} tokens"}})
+                        return (400, {'error': {'message': f"This model's maximum context length is {server.max_input_tokens} tokens, however you requested {n} tokens"}})
                 dim = body.get('dimensions') or DIM
                 vecs = [fake_vector(t, dim) for t in inputs]
                 as_b64 = body.get('encoding_format') == 'base64'
                 data = [{'object': 'embedding', 'index': i, 'embedding': base64.b64encode(v.tobytes()).decode() if as_b64 else v.tolist()}
                         for i, v in enumerate(vecs)]
                 data.reverse()  # the client must order by `index`, not by position
-                self.reply(200, {'object': 'list', 'data': data, 'model': body['model'], 'usage': {'prompt_tokens': tokens, 'total_tokens': tokens}},
-                           server.headers)
+                return (200, {'object': 'list', 'data': data, 'model': body['model'], 'usage': {'prompt_tokens': tokens, 'total_tokens': tokens}},
+                        server.headers)
 
         class Server(ThreadingHTTPServer):
             request_queue_size, daemon_threads = 128, True  # 16 clients at once must not overflow the listen backlog

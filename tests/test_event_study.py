@@ -81,10 +81,11 @@ def test_builder_reports_a_missing_session_and_the_dead_band(tmp_path, price_dir
     # events (07:00, before the open) whose d+0 … d+5 include 02-23: from 02-16 (d+5 is 02-23) to 02-24 (d+0 is 02-23), and the
     # holiday Monday 02-21 (d+0 02-18, d+1 02-22): 02-16, 17, 18, 21, 22, 23, 24
     assert b.report['dropped'] == {'price missing on a session': 7}
-    # the default purge is the horizon: no train event within 5 sessions of the first val event (Mon 2005-05-02)
+    # the default purge (a builder alone) is the horizon: a train event's 5-session label, from its d+1, closes before the first
+    # val event's d+1 session (Mon 2005-05-02; data.splits.label_clears)
     last_train = pd.Timestamp(events['train']['event_start_at_et'][-1])
-    assert last_train.strftime('%Y-%m-%d') == '2005-04-22'  # 04-25 … 04-29 are the 5 sessions before 05-02
-    assert b.report['embargoed'] == {'train': 5}
+    assert last_train.strftime('%Y-%m-%d') == '2005-04-25'  # 07:00, before the open: its label spans 04-25 … 04-29
+    assert b.report['embargoed'] == {'train': 4}  # 04-26 … 04-29: their labels would close on 05-02 or later
     col = CollatorForBinaryClassification(start_field='d+0_close', end_field='d+1_close', drop_band=(-0.005, 0.0055))
     report = dict(b.report, dropped=dict(b.report['dropped']))
     kept = col.filter_events(events, report)

@@ -129,7 +129,10 @@ def test_torchrun_two_processes_with_gradient_checkpointing(reference):
     assert losses(out)[-1] == pytest.approx(losses(ref)[-1], abs=2e-2)
     for s in ('val', 'test'):  # every event predicted once
         assert m[s]['n'] == m1[s]['n'] and sum(map(sum, m[s]['model']['confusion_matrix'])) == m[s]['n']
-        assert m[s]['model']['accuracy'] == pytest.approx(m1[s]['model']['accuracy'], abs=0.07)
+    # each event's score, not the accuracy: this tiny model gives every event nearly the same p_1 (a spread of ~0.003), so its
+    # accuracy is a step function of one shared offset (one rounding can flip all 16 val events, 0.0625 each). Two 2-rank runs
+    # are bit-identical (measured, also at load average 17); 2 ranks vs 1 process: max |Δp_1| 0.0014 over 48 events
+    np.testing.assert_allclose(model_scores(out)[['p_0', 'p_1']].to_numpy(), model_scores(ref)[['p_0', 'p_1']].to_numpy(), atol=5e-3)
 
 
 BAD = [(['model.lora.target_modules=[q_proj]'], "model.lora.target_modules: ['q_proj'] not in", 'its linear modules: dense, key, query, value'),

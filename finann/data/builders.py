@@ -164,7 +164,7 @@ class BaseBuilder(CachedSplits, BaseModel):
     val_start: Optional[str] = None   # split by date instead: train < val_start <= val < test_start <= test
     test_start: Optional[str] = None
     embargo_days: int = Field(0, ge=0)  # exchange sessions left out before each later split
-    purge_sessions: Optional[int] = Field(None, ge=0)  # sessions purged as well; None: the label's horizon where the builder knows it, else 0
+    purge_sessions: Optional[int] = Field(None, ge=0)  # sessions purged as well; None: the label's span (TrainTask sets it), else the builder's horizon
     calendar: str = DEFAULT_CALENDAR    # the exchange calendar (exchange_calendars name) that sessions are counted on
     allow_overlap: bool = False  # accept val/test events that are not after the last train event
     max_drop_share: float = Field(0.5, ge=0, le=1)  # more unusable rows than this is an error
@@ -216,7 +216,7 @@ def split_frame(self:BaseBuilder, df:pd.DataFrame) -> dict[str, pd.DataFrame]:
 # %% ../../nbs/02d_data_builders.ipynb #01ec9882
 @patch
 def purge_gap(self:BaseBuilder) -> int:
-    "Sessions purged before each later split: `purge_sessions`, else the label's `horizon` for builders that align prices (0 for others)."
+    "Sessions purged before each later split: `purge_sessions` (`TrainTask` sets it to the label's span, `data.label_span`), else the whole `horizon` of builders that align prices, the longest label their columns hold (0 for others)."
     return self.purge_sessions if self.purge_sessions is not None else getattr(self, 'horizon', 0)
 
 # %% ../../nbs/02d_data_builders.ipynb #0e5078ff
@@ -253,7 +253,7 @@ class EventStudyBuilder(BaseBuilder):
     columns: Optional[dict[str, str]] = None  # rename event columns to ticker, event_start_at_et, text
     price_columns: Optional[dict[str, str]] = None  # rename price columns to date, open, close, adj_close
     timezone: TimeZoneName = 'America/New_York'  # of naive timestamps (sessions are in the exchange's own time)
-    horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon (3: the original's schema); also the default purge
+    horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon (3: the original's schema); also the purge when used alone (TrainTask purges the label's span)
     adjust: bool = True                      # adjust opens and closes by adj_close / close when present
     beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated
 

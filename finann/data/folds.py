@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from .schema import DataError
+from .splits import label_clears
 
 # %% auto #0
 __all__ = ['PERIOD_CODES', 'Fold', 'walk_forward_folds']
@@ -36,7 +37,7 @@ def walk_forward_folds(dates,                   # each event's date: its d+1 ses
                        window:Literal['expanding', 'sliding']='expanding',
                        train_periods:int=1,     # expanding: at least this many periods before val; sliding: exactly this many
                        val_periods:int=1,       # periods between train and test, for validation; 0: none
-                       purge_sessions:int=3,    # the label's horizon in sessions (d+1 open → d+3 close: 3)
+                       purge_sessions:int=3,    # the label's span in sessions (`label_span`; d+1 open → d+3 close: 3)
                        embargo_sessions:int=0,  # more sessions left out before each block
                        sessions=None,           # the trading sessions, sorted dates; None: the unique event dates
                       ) -> list[Fold]:
@@ -53,7 +54,6 @@ def walk_forward_folds(dates,                   # each event's date: its d+1 ses
     first = train_periods + val_periods
     if len(periods) <= first:
         raise DataError(f"evaluator.folds: {len(periods)} {period}(s) of events make no fold; a fold needs {first} before its test {period}")
-    gap = purge_sessions + embargo_sessions
     start = lambda p: np.searchsorted(sess, np.datetime64(p.start_time.normalize()))  # the first session of period p
     folds = []
     for k in range(first, len(periods)):
@@ -62,7 +62,8 @@ def walk_forward_folds(dates,                   # each event's date: its d+1 ses
         t_test = start(test_p)
         t_val = start(val_ps[0]) if val_periods else t_test
         train = per.isin(train_ps).to_numpy(); val = per.isin(val_ps).to_numpy()
-        keep_train, keep_val = train & (pos <= t_val - gap), val & (pos <= t_test - gap)
+        keep_train = train & label_clears(pos, t_val, purge_sessions, embargo_sessions)  # the rule of apply_embargo, from the block's first session
+        keep_val = val & label_clears(pos, t_test, purge_sessions, embargo_sessions)
         folds.append(Fold(len(folds), str(test_p), np.flatnonzero(keep_train), np.flatnonzero(keep_val), np.flatnonzero(per.eq(test_p).to_numpy()),
                           purged=int(train.sum() - keep_train.sum() + val.sum() - keep_val.sum())))
     return folds

@@ -11,7 +11,7 @@ import re, zoneinfo
 from typing import Annotated
 from pydantic import AfterValidator
 from ..config import did_you_mean
-from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, table_files, table_stem
+from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, parse_event_times, table_files, table_stem
 
 # %% auto #0
 __all__ = ['PRICE_FIELDS', 'TimeZoneName', 'read_prices', 'rolling_beta', 'align_events']
@@ -70,21 +70,6 @@ def _check_timezone(name:str) -> str:
 
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]  # for config fields: checked when the config is
 
-# %% ../../nbs/02c_data_prices.ipynb #35011583
-def _to_eastern(values:pd.Series, timezone:str) -> pd.Series:
-    "Parse timestamps; naive ones are in `timezone` (daylight-saving gaps and repeats resolved), ones with an offset are converted to it."
-    def one(v):
-        try: t = pd.Timestamp(v)
-        except (ValueError, TypeError): return pd.NaT
-        if t is pd.NaT: return pd.NaT
-        return t.tz_localize(timezone, ambiguous=False, nonexistent='shift_forward') if t.tzinfo is None else t.tz_convert(timezone)
-    try:
-        t = pd.to_datetime(values, format='mixed')
-        # a naive time in the hour skipped by daylight saving moves forward; one in the hour repeated is standard time
-        return t.dt.tz_localize(timezone, ambiguous=np.zeros(len(t), dtype=bool), nonexistent='shift_forward') if t.dt.tz is None else t.dt.tz_convert(timezone)
-    except (ValueError, TypeError, AttributeError):  # mixed offsets or bad values: one by one
-        return pd.Series([one(v) for v in values], index=values.index, dtype=f'datetime64[ns, {timezone}]')
-
 # %% ../../nbs/02c_data_prices.ipynb #e7c0a1d2
 import warnings
 from .calendar import DEFAULT_CALENDAR, exchange_calendar, locate_sessions, missing_sessions, session_table
@@ -142,7 +127,7 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
     st, columns = session_table(calendar), price_columns(horizon, reference=True)
     ev = events.reset_index(drop=True).copy()
     ev['ticker'] = ev['ticker'].astype('string').str.strip().str.upper()
-    wall = _to_eastern(ev['event_start_at_et'], timezone).dt.tz_convert(str(exchange_calendar(calendar).tz)).dt.tz_localize(None)
+    wall = parse_event_times(ev['event_start_at_et'], timezone, wall_clock=False).dt.tz_convert(str(exchange_calendar(calendar).tz)).dt.tz_localize(None)
     ev['event_start_at_et'] = wall.dt.strftime(TIME_FORMAT)
     d0, d1 = locate_sessions(wall.fillna(st['open'].iloc[0]), calendar)  # a missing time gets any session: it is dropped below
     sess = np.column_stack([d0] + [d1 + k for k in range(horizon)])     # (n, 1 + horizon) rows of `st`: d+0, d+1 … d+horizon

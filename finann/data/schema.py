@@ -12,9 +12,9 @@ from ..config import FinannError
 
 # %% auto #0
 __all__ = ['MAX_HORIZON', 'PRICE_COLUMNS', 'EVENT_COLUMNS', 'TIME_FORMAT', 'DataError', 'price_columns', 'price_point',
-           'event_price_columns', 'table_format', 'is_table_file', 'table_stem', 'canonical_column', 'column_names',
-           'read_events_file', 'table_files', 'read_events_files', 'parse_event_times', 'first_reasons', 'drop_report',
-           'clean_events', 'format_report']
+           'label_span', 'event_price_columns', 'table_format', 'is_table_file', 'table_stem', 'canonical_column',
+           'column_names', 'read_events_file', 'table_files', 'read_events_files', 'parse_event_times', 'first_reasons',
+           'drop_report', 'clean_events', 'format_report']
 
 # %% ../../nbs/02a_data_schema.ipynb #84f9a751
 class DataError(FinannError, ValueError):
@@ -39,6 +39,11 @@ def price_point(name:str) -> tuple[int, str]|None:
     if m is None: return None
     k, side = int(m[1]), m[2]
     return (k, side) if f'd+{k}_{side}' == name and k <= MAX_HORIZON and (k, side) != (0, 'open') else None
+
+# %% ../../nbs/02a_data_schema.ipynb #145356b3
+def label_span(start_field:str, end_field:str) -> int:
+    "Sessions a label's move spans, from d+1 (d+0 close is known before the event) to `end_field`'s session: d+1 open → d+3 close: 3."
+    return price_point(end_field)[0] - max(price_point(start_field)[0], 1) + 1
 
 # %% ../../nbs/02a_data_schema.ipynb #79b3460e
 def event_price_columns(df) -> list[str]:
@@ -153,14 +158,17 @@ def read_events_files(files:list[Path], columns:dict|None=None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 # %% ../../nbs/02a_data_schema.ipynb #6d800652
-def parse_event_times(values:pd.Series, timezone:str='America/New_York') -> pd.Series:
-    "Event times as naive exchange wall-clock timestamps: naive values as they are, ones with an offset (or Z) converted to `timezone`; unparsable ones NaT."
+def parse_event_times(values:pd.Series, timezone:str='America/New_York', wall_clock:bool=True) -> pd.Series:
+    "Event times in `timezone`: naive values are its wall clock, ones with an offset (or Z) are converted to it; unparsable ones NaT. `wall_clock`: naive timestamps, else tz-aware."
     s = values.astype('string')
     aware = s.str.contains(r'\d[T ]\d.*(?:Z|[+-]\d\d:?\d\d)\s*$', regex=True, na=False)  # a time followed by an offset
-    out = pd.Series(pd.NaT, index=values.index, dtype='datetime64[ns]')
-    if (~aware).any(): out[~aware] = pd.to_datetime(s[~aware], errors='coerce', format='mixed')
-    if aware.any(): out[aware] = pd.to_datetime(s[aware], errors='coerce', format='mixed', utc=True).dt.tz_convert(timezone).dt.tz_localize(None)
-    return out
+    out = pd.Series(pd.NaT, index=values.index, dtype=f'datetime64[ns, {timezone}]')
+    if (~aware).any():
+        naive = pd.to_datetime(s[~aware], errors='coerce', format='mixed')
+        # a naive time in the hour skipped by daylight saving moves forward; one in the hour repeated is standard time
+        out[~aware] = naive.dt.tz_localize(timezone, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent='shift_forward')
+    if aware.any(): out[aware] = pd.to_datetime(s[aware], errors='coerce', format='mixed', utc=True).dt.tz_convert(timezone)
+    return out.dt.tz_localize(None) if wall_clock else out
 
 # %% ../../nbs/02a_data_schema.ipynb #37b530cd
 def first_reasons(index:pd.Index, checks) -> tuple[pd.Series, dict]:

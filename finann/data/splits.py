@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from .schema import DataError, TIME_FORMAT
-from .calendar import DEFAULT_CALENDAR, session_gap, trading_sessions
+from .calendar import DEFAULT_CALENDAR, locate_sessions
 
 # %% auto #0
-__all__ = ['split_by_years', 'split_by_dates', 'apply_embargo', 'check_leakage']
+__all__ = ['split_by_years', 'split_by_dates', 'label_clears', 'apply_embargo', 'check_leakage']
 
 # %% ../../nbs/02b_data_splits.ipynb #7171d8fd
 def _event_times(df:pd.DataFrame) -> pd.Series:
@@ -54,15 +54,20 @@ def split_by_dates(df:pd.DataFrame, val_start:str, test_start:str|None=None, sou
     out = {k: df[m].reset_index(drop=True) for k, m in masks.items() if m.any()}
     return out
 
+# %% ../../nbs/02b_data_splits.ipynb #ee0a8a81
+def label_clears(d1_session, boundary, purge_sessions:int, embargo_sessions:int=0) -> np.ndarray:
+    "Which earlier events keep their place before a later block: their label's `purge_sessions` sessions (from d+1), then `embargo_sessions` more, all end before the block's first session."
+    return np.asarray(boundary) - np.asarray(d1_session) >= purge_sessions + embargo_sessions  # session numbers: d+1 and the block's first
+
 # %% ../../nbs/02b_data_splits.ipynb #ad980846
 def apply_embargo(splits:dict[str, pd.DataFrame], sessions:int, calendar:str=DEFAULT_CALENDAR) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    "Drop events of each split that fall within `sessions` exchange sessions before the next split's first event."
+    "Drop events of each split whose label, plus the embargo (`sessions` in all: purge + embargo), does not end before the next split's first event's d+1 session (`label_clears`)."
     if sessions <= 0: return splits, {}
     names = [n for n in ('train', 'val', 'test') if n in splits]
-    out, dropped, days = dict(splits), {}, trading_sessions(calendar=calendar)
+    out, dropped = dict(splits), {}
+    d1 = lambda df: locate_sessions(_event_times(df).values, calendar)[1]  # each event's d+1 row of the session table
     for a, b in zip(names, names[1:]):
-        t, start = _event_times(out[a]), _event_times(out[b]).min()
-        keep = session_gap(t.values, start, days) > sessions  # sessions on or after the event's day and before the next split's first day
+        keep = label_clears(d1(out[a]), d1(out[b]).min(), sessions)
         dropped[a] = int((~keep).sum())
         out[a] = out[a][keep].reset_index(drop=True)
     return out, dropped

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 from fastcore.basics import patch
-from .schema import DataError, TIME_FORMAT, _is_text, drop_report, first_reasons, price_point, read_events_file
+from .schema import DataError, TIME_FORMAT, _is_text, drop_report, first_reasons, parse_event_times, price_point, read_events_file
 from .calendar import exchange_calendar, session_table, trading_sessions
-from .prices import _prices_table, _to_eastern, align_events, read_prices
+from .prices import _prices_table, align_events, read_prices
 from .builders import BaseBuilder, LocalTranscriptBuilder
 from ..registry import registry
 
@@ -92,7 +92,7 @@ class TextStreamBuilder(BaseBuilder):
     timezone: str = 'America/New_York'       # of naive timestamps (sessions are in the exchange's own time)
     adjust: bool = True                      # adjust opens and closes by adj_close / close when present
     beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated
-    horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon; also the default purge
+    horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon; also the purge when used alone (TrainTask purges the label's span)
     cutoff: Literal['open', 'close'] = 'open'  # a window ends at its session's open, or at the previous session's close
     lookback_sessions: int = Field(1, ge=1, le=60)        # a window spans this many sessions' cut-offs...
     lookback_hours: Optional[float] = Field(None, gt=0)   # ...or this many hours before its cut-off
@@ -137,7 +137,7 @@ def load_frame(self:TextStreamBuilder) -> pd.DataFrame:
     tx, prices = self.load_texts(), self.load_prices()
     tx['ticker'] = tx['ticker'].astype('string').str.strip().str.upper()
     tz = str(exchange_calendar(self.calendar).tz)
-    when = _to_eastern(tx['timestamp'], self.timezone).dt.tz_convert(tz).dt.tz_localize(None)  # exchange wall-clock time
+    when = parse_event_times(tx['timestamp'], self.timezone, wall_clock=False).dt.tz_convert(tz).dt.tz_localize(None)  # exchange wall-clock time
     first = np.searchsorted(session_cutoffs(self.cutoff, self.calendar), when.values, 'right')
     reasons, first_bad = _text_reasons(tx, when, prices, first, session_table(self.calendar)['date'].values)
     text_report = drop_report(tx, reasons, first_bad, self.texts, self.max_drop_share)
