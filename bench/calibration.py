@@ -80,11 +80,13 @@ def main(argv=None):
 
 
 def write_section(path:Path, section:list[str]) -> str:
-    "Write one signal_form's section of the results page, keeping the other forms' sections as they are."
-    goal = ("Goal: with signal 0, \"not distinguishable\" in ≥ 90% of fold × seed units at the 5% level; with signal 0.6, the pooled verdict says \"better\".")
-    sections = {s.split('\n', 1)[0]: '## ' + s.strip() for s in (path.read_text().split('\n## ')[1:] if path.exists() else [])}
+    "Write one signal_form's section of the results page, keeping the page's head and the other forms' sections as they are."
+    head = ('# Calibration of the verdict\n\nGoal: with signal 0, \"not distinguishable\" in ≥ 90% of fold × seed units at the 5% level; '
+            'with signal 0.6, the pooled verdict says \"better\".\n')
+    parts = path.read_text().split('\n## ') if path.exists() else [head]
+    sections = {s.split('\n', 1)[0]: '## ' + s.strip() for s in parts[1:]}
     sections[section[0][3:]] = '\n'.join(section)
-    md = '\n'.join(['# Calibration of the verdict', '', goal, '', *(sections[k] + '\n' for k in sorted(sections))])
+    md = '\n'.join([parts[0].rstrip() + '\n', *(sections[k] + '\n' for k in sorted(sections))])  # the head (title, goal and its result) is kept as it is
     path.write_text(md)
     return md
 
