@@ -24,3 +24,17 @@ def test_run_prints_and_writes_the_verdict_against_the_best_val_baseline(small_r
     again = json.loads((tmp_path / 'again' / 'report.json').read_text())
     assert [again[s]['verdict'] for s in ('val', 'test')] == [m[s]['verdict'] for s in ('val', 'test')]
     assert f"test: {m['test']['verdict']['line']}" in e.stdout
+
+
+def test_the_model_is_better_than_every_linear_baseline_where_the_signal_is_an_interaction(tmp_path):
+    "On synthetic calls whose direction is an XOR of results and outlook (signal_form 'interaction'), no linear baseline reads the text and the MLP must: the verdict says better."
+    from conftest import SMALL
+    out = tmp_path / 'run'
+    p = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--options', f'trainer.output_dir={out}', *SMALL,
+                 'dataset.config.signal_form=interaction', 'dataset.config.signal_strength=0.9', 'trainer.learning_rate=3e-3',
+                 'trainer.per_device_train_batch_size=32'], tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    m = json.loads((out / 'metrics.json').read_text())
+    assert max(b['accuracy'] for b in m['test']['baselines'].values()) < 0.56, m['test']['baselines']
+    v = m['test']['verdict']
+    assert v['outcome'] == 'better' and v['p'] < 0.01, v['line']

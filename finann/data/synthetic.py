@@ -5,7 +5,7 @@
 # %% ../../nbs/02e_data_synthetic.ipynb #8ebb52c8
 from __future__ import annotations
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
@@ -116,6 +116,15 @@ def _call_texts(rng, cues, names, t_idx, q_idx, after_close, start_year:int):
         return ' '.join(fill[:3] + body[:4] + fill[3:4] + body[4:] + fill[4:])
     return text
 
+# %% ../../nbs/02e_data_synthetic.ipynb #6c759e33
+def _shown(z, signal_form:str, seed:int) -> np.ndarray:
+    "What each of the five cues (revenue, EPS, margin | guidance, tone) shows of the surprise `z` (n,): an (n, 5) array."
+    if signal_form == 'linear': return np.repeat(z[:, None], 5, axis=1)
+    # a second generator, so that every other draw (prices, times, wording) is the linear form's: at signal 0 the events are the same
+    a = np.random.default_rng([seed, 1]).standard_normal(len(z))  # (n,) the results factor, independent of z
+    b = np.sign(a) * z                                             # (n,) the outlook factor: N(0, 1), its sign independent of z's
+    return np.stack([a, a, a, b, b], axis=1)
+
 # %% ../../nbs/02e_data_synthetic.ipynb #fbd3f63a
 @registry.register_builder('SyntheticEarningsCallBuilder')
 class SyntheticEarningsCallBuilder(BaseBuilder):
@@ -124,6 +133,7 @@ class SyntheticEarningsCallBuilder(BaseBuilder):
     start_year: int = Field(2010, ge=1900)
     end_year: int = Field(2019, ge=1900)
     signal_strength: float = Field(0.6, ge=0, le=1)  # 0: text is noise; 1: text shows the surprise exactly
+    signal_form: Literal['linear', 'interaction'] = 'linear'  # what the cues show: the surprise, or two factors whose signs multiply to its sign
     event_drift: float = Field(0.03, ge=0)  # d+1 open → d+3 close log-move per unit of surprise
     daily_vol: float = Field(0.012, gt=0)  # session noise, scaled per ticker
     seed: int = 0
@@ -152,7 +162,7 @@ def draw(self:SyntheticEarningsCallBuilder):
     q_idx = np.tile(np.arange(Y * 4), T)              # (n,) event → quarter since start
     z = rng.standard_normal(n)                         # hidden surprise
     s = self.signal_strength
-    cues = s * z[:, None] + np.sqrt(1 - s * s) * rng.standard_normal((n, 5))  # (n, 5) what the text shows
+    cues = s * _shown(z, self.signal_form, self.seed) + np.sqrt(1 - s * s) * rng.standard_normal((n, 5))  # (n, 5) what the text shows
     when, after_close = _call_times(rng, self.start_year, T, Y, t_idx, q_idx)
     cols = _call_prices(rng, z, T, Y, t_idx, self.daily_vol, self.event_drift)
     text = _call_texts(rng, cues, names, t_idx, q_idx, after_close, self.start_year)
