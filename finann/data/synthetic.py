@@ -175,6 +175,13 @@ def load_frame(self:SyntheticEarningsCallBuilder) -> pd.DataFrame:
     frame, texts = self.draw()
     return pd.concat([pd.DataFrame({'text': texts(range(len(frame)))}), frame], axis=1)
 
+# %% ../../nbs/02e_data_synthetic.ipynb #names001
+@patch
+def company_names(self:SyntheticEarningsCallBuilder) -> dict[str, list[str]]:
+    "Each made-up ticker's company name, as the calls write it: what `embedding.config.mask_entities` masks besides the ticker."
+    tickers, names = _company_names(np.random.default_rng(self.seed), self.n_tickers)  # draw()'s first draw: the same names
+    return {t: [n] for t, n in zip(tickers, names)}
+
 # %% ../../nbs/02e_data_synthetic.ipynb #8bcfbb35
 @patch
 def sources(self:SyntheticEarningsCallBuilder) -> list[str]: return []  # nothing but the settings: the same settings, the same events

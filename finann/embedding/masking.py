@@ -44,13 +44,6 @@ def mask_text(text:str, ticker:str, names=()) -> str:
     if not isinstance(text, str): return text
     return entity_pattern(ticker or '', tuple(names)).sub(lambda m: TICKER_MASK if m['t'] else COMPANY_MASK, text)
 
-# %% ../../nbs/03f_embedding_masking.ipynb #d7ba93c6
-def _synthetic_call_names(builder) -> dict[str, list[str]]:
-    "The made-up names of `SyntheticEarningsCallBuilder`'s companies: its generator's first draw (`_company_names`), as `draw()` makes it."
-    from finann.data.synthetic import _company_names
-    tickers, names = _company_names(np.random.default_rng(builder.seed), builder.n_tickers)
-    return {t: [n] for t, n in zip(tickers, names)}
-
 # %% ../../nbs/03f_embedding_masking.ipynb #128d3933
 def company_names(events, # a `DatasetDict` of events
                   builder=None, # the builder that made them: `company_names()` when it has one
@@ -65,9 +58,7 @@ def company_names(events, # a `DatasetDict` of events
             for tick, name in zip(t['ticker'].to_pylist(), t[col].to_pylist()):
                 if isinstance(name, str) and name.strip(): names.setdefault(tick, {})[name.strip()] = None
         return {k: list(v) for k, v in names.items()}, f"the events' {col} column"
-    from finann.data.synthetic import SyntheticEarningsCallBuilder
     if hasattr(builder, 'company_names'): return builder.company_names(), type(builder).__name__
-    if isinstance(builder, SyntheticEarningsCallBuilder): return _synthetic_call_names(builder), type(builder).__name__
     return {}, ''
 
 # %% ../../nbs/03f_embedding_masking.ipynb #193b9017
