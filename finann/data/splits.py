@@ -67,7 +67,9 @@ def apply_embargo(splits:dict[str, pd.DataFrame], sessions:int, calendar:str=DEF
     out, dropped = dict(splits), {}
     d1 = lambda df: locate_sessions(_event_times(df).values, calendar)[1]  # each event's d+1 row of the session table
     for a, b in zip(names, names[1:]):
-        keep = label_clears(d1(out[a]), d1(out[b]).min(), sessions)
+        da, start = d1(out[a]), d1(out[b]).min()
+        # an event at or after the later split's start is no embargo matter: check_leakage refuses it (or allow_overlap keeps it)
+        keep = label_clears(da, start, sessions) | (da >= start)
         dropped[a] = int((~keep).sum())
         out[a] = out[a][keep].reset_index(drop=True)
     return out, dropped
