@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, Val
 __all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS', 'TRAINER_LIMITS', 'OPTIMIZER_PACKAGES',
            'FinannError', 'ConfigError', 'did_you_mean', 'unknown_key', 'RunSection', 'ComponentSection',
            'CollatorSection', 'ModelSection', 'FoldsSection', 'EvaluatorSection', 'TrainConfig', 'parse_yaml',
-           'read_yaml', 'apply_overrides', 'check_params', 'run_output_dir', 'training_arguments_kwargs',
+           'read_yaml', 'apply_overrides', 'check_params', 'run_name_of', 'run_output_dir', 'training_arguments_kwargs',
            'lora_settings', 'check_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #05a2be19
@@ -267,17 +267,21 @@ def _check_trainer_values(trainer:dict, src:str) -> None:
         raise ConfigError(f"{src}: trainer.optim: '{optim}' needs the package '{module}', which is not installed; install it or use adamw_torch")
 
 # %% ../nbs/00_config.ipynb #5f8e2377
+def run_name_of(trainer:dict, source:str) -> str:
+    "The run's name: `trainer.run_name`, else the config file's name."
+    return trainer.get('run_name') or Path(source).stem
+
 def run_output_dir(trainer:dict, source:str) -> Path:
     "The run's folder: `trainer.output_dir` with `~` and $VARS expanded (TrainingArguments, wandb and finann all write there), else outputs/<run_name>."
     d = trainer.get('output_dir')
-    return Path(os.path.expandvars(d)).expanduser() if d and d != 'TBD' else Path('outputs')/(trainer.get('run_name') or Path(source).stem)
+    return Path(os.path.expandvars(d)).expanduser() if d and d != 'TBD' else Path('outputs')/run_name_of(trainer, source)
 
 # %% ../nbs/00_config.ipynb #3617f297
 def training_arguments_kwargs(trainer:dict, source:str, seed:int=0) -> dict:
     "`TrainingArguments` keyword arguments from the trainer section: old keys renamed or dropped, finann's defaults, the run's folder, CPU without a GPU."
     import torch
     kw = {RENAMED_TRAINER_KEYS.get(k, k): v for k, v in trainer.items() if k not in LEGACY_TRAINER_KEYS}
-    kw['output_dir'], kw['run_name'] = str(run_output_dir(trainer, source)), trainer.get('run_name') or Path(source).stem
+    kw['output_dir'], kw['run_name'] = str(run_output_dir(trainer, source)), run_name_of(trainer, source)
     defaults = dict(seed=seed, report_to=['wandb'], eval_strategy='epoch', save_strategy='epoch',
                     logging_steps=10, save_total_limit=2, ddp_find_unused_parameters=False, dataloader_num_workers=0)
     kw = {**defaults, **kw, 'remove_unused_columns': False, 'label_names': ['labels']}

@@ -10,7 +10,7 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 from fastcore.basics import patch
-from .config import TrainConfig, ConfigError, FinannError, load_config, lora_settings, run_output_dir, training_arguments_kwargs
+from .config import TrainConfig, ConfigError, FinannError, load_config, lora_settings, run_name_of, run_output_dir, training_arguments_kwargs
 from .registry import registry
 from . import data, embedding, collator, model, trainer  # noqa: F401  (each registers its classes)
 from .trainer import compute_metrics, CustomWandbCallback, StopOnSignal, ProgressCallback
@@ -110,7 +110,7 @@ class TrainTask:
     def setup_task(cls, config:TrainConfig) -> 'TrainTask': return cls(config=config)
 
     @property
-    def run_name(self) -> str: return self.config.trainer.get('run_name') or Path(self.config.source).stem
+    def run_name(self) -> str: return run_name_of(self.config.trainer, self.config.source)
 
     @property
     def output_dir(self) -> Path:
@@ -588,8 +588,8 @@ def fit_predict_repeats(self:TrainTask, events, vectors:EventVectors, labels:dic
 @patch
 def _log_unit(self:TrainTask, unit:dict, trainer):
     "One row per finished unit in the study's wandb run (when it logs to wandb): fold, seed and the unit's last losses."
-    import wandb
-    if 'wandb' not in (self.training_arguments().report_to or []) or wandb.run is None: return
+    wandb = sys.modules.get('wandb')  # imported by _start_study_wandb when the study logs to wandb
+    if wandb is None or wandb.run is None: return
     losses = {k: v for h in trainer.state.log_history for k, v in h.items() if k in ('train_loss', 'eval_loss')}  # the last of each
     wandb.log({'unit/fold': unit['fold'], 'unit/seed': unit['seed'], **{f'unit/{k}': v for k, v in losses.items()}})
 
