@@ -430,7 +430,8 @@ def predict(self:TrainTask, trainer, events, vectors:EventVectors, labels:dict, 
 def evaluate(self:TrainTask, preds, meta:dict) -> dict:
     "split -> report (metrics beside the baselines, intervals, backtest, deciles): a pure function of the predictions table."
     from finann.evaluate import evaluate_predictions
-    return evaluate_predictions(preds, meta, self.config.evaluator, seed=self.config.run.seed)
+    from finann.search import study_trials  # a run of a study: its claims are adjusted for the configurations in the ledger
+    return evaluate_predictions(preds, meta, self.config.evaluator, seed=self.config.run.seed, trials=study_trials(self))
 
 # %% ../nbs/07_task.ipynb #d9049069
 @patch
@@ -485,9 +486,12 @@ def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
         write_atomic(out/'config.yaml', yaml.safe_dump(redact(self.config.model_dump()), sort_keys=False))
     progress = ProgressLog(out)
     if not resume and get_rank() == 0: (out/'progress.jsonl').unlink(missing_ok=True)  # a fresh run: a fresh log
-    try: return self._run(resume, progress, t0)
+    try: metrics = self._run(resume, progress, t0)
     except Stopped as e: progress.write('stopped', message=str(e)); raise
     except BaseException as e: progress.write('failed', message=f"{type(e).__name__}: {e}" if not isinstance(e, FinannError) else str(e)); raise
+    from finann.search import record_run
+    record_run(self, metrics)  # a run that names a study (run.study) counts in its trial ledger
+    return metrics
 
 # %% ../nbs/07_task.ipynb #56689ea5
 @patch
