@@ -431,7 +431,7 @@ def evaluate(self:TrainTask, preds, meta:dict) -> dict:
     "split -> report (metrics beside the baselines, intervals, backtest, deciles): a pure function of the predictions table."
     from finann.evaluate import evaluate_predictions
     from finann.search import study_trials  # a run of a study: its claims are adjusted for the configurations in the ledger
-    return evaluate_predictions(preds, meta, self.config.evaluator, seed=self.config.run.seed, trials=study_trials(self))
+    return evaluate_predictions(preds, meta, self.config.evaluator, seed=self.config.run.seed, trials=study_trials(self.config, self.output_dir, getattr(self, 'ledger_role', 'run')))
 
 # %% ../nbs/07_task.ipynb #d9049069
 @patch

@@ -270,19 +270,19 @@ def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
     x = split_inputs(df, meta, 'val')
     return best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
 
-# %% ../../nbs/08d_evaluate_report.ipynb #e183bdfb
+# %% ../../nbs/08d_evaluate_report.ipynb #37903782
 def trials_tried(evaluator,             # the config's `evaluator` section
                  trials:dict|None=None, # the study's ledger count: {'n', 'study', 'ledger'}, or None outside a study
                 ) -> dict:
     "How many configurations a run's claims are adjusted for, and where that number comes from (the report states it)."
-    explicit = 'configs_tried' in (getattr(evaluator, 'model_fields_set', None) or ())
-    n = int(getattr(evaluator, 'configs_tried', 1))
+    n = getattr(evaluator, 'configs_tried', None)
+    explicit = n is not None
     if trials and not explicit:
         return {'n': int(trials['n']), 'source': f"the trial ledger of study '{trials['study']}' ({trials['ledger']})"}
     if explicit:
         also = f"; the ledger of study '{trials['study']}' counts {trials['n']}" if trials else ''
         return {'n': n, 'source': f"evaluator.configs_tried, an override{also}"}
-    return {'n': n, 'source': None}  # no study: one configuration, as before
+    return {'n': 1, 'source': None}  # no study and no override: one configuration
 
 # %% ../../nbs/08d_evaluate_report.ipynb #76e071ae
 def evaluate_predictions(df:pd.DataFrame,  # the predictions table
