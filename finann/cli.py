@@ -102,7 +102,7 @@ def repeat_flags(cfg,                     # a loaded `TrainConfig`
         cfg.run.seeds = list(range(seeds))
     return cfg
 
-# %% ../nbs/11_cli.ipynb #69b569ad
+# %% ../nbs/11_cli.ipynb #a1367c0b
 def train_search(args) -> int:
     "`finann-train --search search.yml --trials N`: `finann.search.run_search` on the config (with --options, --seeds, --walk-forward)."
     from finann.config import ConfigError

@@ -270,7 +270,7 @@ def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
     x = split_inputs(df, meta, 'val')
     return best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
 
-# %% ../../nbs/08d_evaluate_report.ipynb #37903782
+# %% ../../nbs/08d_evaluate_report.ipynb #9bb01c63
 def trials_tried(evaluator,             # the config's `evaluator` section
                  trials:dict|None=None, # the study's ledger count: {'n', 'study', 'ledger'}, or None outside a study
                 ) -> dict:
