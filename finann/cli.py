@@ -140,7 +140,8 @@ def train_main(argv:list[str]|None=None) -> int:
         task.run(resume_from_checkpoint=args.resume_from_checkpoint)
     run_dir = lambda: task.output_dir if task is not None and task.output_dir.is_dir() else None
     return cli_boundary('finann-train', train, args.debug, run_dir, lambda: run_phase(run_dir()),
-                        interrupted=' before training started; nothing was saved')
+                        interrupted='; the search goes on from its storage when the same command runs again' if args.search
+                        else ' before training started; nothing was saved')
 
 # %% ../nbs/11_cli.ipynb #e3e42265
 def eval_parser() -> argparse.ArgumentParser:
