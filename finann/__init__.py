@@ -30,7 +30,7 @@ def __dir__(): return sorted({*globals(), *_LAZY, *_SUBMODULES})
 
 # %% ../nbs/12_package.ipynb #d4cb9fbc
 class _RegisterAutoModel:  # a meta path finder (importlib.abc.MetaPathFinder, without importing it)
-    "Imports `finann.model` (which registers the MLP with the Auto classes) right after transformers loads its Auto model classes."
+    "Imports `finann.model_encoder` (which imports `finann.model`: both register their models with the Auto classes) right after transformers loads its Auto model classes."
     TARGET = 'transformers.models.auto.modeling_auto'
     def find_spec(self, name, path=None, target=None):
         if name != self.TARGET: return None
@@ -42,13 +42,13 @@ class _RegisterAutoModel:  # a meta path finder (importlib.abc.MetaPathFinder, w
         def exec_then_register(module):
             exec_module(module)
             if 'finann.model' in sys.modules: return  # imported, or importing (it registers itself)
-            try: importlib.import_module('finann.model')
+            try: importlib.import_module('finann.model_encoder')
             except Exception as e:  # never break someone else's import of transformers
                 import warnings
-                warnings.warn(f"finann could not register its model with transformers' Auto classes ({e!r}); `import finann.model` does")
+                warnings.warn(f"finann could not register its model with transformers' Auto classes ({e!r}); `import finann.model_encoder` does")
         spec.loader.exec_module = exec_then_register
         return spec
 
 # %% ../nbs/12_package.ipynb #02a6f2b2
-if _RegisterAutoModel.TARGET in sys.modules: importlib.import_module('finann.model')  # transformers' Auto classes came first
+if _RegisterAutoModel.TARGET in sys.modules: importlib.import_module('finann.model_encoder')  # transformers' Auto classes came first
 elif not any(isinstance(f, _RegisterAutoModel) for f in sys.meta_path): sys.meta_path.insert(0, _RegisterAutoModel())

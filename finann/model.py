@@ -106,6 +106,3 @@ class MLPModelForMSELoss(MLPModelForTokenClassification):
 AutoConfig.register(MODEL_TYPE, MLPModelConfig, exist_ok=True)
 AutoModelForTokenClassification.register(MLPModelConfig, MLPModelForTokenClassification, exist_ok=True)  # the original's name and Auto class
 AutoModelForSequenceClassification.register(MLPModelConfig, MLPModelForTokenClassification, exist_ok=True)  # what it does: classify a whole document
-
-# %% ../nbs/05_model.ipynb #lora051
-from . import model_encoder  # noqa: E402,F401  (it imports the head from this module, so it comes last)

@@ -10,7 +10,8 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 from fastcore.basics import patch
-from .config import TrainConfig, ConfigError, FinannError, load_config, lora_settings, run_name_of, run_output_dir, training_arguments_kwargs
+from .errors import FinannError, ConfigError, get_rank, redact, fault_point
+from .config import TrainConfig, load_config, lora_settings, run_name_of, run_output_dir, training_arguments_kwargs
 from .registry import registry
 from . import data, embedding, collator, model, trainer  # noqa: F401  (each registers its classes)
 from .trainer import compute_metrics, CustomWandbCallback, StopOnSignal, ProgressCallback
@@ -21,16 +22,11 @@ from .runs import latest_checkpoint, config_differences, saved_run_config
 from .evaluate.report import results_table
 
 # %% auto #0
-__all__ = ['logger', 'SECRET_KEY', 'BASELINE_LADDER', 'UNIT_FILE', 'get_rank', 'setup_seeds', 'setup_logger', 'redact', 'Stopped',
-           'check_wandb_reachable', 'EventVectors', 'embed_events', 'TrainTask', 'setup_task']
+__all__ = ['logger', 'BASELINE_LADDER', 'UNIT_FILE', 'setup_seeds', 'setup_logger', 'Stopped', 'check_wandb_reachable',
+           'EventVectors', 'embed_events', 'TrainTask', 'setup_task']
 
 # %% ../nbs/07_task.ipynb #46ef8b20
 logger = logging.getLogger('finann')
-
-# %% ../nbs/07_task.ipynb #f5c794e3
-def get_rank() -> int:
-    "This process's global rank under torchrun, else 0."
-    return int(os.environ.get('RANK', 0))
 
 # %% ../nbs/07_task.ipynb #407a57b6
 def setup_seeds(seed:int) -> None:
@@ -46,16 +42,6 @@ def setup_logger() -> None:
     logging.basicConfig(level=level, format='%(asctime)s %(levelname)s %(name)s: %(message)s', datefmt='%H:%M:%S', force=True)
     import transformers, datasets
     transformers.logging.set_verbosity_warning(); datasets.logging.set_verbosity_warning()
-
-# %% ../nbs/07_task.ipynb #adbf606a
-SECRET_KEY = re.compile(r'api_?key|token|secret|password|wandb_key', re.I)
-
-# %% ../nbs/07_task.ipynb #d172d019
-def redact(obj:Any) -> Any:
-    "A copy of `obj` with the values of secret-looking keys replaced by '***'."
-    if isinstance(obj, dict): return {k: ('***' if SECRET_KEY.search(str(k)) and v else redact(v)) for k, v in obj.items()}
-    if isinstance(obj, list): return [redact(v) for v in obj]
-    return obj
 
 # %% ../nbs/07_task.ipynb #4f7801f5
 class Stopped(FinannError):
@@ -554,7 +540,6 @@ def unit_record(self:TrainTask, fold, seed:int) -> dict:
 def fit_predict_repeats(self:TrainTask, events, vectors:EventVectors, labels:dict, dim:int, progress:ProgressLog|None=None, reuse:bool=False) -> tuple:
     "Train afresh and predict once per walk-forward fold and seed: (the last trainer, every fold's and seed's predictions in one table, the folds skipped). `reuse`: take the finished units' predictions (a resumed run)."
     import pandas as pd
-    from finann.embedding.cache import fault_point
     seeds = self.config.run.seeds or [self.config.run.seed]
     units, skipped = self.fold_events(events, vectors, labels) if self.config.evaluator.folds is not None else ([(None, events, vectors, labels)], [])
     frames, last = [], self.unit_record(units[-1][0], seeds[-1])
