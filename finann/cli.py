@@ -215,7 +215,7 @@ def embed_main(argv:list[str]|None=None) -> int:
         from finann.embedding.text import events_text_column
         from finann.progress import ProgressLog
         task = setup_task(load_config(args.cfg_path, args.options)); setup_logger()
-        emb, events = task.build_embedding(), task.build_datasets()
+        emb, (events, _) = task.build_embedding(), task.build_datasets()
         if args.dry_run:
             plan = emb.dry_run(events_text_column(events))
             print(f"finann-embed: dry run of {args.cfg_path}: {plan['texts']:,} texts, {type(emb).__name__}; nothing was encoded\n" + format_dry_run(plan, emb))
