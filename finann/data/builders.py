@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
-from .prices import _prices_table, align_events, read_prices, TimeZoneName
+from .prices import prices_table, align_events, read_prices, TimeZoneName
 from .schema import DataError, PRICE_COLUMNS, clean_events, read_events_file, read_events_files, table_files
 from .splits import apply_embargo, check_leakage, split_by_dates, split_by_years
 from ..registry import registry
@@ -233,7 +233,7 @@ def read_market(path:str, columns:dict|None=None) -> pd.DataFrame:
     "A market index's daily prices (date, open, close[, adj_close]), for abnormal returns; one line when the file is missing."
     mp = Path(path).expanduser()
     if not mp.is_file(): raise DataError(f"{mp}: market index file not found")
-    return _prices_table(read_events_file(mp), str(mp), columns)
+    return prices_table(read_events_file(mp), str(mp), columns)
 
 # %% ../../nbs/02d_data_builders.ipynb #a6b6170c
 @registry.register_builder('EventStudyBuilder')
