@@ -6,7 +6,7 @@ import pytest
 import yaml
 from conftest import BIN, ROOT, run_cmd
 
-SMALL = ['trainer.num_train_epochs=3', 'evaluator.n_boot=10', 'trainer.save_strategy=no', 'trainer.eval_strategy=epoch']
+SMALL = ['trainer.num_train_epochs=3', 'evaluator.n_boot=10', 'trainer.save_strategy="no"', 'trainer.eval_strategy=epoch']
 
 
 def ticker_only_events(path, n_tickers=40, seed=0):

@@ -509,9 +509,10 @@ def write_explain(run_dir:str|Path,        # a run folder: predictions.parquet, 
 # %% ../../nbs/08g_evaluate_explain.ipynb #27deb7fa
 def explain_finished_run(events, preds:pd.DataFrame, out:str|Path) -> ExplainSheet:
     "What a run calls at its end: save its evaluated events' texts and price points (`save_explain_events`), then write the sheet; one log line says where."
-    import logging
+    import logging, time
+    t0 = time.time()
     save_explain_events(events, preds, out)
     sheet = write_explain(out)
     alarms = [a for a, on in (('identity explains most of the score', sheet.identity), ('overfitting', sheet.overfit)) if on]
-    logging.getLogger('finann').info(f"explanation sheet → {Path(out)/EXPLAIN_FILE}" + (f" ({'; '.join(alarms)})" if alarms else ''))
+    logging.getLogger('finann').info(f"explanation sheet → {Path(out)/EXPLAIN_FILE} in {time.time() - t0:.1f} s" + (f" ({'; '.join(alarms)})" if alarms else ''))
     return sheet
