@@ -1,5 +1,5 @@
 "The explanation sheet of real runs: the identity line fires when the only signal is the ticker and not on the default data; missing inputs and too few events."
-import os, shutil
+import os, re, shutil
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,17 +32,18 @@ def train(tmp_path, name, config_changes=None, options=()):
 
 def sheet_lines(out):
     md = (out / 'explain.md').read_text()
-    assert 'nan' not in md.lower().replace('financial', ''), md
+    assert not re.search(r'\bnan\b', md, re.I), md
     return md
 
 
 def test_identity_line_fires_when_the_signal_is_the_ticker_only(tmp_path):
     data = ticker_only_events(tmp_path / 'calls.parquet')
-    out = train(tmp_path, 'ticker_only', {'dataset': {'cls_name': 'LocalTranscriptBuilder', 'config': {'path': str(data), 'val_years': [2017], 'test_years': [2018, 2019]}}})
+    out = train(tmp_path, 'ticker_only', {'dataset': {'cls_name': 'LocalTranscriptBuilder', 'config': {'path': str(data), 'val_years': [2017], 'test_years': [2018, 2019]}}},
+                ['trainer.num_train_epochs=10', 'trainer.learning_rate=3e-3'])  # 9 steps an epoch: the names take a few epochs to learn
     md = sheet_lines(out)
-    assert 'Identity, not content' in md and 'mask_entities' in md, md[:3000]
     head = md.split('## 1.')[0]
-    assert 'Identity, not content' in head  # in the first lines: the Launcher shows them
+    assert 'Identity, not content' in head and 'mask_entities' in head, head  # in the first lines: the Launcher shows them
+    assert 'Identity, not content' in md.split('## 3. Identity')[1]
     for f in ('explain_calibration', 'explain_event', 'explain_fit'): assert (out / 'plots' / f'{f}.png').is_file(), f
 
 

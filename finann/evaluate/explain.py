@@ -200,7 +200,7 @@ def ticker_share(values, tickers) -> float|None:
 # %% ../../nbs/08g_evaluate_explain.ipynb #af4f3e2f
 def identity_markdown(probe:dict|None, score_share:float|None, move_share:float|None, why_no_vectors:str='') -> tuple[list[str], bool]:
     "Part 3 of the sheet, and whether identity explains most of the score (the line that points to `mask_entities` is then in it)."
-    pct = lambda x: 'n/a' if x is None else f'{x:.0%}'
+    pct = lambda x: 'n/a' if x is None else f'{max(x, 0):.0%}'  # an adjusted share below 0 is none
     lines = []
     if probe is None: lines.append(f"Identity probe: not built: {why_no_vectors}.")
     elif 'skipped' in probe: lines.append(f"Identity probe: not built: {probe['skipped']}.")
@@ -346,8 +346,10 @@ def event_time_markdown(et:dict, split:str, daily:bool, why_short:str='') -> lis
     lines += [f"| {h} | {v['mean']:+.3f} | {v['t']:.2f} | {v['n_periods']} |" for h, v in ic.items()]
     (h0, a), (h1, b) = next(iter(ic.items())), list(ic.items())[-1]
     a, b = a['mean'], b['mean']
-    shape = ('arrives at once' if len(ic) == 1 or abs(b - a) <= 0.25 * max(abs(a), 0.02) else 'reverses' if np.sign(a) != np.sign(b) or abs(b) < 0.5 * abs(a)
-             else 'drifts on' if abs(b) > abs(a) else 'fades')
+    small = 0.02  # an IC this close to 0 has no sign worth reading
+    shape = ('arrives at once' if len(ic) == 1 or abs(b - a) <= 0.25 * max(abs(a), small) else
+             'reverses' if abs(a) >= small and abs(b) >= small and np.sign(a) != np.sign(b) else
+             'drifts on' if abs(b) > abs(a) else 'fades')
     return lines + ['', f"The signal **{shape}**: IC {a:+.3f} at {h0} session{'s' * (h0 != 1)}, {b:+.3f} at {h1}.", '']
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #0cf50e61
@@ -370,7 +372,7 @@ def fit_health(history:list[dict]|None, test:pd.DataFrame|None, meta:dict) -> di
         m, b = log_loss(y, test[score_columns(k)].to_numpy(), labels=range(k)), log_loss(y, test[maj].to_numpy(), labels=range(k))
         (why if m > b else facts).append(f"test log-loss {m:.3f} {'worse than' if m > b else 'vs'} the majority class's {b:.3f}")
     if why: return {'overfit': True, 'line': f"**Overfitting**: {'; '.join(why)}."}
-    return {'overfit': False, 'line': f"No sign of overfitting{': ' + '; '.join(facts) if facts else ' (no training curve or test split to judge by)'}."}
+    return {'overfit': False, 'line': f"No sign of overfitting{': ' + '; '.join(facts) if facts else ' (nothing to judge by: no training curve, and no test split with the majority baseline)'}."}
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #68fb32d4
 @dataclasses.dataclass
@@ -410,7 +412,7 @@ def _identity_part(table:pd.DataFrame, X:np.ndarray|None, no_vectors:str, seed:i
     share = ticker_share(t['score'], t['ticker'])
     lines, fires = identity_markdown(probe, share, ticker_share(t['move'], t['ticker']), no_vectors)
     acc = f"probe names the company with accuracy {probe['accuracy']:.3f} (chance {probe['chance']:.3f})" if probe and 'accuracy' in probe else 'no identity probe (see below)'
-    head = lines[-2].replace('**', '') if fires else f"Identity: ticker explains {'n/a' if share is None else f'{share:.0%}'} of the score's variance; {acc}"
+    head = lines[-2].replace('**', '') if fires else f"Identity: ticker explains {'n/a' if share is None else f'{max(share, 0):.0%}'} of the score's variance; {acc}"
     return head, lines, fires
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #e577e93f
