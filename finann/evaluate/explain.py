@@ -385,8 +385,9 @@ class ExplainSheet:
     overfit: bool = False
     def _repr_markdown_(self) -> str: return '\n'.join(l for l in self.markdown.splitlines() if not l.startswith('![')) # a notebook shows `figures`
     def summary(self, n:int=8) -> list[str]:
-        "The sheet's first `n` lines after its title: what the Launcher shows."
-        return [l for l in self.markdown.splitlines()[1:] if l.strip()][:n]
+        "The sheet's first lines (up to `n`), before its first section: one per part, what the Launcher shows."
+        head = self.markdown.split('\n## ', 1)[0].splitlines()[1:]
+        return [l for l in head if l.strip()][:n]
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #f0f64595
 def _splits(table:pd.DataFrame) -> dict[str, pd.DataFrame]:
