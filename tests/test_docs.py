@@ -15,7 +15,8 @@ MODULES = {'00_config': 'load_config', '01_registry': 'Registry', '02a_data_sche
            '08d_evaluate_report': 'results_table', '09_plots': 'plot_equity_curve', '10_widgets': 'Launcher', '10a_launch': 'TrainingProcess', '00a_io': 'write_atomic',
            '11_cli': 'train_main', '02f_data_calendar': 'trading_sessions', '02g_data_stream': 'TextStreamBuilder', '02h_data_folds': 'walk_forward_folds',
            '03e_embedding_pooling': 'pool_texts', '04a_collator_tokens': 'TokenCollator', '05a_model_encoder': 'EncoderMLPForTokenClassification',
-           '08e_evaluate_verdict': 'model_verdict', '08f_evaluate_sharpe': 'sharpe_uncertainty', '13_init': 'inspect_files'}
+           '08e_evaluate_verdict': 'model_verdict', '08f_evaluate_sharpe': 'sharpe_uncertainty', '13_init': 'inspect_files',
+           '08g_evaluate_explain': 'write_explain'}
 
 
 @pytest.fixture(scope='module')
