@@ -73,7 +73,8 @@ def short_text(text=None, posts=None, width:int=110, lines:int=3) -> str:
     if posts is not None:
         posts = list(posts)
         shown = [textwrap.shorten(str(p), width, placeholder=' …') for p in posts[:lines]]
-        body = '<br>'.join(f'• {p}' for p in shown) + (f'<br>(+{len(posts) - lines} more; {len(posts)} posts)' if len(posts) > lines else f' ({len(posts)} post{"s" * (len(posts) != 1)})')
+        more = f'<br>(+{len(posts) - lines} more; {len(posts)} posts)' if len(posts) > lines else f' ({len(posts)} post{"s" * (len(posts) != 1)})'
+        body = '<br>'.join(f'• {p}' for p in shown) + more
     else:
         wrapped = textwrap.wrap(' '.join(str(text).split()), width)
         body = '<br>'.join(wrapped[:lines]) + (' …' if len(wrapped) > lines else '')
@@ -97,7 +98,8 @@ def examples_markdown(table:pd.DataFrame, meta:dict, n:int=5) -> list[str]:
         for _, r in rows.iterrows():
             if 'texts' in r and isinstance(r['texts'], (list, np.ndarray)): text = short_text(posts=r['texts'])
             else: text = short_text(r['text']) if isinstance(r.get('text'), str) else '(text not saved)'
-            lines.append(f"| {r['ticker']} | {r['date']:%Y-%m-%d} | {r['score']:+.3f} | {100 * r['move']:+.2f}% | {'right' if r['right'] else 'wrong'} | {text} |")
+            right = 'right' if r['right'] else 'wrong'
+            lines.append(f"| {r['ticker']} | {r['date']:%Y-%m-%d} | {r['score']:+.3f} | {100 * r['move']:+.2f}% | {right} | {text} |")
         lines.append('')
     return lines
 
@@ -115,7 +117,8 @@ def words_probe(fit_texts, fit_scores, test_texts, test_scores, n_top:int=10, se
     from sklearn.linear_model import LassoCV
     from sklearn.metrics import r2_score
     n_fit, n_test = len(fit_texts), len(test_texts)
-    if min(n_fit, n_test) < MIN_PROBE_EVENTS: return {'skipped': f"too few events for a probe ({n_fit} to fit, {n_test} to score; {MIN_PROBE_EVENTS} each needed)"}
+    if min(n_fit, n_test) < MIN_PROBE_EVENTS:
+        return {'skipped': f"too few events for a probe ({n_fit} to fit, {n_test} to score; {MIN_PROBE_EVENTS} each needed)"}
     y, yt = np.asarray(fit_scores, np.float64), np.asarray(test_scores, np.float64)
     if np.std(y) == 0 or np.std(yt) == 0: return {'skipped': 'the model gives every event the same score: nothing to explain'}
     vec = TfidfVectorizer(ngram_range=(1, 2), min_df=3, max_features=20000, sublinear_tf=True)
@@ -125,7 +128,8 @@ def words_probe(fit_texts, fit_scores, test_texts, test_scores, n_top:int=10, se
     w, names = probe.coef_, vec.get_feature_names_out()
     order = np.argsort(w)
     top = lambda idx: [(str(names[i]), float(w[i])) for i in idx if w[i] != 0][:n_top]
-    return {'r2': r2, 'up': top(order[::-1]), 'down': top(order), 'n_fit': n_fit, 'n_test': n_test, 'nonzero': int((w != 0).sum()), 'features': len(names)}
+    return {'r2': r2, 'up': top(order[::-1]), 'down': top(order), 'n_fit': n_fit, 'n_test': n_test,
+            'nonzero': int((w != 0).sum()), 'features': len(names)}
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #ee8ea5f1
 def words_markdown(wp:dict) -> list[str]:
@@ -153,7 +157,8 @@ def cached_vectors(events:pd.DataFrame, # the saved events (`explain_events.parq
     import finann.embedding  # noqa: F401  (registers the encoders)
     sec, data = run_config.get('embedding') or {}, (run_config.get('dataset') or {}).get('config') or {}
     try: emb = registry.get_embedding_class(sec['cls_name'])(**(sec.get('config') or {}))
-    except Exception as e: return None, f"the run's encoder {sec.get('cls_name')} cannot be set up here ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
+    except Exception as e:
+        return None, f"the run's encoder {sec.get('cls_name')} cannot be set up here ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
     if not emb.use_cache: return None, 'the run did not cache its vectors (embedding.config.use_cache: false)'
     stream = 'texts' in events  # a text stream's event: its posts, pooled like the run pooled them
     texts = [str(t) for ts in events['texts'] for t in ts] if stream else events['text'].astype(str).tolist()
@@ -161,7 +166,8 @@ def cached_vectors(events:pd.DataFrame, # the saved events (`explain_events.parq
     found, vecs = cache.get(text_keys(texts, cache.salt))
     blank = np.array([not t.strip() for t in texts], dtype=bool)  # never encoded: zero vectors, as in the run
     if not (found | blank).all():
-        return None, f"{int((~(found | blank)).sum()):,} of {len(texts):,} texts are not in the embedding cache {cache.folder} (cleared?); finann-embed --cfg-path <run>/config.yaml fills it"
+        return None, (f"{int((~(found | blank)).sum()):,} of {len(texts):,} texts are not in the embedding cache {cache.folder} (cleared?); "
+                      "finann-embed --cfg-path <run>/config.yaml fills it")
     X = np.zeros((len(texts), vecs.shape[1] if vecs is not None else emb.dim), np.float32)
     if vecs is not None: X[found] = vecs
     if not stream: return X, ''
@@ -169,7 +175,8 @@ def cached_vectors(events:pd.DataFrame, # the saved events (`explain_events.parq
     n = events['texts'].map(len).to_numpy()
     how = data.get('pooling', 'mean')
     ages = np.concatenate([np.asarray(a, np.float64) for a in events['text_ages']]) if 'text_ages' in events else np.zeros(len(texts))
-    return pool_texts(X, np.arange(len(texts)), np.repeat(np.arange(len(n)), n), len(n), how, text_weights(ages, how, data.get('half_life_hours', 24.))), ''
+    weights = text_weights(ages, how, data.get('half_life_hours', 24.))
+    return pool_texts(X, np.arange(len(texts)), np.repeat(np.arange(len(n)), n), len(n), how, weights), ''
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #f3422f9e
 def identity_probe(X:np.ndarray, tickers, max_tickers:int=20, folds:int=4, seed:int=0) -> dict:
@@ -181,11 +188,13 @@ def identity_probe(X:np.ndarray, tickers, max_tickers:int=20, folds:int=4, seed:
     keep = counts[counts >= folds].index[:max_tickers]
     rows = np.flatnonzero(t.isin(keep).to_numpy())
     if len(keep) < 2 or len(rows) < MIN_PROBE_EVENTS:
-        return {'skipped': f"too few events for a probe ({len(rows)} events of {len(keep)} tickers with {folds} or more events; {MIN_PROBE_EVENTS} events of 2 tickers needed)"}
+        return {'skipped': f"too few events for a probe ({len(rows)} events of {len(keep)} tickers with {folds} or more events; "
+                           f"{MIN_PROBE_EVENTS} events of 2 tickers needed)"}
     y = t.to_numpy()[rows]
     acc = cross_val_score(RidgeClassifierCV(alphas=np.logspace(-3, 2, 6)), X[rows], y,  # closed form, its penalty by leave-one-out: fast
                           cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
-    return {'accuracy': float(acc.mean()), 'chance': float(counts[keep].max() / len(rows)), 'tickers': int(len(keep)), 'n': int(len(rows)), 'folds': folds}
+    return {'accuracy': float(acc.mean()), 'chance': float(counts[keep].max() / len(rows)),
+            'tickers': int(len(keep)), 'n': int(len(rows)), 'folds': folds}
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #36265e00
 def ticker_share(values, tickers) -> float|None:
@@ -204,12 +213,14 @@ def identity_markdown(probe:dict|None, score_share:float|None, move_share:float|
     lines = []
     if probe is None: lines.append(f"Identity probe: not built: {why_no_vectors}.")
     elif 'skipped' in probe: lines.append(f"Identity probe: not built: {probe['skipped']}.")
-    else: lines.append(f"A linear probe names the company from the event vectors with accuracy **{probe['accuracy']:.3f}** (chance {probe['chance']:.3f}; "
-                       f"{probe['folds']}-fold cross-validated over the {probe['tickers']} tickers with the most events, {probe['n']:,} events).")
-    lines.append(f"Ticker identity explains **{pct(score_share)}** of the variance of the model's score ({pct(move_share)} of the realised moves'; adjusted R² on ticker means).")
+    else: lines.append(f"A linear probe names the company from the event vectors with accuracy **{probe['accuracy']:.3f}** "
+                       f"(chance {probe['chance']:.3f}; {probe['folds']}-fold cross-validated over the {probe['tickers']} tickers "
+                       f"with the most events, {probe['n']:,} events).")
+    lines.append(f"Ticker identity explains **{pct(score_share)}** of the variance of the model's score "
+                 f"({pct(move_share)} of the realised moves'; adjusted R² on ticker means).")
     fires = score_share is not None and score_share >= IDENTITY_SHARE
-    if fires: lines.append(f"**Identity, not content**: the model's score is mostly which company it is; mask the names (`embedding.config.mask_entities: true`) "
-                           "and compare the two runs with `finann-eval --compare`.")
+    if fires: lines.append("**Identity, not content**: the model's score is mostly which company it is; mask the names "
+                           "(`embedding.config.mask_entities: true`) and compare the two runs with `finann-eval --compare`.")
     return lines + [''], fires
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #ce1961c8
@@ -226,7 +237,8 @@ def binned_moves(scores, moves, n_bins:int=10) -> pd.DataFrame:
 def calibration_error(probs, happened, n_bins:int=10) -> float:
     "Expected calibration error: the count-weighted mean gap between predicted probability and observed frequency, over bins of equal counts."
     p = np.asarray(probs, np.float64)
-    df = pd.DataFrame({'p': p, 'y': np.asarray(happened, np.float64), 'b': pd.qcut(pd.Series(p).rank(method='first'), min(n_bins, len(p)), labels=False)})
+    bins = pd.qcut(pd.Series(p).rank(method='first'), min(n_bins, len(p)), labels=False)
+    df = pd.DataFrame({'p': p, 'y': np.asarray(happened, np.float64), 'b': bins})
     g = df.groupby('b').agg(p=('p', 'mean'), y=('y', 'mean'), n=('p', 'size'))
     return float((g['n'] * (g['p'] - g['y']).abs()).sum() / len(df))
 
@@ -266,8 +278,8 @@ def calibration_markdown(splits:dict[str, pd.DataFrame], meta:dict) -> list[str]
             cal = f"slope of realised on predicted {slope:.2f} (1 is calibrated)"
         else:
             cal = f"expected calibration error {calibration_error(t[f'p_{k - 1}'], t['label'] == k - 1):.3f} (of P(up))"
-        lines.append(f"- **{name}** ({len(t):,} events): {cal}; top decile {100 * top['mean_move']:+.2f}% [{100 * top['lo']:+.2f}, {100 * top['hi']:+.2f}], "
-                     f"bottom {100 * bot['mean_move']:+.2f}% [{100 * bot['lo']:+.2f}, {100 * bot['hi']:+.2f}]")
+        move = lambda b: f"{100 * b['mean_move']:+.2f}% [{100 * b['lo']:+.2f}, {100 * b['hi']:+.2f}]"
+        lines.append(f"- **{name}** ({len(t):,} events): {cal}; top decile {move(top)}, bottom {move(bot)}")
     return lines + ['']
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #87c47a52
@@ -317,7 +329,8 @@ def event_time(table:pd.DataFrame, paths:pd.DataFrame, quantiles:int=5) -> dict:
     ics = {}
     for h in sorted({h for h in IC_HORIZONS if h <= last} | ({last} if last < max(IC_HORIZONS) else set())):
         ok = paths[h].notna().to_numpy() if h in paths else np.zeros(len(paths), bool)
-        if ok.sum() >= MIN_PROBE_EVENTS: ics[h] = information_coefficient(table['score'].to_numpy()[ok], paths[h].to_numpy()[ok], np.asarray(weeks)[ok])
+        if ok.sum() >= MIN_PROBE_EVENTS:
+            ics[h] = information_coefficient(table['score'].to_numpy()[ok], paths[h].to_numpy()[ok], np.asarray(weeks)[ok])
     return {'mean': mean, 'lo': mean - 1.96 * se, 'hi': mean + 1.96 * se, 'ic': ics, 'last': last}
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #8432920c
@@ -329,7 +342,8 @@ def event_time_figure(et:dict, title:str):
     cmap = plt.get_cmap('coolwarm')
     for i, (qi, row) in enumerate(et['mean'].iterrows()):
         c = cmap(i / max(len(et['mean']) - 1, 1))
-        ax.plot(x, 100 * row.to_numpy(), color=c, marker='o' if len(x) < 8 else None, label=f'quintile {qi + 1}' + (' (lowest)' if i == 0 else ' (highest)' if i == len(et['mean']) - 1 else ''))
+        end = ' (lowest)' if i == 0 else ' (highest)' if i == len(et['mean']) - 1 else ''
+        ax.plot(x, 100 * row.to_numpy(), color=c, marker='o' if len(x) < 8 else None, label=f'quintile {qi + 1}{end}')
         ax.fill_between(x, 100 * et['lo'].loc[qi].to_numpy(), 100 * et['hi'].loc[qi].to_numpy(), color=c, alpha=0.15)
     ax.axvline(0, color='black', lw=0.6); ax.axhline(0, color='black', lw=0.6)
     ax.set(title=title, xlabel='session (0: the reference close)', ylabel='mean cumulative move (%)')
@@ -340,7 +354,8 @@ def event_time_figure(et:dict, title:str):
 def event_time_markdown(et:dict, split:str, daily:bool, why_short:str='') -> list[str]:
     "Part 5: the IC at each horizon in a small table, and one line on whether the signal arrives at once, drifts or reverses."
     ic = {h: v for h, v in et['ic'].items() if v['n_periods']}
-    lines = [f"Events of **{split}**, " + ('sessions −5 … +20 of the daily prices.' if daily else f"the events' own price points (sessions 1 … {et['last']}){why_short}.")]
+    where = 'sessions −5 … +20 of the daily prices' if daily else f"the events' own price points (sessions 1 … {et['last']}){why_short}"
+    lines = [f"Events of **{split}**, {where}."]
     if not ic: return lines + ['No IC: too few weeks with 3 or more events.', '']
     lines += ['', '| sessions | IC (mean weekly) | t | weeks |', '|---:|---:|---:|---:|']
     lines += [f"| {h} | {v['mean']:+.3f} | {v['t']:.2f} | {v['n_periods']} |" for h, v in ic.items()]
@@ -363,7 +378,8 @@ def fit_health(history:list[dict]|None, test:pd.DataFrame|None, meta:dict) -> di
         best = int(np.argmin(losses))
         facts.append(f"val loss lowest at epoch {ev[best][0]:g} of {ev[-1][0]:g} ({losses[best]:.3f}, last {losses[-1]:.3f})")
         if best <= 1 and losses[-1] > 1.02 * losses[best] and len(acc) >= 2 and acc[-1] > acc[0] + 0.02:
-            why.append(f"val loss rose from {losses[best]:.3f} (epoch {ev[best][0]:g}) to {losses[-1]:.3f} while train accuracy climbed {acc[0]:.2f} → {acc[-1]:.2f}")
+            why.append(f"val loss rose from {losses[best]:.3f} (epoch {ev[best][0]:g}) to {losses[-1]:.3f} "
+                       f"while train accuracy climbed {acc[0]:.2f} → {acc[-1]:.2f}")
     k = meta['num_labels']
     maj = [f'baseline_majority_p_{i}' for i in range(k)]
     if test is not None and k > 1 and all(c in test for c in maj) and len(test):
@@ -372,7 +388,8 @@ def fit_health(history:list[dict]|None, test:pd.DataFrame|None, meta:dict) -> di
         m, b = log_loss(y, test[score_columns(k)].to_numpy(), labels=range(k)), log_loss(y, test[maj].to_numpy(), labels=range(k))
         (why if m > b else facts).append(f"test log-loss {m:.3f} {'worse than' if m > b else 'vs'} the majority class's {b:.3f}")
     if why: return {'overfit': True, 'line': f"**Overfitting**: {'; '.join(why)}."}
-    return {'overfit': False, 'line': f"No sign of overfitting{': ' + '; '.join(facts) if facts else ' (nothing to judge by: no training curve, and no test split with the majority baseline)'}."}
+    judged = ': ' + '; '.join(facts) if facts else ' (nothing to judge by: no training curve, and no test split with the majority baseline)'
+    return {'overfit': False, 'line': f"No sign of overfitting{judged}."}
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #68fb32d4
 @dataclasses.dataclass
@@ -398,7 +415,8 @@ def _splits(table:pd.DataFrame) -> dict[str, pd.DataFrame]:
 # %% ../../nbs/08g_evaluate_explain.ipynb #3f65d2bc
 def _words_part(splits:dict, texts_known:bool, seed:int) -> tuple[str, list[str]]:
     if not texts_known: return "Words: not built: the events' texts were not saved (no explain_events.parquet)", []
-    if 'val' not in splits or 'test' not in splits: return f"Words: not built: the probe is fitted on val and scored on test, and this run has {', '.join(splits)}", []
+    if 'val' not in splits or 'test' not in splits:
+        return f"Words: not built: the probe is fitted on val and scored on test, and this run has {', '.join(splits)}", []
     v, t = splits['val'], splits['test']
     wp = words_probe(texts_of(v), v['score'], texts_of(t), t['score'], seed=seed)
     lines = words_markdown(wp)
@@ -412,8 +430,10 @@ def _identity_part(table:pd.DataFrame, X:np.ndarray|None, no_vectors:str, seed:i
     probe = identity_probe(X[one], t['ticker'], seed=seed) if X is not None else None
     share = ticker_share(t['score'], t['ticker'])
     lines, fires = identity_markdown(probe, share, ticker_share(t['move'], t['ticker']), no_vectors)
-    acc = f"probe names the company with accuracy {probe['accuracy']:.3f} (chance {probe['chance']:.3f})" if probe and 'accuracy' in probe else 'no identity probe (see below)'
-    head = lines[-2].replace('**', '') if fires else f"Identity: ticker explains {'n/a' if share is None else f'{max(share, 0):.0%}'} of the score's variance; {acc}"
+    acc = (f"probe names the company with accuracy {probe['accuracy']:.3f} (chance {probe['chance']:.3f})" if probe and 'accuracy' in probe
+           else 'no identity probe (see below)')
+    pct = 'n/a' if share is None else f'{max(share, 0):.0%}'
+    head = lines[-2].replace('**', '') if fires else f"Identity: ticker explains {pct} of the score's variance; {acc}"
     return head, lines, fires
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #e577e93f
@@ -423,7 +443,8 @@ def _event_part(splits:dict, paths:pd.DataFrame|None, daily:bool, why_short:str)
     name = 'test' if 'test' in splits else list(splits)[-1]
     t = splits[name]
     p = paths.loc[t['row'].to_numpy()].set_axis(t.index)
-    if len(t) < MIN_PROBE_EVENTS: return 'Around the event: too few events', [f"Too few events in {name} ({len(t)}; {MIN_PROBE_EVENTS} needed).", ''], {}
+    if len(t) < MIN_PROBE_EVENTS:
+        return 'Around the event: too few events', [f"Too few events in {name} ({len(t)}; {MIN_PROBE_EVENTS} needed).", ''], {}
     et = event_time(t, p)
     lines = event_time_markdown(et, name, daily, why_short)
     head = next((l for l in lines if l.startswith('The signal')), 'Around the event: no IC').replace('**', '')
@@ -443,14 +464,16 @@ def explain_predictions(preds:pd.DataFrame, meta:dict,  # the predictions table 
     if events is not None:
         ev = events.assign(key=event_keys(events), row=np.arange(len(events))).drop(columns=['ticker', 'event_start_at_et'])
         table = table.merge(ev, on='key', how='left')
-        if table['row'].isna().any(): events, vectors, no_vectors = None, None, f"{int(table['row'].isna().sum())} evaluated events are not in {EXPLAIN_EVENTS}"
+        if table['row'].isna().any():
+            events, vectors, no_vectors = None, None, f"{int(table['row'].isna().sum())} evaluated events are not in {EXPLAIN_EVENTS}"
         else: table['row'] = table['row'].astype(int)
     if events is None: no_vectors = no_vectors or f"the events' texts were not saved (no {EXPLAIN_EVENTS})"
     splits = _splits(table)
     words_head, words = _words_part(splits, events is not None and texts_of(table) is not None, seed)
     id_head, identity, fires = _identity_part(table, vectors[table['row'].to_numpy()] if vectors is not None else None, no_vectors, seed)
-    paths, why = (None, f"the events' price points were not saved (no {EXPLAIN_EVENTS})") if events is None else \
-                 (daily_price_paths(events, prices, calendar), '') if prices else (own_price_paths(events), no_prices or ' (sessions −5 … +20 need daily price files: dataset.config.prices)')
+    if events is None: paths, why = None, f"the events' price points were not saved (no {EXPLAIN_EVENTS})"
+    elif prices: paths, why = daily_price_paths(events, prices, calendar), ''
+    else: paths, why = own_price_paths(events), no_prices or ' (sessions −5 … +20 need daily price files: dataset.config.prices)'
     if events is not None and paths is None: why = 'the events have no price points'
     ev_head, around, ev_fig = _event_part(splits, paths, bool(prices), why)
     fit = fit_health(history, splits.get('test'), meta)
@@ -498,7 +521,8 @@ def write_explain(run_dir:str|Path,        # a run folder: predictions.parquet, 
     preds, meta = read_predictions(run_dir)
     cfg = saved_run_config(run_dir) or {}
     events = pd.read_parquet(run_dir/EXPLAIN_EVENTS) if (run_dir/EXPLAIN_EVENTS).is_file() else None
-    X, why = cached_vectors(events, cfg) if events is not None and cfg else (None, '' if events is None else f"{run_dir/'config.yaml'} is missing: the encoder is unknown")
+    if events is not None and cfg: X, why = cached_vectors(events, cfg)
+    else: X, why = None, '' if events is None else f"{run_dir/'config.yaml'} is missing: the encoder is unknown"
     prices, calendar, no_prices = run_prices(cfg) if events is not None else (None, 'XNYS', '')
     state = run_dir/'trainer_state.json'
     history = json.loads(state.read_text()).get('log_history') if state.is_file() else None
@@ -517,5 +541,6 @@ def explain_finished_run(events, preds:pd.DataFrame, out:str|Path) -> ExplainShe
     save_explain_events(events, preds, out)
     sheet = write_explain(out)
     alarms = [a for a, on in (('identity explains most of the score', sheet.identity), ('overfitting', sheet.overfit)) if on]
-    logging.getLogger('finann').info(f"explanation sheet → {Path(out)/EXPLAIN_FILE} in {time.time() - t0:.1f} s" + (f" ({'; '.join(alarms)})" if alarms else ''))
+    said = f" ({'; '.join(alarms)})" if alarms else ''
+    logging.getLogger('finann').info(f"explanation sheet → {Path(out)/EXPLAIN_FILE} in {time.time() - t0:.1f} s{said}")
     return sheet
