@@ -13,18 +13,19 @@ from ..io import write_atomic
 from ..predictions import score_columns
 
 # %% auto #0
-__all__ = ['EXPLAIN_EVENTS', 'EXPLAIN_FILE', 'MIN_PROBE_EVENTS', 'IDENTITY_SHARE', 'IC_HORIZONS', 'event_keys',
-           'save_explain_events', 'event_scores', 'short_text', 'example_rows', 'examples_markdown', 'texts_of',
-           'words_probe', 'words_markdown', 'cached_vectors', 'identity_probe', 'ticker_share', 'identity_markdown',
-           'binned_moves', 'calibration_error', 'calibration_figure', 'calibration_markdown', 'own_price_paths',
-           'daily_price_paths', 'event_time', 'event_time_figure', 'event_time_markdown', 'fit_health', 'ExplainSheet',
-           'explain_predictions', 'run_prices', 'write_explain', 'explain_finished_run']
+__all__ = ['EXPLAIN_EVENTS', 'EXPLAIN_FILE', 'MIN_PROBE_EVENTS', 'IDENTITY_SHARE', 'MAX_PROBE_EVENTS', 'IC_HORIZONS',
+           'event_keys', 'save_explain_events', 'event_scores', 'short_text', 'example_rows', 'examples_markdown',
+           'texts_of', 'words_probe', 'words_markdown', 'cached_vectors', 'identity_probe', 'ticker_share',
+           'identity_markdown', 'binned_moves', 'calibration_error', 'calibration_figure', 'calibration_markdown',
+           'own_price_paths', 'daily_price_paths', 'event_time', 'event_time_figure', 'event_time_markdown',
+           'fit_health', 'ExplainSheet', 'explain_predictions', 'run_prices', 'write_explain', 'explain_finished_run']
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #1c618d23
 EXPLAIN_EVENTS = 'explain_events.parquet'  # the evaluated events' texts and price points: written by the run, read by the sheet
 EXPLAIN_FILE = 'explain.md'
 MIN_PROBE_EVENTS = 30   # a probe on fewer events than this is noise: one line instead
 IDENTITY_SHARE = 0.5    # ticker identity explains at least this share of the score's variance: the sheet says so
+MAX_PROBE_EVENTS = 20_000  # a probe fits on a seeded sample of at most this many events of a split: seconds, not minutes, at a million
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #a14bb36a
 def event_keys(df) -> pd.Series:
@@ -417,7 +418,7 @@ def _words_part(splits:dict, texts_known:bool, seed:int) -> tuple[str, list[str]
     if not texts_known: return "Words: not built: the events' texts were not saved (no explain_events.parquet)", []
     if 'val' not in splits or 'test' not in splits:
         return f"Words: not built: the probe is fitted on val and scored on test, and this run has {', '.join(splits)}", []
-    v, t = splits['val'], splits['test']
+    v, t = (s.sample(min(len(s), MAX_PROBE_EVENTS), random_state=seed) for s in (splits['val'], splits['test']))
     wp = words_probe(texts_of(v), v['score'], texts_of(t), t['score'], seed=seed)
     lines = words_markdown(wp)
     return lines[0].replace('**', ''), lines
@@ -426,6 +427,7 @@ def _words_part(splits:dict, texts_known:bool, seed:int) -> tuple[str, list[str]
 def _identity_part(table:pd.DataFrame, X:np.ndarray|None, no_vectors:str, seed:int) -> tuple[str, list[str], bool]:
     "Part 3 on the events of every evaluated split; `X` is aligned with `table`'s rows (or None, and `no_vectors` says why)."
     one = np.flatnonzero(~table['key'].duplicated().to_numpy())  # an event evaluated in two splits (walk-forward) counts once
+    if len(one) > MAX_PROBE_EVENTS: one = np.sort(np.random.default_rng(seed).choice(one, MAX_PROBE_EVENTS, replace=False))
     t = table.iloc[one]
     probe = identity_probe(X[one], t['ticker'], seed=seed) if X is not None else None
     share = ticker_share(t['score'], t['ticker'])
