@@ -1,5 +1,5 @@
 "The explanation sheet of real runs: the identity line fires when the only signal is the ticker and not on the default data; missing inputs and too few events."
-import os, re, shutil
+import re, shutil
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,7 +47,7 @@ def test_identity_line_fires_when_the_signal_is_the_ticker_only(tmp_path):
     for f in ('explain_calibration', 'explain_event', 'explain_fit'): assert (out / 'plots' / f'{f}.png').is_file(), f
 
 
-def test_default_data_gets_every_part_and_no_identity_line(tmp_path):
+def test_default_data_gets_every_part_and_no_identity_line(tmp_path, monkeypatch):
     out = train(tmp_path, 'default', options=['dataset.config.n_tickers=40'])
     md = sheet_lines(out)
     assert 'Identity, not content' not in md
@@ -68,7 +68,7 @@ def test_default_data_gets_every_part_and_no_identity_line(tmp_path):
     shutil.copy(out / 'explain_events.parquet', few); shutil.copy(out / 'config.yaml', few)
     write_predictions(pd.concat([df[df['split'] == s].head(12) for s in ('val', 'test')]), few, meta)
     from finann.runs import load_run
-    os.environ['FINANN_CACHE'] = str(tmp_path / 'cache')
+    monkeypatch.setenv('FINANN_CACHE', str(tmp_path / 'cache'))  # the run's cache (run_cmd's)
     sheet = load_run(few).explain()
     md = sheet_lines(few)
     assert md.count('too few events') >= 2, md[:3000]
