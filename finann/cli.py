@@ -126,6 +126,7 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument('--split', nargs='+', default=None, choices=('train', 'val', 'test'), help='splits to evaluate (default: evaluator.splits, val and test)')
     p.add_argument('--output-dir', default=None, help='where predictions, report.md, report.json and plots/ go (default: the run folder for --run, '
                                                       '<checkpoint>/eval-<config name> for --checkpoint)')
+    p.add_argument('--explain', action='store_true', help="with --run: write the run's explanation sheet (explain.md, plots/explain_*.png: what the model learned) instead of its report")
     p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE', help='config overrides, e.g. evaluator.cost_bps=5')
     p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here (it is always written to the output folder)')
     return p
@@ -135,10 +136,16 @@ def eval_main(argv:list[str]|None=None) -> int:
     "Entry point of `finann-eval`: errors become one line on stderr (exit status 2; 1 for an unexpected one)."
     p = eval_parser(); args = p.parse_args(argv)
     if args.checkpoint and not args.cfg_path: p.error('--checkpoint needs --cfg-path (the config whose events to predict)')
+    if args.explain and not args.run: p.error('--explain goes with --run (a finished run folder)')
     def evaluate():
         if args.compare:
             from finann.runs import compare_runs
             print(compare_runs(args.compare, (args.split or ['test'])[0]))
+            return 0
+        if args.run and args.explain:
+            from finann.runs import Run
+            sheet = Run(args.run).explain(args.output_dir)
+            print(f"finann: {args.run} → {Path(args.output_dir or args.run)/'explain.md'}\n" + '\n'.join(sheet.summary(6)))
             return 0
         if args.run:
             from finann.runs import evaluate_run

@@ -18,7 +18,7 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['FIELDS', 'SCORES', 'MODEL_KINDS', 'LORA_CONFIG', 'PHASE_NAMES', 'find_root', 'list_configs', 'get_key',
            'config_values', 'yaml_value', 'form_overrides', 'plot_run', 'figure_png', 'model_kind', 'LaunchForm',
-           'eta_text', 'embedding_text', 'progress_text', 'saved_plots', 'RunMonitor', 'Launcher']
+           'eta_text', 'embedding_text', 'progress_text', 'saved_plots', 'RunMonitor', 'explain_html', 'Launcher']
 
 # %% ../nbs/10_widgets.ipynb #6e37212a
 def find_root(start:str|Path|None=None) -> Path:
@@ -296,9 +296,9 @@ def progress_text(state:dict) -> str:
 
 # %% ../nbs/10_widgets.ipynb #2f482690
 def saved_plots(output_dir:str|Path) -> list[Path]:
-    "The PNGs a run saved in `output_dir/plots` (the training curves left out: the launcher draws them), val before test."
+    "The PNGs a run saved in `output_dir/plots` (the training curves left out: the launcher draws them; the explanation sheet's last), val before test."
     order = lambda p: (0 if p.stem.endswith('_val') else 1 if p.stem.endswith('_test') else 2, p.stem)
-    return sorted((p for p in Path(output_dir).glob('plots/*.png') if p.stem != 'training_curves'), key=order)
+    return sorted((p for p in Path(output_dir).glob('plots/*.png') if p.stem not in ('training_curves', 'explain_fit')), key=order)
 
 # %% ../nbs/10_widgets.ipynb #97d9a9b5
 _TABLE_CSS = '<style>.finann-results-table td,.finann-results-table th{padding:2px 10px;text-align:right}.finann-results-table tbody tr th{text-align:left}</style>'
@@ -376,11 +376,19 @@ def show_results(self:RunMonitor, history:list[dict], metrics:dict|None=None, no
     html = f'<div style="margin:4px 0">{escape(note)}</div>' if note else ''
     table = results_frame(metrics, numbers=True) if metrics else None
     if metrics: html += _TABLE_CSS + results_table(metrics, 'html').replace('class="dataframe finann-results"', 'class="finann-results-table"')
+    if output_dir and (Path(output_dir)/'explain.md').is_file(): html += explain_html(output_dir)  # what the model learned: the sheet's first lines
     self.results.value = html
     if history or table is not None:
         self.results_plot.value, self.results_plot.layout.display = figure_png(plot_run(history, table, title=title)), None
     # each plot carries its own title: no caption above it to repeat it
     self.saved_plots.children = [widgets.Image(value=p.read_bytes(), format='png', layout=widgets.Layout(width='100%')) for p in saved_plots(output_dir)] if output_dir else ()
+
+# %% ../nbs/10_widgets.ipynb #expl0006
+def explain_html(output_dir:str|Path, n:int=6) -> str:
+    "The first `n` lines of a run's `explain.md` (its summary of what the model learned) as HTML, with where the whole sheet is."
+    lines = [l for l in (Path(output_dir)/'explain.md').read_text().splitlines()[1:] if l.strip()][:n]
+    items = ''.join(f"<li>{escape(l.removeprefix('- ').replace('**', ''))}</li>" for l in lines if l.startswith('- '))
+    return f'<div class="finann-explain" style="margin:6px 0"><b>What the model learned</b> ({escape(str(Path(output_dir)/"explain.md"))})<ul style="margin:2px 0">{items}</ul></div>'
 
 # %% ../nbs/10_widgets.ipynb #bd391546
 class Launcher:

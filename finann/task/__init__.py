@@ -384,6 +384,7 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
                'embedding': {'cls': self.config.embedding.cls_name, 'dim': emb.dim, **vectors.stats}, 'world_size': trainer.args.world_size}
     write_atomic(out/'data_report.json', json.dumps(report, indent=1))
     self.write_report({s: metrics[s] for s in self.config.evaluator.splits if s in metrics}, out, state=out/'trainer_state.json')
+    from finann.evaluate.explain import explain_finished_run; explain_finished_run(events, preds, out)  # explain.md: what the model learned
     metrics['seconds'] = {'setup': round(t1 - t0, 2), 'train': round(t2 - t1, 2), 'evaluate': round(time.time() - t2, 2)}
     write_atomic(out/'metrics.json', json.dumps(metrics, indent=1, default=str))  # last: a run folder with metrics.json is complete
     finish_wandb(self.training_arguments(), metrics)
