@@ -99,8 +99,8 @@ def test_bad_search_space_is_one_line(tmp_path, space, expect):
 
 def test_a_killed_search_resumes_to_the_same_final_result(searched, tmp_path):
     p, ref = searched
-    # killed in trial 1's first fold (the 3rd fold trained): its process dies with SIGKILL, nothing written after
-    k = search(tmp_path, FINANN_FAULT='study.after_unit@3')
+    # killed after trial 1's first fold (the 3rd fold trained): its process dies with SIGKILL, nothing written after
+    k = search(tmp_path, FINANN_FAULT='search.after_fold@3')
     assert k.returncode == -9, k.stderr[-2000:]
     assert [e['trial'] for e in ledger(tmp_path)] == [0]
     r = search(tmp_path)
