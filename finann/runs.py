@@ -134,7 +134,8 @@ def evaluate_run(path:str|Path,            # a run folder with predictions.parqu
     check_predictions(df, meta, run.path/'predictions.parquet', col.problem_type, col.num_labels)
     missing = [s for s in cfg.evaluator.splits if not (df['split'] == s).any()]
     if missing: raise FinannError(f"{run.path/'predictions.parquet'}: no rows for split(s) {', '.join(missing)} (has {', '.join(map(str, df['split'].unique()))})")
-    reports = evaluate_predictions(df, meta, cfg.evaluator, seed=cfg.run.seed)
+    from finann.search import study_trials  # a run of a study: adjusted for the configurations its ledger counts now
+    reports = evaluate_predictions(df, meta, cfg.evaluator, seed=cfg.run.seed, trials=study_trials(cfg, run.path))
     state = run.path/'trainer_state.json'
     write_report(reports, Path(out).expanduser() if out else run.path, meta.get('run_name') or run.path.name, state if state.exists() else None)
     return reports
