@@ -111,8 +111,9 @@ def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None) 
     rank, world = dist_rank_world() if self.use_cache else (0, 1)
     encoded = cached = 0
     if cache is not None:
-        found, hit = cache.get(keys)
-        if hit is not None: fill(found, hit)
+        if (dim := cache.dim) is not None: vecs = np.zeros((len(first), dim), dtype=np.float32)
+        found, hit = cache.get(keys, out=vecs if dim is not None else None)  # straight into the matrix returned: no copy
+        if hit is not None: fill(found, hit)  # the cache was empty when asked its width, and filled since
         cached = int(found.sum())
         todo = np.flatnonzero(~found & ~empty)
         mine = todo[todo % world == rank]  # by position among the unique texts: the same on every rank, whatever it found
