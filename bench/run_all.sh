@@ -22,6 +22,8 @@ echo "== bench/gpu_check.sh"
 PYTHON=$PY bash bench/gpu_check.sh  # on a CUDA machine: the *_cuda tables; elsewhere one line
 echo "== bench/default_job.py"
 if [ "$QUICK" = --quick ]; then $PY bench/default_job.py --repeats 1; else $PY bench/default_job.py; fi
+echo "== bench/explain_sheet.py"  # the sheet of the default run: needs outputs/default (finann-train --cfg-path configs/default.yml)
+if [ -d outputs/default ]; then $PY bench/explain_sheet.py; else echo "no outputs/default: explain_sheet not run"; fi
 echo "== bench/growth.py"
 if [ "$QUICK" = --quick ]; then $PY bench/growth.py --sizes 10000 100000; else $PY bench/growth.py; fi
 echo "== bench/text_stream.py"
