@@ -8,10 +8,11 @@ import json
 from functools import cached_property
 from pathlib import Path
 from .config import FinannError
+from .predictions import saved_run_config  # a run's saved config: read by runs, guards and the explanation sheet
 
 # %% auto #0
-__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'saved_run_config',
-           'write_report', 'evaluate_run', 'run_label', 'compare_runs']
+__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'write_report', 'evaluate_run',
+           'run_label', 'compare_runs']
 
 # %% ../nbs/07b_runs.ipynb #92e9f210
 def is_complete_checkpoint(path:str|Path) -> bool:
@@ -85,17 +86,6 @@ def config_differences(saved:dict, current:dict, sections=('model', 'embedding',
     a = {k: v for s in sections for k, v in flat({s: saved.get(s)}).items()}
     b = {k: v for s in sections for k, v in flat({s: current.get(s)}).items()}
     return [f"{k} ({a.get(k, 'unset')} → {b.get(k, 'unset')})" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-
-# %% ../nbs/07b_runs.ipynb #315b1032
-def saved_run_config(folder:str|Path) -> dict|None:
-    "The `config.yaml` of the run that `folder` (a run folder or one of its checkpoint-N folders) belongs to, as a dict; None when there is none."
-    import yaml
-    folder = Path(folder)
-    for f in (folder/'config.yaml', folder.parent/'config.yaml'):
-        if f.is_file():
-            try: return yaml.safe_load(f.read_text(encoding='utf-8'))
-            except (OSError, ValueError, yaml.YAMLError): return None  # unreadable: nothing to compare with
-    return None
 
 # %% ../nbs/07b_runs.ipynb #73cff313
 def write_report(reports:dict, # split -> report (`evaluate_predictions`)
