@@ -510,7 +510,7 @@ def fold_events(self:TrainTask, events, vectors:EventVectors, labels:dict) -> tu
     f, src, names = self.config.evaluator.folds, self.config.source, list(events)
     pooled = datasets.concatenate_datasets([events[n] for n in names])  # the builder's splits, back in one timeline
     ids = np.concatenate([vectors.text_id[n] for n in names]); y = np.concatenate([labels[n] for n in names])
-    dates = column_array(pooled, 'd+1_date' if 'd+1_date' in pooled.column_names else 'event_start_at_et')
+    dates = column_array(pooled, data.split_date_column(pooled.column_names))  # the single split's rule: by the target session
     try: folds = walk_forward_folds(dates, f.period, f.window, f.train_periods, f.val_periods,
                                     self.label_horizon() if f.purge_sessions is None else f.purge_sessions, f.embargo_sessions,
                                     sessions=data.trading_sessions(calendar=getattr(self.build_builder(), 'calendar', data.DEFAULT_CALENDAR)))  # gaps in exchange sessions
