@@ -23,8 +23,8 @@ __all__ = ['CREATED_AT', 'read_tweet_day', 'StockNetBuilder']
 CREATED_AT = '%a %b %d %H:%M:%S %z %Y'  # Twitter's created_at: Thu Jan 02 15:45:02 +0000 2014
 
 # %% ../../nbs/02i_data_stocknet.ipynb #de747b4f
-def read_tweet_day(file:Path) -> pd.DataFrame:
-    "One day file of `tweet/preprocessed/<TICKER>/`: timestamp (ISO, UTC) and text (tokens joined by spaces), one row a line; `DataError` naming the file and line when it is not JSON lines of tweets."
+def read_tweet_day(file:Path) -> list[tuple[int, str, str]]:
+    "One day file of `tweet/preprocessed/<TICKER>/`: (line, created_at, text) per tweet, the tokens joined by spaces; `DataError` naming the file and line when it is not JSON lines of tweets."
     rows = []
     with open(file, encoding='utf-8') as f:
         for n, line in enumerate(f, 1):
@@ -32,10 +32,8 @@ def read_tweet_day(file:Path) -> pd.DataFrame:
             try: o = json.loads(line); text, when = o['text'], o['created_at']
             except (ValueError, TypeError, KeyError) as e:
                 raise DataError(f"{file}: line {n} is not a JSON tweet with text and created_at ({type(e).__name__}: {str(e)[:60]})") from None
-            rows.append((n, when, ' '.join(map(str, text)) if isinstance(text, list) else str(text)))
-    df = pd.DataFrame(rows, columns=['_row', 'created_at', 'text'])
-    t = pd.to_datetime(df['created_at'], format=CREATED_AT, errors='coerce', utc=True)
-    return df.assign(timestamp=t.dt.strftime('%Y-%m-%d %H:%M:%S+00:00'), _file=str(file)).drop(columns='created_at')
+            rows.append((n, str(when), ' '.join(map(str, text)) if isinstance(text, list) else str(text)))
+    return rows
 
 # %% ../../nbs/02i_data_stocknet.ipynb #095578d2
 @registry.register_builder('StockNetBuilder')
@@ -86,20 +84,22 @@ def _skip(skipped:dict, reason:str, files:list, why:str) -> None:
 # %% ../../nbs/02i_data_stocknet.ipynb #278bff61
 @patch
 def load_texts(self:StockNetBuilder) -> pd.DataFrame:
-    "Every tweet of the chosen ticker folders (ticker, timestamp, text, with its file and line); the days skipped and why in `attrs['report']`."
-    root, frames, skipped, n_days = self.clone_root(), [], {}, 0
+    "Every tweet of the chosen ticker folders (ticker, timestamp in UTC, text, with its file and line); the days skipped and why in `attrs['report']`."
+    root, rows, skipped, n_days = self.clone_root(), [], {}, 0
     for folder in self.ticker_folders():
         days = sorted(p for p in folder.iterdir() if p.is_file())
         n_days += len(days)
         price = root/self.prices/f'{folder.name}.csv'
         if not price.is_file(): _skip(skipped, 'no price file', days, f"no price file {price}"); continue
         for day in days:
-            try: frames.append(read_tweet_day(day).assign(ticker=folder.name.upper()))
+            try: rows += [(folder.name.upper(), str(day), *r) for r in read_tweet_day(day)]
             except (DataError, UnicodeDecodeError) as e: _skip(skipped, 'not JSON lines', [day], str(e).split(': ', 1)[-1])
-    if n_days and sum(s['count'] for s in skipped.values()) > self.max_drop_share * n_days:
-        raise DataError(f"{root/self.texts}: {sum(s['count'] for s in skipped.values())} of {n_days} day files are unusable (more than max_drop_share={self.max_drop_share}): {skipped}")
-    tx = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=['ticker', 'timestamp', 'text', '_file', '_row'])
-    tx = tx[['ticker', 'timestamp', 'text', '_file', '_row']]
+    n_bad = sum(s['count'] for s in skipped.values())
+    if n_days and n_bad > self.max_drop_share * n_days:
+        raise DataError(f"{root/self.texts}: {n_bad} of {n_days} day files are unusable (more than max_drop_share={self.max_drop_share}): {skipped}")
+    tx = pd.DataFrame(rows, columns=['ticker', '_file', '_row', 'created_at', 'text'])
+    when = pd.to_datetime(tx['created_at'], format=CREATED_AT, errors='coerce', utc=True)  # unparsable: NaT, counted downstream
+    tx = tx.assign(timestamp=when.dt.strftime('%Y-%m-%d %H:%M:%S+00:00'))[['ticker', 'timestamp', 'text', '_file', '_row']]
     tx.attrs['report'] = {'day_files': n_days, 'days_skipped': skipped}
     return tx
 
