@@ -42,6 +42,11 @@ def main(argv=None):
     end, load1 = time.time(), os.getloadavg()
     if p.returncode: sys.exit(f"bench/stocknet.py: finann-train failed:\n{p.stderr[-3000:]}")
     phases = phase_times(work/'run'/'progress.jsonl', end)
+    embeds = [json.loads(l) for l in (work/'run'/'progress.jsonl').read_text().splitlines() if '"embed"' in l]
+    enc = dict(phases).get('embedding', 0.0)
+    rate = (f"The encoder read {embeds[-1]['total']:,} distinct texts ({embeds[-1].get('tokens_total') or embeds[-1].get('tokens', 0):,} tokens) "
+            f"in the embedding phase's {enc:.0f} s: {embeds[-1]['total'] / enc:.1f} texts/s (each distinct tweet once, however many windows hold it)."
+            if embeds and enc else '')
     startup = phases and (json.loads((work/'run'/'progress.jsonl').read_text().splitlines()[0])['t'] - t0)
     data = json.loads((work/'run'/'data_report.json').read_text())
     metrics = json.loads((work/'run'/'metrics.json').read_text())
@@ -56,7 +61,7 @@ def main(argv=None):
              f"(the cores are shared with other jobs: times are upper bounds). `{shown}`, cold: an empty `FINANN_CACHE`.", '',
              f"{data['texts']['rows_kept']:,} tweets → {sum(data['splits'].values()):,} events (train / val / test {counts}); "
              f"the test accuracy {metrics['test']['model']['accuracy']:.3f}.", '',
-             '| phase | wall s | share |', '|---|---:|---:|'] + [f"| {n} | {s:.1f} | {s / total:.0%} |" for n, s in rows] + \
+             *([rate, ''] if rate else []), '| phase | wall s | share |', '|---|---:|---:|'] + [f"| {n} | {s:.1f} | {s / total:.0%} |" for n, s in rows] + \
             [f"| **total** | **{total:.1f}** | |", '']
     out = Path(a.out)
     old = out.read_text() if out.exists() else ''
