@@ -60,7 +60,7 @@ def built(tmp_path_factory):
     events = b.build_datasets()
     frame = pd.concat([events[s].select_columns(['ticker', 'd+1_date', 'n_texts', 'd+0_close', 'd+1_close']).to_pandas().assign(split=s)
                        for s in events], ignore_index=True)
-    labelled = task.build_datasets(task.build_builder())
+    labelled, _ = task.build_datasets(task.build_builder())  # the events the label keeps, and the drop report
     return frame, {s: labelled[s].num_rows for s in labelled}, b.report
 
 
