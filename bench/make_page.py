@@ -42,6 +42,8 @@ SECTIONS = {
                      "at a time, and the most tokens the server saw in any 60 s under a tokens-per-minute limit.",
     'text_stream': "Many short texts per event (`TextStreamBuilder`): each unique text through the model once and pooled per event, against "
                    "joining each window's texts into one string (chunked when longer than the model's window), in one run with the packaged MiniLM.",
+    'stocknet': "The StockNet protocol (`configs/stocknet.yml`) on the real clone of 106,338 tweets, run once cold by `finann-train`, "
+                "phase by phase from the run's progress log: where the time of a real-data run goes.",
     'lora': "What fine-tuning the encoder buys: the packaged MiniLM frozen (vectors cached, then the MLP) against the same MiniLM with LoRA "
             "adapters trained with the same MLP head (`configs/lora_minilm.yml`), on the same synthetic calls, seed, windows and schedule.",
     'calibration': "Whether the verdict against the best baseline is honest: with no signal in the text, a test at the 5% level must say "

@@ -146,7 +146,8 @@ def load_frame(self:TextStreamBuilder) -> pd.DataFrame:
     text_report['in no window'] = int(ok.sum() - len(np.unique(np.concatenate(events['text_ids'].values)))) if len(events) else int(ok.sum())
     market = read_market(self.market, self.price_columns) if self.market else None
     out = align_events(events, prices, tz, self.adjust, market, self.horizon, self.calendar, self.beta_window)
-    out.attrs['report'] = {**out.attrs.get('report', {}), 'texts': text_report, 'windows_without_texts': self.windows_without_texts(out)}
+    out.attrs['report'] = {**out.attrs.get('report', {}), **tx.attrs.get('report', {}),  # what reading the texts counted (days skipped)
+                           'texts': text_report, 'windows_without_texts': self.windows_without_texts(out)}
     return out
 
 # %% ../../nbs/02g_data_stream.ipynb #2051488f
