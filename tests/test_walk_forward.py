@@ -36,11 +36,13 @@ def test_walk_forward_with_seeds_trains_each_fold_and_seed_and_reports_them(stud
         assert when(f[f['split'] == 'val']).max() < when(f[f['split'] == 'test']).min()
     m = json.loads((out / 'metrics.json').read_text())
     t = m['test']
-    assert t['n'] == len(test) and [f['fold'] for f in t['folds']] == [0, 1]
+    n_events = len(test[test['seed'] == 0])  # seeds are repetitions of the same events: counted once
+    assert t['n'] == n_events and sum(f['n'] for f in t['folds']) == n_events and [f['fold'] for f in t['folds']] == [0, 1]
+    assert sum(m['test']['class_counts']) == n_events and 'sharpe' in t['seeds']['per_seed']['0']
     assert set(t['seeds']['per_seed']) == {'0', '1'} and t['seeds']['sd']['accuracy'] is not None
     assert t['backtest']['uncertainty']['n_trials'] == 4  # 2 folds × 2 seeds
     md = (out / 'report.md').read_text()
-    assert '**Walk-forward folds**' in md and '| mean ± sd |' in md
+    assert '**Walk-forward folds**' in md and '| mean ± sd |' in md and f'## test ({n_events:,} events)' in md
     assert 'test: 2 folds: ' in p.stdout and 'test: 2 seeds: accuracy ' in p.stdout
     assert (out / 'model.safetensors').is_file() and (out / 'trainer_state.json').is_file()
 

@@ -16,8 +16,19 @@ from .sharpe import sharpe_uncertainty, information_coefficient
 from .verdict import too_little_data, best_baseline, model_verdict, p_text
 
 # %% auto #0
-__all__ = ['HEADLINE', 'evaluation_report', 'results_frame', 'results_table', 'report_markdown', 'fold_reports', 'seed_reports',
-           'repeats_summary', 'evaluate_predictions']
+__all__ = ['HEADLINE', 'ranks_within_periods', 'evaluation_report', 'sharpe_text', 'results_frame', 'results_table',
+           'report_markdown', 'pool_seeds', 'fold_reports', 'seed_reports', 'repeats_summary', 'evaluate_predictions']
+
+# %% ../../nbs/08d_evaluate_report.ipynb #b227c099
+def ranks_within_periods(scores,   # a predictor's signal, shape (n,)
+                         dates,    # each event's date
+                         period:Literal[None, 'D', 'W', 'M']='W', # the backtest's books
+                         folds=None, # each event's walk-forward fold: a score that differs only between folds ranks nothing
+                        ) -> bool:
+    "Whether `scores` differ within at least one period (of one fold): a score constant within every book ranks nothing, so it gets no backtest."
+    s = pd.Series(np.asarray(scores, dtype=np.float64))
+    keys = [period_starts(dates, period).to_numpy()] + ([] if folds is None else [np.asarray(folds)])
+    return bool((s.groupby(keys).nunique() > 1).any())
 
 # %% ../../nbs/08d_evaluate_report.ipynb #5d776742
 def evaluation_report(labels,                  # true class ids (n,), or true moves (n,) for a regression model
@@ -36,6 +47,7 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
                       cost_bps:float=0.0,
                       rf:float=0.0,
                       n_trials:int=1,          # backtests tried (seeds × folds × configs): deflates the Sharpe
+                      folds=None,              # each event's walk-forward fold: a baseline constant within each fold ranks nothing
                      ) -> dict:
     "One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest with its Sharpe's uncertainty, IC and deciles."
     probs = np.asarray(probs, dtype=np.float64)
@@ -72,9 +84,11 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
         try:
             res = long_short_backtest(scores, **bt)
             out['backtest'] = {**res.to_dict(), 'uncertainty': sharpe_uncertainty(res.returns, res.periods_per_year, n_trials)}
-            for name, p in (baselines or {}).items():  # a constant score ranks nothing: no backtest
+            for name, p in (baselines or {}).items():  # a score constant within every period ranks nothing: no backtest
                 s = to_scores(p)
-                if np.ptp(s) > 0: out['baseline_backtests'][name] = long_short_backtest(s, **bt).to_dict()  # with its series: the plots draw the best one's equity
+                if ranks_within_periods(s, dates, period, folds):  # with its series: the plots draw the best one's equity
+                    b = long_short_backtest(s, **bt)
+                    out['baseline_backtests'][name] = {**b.to_dict(), 'uncertainty': sharpe_uncertainty(b.returns, b.periods_per_year, n_trials)}
         except EvaluationError as e:  # e.g. too few events per period: report why instead of failing a finished run
             out['backtest'], out['backtest_skipped'] = None, str(e)
     return _jsonable(out)
@@ -83,6 +97,13 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
 def _fmt(x, pct:bool=False, digits:int=3) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)): return '–'
     return f"{100 * x:.1f}%" if pct else f"{x:.{digits}f}"
+
+# %% ../../nbs/08d_evaluate_report.ipynb #f4993241
+def sharpe_text(bt:dict|None) -> str:
+    "A backtest's Sharpe with its standard error ('1.31 ± 0.42'), or a dash; every Sharpe the report shows, the baselines' too, is quoted this way."
+    if not bt or bt.get('sharpe') is None: return '–'
+    se = (bt.get('uncertainty') or {}).get('se')
+    return _fmt(bt['sharpe'], digits=2) + (f" ± {_fmt(se, digits=2)}" if se is not None else '')
 
 # %% ../../nbs/08d_evaluate_report.ipynb #d1d4b344
 HEADLINE = {'classification': [('accuracy', 'accuracy'), ('f1_macro', 'macro-F1'), ('mcc', 'MCC'), ('balanced_accuracy', 'balanced acc.'), ('log_loss', 'log-loss')],
@@ -103,7 +124,7 @@ def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.
             bt = rep.get('backtest') if name == 'model' else bts.get(name)
             row = {by: split, 'n': f"{rep['n']:,}", 'predictor': name, cols[0][1]: _fmt(m.get(cols[0][0])),
                    '95% CI': f"{_fmt(lohi[0])}–{_fmt(lohi[1])}" if lohi else '',
-                   **{label: _fmt(m.get(key)) for key, label in cols[1:]}, 'Sharpe': _fmt((bt or {}).get('sharpe'), digits=2)}
+                   **{label: _fmt(m.get(key)) for key, label in cols[1:]}, 'Sharpe ± se': sharpe_text(bt)}
             rows.append(row)
     return pd.DataFrame(rows).fillna('')
 
@@ -142,8 +163,8 @@ def _backtest_md(bt:dict, baseline_backtests:dict) -> list[str]:
     per = {None: 'event date', 'D': 'event date', 'W': 'calendar week', 'M': 'calendar month'}[s['period']]
     lines = [f"**Long-short backtest**: each {per}, long the top {100 * s['q']:g}% of events by score and short the bottom "
              f"{100 * s['q']:g}% ({s['weighting']} weights, each leg 0.5 gross), holding the label's move; costs {s['cost_bps']:g} bps per unit traded.", '',
-             '| | Sharpe | annual return | annual volatility | max drawdown | hit rate |', '|---|---|---|---|---|---|']
-    row = lambda name, d: f"| {name} | {_fmt(d['sharpe'], digits=2)} | {_fmt(d['annual_return'], pct=True)} | {_fmt(d['annual_volatility'], pct=True)} | {_fmt(d['max_drawdown'], pct=True)} | {_fmt(d['hit_rate'], pct=True)} |"
+             '| | Sharpe ± se | annual return | annual volatility | max drawdown | hit rate |', '|---|---|---|---|---|---|']
+    row = lambda name, d: f"| {name} | {sharpe_text(d)} | {_fmt(d['annual_return'], pct=True)} | {_fmt(d['annual_volatility'], pct=True)} | {_fmt(d['max_drawdown'], pct=True)} | {_fmt(d['hit_rate'], pct=True)} |"
     lines += [row('**model long-short**', bt), row('long-all, equal weight', bt['benchmark'])]
     lines += [row(f'{name} long-short', d) for name, d in baseline_backtests.items()]
     lines += ['', f"{bt['n_periods']} periods ({_fmt(bt['periods_per_year'], digits=1)} a year, observed), {bt['n_skipped']} skipped with fewer than 2 events; "
@@ -174,8 +195,8 @@ def _repeats_md(rep:dict) -> list[str]:
                          f"| {v.get('baseline') or '–'} | {_fmt(v.get('baseline_value'))} | {v['outcome']}{p} |")
     if rep.get('seeds'):
         s = rep['seeds']; keys = list(s['mean'])
-        lines += ['', f"**Seeds** (every seed is in the headline):", '', '| seed | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
-        lines += [f"| {seed} | " + ' | '.join(_fmt(m[k]) for k in keys) + ' |' for seed, m in s['per_seed'].items()]
+        lines += ['', "**Seeds** (each seed alone; the headline scores each event once with the mean of the seeds' scores, their ensemble):", '', '| seed | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
+        lines += [f"| {seed} | " + ' | '.join(_fmt(m[k], digits=2 if k == 'sharpe' else 3) for k in keys) + ' |' for seed, m in s['per_seed'].items()]
         lines.append('| mean ± sd | ' + ' | '.join(f"{_fmt(s['mean'][k])} ± {_fmt(s['sd'][k])}" for k in keys) + ' |')
     if rep.get('skipped_folds'): lines += [''] + [f"**Skipped**: {s}." for s in rep['skipped_folds']]
     if rep.get('skipped_baselines'): lines += [''] + [f"**Baseline {b} not fitted**: {why}." for b, why in rep['skipped_baselines'].items()]
@@ -210,6 +231,25 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         lines += ['## Plots', ''] + [f"![{name}]({path})\n" for name, path in plots.items()]
     return '\n'.join(lines).rstrip() + '\n'
 
+# %% ../../nbs/08d_evaluate_report.ipynb #cd5d8c21
+def pool_seeds(df:pd.DataFrame, # the predictions table (`finann.predictions`), any number of seeds
+               meta:dict,       # its metadata: num_labels, baselines
+              ) -> pd.DataFrame:
+    "One row per event of each split and fold: every score column is the mean over the seeds (their ensemble); `seed` becomes -1."
+    from finann.predictions import score_columns
+    if 'seed' not in df.columns or df['seed'].nunique() <= 1: return df
+    k, n_seeds = meta['num_labels'], df['seed'].nunique()
+    scores = score_columns(k) + [c for b in meta.get('baselines', []) for c in score_columns(k, f'baseline_{b}')]
+    keys = [c for c in df.columns if c not in scores and c != 'seed']  # what makes an event: split, fold, ticker, time, label, move…
+    d = df.assign(_nth=df.groupby([*keys, 'seed'], dropna=False, sort=False).cumcount())  # the same event twice in a seed stays two rows
+    g = d.groupby([*keys, '_nth'], dropna=False, sort=False)
+    out = g[scores].mean().join(g.size().rename('_seeds')).reset_index()
+    if (out['_seeds'] != n_seeds).any():
+        r = out[out['_seeds'] != n_seeds].iloc[0]
+        raise EvaluationError(f"the seeds scored different events: {r['split']} event {r['ticker']} at {r['event_start_at_et']} "
+                              f"has {r['_seeds']} of {n_seeds} seeds' rows; a study's seeds must predict the same events")
+    return out.drop(columns=['_nth', '_seeds']).assign(seed=np.int64(-1))[df.columns]
+
 # %% ../../nbs/08d_evaluate_report.ipynb #fe938c13
 def fold_reports(df:pd.DataFrame, meta:dict, split:str, n_boot:int=1000, seed:int=0) -> list[dict]:
     "Per walk-forward fold of `split` (all its seeds): n, first and last date, the model's headline metric with its interval, and the verdict."
@@ -231,17 +271,22 @@ def fold_reports(df:pd.DataFrame, meta:dict, split:str, n_boot:int=1000, seed:in
     return out
 
 # %% ../../nbs/08d_evaluate_report.ipynb #2a2c4b47
-def seed_reports(df:pd.DataFrame, meta:dict, split:str) -> dict:
-    "Per seed, the model's headline metrics on `split` (all folds pooled), and their mean and standard deviation over seeds."
+def seed_reports(df:pd.DataFrame, meta:dict, split:str,
+                 evaluator=None, # the evaluator section (q, weighting, period, cost_bps, rf): adds each seed's Sharpe alone
+                ) -> dict:
+    "Per seed, the model's headline metrics on `split` (all folds pooled), and their mean and standard deviation over seeds: the spread beside the seeds' ensemble."
     from finann.predictions import split_inputs
-    per = {}
+    per, ev = {}, evaluator
     for s in sorted(df['seed'].unique()):
         x = split_inputs(df[df['seed'] == s], meta, split)
-        rep = evaluation_report(x['labels'], x['probs'], n_boot=0)
+        bt = {} if ev is None else dict(moves=x['moves'], dates=x['dates'], q=ev.q, weighting=ev.weighting, period=ev.period, cost_bps=ev.cost_bps, rf=ev.rf)
+        rep = evaluation_report(x['labels'], x['probs'], n_boot=0, **bt)
         per[str(int(s))] = {key: rep['model'][key] for key, _ in HEADLINE[rep['task']]}
+        if ev is not None: per[str(int(s))]['sharpe'] = (rep.get('backtest') or {}).get('sharpe')
     keys = next(iter(per.values())).keys()
-    return {'per_seed': per, 'mean': {k: float(np.mean([m[k] for m in per.values()])) for k in keys},
-            'sd': {k: float(np.std([m[k] for m in per.values()], ddof=1)) if len(per) > 1 else None for k in keys}}
+    vals = {k: [m[k] for m in per.values() if m[k] is not None] for k in keys}
+    return {'per_seed': per, 'mean': {k: float(np.mean(v)) if v else None for k, v in vals.items()},
+            'sd': {k: float(np.std(v, ddof=1)) if len(v) > 1 else None for k, v in vals.items()}}
 
 # %% ../../nbs/08d_evaluate_report.ipynb #ebb80f39
 def repeats_summary(rep:dict) -> list[str]:
@@ -253,7 +298,9 @@ def repeats_summary(rep:dict) -> list[str]:
     if rep.get('seeds'):
         key, label = HEADLINE[rep['task']][0]
         s = rep['seeds']
-        lines.append(f"{len(s['per_seed'])} seeds: {label} {_fmt(s['mean'][key])} ± {_fmt(s['sd'][key])} (mean ± sd; the headline pools every seed)")
+        sharpe = f", Sharpe {_fmt(s['mean']['sharpe'], digits=2)} ± {_fmt(s['sd']['sharpe'], digits=2)}" if 'sharpe' in s['mean'] else ''
+        lines.append(f"{len(s['per_seed'])} seeds: {label} {_fmt(s['mean'][key])} ± {_fmt(s['sd'][key])}{sharpe} "
+                     "(each seed alone, mean ± sd; the headline scores each event once with the seeds' mean score)")
     lines += rep.get('skipped_folds') or []
     return lines
 
@@ -272,17 +319,18 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
                          evaluator,        # the config's `evaluator` section (splits, n_boot, ci_by, q, weighting, period, cost_bps, rf)
                          seed:int=0,       # the bootstrap's seed (the run's)
                         ) -> dict:
-    "split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table."
+    "split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table; seeds pooled per event (`pool_seeds`)."
     from finann.predictions import split_inputs
     ev, out, k, inputs = evaluator, {}, meta['num_labels'], {}
     units = len(df[[c for c in ('fold', 'seed') if c in df.columns]].drop_duplicates()) or 1
     n_trials = units * getattr(ev, 'configs_tried', 1)  # every fold and seed trained is a trial; so is every config of the study
+    by_seed, df = df, pool_seeds(df, meta)  # seeds are repetitions: each event once, scored by the seeds' mean
     for split in ev.splits:
         if not (df['split'] == split).any(): continue
         x = inputs[split] = split_inputs(df, meta, split)
         rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
                                 n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=ev.period, cost_bps=ev.cost_bps, rf=ev.rf,
-                                n_trials=n_trials)
+                                n_trials=n_trials, folds=df.loc[df['split'] == split, 'fold'].to_numpy())
         rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
         y = x['labels']
         counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y.astype(int), minlength=k).tolist()
@@ -293,7 +341,7 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
         v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed)
         out[split] = {'verdict': _jsonable(v), **out[split]}
         if df['fold'].nunique() > 1: out[split]['folds'] = fold_reports(df, meta, split, ev.n_boot, seed)
-        if df['seed'].nunique() > 1: out[split]['seeds'] = seed_reports(df, meta, split)
+        if by_seed['seed'].nunique() > 1: out[split]['seeds'] = seed_reports(by_seed, meta, split, ev)
         if meta.get('skipped_folds'): out[split]['skipped_folds'] = meta['skipped_folds']
         if meta.get('skipped_baselines'): out[split]['skipped_baselines'] = meta['skipped_baselines']
     return out
