@@ -16,7 +16,7 @@ from .sharpe import sharpe_uncertainty, information_coefficient
 from .verdict import too_little_data, best_baseline, model_verdict, p_text
 
 # %% auto #0
-__all__ = ['HEADLINE', 'ranks_within_periods', 'evaluation_report', 'sharpe_text', 'results_frame', 'results_table',
+__all__ = ['HEADLINE', 'FLOOR', 'ranks_within_periods', 'evaluation_report', 'sharpe_text', 'results_frame', 'results_table',
            'report_markdown', 'pool_seeds', 'fold_reports', 'seed_reports', 'repeats_summary', 'evaluate_predictions']
 
 # %% ../../nbs/08d_evaluate_report.ipynb #b227c099
@@ -134,7 +134,7 @@ def results_table(reports:dict, fmt:Literal['text', 'markdown', 'html']='text', 
     df = results_frame(reports, by)
     if df.empty: return ''
     verdicts = [(split, line) for split, rep in reports.items() if isinstance(rep, dict) and rep.get('verdict')
-                for line in [rep['verdict']['line'], *repeats_summary(rep)]]
+                for line in [rep['verdict']['line'], *([f"against the floor, {rep['floor']['line']}"] if rep.get('floor') else []), *repeats_summary(rep)]]
     if fmt == 'html':
         import html
         return ''.join(f'<p class="finann-verdict"><b>{s}</b>: {html.escape(v)}</p>' for s, v in verdicts) + df.to_html(index=False, border=0, classes='finann-results')
@@ -212,6 +212,7 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         ci = rep['ci']
         lines += [f"## {split} ({rep['n']:,} events)", '']
         if rep.get('verdict'): lines += [f"**Verdict**: {rep['verdict']['line']}", '', _verdict_md(rep['verdict']), '']
+        if rep.get('floor'): lines += [f"**Against the majority class** (the floor every model must clear): {rep['floor']['line']}", '']
         lines += [results_table({split: rep}, 'markdown')] + _repeats_md(rep)
         if ci.get('skipped'): lines += ['', f"No intervals: {ci['skipped']}."]
         if ci['metrics']:
@@ -313,6 +314,9 @@ def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
     x = split_inputs(df, meta, 'val')
     return best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
 
+# %% ../../nbs/08d_evaluate_report.ipynb #8b9969ac
+FLOOR = 'majority'  # the baseline every model must clear: the verdict also states the model against it
+
 # %% ../../nbs/08d_evaluate_report.ipynb #76e071ae
 def evaluate_predictions(df:pd.DataFrame,  # the predictions table
                          meta:dict,        # its metadata (`read_predictions`)
@@ -340,6 +344,9 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
         name, on = (best, 'val') if best else (best_baseline(out[split]), split)
         v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed)
         out[split] = {'verdict': _jsonable(v), **out[split]}
+        if name != FLOOR and FLOOR in x['baselines']:  # the floor every model must clear, whichever baseline val chose
+            f = model_verdict(x['labels'], x['probs'], x['baselines'][FLOOR], FLOOR, dates=x['dates'], chosen_on='floor', n_boot=ev.n_boot, seed=seed)
+            out[split] = {'verdict': out[split]['verdict'], 'floor': _jsonable(f), **out[split]}
         if df['fold'].nunique() > 1: out[split]['folds'] = fold_reports(df, meta, split, ev.n_boot, seed)
         if by_seed['seed'].nunique() > 1: out[split]['seeds'] = seed_reports(by_seed, meta, split, ev)
         if meta.get('skipped_folds'): out[split]['skipped_folds'] = meta['skipped_folds']
