@@ -122,13 +122,16 @@ def _as_text(values:pd.Series) -> pd.Series:
 
 # %% ../../nbs/02a_data_schema.ipynb #f71093e3
 def read_events_file(path:Path, columns:dict|None=None, text_columns=('ticker',)) -> pd.DataFrame:
-    "Read one table file (CSV, JSONL, JSON, parquet; compressed or not): headers matched and renamed by `columns`, `text_columns` kept as strings (zeros kept)."
+    "Read one table file (CSV, JSONL, JSON, parquet; compressed or not): headers matched and renamed by `columns`, `text_columns` kept as strings (zeros kept; `NA`, `NULL`, `TRUE` are tickers, not missing or booleans)."
     path = Path(path)
     kind, comp = table_format(path)
     try:
         if kind == '.csv':  # identifiers are read as text: '0007203' keeps its zeros
             names = column_names(pd.read_csv(path, nrows=0, compression=comp).columns, columns, str(path))
-            df = _READERS[kind](path, comp, dtype={c: str for c, n in names.items() if n in text_columns})
+            ids = [c for c, n in names.items() if n in text_columns]
+            df = _READERS[kind](path, comp, dtype={c: str for c in ids})
+            if ids:  # pandas reads 'NA', 'NULL', 'TRUE'… as missing even with dtype=str: a ticker named NA stays NA; only a blank is missing
+                df[ids] = _READERS[kind](path, comp, usecols=ids, dtype=str, keep_default_na=False, na_values=[''])[ids]
         else: df = _READERS[kind](path, comp)
     except DataError: raise
     except UnicodeDecodeError as e: raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
