@@ -249,6 +249,7 @@ def format_report(report:dict) -> str:
     if report.get('untradable_accepted'): lines.append(f"  {'untradable, accepted':<34}{report['untradable_accepted']:>9}   (allow_untradable: true)")
     for ticker, gap in report.get('sessions_missing', {}).items():
         lines.append(f"  {'sessions missing: ' + ticker:<34}{gap['count']:>9}   first: {gap['first']}")
+    lines += [f"  notice: {n}" for n in report.get('notices', [])]  # fallbacks and suspicions, stated (the run card and the console's last lines repeat them)
     for split, counts in report.get('class_balance', {}).items():
         lines.append(f"  {'labels ' + split:<34}{' / '.join(str(c) for c in counts):>9}")
     return '\n'.join(lines)
