@@ -151,10 +151,10 @@ def eval_main(argv:list[str]|None=None) -> int:
             print(compare_runs(args.compare, (args.split or ['test'])[0]))
             return 0
         if args.run:
-            from finann.runs import evaluate_run
+            from finann.runs import evaluate_run, notices_text
             from finann.evaluate import results_table
             reports = evaluate_run(args.run, args.output_dir, args.options, args.split)
-            print(f"finann: {args.run} → {args.output_dir or args.run}/report.md\n" + results_table(reports))
+            print(f"finann: {args.run} → {args.output_dir or args.run}/report.md\n" + results_table(reports) + notices_text(args.run))
             return 0
         from finann.task import setup_task, setup_logger
         cfg = load_config(args.cfg_path, args.options)

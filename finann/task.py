@@ -130,7 +130,7 @@ def build_datasets(self:TrainTask, builder=None):
     "The builder's `DatasetDict` of events, split by time, less those the label scheme drops; its drop report is logged."
     b = builder or self.build_builder()
     events = self.build_collator().filter_events(b.build_datasets(), b.report)  # drop_band (and untradable texts) counted in the report
-    if self.build_embedding().mask_entities: events = embedding.mask_entities(events, b)  # the encoder, text baselines and a LoRA model read the same masked texts
+    if self.build_embedding().mask_entities: events = embedding.mask_entities(events, b, b.report)  # the encoder, text baselines and a LoRA model read the same masked texts
     if get_rank() == 0: logger.info('data\n' + data.format_report(b.report) + f"\n  splits: {b.report.get('splits')}")
     if 'train' not in events: raise ConfigError(f"{self.config.source}: dataset: the builder returned no 'train' split (got {list(events)})")
     return events
@@ -645,7 +645,8 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     metrics['seconds'] = {'setup': round(t1 - t0, 2), 'train': round(t2 - t1, 2), 'evaluate': round(time.time() - t2, 2)}
     write_atomic(out/'metrics.json', json.dumps(metrics, indent=1, default=str))  # last: a run folder with metrics.json is complete
     self._finish_wandb(args, metrics)
-    print(f"\nfinann: {self.run_name} → {out}\n" + results_table(metrics))
+    from finann.runs import notices_text
+    print(f"\nfinann: {self.run_name} → {out}\n" + results_table(metrics) + notices_text(out))  # a fallback stated in the last lines
     progress.write('done', output_dir=str(out), message=f"finished in {time.time() - t0:.0f} s")
     return metrics
 
