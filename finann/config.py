@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, Val
 __all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS', 'TRAINER_LIMITS', 'OPTIMIZER_PACKAGES',
            'FinannError', 'ConfigError', 'did_you_mean', 'unknown_key', 'RunSection', 'ComponentSection',
            'CollatorSection', 'ModelSection', 'FoldsSection', 'EvaluatorSection', 'TrainConfig', 'parse_yaml',
-           'read_yaml', 'apply_overrides', 'check_params', 'run_name_of', 'run_output_dir', 'training_arguments_kwargs',
-           'lora_settings', 'check_config', 'load_config']
+           'read_yaml', 'merge_override', 'apply_overrides', 'check_params', 'run_name_of', 'run_output_dir',
+           'training_arguments_kwargs', 'lora_settings', 'check_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #05a2be19
 class FinannError(Exception):
@@ -148,8 +148,14 @@ def read_yaml(path:str|Path) -> dict:
     return data
 
 # %% ../nbs/00_config.ipynb #783a24ce
+def merge_override(old, new):
+    "A mapping given for a section is merged into it, key by key (`trainer={learning_rate: 1e-3}` keeps the other trainer keys); anything else replaces it, as does a mapping naming another `cls_name` (another class's settings)."
+    if not (isinstance(old, dict) and isinstance(new, dict)): return new
+    if 'cls_name' in new and new['cls_name'] != old.get('cls_name'): return new
+    return {**old, **{k: merge_override(old.get(k), v) for k, v in new.items()}}
+
 def apply_overrides(data:dict, overrides:list[str]|None, source:str='<config>') -> dict:
-    "Apply dot-list overrides such as `trainer.learning_rate=1e-3`; values are parsed as YAML."
+    "Apply dot-list overrides such as `trainer.learning_rate=1e-3`; values are parsed as YAML, and a mapping merges into its section (`merge_override`)."
     data = copy.deepcopy(data)
     for item in overrides or []:
         if '=' not in item: raise ConfigError(f"{source}: override '{item}' must look like key.path=value")
@@ -162,7 +168,7 @@ def apply_overrides(data:dict, overrides:list[str]|None, source:str='<config>') 
         for i, p in enumerate(parts[:-1]):
             node = node.setdefault(p, {})
             if not isinstance(node, dict): raise ConfigError(f"{source}: override '{item}': {'.'.join(parts[:i+1])} is not a section")
-        node[parts[-1]] = value
+        node[parts[-1]] = merge_override(node.get(parts[-1]), value)
     return data
 
 # %% ../nbs/00_config.ipynb #de85062a
