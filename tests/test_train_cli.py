@@ -151,7 +151,14 @@ def test_finann_eval_run_refuses_a_bad_predictions_file_in_one_line(small_run, t
     assert p.returncode == 0
     cases = [(lambda d: None, 'no predictions file'),
              (lambda d: pd.DataFrame({'split': ['val']}).to_parquet(d / 'predictions.parquet'), 'written by an older finann'),
-             (lambda d: (d / 'predictions.parquet').write_text('not parquet'), 'not a readable Parquet file')]
+             (lambda d: (d / 'predictions.parquet').write_text('not parquet'), 'not a readable Parquet file'),
+             (lambda d: damaged(d, 'p_1', float('nan')), 'row 3, column p_1: nan is not a finite number'),
+             (lambda d: damaged(d, 'p_0', 2.5), 'row 3, column p_0: 2.5 is not a probability (0 to 1); are these logits?')]
+    def damaged(d, column, value):  # the run's own predictions, one score spoilt, its metadata kept
+        from finann.predictions import read_predictions, write_predictions
+        df, meta = read_predictions(out)
+        df.loc[2, column] = value
+        write_predictions(df, d, {k: v for k, v in meta.items() if k != 'version'})
     for i, (make, expected) in enumerate(cases):
         run = tmp_path / f'copy{i}'; run.mkdir()
         for f in ('config.yaml', 'metrics.json'): (run / f).write_bytes((out / f).read_bytes())
