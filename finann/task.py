@@ -22,7 +22,7 @@ from .evaluate.report import results_table
 
 # %% auto #0
 __all__ = ['logger', 'SECRET_KEY', 'BASELINE_LADDER', 'UNIT_FILE', 'get_rank', 'setup_seeds', 'setup_logger', 'redact', 'Stopped',
-           'check_wandb_reachable', 'EventVectors', 'embed_events', 'TrainTask', 'setup_task']
+           'check_wandb_reachable', 'EventVectors', 'embed_events', 'TrainTask', 'study_flags', 'setup_task']
 
 # %% ../nbs/07_task.ipynb #46ef8b20
 logger = logging.getLogger('finann')
@@ -244,8 +244,10 @@ def fit(self:TrainTask, trainer, resume_from_checkpoint:str|None=None):
         if 'wandb' in (trainer.args.report_to or []) and trainer.is_world_process_zero():
             import wandb
             if wandb.run is not None: wandb.finish(exit_code=1)
-        raise Stopped(f"stopped by {stopper.requested} at step {stopper.stopped_at}; checkpoint saved in {latest_checkpoint(self.output_dir)}; "
-                      f"continue with --resume-from-checkpoint latest")
+        ckpt = latest_checkpoint(trainer.args.output_dir)  # a study's unit checkpoints in its own folder (repeats/fold<k>-seed<s>)
+        saved = f"checkpoint saved in {ckpt}" if ckpt else "no checkpoint saved (stopped before the first)"
+        flags = f" {study_flags(self.config)}" if self.repeats() else ''
+        raise Stopped(f"stopped by {stopper.requested} at step {stopper.stopped_at}; {saved}; continue with{flags} --resume-from-checkpoint latest")
     return trainer
 
 @patch
@@ -274,6 +276,10 @@ def _resolve_resume(self:TrainTask, resume) -> str|None:
         return str(self.output_dir/'repeats')
     if resume in ('latest', True):
         c = latest_checkpoint(self.output_dir)
+        units = sorted(p.name for p in self.output_dir.glob('repeats/fold*-seed*'))
+        if c is None and units:  # a study resumed without the flags it ran with
+            raise FinannError(f"--resume-from-checkpoint latest: {self.output_dir} holds a walk-forward or multi-seed study ({', '.join(units[:4])}"
+                              f"{'…' if len(units) > 4 else ''} in repeats/); resume it with the flags it ran with (--walk-forward, --seeds N)")
         if c is None: raise FinannError(f"--resume-from-checkpoint latest: no complete checkpoint in {self.output_dir}")
         return str(c)
     resume = Path(os.path.expandvars(str(resume))).expanduser()
@@ -301,6 +307,12 @@ def _check_same_config(self:TrainTask, folder:Path, flag:str, sections=('model',
     if diff:
         raise FinannError(f"{flag}: {folder} was made with another config: {'; '.join(diff[:5])}{' …' if len(diff) > 5 else ''}; "
                           f"use the config saved with that run (config.yaml in its run folder)" + (", or start a new trainer.run_name" if flag.startswith('--resume') else ''))
+
+# %% ../nbs/07_task.ipynb #ee0fef78
+def study_flags(cfg) -> str:
+    "The flags that make `cfg`'s study again (`--walk-forward`, `--seeds N`), for the line that says how to continue it."
+    seeds = cfg.run.seeds or []
+    return ' '.join(['--walk-forward'] * bool(cfg.evaluator.folds) + ([f'--seeds {len(seeds)}'] if len(seeds) > 1 else []))
 
 # %% ../nbs/07_task.ipynb #b67bdfa9
 @patch

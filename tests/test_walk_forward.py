@@ -71,6 +71,9 @@ def test_an_interrupted_study_goes_on_from_its_finished_units(study, tmp_path):
     assert sorted(u.parent.name for u in (out / 'repeats').glob('*/unit.json')) == ['fold0-seed0', 'fold0-seed1']
     again, _ = train(tmp_path, '--walk-forward', '--seeds', '2')  # nothing destroyed: the finished units are not trained over
     assert again.returncode == 2 and 'holds an unfinished run (repeats/fold0-seed0, no metrics.json); continue it with --resume-from-checkpoint latest' in again.stderr.strip().splitlines()[-1]
+    bare, _ = train(tmp_path, '--resume-from-checkpoint', 'latest')  # resumed without the flags it ran with
+    assert bare.returncode == 2 and bare.stderr.strip().splitlines()[-1].endswith(
+        "holds a walk-forward or multi-seed study (fold0-seed0, fold0-seed1 in repeats/); resume it with the flags it ran with (--walk-forward, --seeds N)"), bare.stderr[-2000:]
     resumed, _ = train(tmp_path, '--walk-forward', '--seeds', '2', '--resume-from-checkpoint', 'latest')
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     log = resumed.stdout + resumed.stderr
