@@ -244,9 +244,9 @@ def fit(self:TrainTask, trainer, resume_from_checkpoint:str|None=None):
         if 'wandb' in (trainer.args.report_to or []) and trainer.is_world_process_zero():
             import wandb
             if wandb.run is not None: wandb.finish(exit_code=1)
-        ckpt = latest_checkpoint(trainer.args.output_dir)  # a study's unit checkpoints in its own folder (repeats/fold<k>-seed<s>)
-        saved = f"checkpoint saved in {ckpt}" if ckpt else "no checkpoint saved (stopped before the first)"
-        flags = f" {study_flags(self.config)}" if self.repeats() else ''
+        ckpt, flags = latest_checkpoint(self.output_dir), f" {study_flags(self.config)}" if self.repeats() else ''
+        saved = (f"the study goes on from its finished folds and seeds ({len(self.finished_units())} finished)" if self.repeats()  # units keep no checkpoints
+                 else f"checkpoint saved in {ckpt}" if ckpt else "no checkpoint saved (stopped before the first)")
         raise Stopped(f"stopped by {stopper.requested} at step {stopper.stopped_at}; {saved}; continue with{flags} --resume-from-checkpoint latest")
     return trainer
 
