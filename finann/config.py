@@ -35,7 +35,8 @@ def did_you_mean(name:str, choices) -> str:
 def unknown_key(key:str, choices, owner:str='') -> str:
     "'unknown key; did you mean ...? (choices: ...)', the choices listed when there are 20 or fewer."
     hint = did_you_mean(key, choices)
-    listed = f" (choices: {', '.join(sorted(choices))})" if len(choices) <= 20 else f" ({len(choices)} keys accepted; see {owner})"
+    many = len(choices) > 20 and owner  # a long list is named by its owner, whose help lists them; without one, listed: a "see" always names its target
+    listed = f" ({len(choices)} keys accepted; see help({owner}))" if many else f" (choices: {', '.join(sorted(map(str, choices)))})"
     return f"unknown key{';' + hint if hint else ''}" + (listed if choices else "")
 
 # %% ../nbs/00_config.ipynb #691668d5
