@@ -9,8 +9,9 @@ from pathlib import Path
 from .config import FinannError, load_config
 
 # %% auto #0
-__all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'write_traceback', 'cli_boundary', 'run_phase', 'repeat_flags',
-           'train_main', 'eval_parser', 'eval_main', 'init_main', 'embed_parser', 'format_dry_run', 'embed_main']
+__all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'disk_error', 'write_traceback', 'cli_boundary', 'run_phase',
+           'repeat_flags', 'train_main', 'eval_parser', 'eval_main', 'init_main', 'embed_parser', 'format_dry_run',
+           'embed_main']
 
 # %% ../nbs/11_cli.ipynb #22730e11
 def train_parser() -> argparse.ArgumentParser:
@@ -41,6 +42,18 @@ def os_error_line(e:OSError) -> str:
     "An OS error as one line: the path(s) and what went wrong."
     where = ' → '.join(str(f) for f in (e.filename, e.filename2) if f)
     return f"{where}: {e.strerror or e}" if where else f"{e.strerror or e}"
+
+# %% ../nbs/11_cli.ipynb #801836e4
+def disk_error(e:BaseException) -> str|None:
+    "The OS error behind a library's own exception (safetensors' 'I/O error: No space left on device (os error 28)', torch's stream writer), as one line; None for anything else."
+    import re
+    cause = e
+    while cause is not None:  # raise … from an OSError
+        if isinstance(cause, OSError): return os_error_line(cause)
+        cause = cause.__cause__
+    if m := re.search(r'\(os error (\d+)\)', str(e)): return f"{os.strerror(int(m[1]))} (os error {m[1]})"
+    if 'PytorchStreamWriter failed' in str(e) or 'unexpected pos' in str(e): return 'a file could not be written (is the disk full?)'
+    return None
 
 # %% ../nbs/11_cli.ipynb #29b412fa
 def write_traceback(prog:str, folder:Path|None) -> Path:
@@ -74,6 +87,12 @@ def cli_boundary(prog:str,                    # the command's name, first on the
         print(f"{prog}: error: {os_error_line(e)}", file=sys.stderr); return 2
     except Exception as e:  # a bug, here or in a library: one line, and the whole traceback where it can be read
         if debug: raise
+        if why := disk_error(e):  # the disk, reached through a library that wraps the OSError (safetensors, torch.save)
+            folder = run_dir()
+            print(f"{prog}: error: writing {'in ' + str(folder) + ' ' if folder else ''}during {phase()}: {why}; nothing half-written is read as valid "
+                  "(a checkpoint counts once its trainer_state.json is written, a run once its metrics.json is); free space or fix permissions, "
+                  "then run again (a training goes on with --resume-from-checkpoint latest)", file=sys.stderr)
+            return 2
         log = write_traceback(prog, run_dir())
         msg = (str(e).strip().splitlines() or [''])[0][:300]
         print(f"{prog}: unexpected error during {phase()}: {type(e).__name__}: {msg} (full traceback in {log}; --debug shows it here)", file=sys.stderr)
