@@ -10,8 +10,8 @@ from .config import FinannError, load_config
 
 # %% auto #0
 __all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'disk_error', 'write_traceback', 'cli_boundary', 'run_phase',
-           'repeat_flags', 'train_main', 'eval_parser', 'eval_main', 'init_main', 'embed_parser', 'format_dry_run',
-           'embed_main']
+           'repeat_flags', 'train_main', 'eval_parser', 'eval_main', 'init_main', 'predict_parser', 'predict_main',
+           'embed_parser', 'format_dry_run', 'embed_main']
 
 # %% ../nbs/11_cli.ipynb #22730e11
 def train_parser() -> argparse.ArgumentParser:
@@ -199,6 +199,32 @@ def init_main(argv:list[str]|None=None) -> int:
         load_config(out)  # what it wrote loads, or this is a bug worth one line
         print(summary(found, out))
     return cli_boundary('finann-init', init, phase=lambda: 'data')
+
+# %% ../nbs/11_cli.ipynb #d666571e
+def predict_parser() -> argparse.ArgumentParser:
+    "The `finann-predict` arguments: a finished run, a file of texts, where the table goes."
+    p = argparse.ArgumentParser(prog='finann-predict', description="Score new texts with a finished run's model and encoder.")
+    p.add_argument('--run', required=True, help='a finished run folder (outputs/<run>)')
+    p.add_argument('--texts', required=True, help='a CSV, JSONL, JSON or parquet file with a text column (other columns are kept)')
+    p.add_argument('--output', default=None, help='write the table here (.csv, .jsonl or .parquet); default: print it')
+    p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here')
+    return p
+
+def predict_main(argv:list[str]|None=None) -> int:
+    "Entry point of `finann-predict`: one row per text with the run's scores; errors are one line (`cli_boundary`)."
+    args = predict_parser().parse_args(argv)
+    def predict():
+        from finann.runs import predict_texts
+        from finann.io import write_atomic
+        out = Path(args.output).expanduser() if args.output else None
+        writers = {'.csv': lambda f: df.to_csv(f, index=False), '.jsonl': lambda f: df.to_json(f, orient='records', lines=True),
+                   '.parquet': lambda f: df.to_parquet(f, index=False)}
+        if out is not None and out.suffix not in writers: raise FinannError(f"--output {out}: write .csv, .jsonl or .parquet")
+        df = predict_texts(args.run, args.texts)
+        if out is None: print(df.to_string(index=False, max_colwidth=60)); return 0
+        write_atomic(out, writers[out.suffix])
+        print(f"finann-predict: {len(df):,} texts scored by {args.run} → {out}")
+    return cli_boundary('finann-predict', predict, args.debug)
 
 # %% ../nbs/11_cli.ipynb #9344dbda
 def embed_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ from .config import FinannError
 # %% auto #0
 __all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'saved_run_config',
            'run_notices', 'run_card', 'notices_text', 'write_report', 'evaluate_run', 'run_label', 'run_differences',
-           'compare_runs']
+           'compare_runs', 'predict_texts']
 
 # %% ../nbs/07b_runs.ipynb #92e9f210
 def is_complete_checkpoint(path:str|Path) -> bool:
@@ -240,3 +240,37 @@ def compare_runs(paths:list[str|Path], # finished run folders, e.g. ['outputs/de
         import html
         return table + ''.join(f'<p class="finann-verdict">{html.escape(d)}</p>' for d in diffs)
     return table + ''.join(f"\n{d}" for d in diffs)
+
+# %% ../nbs/07b_runs.ipynb #b48e5b79
+def predict_texts(run:str|Path,   # a finished run folder (its config.yaml and model)
+                  texts:str|Path, # a CSV/JSONL/JSON/parquet file with a `text` column (other columns are kept)
+                  batch_size:int=1024,
+                 ) -> 'pd.DataFrame':
+    "The run's model on new texts: the file's columns, then `p_0 … p_{k-1}`, `predicted` and `score` (P(up) − P(down)), or `y_hat` for a regression."
+    import numpy as np, pandas as pd, torch
+    from finann.data.schema import read_events_file
+    from finann.embedding.masking import mask_text
+    from finann.predictions import score_columns
+    from finann.registry import registry
+    r = Run(run)
+    if not (r.path/'config.yaml').is_file() or not (r.path/'model.safetensors').is_file():
+        raise FinannError(f"{r.path}: not a finished run (no config.yaml or model.safetensors); train it with finann-train first")
+    df = read_events_file(Path(texts).expanduser())
+    if 'text' not in df: raise FinannError(f"{texts}: no text column (columns: {', '.join(map(str, df.columns))})")
+    blank = ~df['text'].map(lambda t: isinstance(t, str) and t.strip() != '')
+    if blank.any(): raise FinannError(f"{texts}: row {int(np.flatnonzero(blank)[0]) + 1}, column text: empty; give every row a text")
+    cfg, model = r.config, r.model
+    if getattr(model, 'takes_tokens', False): raise FinannError(f"{r.path}: a model that reads tokens (LoRA) is not scored by finann-predict yet; use finann-eval --checkpoint")
+    emb = registry.get_embedding_class(cfg.embedding.cls_name)(**cfg.embedding.config)
+    text = df['text'].tolist()
+    if emb.mask_entities:  # the model learnt from masked texts: each text's own ticker is masked the same way
+        text = [mask_text(t, k) for t, k in zip(text, df['ticker'] if 'ticker' in df else [''] * len(df))]
+    inverse, vecs = emb.embed_unique(text)
+    model.eval()
+    with torch.no_grad():
+        out = np.concatenate([model(inputs_embeds=torch.from_numpy(vecs[inverse[i:i + batch_size]])).logits.float().numpy()
+                              for i in range(0, len(df), batch_size)])
+    k = out.shape[1] if out.ndim == 2 else 1
+    if k == 1: return df.assign(y_hat=out.reshape(-1))
+    p = torch.softmax(torch.from_numpy(out), -1).numpy()
+    return df.assign(**dict(zip(score_columns(k), p.T)), predicted=p.argmax(1), score=p[:, -1] - p[:, 0])
