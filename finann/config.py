@@ -92,7 +92,7 @@ class EvaluatorSection(_Section):
     ci_by: Optional[Literal['date', 'ticker', 'event']] = None  # what the bootstrap resamples; None: event dates
     q: float = Field(0.1, gt=0, le=0.5)    # long the top q, short the bottom q of each period
     weighting: Literal['uniform', 'l1', 'l2'] = 'uniform'
-    period: Optional[Literal['D', 'W', 'M']] = 'W'  # one book per day, week or month of events
+    period: Optional[Literal['D', 'W', 'M', 'auto']] = 'auto'  # one book per day, week or month of events; auto: from the label's span (`backtest_period`)
     cost_bps: float = Field(0.0, ge=0)     # per unit of traded gross
     rf: float = 0.0                        # annual risk-free rate for the Sharpe ratio
     baseline_max_train: Optional[int] = Field(100_000, ge=1)  # logistic/ridge fit on a seeded sample of at most this many train events; None: all

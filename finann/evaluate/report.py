@@ -17,7 +17,8 @@ from .verdict import too_little_data, best_baseline, model_verdict, p_text
 
 # %% auto #0
 __all__ = ['HEADLINE', 'FLOOR', 'ranks_within_periods', 'evaluation_report', 'sharpe_text', 'results_frame', 'results_table',
-           'report_markdown', 'pool_seeds', 'fold_reports', 'seed_reports', 'repeats_summary', 'evaluate_predictions']
+           'report_markdown', 'pool_seeds', 'fold_reports', 'seed_reports', 'repeats_summary', 'backtest_period',
+           'label_sessions', 'evaluate_predictions']
 
 # %% ../../nbs/08d_evaluate_report.ipynb #b227c099
 def ranks_within_periods(scores,   # a predictor's signal, shape (n,)
@@ -48,6 +49,7 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
                       rf:float=0.0,
                       n_trials:int=1,          # backtests tried (seeds × folds × configs): deflates the Sharpe
                       folds=None,              # each event's walk-forward fold: a baseline constant within each fold ranks nothing
+                      hold_days:int=3,         # sessions the label's move spans: positions held, for the overlap check
                      ) -> dict:
     "One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest with its Sharpe's uncertainty, IC and deciles."
     probs = np.asarray(probs, dtype=np.float64)
@@ -80,7 +82,7 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
         out['deciles'] = decile_returns(scores, moves).reset_index().to_dict('records')
     if moves is not None and dates is not None: out['ic'] = information_coefficient(scores, moves, period_starts(dates, period))
     if moves is not None and dates is not None:
-        bt = dict(moves=moves, dates=dates, q=q, weighting=weighting, period=period, cost_bps=cost_bps, rf=rf)
+        bt = dict(moves=moves, dates=dates, q=q, weighting=weighting, period=period, cost_bps=cost_bps, rf=rf, hold_days=hold_days)
         try:
             res = long_short_backtest(scores, **bt)
             out['backtest'] = {**res.to_dict(), 'uncertainty': sharpe_uncertainty(res.returns, res.periods_per_year, n_trials)}
@@ -280,7 +282,9 @@ def seed_reports(df:pd.DataFrame, meta:dict, split:str,
     per, ev = {}, evaluator
     for s in sorted(df['seed'].unique()):
         x = split_inputs(df[df['seed'] == s], meta, split)
-        bt = {} if ev is None else dict(moves=x['moves'], dates=x['dates'], q=ev.q, weighting=ev.weighting, period=ev.period, cost_bps=ev.cost_bps, rf=ev.rf)
+        span = label_sessions(meta)
+        bt = {} if ev is None else dict(moves=x['moves'], dates=x['dates'], q=ev.q, weighting=ev.weighting, cost_bps=ev.cost_bps, rf=ev.rf,
+                                        period=backtest_period(span) if ev.period == 'auto' else ev.period, hold_days=span or 3)
         rep = evaluation_report(x['labels'], x['probs'], n_boot=0, **bt)
         per[str(int(s))] = {key: rep['model'][key] for key, _ in HEADLINE[rep['task']]}
         if ev is not None: per[str(int(s))]['sharpe'] = (rep.get('backtest') or {}).get('sharpe')
@@ -314,6 +318,17 @@ def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
     x = split_inputs(df, meta, 'val')
     return best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
 
+# %% ../../nbs/08d_evaluate_report.ipynb #3c12c723
+def backtest_period(span:int|None) -> Literal['D', 'W', 'M']:
+    "The book a label's span calls for: a one-session label trades daily books, up to a week's weekly, longer ones monthly (so books seldom overlap)."
+    return 'W' if span is None else 'D' if span <= 1 else 'W' if span <= 5 else 'M'
+
+def label_sessions(meta:dict) -> int|None:
+    "Sessions the predictions' label spans (`label_span` of its start and end fields), or None when it comes from a column of unknown span."
+    from finann.data.schema import label_span
+    lab = meta.get('label') or {}
+    return label_span(lab['start_field'], lab['end_field']) if lab.get('start_field') and lab.get('end_field') and not lab.get('label_column') else None
+
 # %% ../../nbs/08d_evaluate_report.ipynb #8b9969ac
 FLOOR = 'majority'  # the baseline every model must clear: the verdict also states the model against it
 
@@ -329,11 +344,13 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
     units = len(df[[c for c in ('fold', 'seed') if c in df.columns]].drop_duplicates()) or 1
     n_trials = units * getattr(ev, 'configs_tried', 1)  # every fold and seed trained is a trial; so is every config of the study
     by_seed, df = df, pool_seeds(df, meta)  # seeds are repetitions: each event once, scored by the seeds' mean
+    span = label_sessions(meta)  # the backtest holds each position for the label's span, in books that follow it unless the config names one
+    period, hold = backtest_period(span) if ev.period == 'auto' else ev.period, span or 3
     for split in ev.splits:
         if not (df['split'] == split).any(): continue
         x = inputs[split] = split_inputs(df, meta, split)
         rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
-                                n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=ev.period, cost_bps=ev.cost_bps, rf=ev.rf,
+                                n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=period, cost_bps=ev.cost_bps, rf=ev.rf, hold_days=hold,
                                 n_trials=n_trials, folds=df.loc[df['split'] == split, 'fold'].to_numpy())
         rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
         y = x['labels']
