@@ -188,14 +188,15 @@ def eval_main(argv:list[str]|None=None) -> int:
 # %% ../nbs/11_cli.ipynb #29c725c6
 def init_main(argv:list[str]|None=None) -> int:
     "Entry point of `finann-init`: inspect the events and prices, write the config, print the splits; errors are one line (`cli_boundary`)."
-    from finann.init import init_parser, inspect_files, config_yaml, summary
+    from finann.init import init_parser, inspect_files, config_yaml, summary, label_fields
     args = init_parser().parse_args(argv)
     out = Path(args.output or f"configs/{Path(args.events).name.split('.')[0]}.yml")
     def init():
         if out.exists() and not args.force: raise FinannError(f"{out}: already exists (--force overwrites it; --output writes elsewhere)")
-        found = inspect_files(args.events, args.prices, args.text_column, args.ticker_column, args.time_column, args.timezone)
+        label, horizon = label_fields(args.label, args.horizon)
+        found = inspect_files(args.events, args.prices, args.text_column, args.ticker_column, args.time_column, args.timezone, horizon=horizon)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(config_yaml(found, args.embedding, run_name=out.stem))
+        out.write_text(config_yaml(found, args.embedding, run_name=out.stem, label=label))
         load_config(out)  # what it wrote loads, or this is a bug worth one line
         print(summary(found, out))
     return cli_boundary('finann-init', init, phase=lambda: 'data')
