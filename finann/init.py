@@ -103,8 +103,9 @@ def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_colu
 # %% ../nbs/13_init.ipynb #1e0ad8c6
 def text_stream_hint(ev:pd.DataFrame, found:dict) -> str|None:
     "A line proposing `TextStreamBuilder` when the events look like a stream (most ticker-days hold several short texts: tweets, headlines), else None."
-    from finann.data.schema import parse_event_times
-    t, tick, text = ev[found['event_start_at_et']], ev[found['ticker']], ev[found['text']].astype('string')
+    from finann.data.schema import canonical_column, parse_event_times
+    col = lambda f: ev[found[f] if found[f] in ev else canonical_column(found[f])]  # a column given on the command line, as the file was read
+    t, tick, text = col('event_start_at_et'), col('ticker'), col('text').astype('string')
     day = parse_event_times(t).dt.normalize()
     per_day = pd.Series(1, index=ev.index).groupby([tick.to_numpy(), day.to_numpy()]).size()
     length = float(text.str.len().median())
