@@ -98,7 +98,7 @@ def saved_run_config(folder:str|Path) -> dict|None:
             except (OSError, ValueError, yaml.YAMLError): return None  # unreadable: nothing to compare with
     return None
 
-# %% ../nbs/07b_runs.ipynb #35fa9777
+# %% ../nbs/07b_runs.ipynb #e981b2e9
 def _json_file(f:Path) -> dict:
     "A small JSON file of the run as a dict; {} when it is missing or unreadable (the card then says less, never fails)."
     try: return json.loads(f.read_text(encoding='utf-8')) if f.is_file() else {}
@@ -108,7 +108,7 @@ def run_notices(folder:str|Path) -> list[str]:
     "The fallbacks and suspicions the run stated (its data report's `notices`: masking that fell back to tickers only, split-like price jumps…)."
     return list(_json_file(Path(folder)/'data_report.json').get('notices') or [])
 
-# %% ../nbs/07b_runs.ipynb #e6b1adfd
+# %% ../nbs/07b_runs.ipynb #1b205401
 def run_card(folder:str|Path) -> str:
     "report.md's opening table: what was trained on what (label, encoder, data, splits, training, repeats) and every notice, from the run's saved files."
     import yaml
@@ -195,7 +195,7 @@ def run_label(path:str|Path, taken=()) -> str:
     masked = f" (masked{': tickers only' if what == 'tickers only' else ''})" if emb.get('mask_entities') else ''
     return (str(path) if path.name in taken else path.name) + masked
 
-# %% ../nbs/07b_runs.ipynb #36331864
+# %% ../nbs/07b_runs.ipynb #4eafd2a7
 _PER_RUN_KEYS = ('trainer.output_dir', 'trainer.run_name', 'trainer.logging_dir')  # differ between any two runs: not worth a word
 
 def run_differences(paths:list[str|Path], split:str='test') -> list[str]:
@@ -241,7 +241,7 @@ def compare_runs(paths:list[str|Path], # finished run folders, e.g. ['outputs/de
         return table + ''.join(f'<p class="finann-verdict">{html.escape(d)}</p>' for d in diffs)
     return table + ''.join(f"\n{d}" for d in diffs)
 
-# %% ../nbs/07b_runs.ipynb #b48e5b79
+# %% ../nbs/07b_runs.ipynb #c50a3b07
 def predict_texts(run:str|Path,   # a finished run folder (its config.yaml and model)
                   texts:str|Path, # a CSV/JSONL/JSON/parquet file with a `text` column (other columns are kept)
                   batch_size:int=1024,
@@ -274,3 +274,12 @@ def predict_texts(run:str|Path,   # a finished run folder (its config.yaml and m
     if k == 1: return df.assign(y_hat=out.reshape(-1))
     p = torch.softmax(torch.from_numpy(out), -1).numpy()
     return df.assign(**dict(zip(score_columns(k), p.T)), predicted=p.argmax(1), score=p[:, -1] - p[:, 0])
+
+# %% ../nbs/07b_runs.ipynb #expl0003
+from fastcore.basics import patch
+
+@patch
+def explain(self:Run, out:str|Path|None=None):
+    "The run's explanation sheet (`finann.evaluate.explain.write_explain`): written to `out` (default: the run folder), shown in a notebook."
+    from finann.evaluate.explain import write_explain
+    return write_explain(self.path, out)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import warnings
 import numpy as np
 import pandas as pd
-from .metrics import EvaluationError, _vector, _labels, _same_length
+from .metrics import EvaluationError, checked_vector, checked_labels, same_length
 
 # %% auto #0
 __all__ = ['majority_baseline', 'ticker_baseline', 'logistic_baseline', 'ridge_baseline', 'tfidf_baseline', 'lm_word_lists',
@@ -23,7 +23,7 @@ def majority_baseline(train_labels,   # train class ids, shape (n_train,)
                       num_labels:int,
                      ) -> np.ndarray:
     "The train class frequencies for every eval event: it predicts the train majority class, and its log-loss is the prior's."
-    freq = _class_frequencies(_labels(train_labels, num_labels, 'train_labels'), num_labels)
+    freq = _class_frequencies(checked_labels(train_labels, num_labels, 'train_labels'), num_labels)
     return np.tile(freq, (int(n_eval), 1))
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #63c66134
@@ -33,8 +33,8 @@ def ticker_baseline(train_labels,   # train class ids, shape (n_train,)
                     num_labels:int,
                    ) -> np.ndarray:
     "Each ticker's train label counts plus one pseudo-event spread as the overall train frequencies, normalised; unseen tickers get the overall frequencies."
-    labels = _labels(train_labels, num_labels, 'train_labels')
-    _same_length(train_labels=labels, train_tickers=train_tickers)
+    labels = checked_labels(train_labels, num_labels, 'train_labels')
+    same_length(train_labels=labels, train_tickers=train_tickers)
     codes, tickers = pd.factorize(pd.Series(np.asarray(train_tickers, dtype=object)))
     prior = _class_frequencies(labels, num_labels)
     counts = np.zeros((len(tickers), num_labels))
@@ -63,8 +63,8 @@ def logistic_baseline(train_X,         # train vectors, shape (n_train, dim)
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    X, Xe, y = _matrix(train_X, 'train_X'), _matrix(eval_X, 'eval_X'), _labels(train_labels, num_labels, 'train_labels')
-    _same_length(train_X=X, train_labels=y)
+    X, Xe, y = _matrix(train_X, 'train_X'), _matrix(eval_X, 'eval_X'), checked_labels(train_labels, num_labels, 'train_labels')
+    same_length(train_X=X, train_labels=y)
     if X.shape[1] != Xe.shape[1]: raise EvaluationError(f"train_X has {X.shape[1]} features but eval_X has {Xe.shape[1]}")
     if len(np.unique(y)) < 2: raise EvaluationError(f"train_labels hold only class {y[0].item()}; a logistic regression needs two or more")
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed)).fit(X, y)
@@ -82,8 +82,8 @@ def ridge_baseline(train_X,       # train vectors, shape (n_train, dim)
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    X, Xe, y = _matrix(train_X, 'train_X'), _matrix(eval_X, 'eval_X'), _vector(train_y, 'train_y', np.float64)
-    _same_length(train_X=X, train_y=y)
+    X, Xe, y = _matrix(train_X, 'train_X'), _matrix(eval_X, 'eval_X'), checked_vector(train_y, 'train_y', np.float64)
+    same_length(train_X=X, train_y=y)
     if X.shape[1] != Xe.shape[1]: raise EvaluationError(f"train_X has {X.shape[1]} features but eval_X has {Xe.shape[1]}")
     return make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(X, y).predict(Xe)
 
@@ -107,8 +107,8 @@ def tfidf_baseline(train_texts,      # train texts, shape (n_train,)
                   ) -> np.ndarray:
     "Class probabilities from a logistic regression on TF-IDF word uni- and bigrams of the text (scikit-learn): a text model with no encoder."
     from sklearn.feature_extraction.text import TfidfVectorizer
-    y = _labels(train_labels, num_labels, 'train_labels')
-    _same_length(train_texts=train_texts, train_labels=y)
+    y = checked_labels(train_labels, num_labels, 'train_labels')
+    same_length(train_texts=train_texts, train_labels=y)
     # float64: float32 probabilities miss sum-to-one by ~3e-8, past the tolerance of sklearn's log_loss (which then warns)
     vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True, dtype=np.float64)
     try: X = vec.fit_transform(list(train_texts))
@@ -137,8 +137,8 @@ def lm_tone(texts) -> np.ndarray:
 # %% ../../nbs/08b_evaluate_baselines.ipynb #df98b6ff
 def lm_tone_baseline(train_texts, train_labels, eval_texts, num_labels:int, seed:int=0) -> np.ndarray:
     "Class probabilities from a logistic regression on the Loughran–McDonald tone of the text (one feature)."
-    y = _labels(train_labels, num_labels, 'train_labels')
-    _same_length(train_texts=train_texts, train_labels=y)
+    y = checked_labels(train_labels, num_labels, 'train_labels')
+    same_length(train_texts=train_texts, train_labels=y)
     return _fit_logistic(lm_tone(train_texts)[:, None], y, lm_tone(eval_texts)[:, None], num_labels, seed)
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #a4914ec1
@@ -147,7 +147,7 @@ def previous_moves(tickers, times, moves, # every event (train and eval): ticker
                   ) -> np.ndarray:
     "For each event, the move of the same ticker's latest earlier event whose label closed before it (nan if none): momentum on prices only."
     t = pd.to_datetime(pd.Series(np.asarray(times, dtype=object)), format='mixed').dt.tz_localize(None).astype('datetime64[ns]')
-    df = pd.DataFrame({'ticker': np.asarray(tickers, dtype=object), 'time': t, 'move': _vector(moves, 'moves', np.float64), 'row': np.arange(len(t))})
+    df = pd.DataFrame({'ticker': np.asarray(tickers, dtype=object), 'time': t, 'move': checked_vector(moves, 'moves', np.float64), 'row': np.arange(len(t))})
     # a move is known after the close of d+horizon: `horizon` + 1 weekdays after the event's date, to be safe about after-close events
     known = df.assign(known=pd.to_datetime(np.busday_offset(t.dt.date.to_numpy().astype('datetime64[D]'), horizon + 1, roll='forward')).astype('datetime64[ns]'))
     left, right = df.sort_values('time'), known.sort_values('known')[['ticker', 'known', 'move']].rename(columns={'move': 'previous'})
@@ -161,7 +161,7 @@ def momentum_baseline(previous,       # `previous_moves` of the train events the
                       seed:int=0,
                      ) -> np.ndarray:
     "Class probabilities of the eval events from a logistic regression on the ticker's previous move (and whether it has one), fitted on train."
-    y = _labels(train_labels, num_labels, 'train_labels')
+    y = checked_labels(train_labels, num_labels, 'train_labels')
     prev = np.asarray(previous, dtype=np.float64)
     X = np.stack([np.nan_to_num(prev), np.isnan(prev)], 1) * [100, 1]  # moves in percent: the solver's scale
     return _fit_logistic(X[:len(y)], y, X[len(y):], num_labels, seed)
