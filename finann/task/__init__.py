@@ -107,7 +107,7 @@ def build_datasets(self:TrainTask, builder=None) -> tuple:
     "The builder's `DatasetDict` of events, split by time, less those the label scheme drops; and the drop report counting them."
     b = builder or self.build_builder()
     events, report = self.build_collator().filter_events(b.build_datasets(), b.report)  # drop_band and untradable texts counted
-    if self.build_embedding().mask_entities: events = embedding.mask_entities(events, b, b.report)  # every reader sees the same masked texts
+    if self.build_embedding().mask_entities: events = embedding.mask_entities(events, b, report)  # every reader sees the same masked texts
     if get_rank() == 0: logger.info('data\n' + data.format_report(report) + f"\n  splits: {report.get('splits')}")
     if 'train' not in events: raise ConfigError(f"{self.config.source}: dataset: the builder returned no 'train' split (got {list(events)})")
     return events, report
