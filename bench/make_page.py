@@ -28,6 +28,16 @@ SECTIONS = {
     'embedding': "finann's encoders against sentence-transformers' own `encode`, and what the cache saves.",
     'token_batches': "Local encoders pack each forward pass to a token budget (`max_batch_tokens`) instead of a fixed number of texts: "
                      "on a corpus of short tweets and long transcripts, against sentence-transformers' own `encode`, all in one run.",
+    'onnx_cpu': "The packaged MiniLM through ONNX Runtime on CPU (`embedding.config.backend: onnx`, optionally `onnx_quantize: int8`) against "
+                "sentence-transformers' torch `encode` and finann's torch path, interleaved in one run on real StockNet tweets and long texts: "
+                "speed, and how close each vector is to torch's. The default stays `backend: torch` (exact vectors, GPUs, existing caches); "
+                "`onnx_quantize: int8` is the choice for embedding a large corpus cold on CPU.",
+    'gpu_check': "`bash bench/gpu_check.sh` runs every GPU path once on a CUDA machine in under 8 minutes and writes the `*_cuda` tables "
+                 "below (bf16 MLP training against a plain loop, the HF encoder in bf16, a LoRA epoch with gradient checkpointing, the default job).",
+    'train_bf16_cuda': "MLP training on a GPU in fp32 and bf16, finann's Trainer against a plain loop, and the share of the card's peak matmul rate.",
+    'encoder_cuda': "The HF encoder in bf16 on a GPU against sentence-transformers' `encode`.",
+    'lora_cuda': "One LoRA epoch with gradient checkpointing and bf16 on a GPU.",
+    'default_job_cuda': "The default job on a GPU against the same job on the CPU of the same machine.",
     'embedding_api': "`OpenAIEmbedding` against a real HTTP server on 127.0.0.1 that takes 200 ms per request: requests in flight against one "
                      "at a time, and the most tokens the server saw in any 60 s under a tokens-per-minute limit.",
     'text_stream': "Many short texts per event (`TextStreamBuilder`): each unique text through the model once and pooled per event, against "

@@ -8,11 +8,12 @@ import json
 from functools import cached_property
 from pathlib import Path
 from .config import FinannError
+from .predictions import saved_run_config  # a run's saved config: read by runs, guards and the explanation sheet
 
 # %% auto #0
-__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'saved_run_config',
-           'run_notices', 'run_card', 'notices_text', 'write_report', 'evaluate_run', 'run_label', 'run_differences',
-           'compare_runs', 'predict_texts']
+__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'run_notices', 'run_card',
+           'notices_text', 'write_report', 'evaluate_run', 'run_label', 'run_differences', 'compare_runs',
+           'predict_texts']
 
 # %% ../nbs/07b_runs.ipynb #92e9f210
 def is_complete_checkpoint(path:str|Path) -> bool:
@@ -86,17 +87,6 @@ def config_differences(saved:dict, current:dict, sections=('model', 'embedding',
     a = {k: v for s in sections for k, v in flat({s: saved.get(s)}).items()}
     b = {k: v for s in sections for k, v in flat({s: current.get(s)}).items()}
     return [f"{k} ({a.get(k, 'unset')} → {b.get(k, 'unset')})" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-
-# %% ../nbs/07b_runs.ipynb #315b1032
-def saved_run_config(folder:str|Path) -> dict|None:
-    "The `config.yaml` of the run that `folder` (a run folder or one of its checkpoint-N folders) belongs to, as a dict; None when there is none."
-    import yaml
-    folder = Path(folder)
-    for f in (folder/'config.yaml', folder.parent/'config.yaml'):
-        if f.is_file():
-            try: return yaml.safe_load(f.read_text(encoding='utf-8'))
-            except (OSError, ValueError, yaml.YAMLError): return None  # unreadable: nothing to compare with
-    return None
 
 # %% ../nbs/07b_runs.ipynb #e981b2e9
 def _json_file(f:Path) -> dict:
@@ -181,7 +171,8 @@ def evaluate_run(path:str|Path,            # a run folder with predictions.parqu
     # --split names what it wants; the config's splits are reported where the table has them, as the run itself did (a run without a test split)
     if missing and (splits or len(missing) == len(cfg.evaluator.splits)): raise FinannError(f"{run.path/'predictions.parquet'}: no rows for split(s) {', '.join(missing)} (has {', '.join(map(str, df['split'].unique()))})")
     cfg.evaluator.splits = [s for s in cfg.evaluator.splits if s not in missing]
-    reports = evaluate_predictions(df, meta, cfg.evaluator, seed=cfg.run.seed)
+    from finann.search import study_trials  # a run of a study: adjusted for the configurations its ledger counts now
+    reports = evaluate_predictions(df, meta, cfg.evaluator, seed=cfg.run.seed, trials=study_trials(cfg, run.path))
     state = run.path/'trainer_state.json'
     write_report(reports, Path(out).expanduser() if out else run.path, meta.get('run_name') or run.path.name, state if state.exists() else None, run.path)
     return reports

@@ -18,7 +18,7 @@ from .verdict import too_little_data, best_baseline, model_verdict, p_text
 # %% auto #0
 __all__ = ['HEADLINE', 'FLOOR', 'ranks_within_periods', 'evaluation_report', 'sharpe_text', 'results_frame', 'results_table',
            'report_markdown', 'pool_seeds', 'fold_reports', 'seed_reports', 'repeats_summary', 'backtest_period',
-           'label_sessions', 'evaluate_predictions']
+           'label_sessions', 'trials_tried', 'evaluate_predictions']
 
 # %% ../../nbs/08d_evaluate_report.ipynb #b227c099
 def ranks_within_periods(scores,   # a predictor's signal, shape (n,)
@@ -50,6 +50,7 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
                       n_trials:int=1,          # backtests tried (seeds × folds × configs): deflates the Sharpe
                       folds=None,              # each event's walk-forward fold: a baseline constant within each fold ranks nothing
                       hold_days:int=3,         # sessions the label's move spans: positions held, for the overlap check
+                      configs_tried:int=1,     # configurations tried: adjusts the IC's p-value
                      ) -> dict:
     "One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest with its Sharpe's uncertainty, IC and deciles."
     probs = np.asarray(probs, dtype=np.float64)
@@ -80,7 +81,7 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
     out['backtest'], out['baseline_backtests'], out['deciles'] = None, {}, None
     if moves is not None:
         out['deciles'] = decile_returns(scores, moves).reset_index().to_dict('records')
-    if moves is not None and dates is not None: out['ic'] = information_coefficient(scores, moves, period_starts(dates, period))
+    if moves is not None and dates is not None: out['ic'] = information_coefficient(scores, moves, period_starts(dates, period), n_trials=configs_tried)
     if moves is not None and dates is not None:
         bt = dict(moves=moves, dates=dates, q=q, weighting=weighting, period=period, cost_bps=cost_bps, rf=rf, hold_days=hold_days)
         try:
@@ -221,6 +222,7 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         lines += [f"## {split} ({rep['n']:,} events)", '']
         if rep.get('verdict'): lines += [f"**Verdict**: {rep['verdict']['line']}", '', _verdict_md(rep['verdict']), '']
         if rep.get('floor'): lines += [f"**Against the majority class** (the floor every model must clear): {rep['floor']['line']}", '']
+        if (t := rep.get('trials')) and t.get('source'): lines += [f"**Configurations tried**: {t['n']}, from {t['source']}.", '']
         lines += [results_table({split: rep}, 'markdown')] + _repeats_md(rep)
         if ci.get('skipped'): lines += ['', f"No intervals: {ci['skipped']}."]
         if ci['metrics']:
@@ -230,7 +232,9 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         elif rep.get('backtest_skipped'): lines += ['', f"**Long-short backtest** skipped: {rep['backtest_skipped']}."]
         if (ic := rep.get('ic')) and ic['n_periods']:
             lines += ['', f"**Information coefficient**: mean Spearman correlation of score and move per period {_fmt(ic['mean'])} "
-                          f"(sd {_fmt(ic['std'])}, t = {_fmt(ic['t'], digits=2)} over {ic['n_periods']} periods of 3 or more events)."]
+                          f"(sd {_fmt(ic['std'])}, t = {_fmt(ic['t'], digits=2)} over {ic['n_periods']} periods of 3 or more events"
+                          + (f"; p = {_fmt(ic['p'])}, adjusted for {ic['n_trials']} configurations tried: {_fmt(ic['p_adjusted'])}"
+                             if ic.get('n_trials', 1) > 1 else '') + ")."]
         if rep.get('deciles'):
             dec = rep['deciles']
             lines += ['', f"**Score bins**: mean move {_fmt(dec[-1]['mean_move'], pct=True)} in the top bin, {_fmt(dec[0]['mean_move'], pct=True)} in the bottom "
@@ -338,17 +342,33 @@ def label_sessions(meta:dict) -> int|None:
 # %% ../../nbs/08d_evaluate_report.ipynb #8b9969ac
 FLOOR = 'majority'  # the baseline every model must clear: the verdict also states the model against it
 
+# %% ../../nbs/08d_evaluate_report.ipynb #9bb01c63
+def trials_tried(evaluator,             # the config's `evaluator` section
+                 trials:dict|None=None, # the study's ledger count: {'n', 'study', 'ledger'}, or None outside a study
+                ) -> dict:
+    "How many configurations a run's claims are adjusted for, and where that number comes from (the report states it)."
+    n = getattr(evaluator, 'configs_tried', None)
+    explicit = n is not None
+    if trials and not explicit:
+        return {'n': int(trials['n']), 'source': f"the trial ledger of study '{trials['study']}' ({trials['ledger']})"}
+    if explicit:
+        also = f"; the ledger of study '{trials['study']}' counts {trials['n']}" if trials else ''
+        return {'n': n, 'source': f"evaluator.configs_tried, an override{also}"}
+    return {'n': 1, 'source': None}  # no study and no override: one configuration
+
 # %% ../../nbs/08d_evaluate_report.ipynb #76e071ae
 def evaluate_predictions(df:pd.DataFrame,  # the predictions table
                          meta:dict,        # its metadata (`read_predictions`)
                          evaluator,        # the config's `evaluator` section (splits, n_boot, ci_by, q, weighting, period, cost_bps, rf)
                          seed:int=0,       # the bootstrap's seed (the run's)
+                         trials:dict|None=None, # the study's ledger count, {'n', 'study', 'ledger'} (`finann.search.study_trials`)
                         ) -> dict:
     "split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table; seeds pooled per event (`pool_seeds`)."
     from finann.predictions import split_inputs
     ev, out, k, inputs = evaluator, {}, meta['num_labels'], {}
     units = len(df[[c for c in ('fold', 'seed') if c in df.columns]].drop_duplicates()) or 1
-    n_trials = units * getattr(ev, 'configs_tried', 1)  # every fold and seed trained is a trial; so is every config of the study
+    tried = trials_tried(ev, trials)
+    n_trials = units * tried['n']  # every fold and seed trained is a trial; so is every config of the study
     by_seed, df = df, pool_seeds(df, meta)  # seeds are repetitions: each event once, scored by the seeds' mean
     span = label_sessions(meta)  # the backtest holds each position for the label's span, in books that follow it unless the config names one
     period, hold = backtest_period(span) if ev.period == 'auto' else ev.period, span or 3
@@ -357,7 +377,7 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
         x = inputs[split] = split_inputs(df, meta, split)
         rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
                                 n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=period, cost_bps=ev.cost_bps, rf=ev.rf, hold_days=hold,
-                                n_trials=n_trials, folds=df.loc[df['split'] == split, 'fold'].to_numpy())
+                                n_trials=n_trials, folds=df.loc[df['split'] == split, 'fold'].to_numpy(), configs_tried=tried['n'])
         rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
         y = x['labels']
         counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y.astype(int), minlength=k).tolist()
@@ -365,8 +385,9 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
     best = _best_on_val(out, df, meta)
     for split, x in inputs.items():  # the verdict comes first in each split's report
         name, on = (best, 'val') if best else (best_baseline(out[split]), split)
-        v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed)
-        out[split] = {'verdict': _jsonable(v), **out[split]}
+        v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed,
+                          n_tests=tried['n'])
+        out[split] = {'verdict': _jsonable(v), 'trials': tried, **out[split]}
         if name != FLOOR and FLOOR in x['baselines']:  # the floor every model must clear, whichever baseline val chose
             f = model_verdict(x['labels'], x['probs'], x['baselines'][FLOOR], FLOOR, dates=x['dates'], chosen_on='floor', n_boot=ev.n_boot, seed=seed)
             out[split] = {'verdict': out[split]['verdict'], 'floor': _jsonable(f), **out[split]}
