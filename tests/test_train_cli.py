@@ -187,7 +187,8 @@ def test_finann_predict_scores_new_texts_as_the_run_did(small_run, tmp_path):
     from finann.task import setup_task
     p, out = small_run
     assert p.returncode == 0
-    val = setup_task(load_config(out / 'config.yaml')).build_datasets()['val'].to_pandas().head(20)
+    events, _ = setup_task(load_config(out / 'config.yaml')).build_datasets()
+    val = events['val'].to_pandas().head(20)
     val[['ticker', 'event_start_at_et', 'text']].to_json(tmp_path / 'texts.jsonl', orient='records', lines=True)
     e = run_cmd([str(BIN / 'finann-predict'), '--run', str(out), '--texts', str(tmp_path / 'texts.jsonl'), '--output', str(tmp_path / 'scored.csv')], tmp_path)
     assert e.returncode == 0, e.stderr[-2000:]
