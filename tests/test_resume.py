@@ -102,10 +102,11 @@ def test_resume_without_a_checkpoint_is_one_line(tmp_path):
 def test_sigterm_on_a_study_names_its_unit_checkpoint_and_flags(tmp_path):
     "A study keeps its finished units, not checkpoints: the stop line says so (it said 'checkpoint saved in None') and names the flags to continue with."
     out = tmp_path / 'study'
-    proc = start(tmp_path, out, '--seeds', '2')
-    t0 = time.time()
-    while not (out / 'repeats').is_dir() and proc.poll() is None and time.time() - t0 < 120: time.sleep(0.05)
-    time.sleep(2)  # into the first unit's training
+    proc = subprocess.Popen([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--seeds', '2', '--options', f'trainer.output_dir={out}',
+                             *OPTS, 'trainer.num_train_epochs=60'], cwd=ROOT, env=run_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()  # a long first unit: the stop lands inside it however fast the machine is
+    while not list(out.glob('repeats/*')) and proc.poll() is None and time.time() - t0 < 120: time.sleep(0.05)
+    time.sleep(1)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     last = err.strip().splitlines()[-1]
