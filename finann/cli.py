@@ -10,8 +10,9 @@ from .errors import FinannError, redact
 from .config import load_config
 
 # %% auto #0
-__all__ = ['train_parser', 'os_error_line', 'write_traceback', 'cli_boundary', 'run_phase', 'repeat_flags', 'train_search',
-           'train_main', 'eval_parser', 'eval_main', 'init_main', 'embed_parser', 'format_dry_run', 'embed_main']
+__all__ = ['train_parser', 'os_error_line', 'disk_error', 'write_traceback', 'cli_boundary', 'run_phase', 'repeat_flags',
+           'train_search', 'train_main', 'eval_parser', 'eval_main', 'init_main', 'predict_parser', 'predict_main',
+           'embed_parser', 'format_dry_run', 'embed_main']
 
 # %% ../nbs/11_cli.ipynb #22730e11
 def train_parser() -> argparse.ArgumentParser:
@@ -34,6 +35,18 @@ def os_error_line(e:OSError) -> str:
     "An OS error as one line: the path(s) and what went wrong."
     where = ' → '.join(str(f) for f in (e.filename, e.filename2) if f)
     return f"{where}: {e.strerror or e}" if where else f"{e.strerror or e}"
+
+# %% ../nbs/11_cli.ipynb #801836e4
+def disk_error(e:BaseException) -> str|None:
+    "The OS error behind a library's own exception (safetensors' 'I/O error: No space left on device (os error 28)', torch's stream writer), as one line; None for anything else."
+    import re
+    cause = e
+    while cause is not None:  # raise … from an OSError
+        if isinstance(cause, OSError): return os_error_line(cause)
+        cause = cause.__cause__
+    if m := re.search(r'\(os error (\d+)\)', str(e)): return f"{os.strerror(int(m[1]))} (os error {m[1]})"
+    if 'PytorchStreamWriter failed' in str(e) or 'unexpected pos' in str(e): return 'a file could not be written (is the disk full?)'
+    return None
 
 # %% ../nbs/11_cli.ipynb #29b412fa
 def write_traceback(prog:str, folder:Path|None) -> Path:
@@ -67,6 +80,12 @@ def cli_boundary(prog:str,                    # the command's name, first on the
         print(f"{prog}: error: {os_error_line(e)}", file=sys.stderr); return 2
     except Exception as e:  # a bug, here or in a library: one line, and the whole traceback where it can be read
         if debug: raise
+        if why := disk_error(e):  # the disk, reached through a library that wraps the OSError (safetensors, torch.save)
+            folder = run_dir()
+            print(f"{prog}: error: writing {'in ' + str(folder) + ' ' if folder else ''}during {phase()}: {why}; nothing half-written is read as valid "
+                  "(a checkpoint counts once its trainer_state.json is written, a run once its metrics.json is); free space or fix permissions, "
+                  "then run again (a training goes on with --resume-from-checkpoint latest)", file=sys.stderr)
+            return 2
         log = write_traceback(prog, run_dir())
         msg = (str(e).strip().splitlines() or [''])[0][:300]
         print(f"{prog}: unexpected error during {phase()}: {type(e).__name__}: {msg} (full traceback in {log}; --debug shows it here)", file=sys.stderr)
@@ -166,10 +185,10 @@ def eval_main(argv:list[str]|None=None) -> int:
             print(f"finann: {args.run} → {Path(args.output_dir or args.run)/'explain.md'}\n" + '\n'.join(sheet.summary(6)))
             return 0
         if args.run:
-            from finann.runs import evaluate_run
+            from finann.runs import evaluate_run, notices_text
             from finann.evaluate import results_table
             reports = evaluate_run(args.run, args.output_dir, args.options, args.split)
-            print(f"finann: {args.run} → {args.output_dir or args.run}/report.md\n" + results_table(reports))
+            print(f"finann: {args.run} → {args.output_dir or args.run}/report.md\n" + results_table(reports) + notices_text(args.run))
             return 0
         from finann.task import setup_task, setup_logger
         cfg = load_config(args.cfg_path, args.options)
@@ -184,17 +203,44 @@ def eval_main(argv:list[str]|None=None) -> int:
 # %% ../nbs/11_cli.ipynb #29c725c6
 def init_main(argv:list[str]|None=None) -> int:
     "Entry point of `finann-init`: inspect the events and prices, write the config, print the splits; errors are one line (`cli_boundary`)."
-    from finann.init import init_parser, inspect_files, config_yaml, summary
+    from finann.init import init_parser, inspect_files, config_yaml, summary, label_fields
     args = init_parser().parse_args(argv)
     out = Path(args.output or f"configs/{Path(args.events).name.split('.')[0]}.yml")
     def init():
         if out.exists() and not args.force: raise FinannError(f"{out}: already exists (--force overwrites it; --output writes elsewhere)")
-        found = inspect_files(args.events, args.prices, args.text_column, args.ticker_column, args.time_column, args.timezone)
+        label, horizon = label_fields(args.label, args.horizon)
+        found = inspect_files(args.events, args.prices, args.text_column, args.ticker_column, args.time_column, args.timezone, horizon=horizon)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(config_yaml(found, args.embedding, run_name=out.stem))
+        out.write_text(config_yaml(found, args.embedding, run_name=out.stem, label=label))
         load_config(out)  # what it wrote loads, or this is a bug worth one line
         print(summary(found, out))
     return cli_boundary('finann-init', init, phase=lambda: 'data')
+
+# %% ../nbs/11_cli.ipynb #d666571e
+def predict_parser() -> argparse.ArgumentParser:
+    "The `finann-predict` arguments: a finished run, a file of texts, where the table goes."
+    p = argparse.ArgumentParser(prog='finann-predict', description="Score new texts with a finished run's model and encoder.")
+    p.add_argument('--run', required=True, help='a finished run folder (outputs/<run>)')
+    p.add_argument('--texts', required=True, help='a CSV, JSONL, JSON or parquet file with a text column (other columns are kept)')
+    p.add_argument('--output', default=None, help='write the table here (.csv, .jsonl or .parquet); default: print it')
+    p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here')
+    return p
+
+def predict_main(argv:list[str]|None=None) -> int:
+    "Entry point of `finann-predict`: one row per text with the run's scores; errors are one line (`cli_boundary`)."
+    args = predict_parser().parse_args(argv)
+    def predict():
+        from finann.runs import predict_texts
+        from finann.io import write_atomic
+        out = Path(args.output).expanduser() if args.output else None
+        writers = {'.csv': lambda f: df.to_csv(f, index=False), '.jsonl': lambda f: df.to_json(f, orient='records', lines=True),
+                   '.parquet': lambda f: df.to_parquet(f, index=False)}
+        if out is not None and out.suffix not in writers: raise FinannError(f"--output {out}: write .csv, .jsonl or .parquet")
+        df = predict_texts(args.run, args.texts)
+        if out is None: print(df.to_string(index=False, max_colwidth=60)); return 0
+        write_atomic(out, writers[out.suffix])
+        print(f"finann-predict: {len(df):,} texts scored by {args.run} → {out}")
+    return cli_boundary('finann-predict', predict, args.debug)
 
 # %% ../nbs/11_cli.ipynb #9344dbda
 def embed_parser() -> argparse.ArgumentParser:

@@ -14,14 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, Val
 # %% auto #0
 __all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS', 'TRAINER_LIMITS', 'OPTIMIZER_PACKAGES',
            'unknown_key', 'RunSection', 'ComponentSection', 'CollatorSection', 'ModelSection', 'FoldsSection',
-           'EvaluatorSection', 'TrainConfig', 'parse_yaml', 'read_yaml', 'apply_overrides', 'check_params',
-           'run_name_of', 'run_output_dir', 'training_arguments_kwargs', 'lora_settings', 'check_config', 'load_config']
+           'EvaluatorSection', 'TrainConfig', 'parse_yaml', 'read_yaml', 'merge_override', 'apply_overrides',
+           'check_params', 'run_name_of', 'run_output_dir', 'training_arguments_kwargs', 'lora_settings',
+           'check_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #22e57db4
 def unknown_key(key:str, choices, owner:str='') -> str:
     "'unknown key; did you mean ...? (choices: ...)', the choices listed when there are 20 or fewer."
     hint = did_you_mean(key, choices)
-    listed = f" (choices: {', '.join(sorted(choices))})" if len(choices) <= 20 else f" ({len(choices)} keys accepted; see {owner})"
+    many = len(choices) > 20 and owner  # a long list is named by its owner, whose help lists them; without one, listed: a "see" always names its target
+    listed = f" ({len(choices)} keys accepted; see help({owner}))" if many else f" (choices: {', '.join(sorted(map(str, choices)))})"
     return f"unknown key{';' + hint if hint else ''}" + (listed if choices else "")
 
 # %% ../nbs/00_config.ipynb #691668d5
@@ -78,7 +80,7 @@ class EvaluatorSection(_Section):
     ci_by: Optional[Literal['date', 'ticker', 'event']] = None  # what the bootstrap resamples; None: event dates
     q: float = Field(0.1, gt=0, le=0.5)    # long the top q, short the bottom q of each period
     weighting: Literal['uniform', 'l1', 'l2'] = 'uniform'
-    period: Optional[Literal['D', 'W', 'M']] = 'W'  # one book per day, week or month of events
+    period: Optional[Literal['D', 'W', 'M', 'auto']] = 'auto'  # one book per day, week or month of events; auto: from the label's span (`backtest_period`)
     cost_bps: float = Field(0.0, ge=0)     # per unit of traded gross
     rf: float = 0.0                        # annual risk-free rate for the Sharpe ratio
     baseline_max_train: Optional[int] = Field(100_000, ge=1)  # logistic/ridge fit on a seeded sample of at most this many train events; None: all
@@ -135,8 +137,14 @@ def read_yaml(path:str|Path) -> dict:
     return data
 
 # %% ../nbs/00_config.ipynb #783a24ce
+def merge_override(old, new):
+    "A mapping given for a section is merged into it, key by key (`trainer={learning_rate: 1e-3}` keeps the other trainer keys); anything else replaces it, as does a mapping naming another `cls_name` (another class's settings)."
+    if not (isinstance(old, dict) and isinstance(new, dict)): return new
+    if 'cls_name' in new and new['cls_name'] != old.get('cls_name'): return new
+    return {**old, **{k: merge_override(old.get(k), v) for k, v in new.items()}}
+
 def apply_overrides(data:dict, overrides:list[str]|None, source:str='<config>') -> dict:
-    "Apply dot-list overrides such as `trainer.learning_rate=1e-3`; values are parsed as YAML."
+    "Apply dot-list overrides such as `trainer.learning_rate=1e-3`; values are parsed as YAML, and a mapping merges into its section (`merge_override`)."
     data = copy.deepcopy(data)
     for item in overrides or []:
         if '=' not in item: raise ConfigError(f"{source}: override '{item}' must look like key.path=value")
@@ -149,7 +157,7 @@ def apply_overrides(data:dict, overrides:list[str]|None, source:str='<config>') 
         for i, p in enumerate(parts[:-1]):
             node = node.setdefault(p, {})
             if not isinstance(node, dict): raise ConfigError(f"{source}: override '{item}': {'.'.join(parts[:i+1])} is not a section")
-        node[parts[-1]] = value
+        node[parts[-1]] = merge_override(node.get(parts[-1]), value)
     return data
 
 # %% ../nbs/00_config.ipynb #de85062a

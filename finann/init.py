@@ -16,7 +16,7 @@ from .showdoc import field_comments
 
 # %% auto #0
 __all__ = ['EVENT_NAMES', 'PRICE_NAMES', 'normalized_name', 'guess_columns', 'renames', 'split_dates', 'inspect_files',
-           'config_yaml', 'summary', 'init_parser']
+           'text_stream_hint', 'config_yaml', 'summary', 'init_parser', 'label_fields']
 
 # %% ../nbs/13_init.ipynb #019e7ff1
 def normalized_name(name) -> str:
@@ -78,7 +78,7 @@ def _need(found:dict, fields, where:str, columns, flag:str='') -> None:
 
 # %% ../nbs/13_init.ipynb #9e04b762
 def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_column:str|None=None, time_column:str|None=None,
-                  timezone:str='America/New_York', embargo_days:int=5, max_drop_share:float=0.2) -> dict:
+                  timezone:str='America/New_York', embargo_days:int=5, max_drop_share:float=0.2, horizon:int=3) -> dict:
     "Read the events and prices as `EventStudyBuilder` will, find their columns, and pick date splits that fit the events."
     ev = _read_table(Path(events).expanduser(), 'events')
     flags = {'ticker': '--ticker-column', 'event_start_at_et': '--time-column', 'text': '--text-column'}
@@ -90,7 +90,7 @@ def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_colu
     price_found = guess_columns(pr, want)
     _need(price_found, [*PRICE_FIELDS, *([] if pp.is_dir() else ['ticker'])], prices, pr.columns)
     b = EventStudyBuilder(events=events, prices=prices, columns=renames(found), price_columns=renames(price_found),
-                          timezone=timezone, embargo_days=embargo_days, max_drop_share=max_drop_share)
+                          timezone=timezone, embargo_days=embargo_days, max_drop_share=max_drop_share, horizon=horizon)
     df, report = clean_events(b.load_frame(), b.source, max_drop_share)
     times = pd.to_datetime(df['event_start_at_et'])
     val_start, test_start = split_dates(times)
@@ -98,14 +98,30 @@ def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_colu
     splits = b.split_frame(df)
     return {'builder': b, 'found': found, 'rows_in': report['rows_in'], 'dropped': report['dropped'], 'tickers': int(df['ticker'].nunique()),
             'first': str(times.min().date()), 'last': str(times.max().date()), 'splits': {k: len(v) for k, v in splits.items()},
-            'embargoed': b.report.get('embargoed', {})}
+            'embargoed': b.report.get('embargoed', {}), 'stream': text_stream_hint(ev, found)}
+
+# %% ../nbs/13_init.ipynb #1e0ad8c6
+def text_stream_hint(ev:pd.DataFrame, found:dict) -> str|None:
+    "A line proposing `TextStreamBuilder` when the events look like a stream (most ticker-days hold several short texts: tweets, headlines), else None."
+    from finann.data.schema import canonical_column, parse_event_times
+    col = lambda f: ev[found[f] if found[f] in ev else canonical_column(found[f])]  # a column given on the command line, as the file was read
+    t, tick, text = col('event_start_at_et'), col('ticker'), col('text').astype('string')
+    day = parse_event_times(t).dt.normalize()
+    per_day = pd.Series(1, index=ev.index).groupby([tick.to_numpy(), day.to_numpy()]).size()
+    length = float(text.str.len().median())
+    if len(per_day) < 10 or per_day.median() < 2 or length > 400: return None
+    return (f"many short texts per ticker and day (median {per_day.median():g} texts per ticker-day, {length:.0f} characters): this looks like a text stream. "
+            "TextStreamBuilder makes one event per ticker and session from the texts before its open (lookback 1 session) with a next-day label "
+            "(d+1 open → d+1 close); configs/text_stream.yml shows its keys (texts, prices, cutoff, lookback_sessions)")
 
 # %% ../nbs/13_init.ipynb #7f4f9d75
 def _yaml_map(d:dict|None, indent:str) -> str:
     "A small mapping as YAML lines (JSON strings are YAML strings, quoted when they must be)."
     return ''.join(f"\n{indent}{json.dumps(k)}: {json.dumps(v)}" for k, v in (d or {}).items())
 
-def config_yaml(found:dict, embedding:str='SentenceTransformerEmbedding', run_name:str='my-data') -> str:
+def config_yaml(found:dict, embedding:str='SentenceTransformerEmbedding', run_name:str='my-data',
+                label:tuple[str, str]=('d+1_open', 'd+3_close'), # the label's start and end price points (--label)
+               ) -> str:
     "The commented YAML config of `inspect_files`' result `found`, for `finann-train --cfg-path`."
     b, s, e = found['builder'], found['splits'], found['embargoed']
     meaning = field_comments(EventStudyBuilder)  # what each builder key means, as written beside its field
@@ -130,10 +146,10 @@ embedding:
   config: {{}}
 
 collator:
-  cls_name: CollatorForBinaryClassification   # up or down, from the open of d+1 to the close of d+3
+  cls_name: CollatorForBinaryClassification   # up or down, from {label[0]} to {label[1]} (finann-init --label)
   config:
-    start_field: d+1_open
-    end_field: d+3_close
+    start_field: {label[0]}
+    end_field: {label[1]}
 
 dataset:
   cls_name: EventStudyBuilder
@@ -141,6 +157,7 @@ dataset:
     events: {json.dumps(b.events)}
     prices: {json.dumps(b.prices)}{cols}{pcols}
     timezone: {b.timezone}    # of naive timestamps
+    horizon: {b.horizon}                    # price points up to d+{b.horizon} (finann-init --horizon)
     val_start: '{b.val_start}'      # validation: {s.get('val', 0)} events (the 10% of event dates before test)
     test_start: '{b.test_start}'     # test: {s.get('test', 0)} events (the last 20% of event dates); train before val_start: {s.get('train', 0)} events
     embargo_days: {b.embargo_days}               # {meaning['embargo_days']} ({sum(e.values())} events)
@@ -160,7 +177,7 @@ def summary(found:dict, path:str|Path) -> str:
     return (f"finann-init: {found['rows_in']} events, {found['tickers']} tickers with prices, {found['first']} … {found['last']}\n"
             f"  columns: {cols}\n"
             f"  splits: train {s.get('train', 0)} · val {s.get('val', 0)} (from {found['builder'].val_start}) · test {s.get('test', 0)} (from {found['builder'].test_start})\n"
-            f"  wrote {path}\n  next: finann-train --cfg-path {path}")
+            f"  wrote {path}\n  next: finann-train --cfg-path {path}" + (f"\n  note: {found['stream']}" if found.get('stream') else ''))
 
 # %% ../nbs/13_init.ipynb #651dd90f
 def init_parser() -> argparse.ArgumentParser:
@@ -173,6 +190,20 @@ def init_parser() -> argparse.ArgumentParser:
     p.add_argument('--time-column', help='the events column holding the time (default: guessed, e.g. timestamp, date, published_at)')
     p.add_argument('--timezone', default='America/New_York', help='the time zone of naive timestamps (default: America/New_York)')
     p.add_argument('--embedding', default='SentenceTransformerEmbedding', choices=['SentenceTransformerEmbedding', 'HashingEmbedding'])
+    p.add_argument('--label', default='d+1_open:d+3_close', metavar='START:END', help='the move to predict, between two price points (default: d+1_open:d+3_close; next day: d+1_open:d+1_close)')
+    p.add_argument('--horizon', type=int, default=None, metavar='N', help='price points up to d+N (default: 3, or the label end if later)')
     p.add_argument('--output', help='the config to write (default: configs/<events file name>.yml)')
     p.add_argument('--force', action='store_true', help='overwrite --output if it exists')
     return p
+
+# %% ../nbs/13_init.ipynb #3b4f3c20
+def label_fields(label:str, horizon:int|None=None) -> tuple[tuple[str, str], int]:
+    "`--label START:END` as two price points, and the horizon that reaches them (`--horizon`, else 3 or the label's end); one line when they do not fit."
+    from finann.data.schema import price_point
+    parts = label.split(':')
+    if len(parts) != 2 or not all(price_point(x.strip()) for x in parts):
+        raise DataError(f"--label: {label!r} is not START:END of price points such as d+1_open:d+3_close (d+0_close, d+k_open, d+k_close)")
+    start, end = (x.strip() for x in parts)
+    need = max(price_point(start)[0], price_point(end)[0])
+    if horizon is not None and horizon < need: raise DataError(f"--horizon {horizon}: the label {start} → {end} needs prices up to d+{need}")
+    return (start, end), horizon or max(3, need)

@@ -13,7 +13,8 @@ from .io import write_atomic
 
 # %% auto #0
 __all__ = ['PREDICTIONS_FILE', 'PREDICTIONS_VERSION', 'PROBLEM_TYPES', 'PredictionsError', 'score_columns', 'predictions_frame',
-           'write_predictions', 'read_predictions', 'check_predictions', 'split_inputs', 'saved_run_config']
+           'write_predictions', 'read_predictions', 'check_predictions', 'check_scores', 'split_inputs',
+           'saved_run_config']
 
 # %% ../nbs/07a_predictions.ipynb #e9736daf
 PREDICTIONS_FILE = 'predictions.parquet'
@@ -96,6 +97,26 @@ def check_predictions(df:pd.DataFrame, meta:dict, where:str|Path,
     want += [c for b in meta.get('baselines', []) for c in score_columns(k, f'baseline_{b}')]
     missing = [c for c in want if c not in df.columns]
     if missing: raise PredictionsError(f"{where}: missing column(s) {', '.join(missing)} for {k}-class {meta.get('problem_type')} predictions")
+    check_scores(df, meta, where)
+
+# %% ../nbs/07a_predictions.ipynb #fc97baac
+def check_scores(df:pd.DataFrame, meta:dict, where:str|Path) -> None:
+    "Refuse, in one line naming the file, column and row, a score that is not a number, or class scores that are not probabilities (each in [0, 1], each row summing to 1)."
+    k = meta.get('num_labels')
+    groups = [score_columns(k)] + [score_columns(k, f'baseline_{b}') for b in meta.get('baselines', [])]
+    for cols in [*groups, ['move']]:
+        s = df[cols].apply(pd.to_numeric, errors='coerce').to_numpy(np.float64)
+        bad = ~np.isfinite(s)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise PredictionsError(f"{where}: row {i + 1}, column {cols[j]}: {df[cols[j]].iloc[i]} is not a finite number; predict again")
+        if k == 1 or cols == ['move']: continue
+        out = (s < 0) | (s > 1)
+        if out.any():
+            i, j = np.argwhere(out)[0]
+            raise PredictionsError(f"{where}: row {i + 1}, column {cols[j]}: {s[i, j]:g} is not a probability (0 to 1); are these logits? predict again")
+        off = np.flatnonzero(~np.isclose(s.sum(1), 1, atol=1e-4))
+        if len(off): raise PredictionsError(f"{where}: row {off[0] + 1}, columns {', '.join(cols)}: the probabilities sum to {s[off[0]].sum():g}, not 1; predict again")
 
 # %% ../nbs/07a_predictions.ipynb #572dbd1d
 def split_inputs(df:pd.DataFrame, meta:dict, split:str) -> dict:

@@ -11,8 +11,9 @@ from .config import FinannError
 from .predictions import saved_run_config  # a run's saved config: read by runs, guards and the explanation sheet
 
 # %% auto #0
-__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'write_report', 'evaluate_run',
-           'run_label', 'compare_runs']
+__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'run_notices', 'run_card',
+           'notices_text', 'write_report', 'evaluate_run', 'run_label', 'run_differences', 'compare_runs',
+           'predict_texts']
 
 # %% ../nbs/07b_runs.ipynb #92e9f210
 def is_complete_checkpoint(path:str|Path) -> bool:
@@ -87,20 +88,64 @@ def config_differences(saved:dict, current:dict, sections=('model', 'embedding',
     b = {k: v for s in sections for k, v in flat({s: current.get(s)}).items()}
     return [f"{k} ({a.get(k, 'unset')} → {b.get(k, 'unset')})" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
+# %% ../nbs/07b_runs.ipynb #e981b2e9
+def _json_file(f:Path) -> dict:
+    "A small JSON file of the run as a dict; {} when it is missing or unreadable (the card then says less, never fails)."
+    try: return json.loads(f.read_text(encoding='utf-8')) if f.is_file() else {}
+    except (OSError, ValueError): return {}
+
+def run_notices(folder:str|Path) -> list[str]:
+    "The fallbacks and suspicions the run stated (its data report's `notices`: masking that fell back to tickers only, split-like price jumps…)."
+    return list(_json_file(Path(folder)/'data_report.json').get('notices') or [])
+
+# %% ../nbs/07b_runs.ipynb #1b205401
+def run_card(folder:str|Path) -> str:
+    "report.md's opening table: what was trained on what (label, encoder, data, splits, training, repeats) and every notice, from the run's saved files."
+    import yaml
+    folder = Path(folder)
+    cfg, data = saved_run_config(folder) or {}, _json_file(folder/'data_report.json')
+    label = {}
+    if (folder/'predictions.parquet').is_file():
+        from finann.predictions import read_predictions
+        try: label = read_predictions(folder)[1].get('label') or {}
+        except FinannError: pass
+    sec = lambda s: cfg.get(s) or {}
+    flat = lambda d: ', '.join(f"{k}={v}" for k, v in (d or {}).items() if v not in (None, [], {})) or 'defaults'
+    how = (f"column `{label['label_column']}`" if label.get('label_column') else
+           f"move {label['start_field']} → {label['end_field']}" if label.get('start_field') else flat(sec('collator').get('config')))
+    lab = f"{label.get('collator') or sec('collator').get('cls_name', '?')}: {how}" + (f", dead band {label['drop_band']}" if label.get('drop_band') else '')
+    emb, ds, tr, run, ev = sec('embedding'), sec('dataset'), sec('trainer'), sec('run'), sec('evaluator')
+    splits = ' · '.join(f"{k} {v:,}" for k, v in (data.get('splits') or {}).items()) or '?'
+    seeds = run.get('seeds') or [run.get('seed')]
+    rows = [('label', lab), ('encoder', f"{emb.get('cls_name', '?')} ({flat(emb.get('config'))})" + (f"; masking: {data['masking']}" if data.get('masking') else '')),
+            ('data', f"{ds.get('cls_name', '?')} ({flat(ds.get('config'))}); {data.get('rows_kept', '?'):,} of {data.get('rows_in', '?'):,} rows kept"
+                     if isinstance(data.get('rows_in'), int) else f"{ds.get('cls_name', '?')} ({flat(ds.get('config'))})"),
+            ('splits (events)', splits),
+            ('training', f"{tr.get('num_train_epochs', '?')} epoch(s), learning rate {tr.get('learning_rate', '?')}, batch {tr.get('per_device_train_batch_size', '?')}"),
+            ('repeats', f"{len(seeds)} seed(s) ({', '.join(map(str, seeds))}), {'walk-forward folds ' + flat(ev.get('folds')) if ev.get('folds') else '1 fold'}, "
+                        f"{ev.get('configs_tried', 1)} config(s) tried")]
+    lines = ['| run card | |', '|---|---|'] + [f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows]
+    return '\n'.join(lines + [''] + [f"**Notice**: {n}." for n in run_notices(folder)]).rstrip() + '\n\n'
+
+def notices_text(folder:str|Path) -> str:
+    "The run's notices as the console's last lines ('' when there are none)."
+    return ''.join(f"\nnotice: {n}" for n in run_notices(folder))
+
 # %% ../nbs/07b_runs.ipynb #73cff313
 def write_report(reports:dict, # split -> report (`evaluate_predictions`)
                  out:str|Path, # the folder: report.md, report.json, plots/
                  title:str,    # the report's heading (the run's name)
                  state=None,   # trainer_state.json (path or dict) for the training curves, if any
+                 run:str|Path|None=None, # the run folder whose config and data report make the run card (default: `out`)
                 ) -> Path:
-    "`report.md`, `report.json` and the PNG plots of the evaluated splits."
+    "`report.md` (opening with the run card), `report.json` and the PNG plots of the evaluated splits."
     from finann.evaluate import report_markdown
     from finann.io import write_atomic
     from finann.plots import save_report_plots
     out = Path(out)
     plots = save_report_plots(reports, out, state=state)
     write_atomic(out/'report.json', json.dumps(reports, indent=1, default=str))
-    write_atomic(out/'report.md', f"# {title}\n\n" + report_markdown(reports, plots))
+    write_atomic(out/'report.md', f"# {title}\n\n" + run_card(run or out) + report_markdown(reports, plots))
     return out/'report.md'
 
 # %% ../nbs/07b_runs.ipynb #93dac7b1
@@ -123,19 +168,49 @@ def evaluate_run(path:str|Path,            # a run folder with predictions.parqu
     col = registry.get_collator_class(cfg.collator.cls_name)
     check_predictions(df, meta, run.path/'predictions.parquet', col.problem_type, col.num_labels)
     missing = [s for s in cfg.evaluator.splits if not (df['split'] == s).any()]
-    if missing: raise FinannError(f"{run.path/'predictions.parquet'}: no rows for split(s) {', '.join(missing)} (has {', '.join(map(str, df['split'].unique()))})")
+    # --split names what it wants; the config's splits are reported where the table has them, as the run itself did (a run without a test split)
+    if missing and (splits or len(missing) == len(cfg.evaluator.splits)): raise FinannError(f"{run.path/'predictions.parquet'}: no rows for split(s) {', '.join(missing)} (has {', '.join(map(str, df['split'].unique()))})")
+    cfg.evaluator.splits = [s for s in cfg.evaluator.splits if s not in missing]
     from finann.search import study_trials  # a run of a study: adjusted for the configurations its ledger counts now
     reports = evaluate_predictions(df, meta, cfg.evaluator, seed=cfg.run.seed, trials=study_trials(cfg, run.path))
     state = run.path/'trainer_state.json'
-    write_report(reports, Path(out).expanduser() if out else run.path, meta.get('run_name') or run.path.name, state if state.exists() else None)
+    write_report(reports, Path(out).expanduser() if out else run.path, meta.get('run_name') or run.path.name, state if state.exists() else None, run.path)
     return reports
 
 # %% ../nbs/07b_runs.ipynb #c6132810
 def run_label(path:str|Path, taken=()) -> str:
-    "A run's name in a comparison: its folder's name (its path when that name is `taken`), with ' (masked)' when its config masked entities."
+    "A run's name in a comparison: its folder's name (its path when that name is `taken`), with ' (masked)' when its config masked entities (' (masked: tickers only)' without company names)."
     path = Path(path)
     emb = ((saved_run_config(path) or {}).get('embedding') or {}).get('config') or {}
-    return (str(path) if path.name in taken else path.name) + (' (masked)' if emb.get('mask_entities') else '')
+    what = _json_file(path/'data_report.json').get('masking')
+    masked = f" (masked{': tickers only' if what == 'tickers only' else ''})" if emb.get('mask_entities') else ''
+    return (str(path) if path.name in taken else path.name) + masked
+
+# %% ../nbs/07b_runs.ipynb #4eafd2a7
+_PER_RUN_KEYS = ('trainer.output_dir', 'trainer.run_name', 'trainer.logging_dir')  # differ between any two runs: not worth a word
+
+def run_differences(paths:list[str|Path], split:str='test') -> list[str]:
+    "What differs between runs set side by side, each in one line against the first: the label scheme, the events of `split`, the config."
+    from finann.predictions import read_predictions
+    def look(p):
+        p = Path(p)
+        try: df, meta = read_predictions(p)
+        except FinannError: df, meta = None, {}
+        ev = None if df is None else set(map(tuple, df.loc[df['split'] == split, ['ticker', 'event_start_at_et']].astype(str).to_numpy().tolist()))
+        return saved_run_config(p) or {}, meta.get('label'), ev
+    (c0, l0, e0), first, out = look(paths[0]), Path(paths[0]).name, []
+    for p in paths[1:]:
+        c, l, e = look(p); name = Path(p).name
+        if l0 is not None and l is not None and l != l0:
+            out.append(f"label scheme differs: {first} {_label_text(l0)}, {name} {_label_text(l)}")
+        if e0 is not None and e is not None and e != e0:
+            out.append(f"{split} events differ: {first} has {len(e0):,}, {name} {len(e):,}, {len(e0 & e):,} in common")
+        keys = [d for d in config_differences(c0, c, tuple(sorted(set(c0) | set(c)))) if not d.startswith(_PER_RUN_KEYS)]
+        if keys: out.append(f"config differs ({first} → {name}): {'; '.join(keys)}")
+    return out
+
+def _label_text(label:dict) -> str:
+    return label.get('label_column') and f"(column {label['label_column']})" or f"({label.get('collator')}, {label.get('start_field')} → {label.get('end_field')})"
 
 # %% ../nbs/07b_runs.ipynb #e841e0a1
 def compare_runs(paths:list[str|Path], # finished run folders, e.g. ['outputs/default', 'outputs/masked']
@@ -150,7 +225,46 @@ def compare_runs(paths:list[str|Path], # finished run folders, e.g. ['outputs/de
         run = Run(p)
         if split not in run.report: raise FinannError(f"{run.path/'report.json'}: no '{split}' split (it has {', '.join(run.report) or 'none'})")
         reports[run_label(run.path, {n for n in names if names.count(n) > 1})] = run.report[split]
-    return results_table(reports, fmt, by='run')
+    table = results_table(reports, fmt, by='run')
+    diffs = run_differences(paths, split)  # side by side is only fair when these are the differences you meant
+    if fmt == 'html':
+        import html
+        return table + ''.join(f'<p class="finann-verdict">{html.escape(d)}</p>' for d in diffs)
+    return table + ''.join(f"\n{d}" for d in diffs)
+
+# %% ../nbs/07b_runs.ipynb #c50a3b07
+def predict_texts(run:str|Path,   # a finished run folder (its config.yaml and model)
+                  texts:str|Path, # a CSV/JSONL/JSON/parquet file with a `text` column (other columns are kept)
+                  batch_size:int=1024,
+                 ) -> 'pd.DataFrame':
+    "The run's model on new texts: the file's columns, then `p_0 … p_{k-1}`, `predicted` and `score` (P(up) − P(down)), or `y_hat` for a regression."
+    import numpy as np, pandas as pd, torch
+    from finann.data.schema import read_events_file
+    from finann.embedding.masking import mask_text
+    from finann.predictions import score_columns
+    from finann.registry import registry
+    r = Run(run)
+    if not (r.path/'config.yaml').is_file() or not (r.path/'model.safetensors').is_file():
+        raise FinannError(f"{r.path}: not a finished run (no config.yaml or model.safetensors); train it with finann-train first")
+    df = read_events_file(Path(texts).expanduser())
+    if 'text' not in df: raise FinannError(f"{texts}: no text column (columns: {', '.join(map(str, df.columns))})")
+    blank = ~df['text'].map(lambda t: isinstance(t, str) and t.strip() != '')
+    if blank.any(): raise FinannError(f"{texts}: row {int(np.flatnonzero(blank)[0]) + 1}, column text: empty; give every row a text")
+    cfg, model = r.config, r.model
+    if getattr(model, 'takes_tokens', False): raise FinannError(f"{r.path}: a model that reads tokens (LoRA) is not scored by finann-predict yet; use finann-eval --checkpoint")
+    emb = registry.get_embedding_class(cfg.embedding.cls_name)(**cfg.embedding.config)
+    text = df['text'].tolist()
+    if emb.mask_entities:  # the model learnt from masked texts: each text's own ticker is masked the same way
+        text = [mask_text(t, k) for t, k in zip(text, df['ticker'] if 'ticker' in df else [''] * len(df))]
+    inverse, vecs = emb.embed_unique(text)
+    model.eval()
+    with torch.no_grad():
+        out = np.concatenate([model(inputs_embeds=torch.from_numpy(vecs[inverse[i:i + batch_size]])).logits.float().numpy()
+                              for i in range(0, len(df), batch_size)])
+    k = out.shape[1] if out.ndim == 2 else 1
+    if k == 1: return df.assign(y_hat=out.reshape(-1))
+    p = torch.softmax(torch.from_numpy(out), -1).numpy()
+    return df.assign(**dict(zip(score_columns(k), p.T)), predicted=p.argmax(1), score=p[:, -1] - p[:, 0])
 
 # %% ../nbs/07b_runs.ipynb #expl0003
 from fastcore.basics import patch

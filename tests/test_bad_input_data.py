@@ -162,3 +162,14 @@ def test_unquoted_yaml_date_is_a_date(tmp_path):
     before = earlier_output(tmp_path)
     p = run_cmd([str(BIN / 'finann-train'), '--cfg-path', str(tmp_path / 'cfg.yml')], tmp_path)
     assert_one_clear_line(p, ['dataset.config.val_start: 2031-01-01 leaves val empty'], tmp_path, before)
+
+
+def test_tickers_named_like_missing_values_stay_tickers(tmp_path):
+    "NA (National Bank of Canada), NULL, TRUE and 0001 are tickers in the events file and in the price file: no row dropped, none renamed."
+    odd = ('NA', 'NULL', 'TRUE', '0001')
+    event_rows(odd, n=80).to_csv(tmp_path / 'events.csv', index=False)
+    pd.concat([prices(seed=i).assign(Ticker=t) for i, t in enumerate(odd)]).to_csv(tmp_path / 'stocks.csv', index=False)
+    p = train(tmp_path, study(tmp_path, tmp_path / 'events.csv', tmp_path / 'stocks.csv'))
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert json.loads((tmp_path / 'run' / 'metrics.json').read_text())['data']['rows_kept'] == 80
+    assert set(pd.read_parquet(tmp_path / 'run' / 'predictions.parquet')['ticker']) == set(odd)

@@ -48,3 +48,20 @@ def test_sigkill_leaves_nothing_half_valid(tmp_path, point):
     assert p.returncode == 0, p.stderr[-3000:]
     m = json.loads((out / 'metrics.json').read_text())
     assert m['val']['model']['accuracy'] > m['val']['baselines']['majority']['accuracy']
+
+
+def test_a_full_disk_while_saving_is_one_line_and_leaves_nothing_valid(tmp_path):
+    "A file size limit (RLIMIT_FSIZE: writes fail with EFBIG, as on a full disk) hits the model save: one line naming the folder and the OS error, exit 2."
+    import resource
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))  # the cache's vectors fit (160 kB), the model's weights (520 kB) do not
+    out = tmp_path / 'run'
+    cmd = [str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--options', f'trainer.output_dir={out}', 'dataset.config.n_tickers=20',
+           'dataset.config.start_year=2013', 'dataset.config.end_year=2016', 'dataset.config.val_years=[2015]', 'dataset.config.test_years=[2016]',
+           'trainer.num_train_epochs=1', 'trainer.report_to=[]', 'embedding.config.n_features=128', 'model.config.intermediate_size=1024']
+    p = subprocess.run(cmd, cwd=ROOT, env=run_env(tmp_path), capture_output=True, text=True, preexec_fn=limit, timeout=600)
+    errors = [l for l in p.stderr.splitlines() if l.startswith('finann-train: ')]  # an open progress bar may print after it
+    assert p.returncode == 2 and 'Traceback' not in p.stderr and len(errors) == 1, p.stderr[-2000:]
+    assert errors[0].startswith(f'finann-train: error: writing in {out} during training: File too large (os error 27)'), errors
+    assert not (out / 'metrics.json').exists() and not any((c / 'trainer_state.json').exists() for c in out.glob('checkpoint-*'))

@@ -145,3 +145,19 @@ def test_search_for_embargo_finds_the_data_page_offline(served, browser_page):
     expect(links.first).to_be_visible()
     hrefs = [links.nth(i).get_attribute('href') for i in range(links.count())]
     assert any('data_builders' in h or 'data_splits' in h for h in hrefs), hrefs
+
+
+def test_readme_says_how_to_reach_the_commands_after_lab_sh():
+    "scripts/lab.sh installs into .venv: before its first finann-* command the README says to activate it (or calls .venv/bin/...)."
+    text = (ROOT / 'README.md').read_text()
+    first = min(m.start() for m in re.finditer(r'(?m)^(?:\$ )?finann-\w+ ', text))
+    assert 'source .venv/bin/activate' in text[:first], 'the README runs finann-* before saying how to reach it'
+
+
+def test_tutorials_need_only_the_default_install():
+    "Every package a tutorial or a documented notebook imports is in settings.ini's requirements, not only a dev extra (bokeh_sampledata was)."
+    import configparser
+    reqs = configparser.ConfigParser(); reqs.read(ROOT / 'settings.ini')
+    names = {re.split(r'[<>=\[ ]', r)[0].replace('-', '_').lower() for r in reqs['DEFAULT']['requirements'].split()}
+    for nb in (ROOT / 'nbs').rglob('*.ipynb'):
+        for mod in set(re.findall(r'(?:from|import) (bokeh_sampledata)\b', nb.read_text())): assert mod in names, (nb.name, mod)

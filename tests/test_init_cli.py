@@ -74,3 +74,20 @@ def test_your_own_data_yml_refuses_splits_outside_the_data_before_any_encoder(ow
     assert 'Traceback' not in p.stderr
     phases = [e.get('phase', e['event']) for e in map(json.loads, (out/'progress.jsonl').read_text().splitlines())]
     assert phases == ['data', 'failed'], phases  # no encoder was built: the run never reached its embedding phase
+
+
+def test_finann_init_takes_the_label_and_proposes_a_text_stream(own_data, tmp_path):
+    "--label/--horizon reach the config; many short texts per ticker and day get the TextStreamBuilder proposal; a bad --label is one line."
+    days = pd.bdate_range('2010-01-04', periods=250)
+    pd.DataFrame({'ticker': np.repeat(TICKERS[:2], 4 * len(days)), 'created_at': (np.tile(np.repeat(days, 4), 2) + pd.Timedelta('10:00:00')).astype(str),
+                  'text': ['$X up', 'selling', 'watching this', 'long here'] * 2 * len(days)}).to_csv(own_data/'tweets.csv', index=False)
+    cfg = own_data/'tw.yml'
+    p = run_cmd([str(BIN/'finann-init'), '--events', str(own_data/'tweets.csv'), '--prices', str(own_data/'prices'), '--embedding', 'HashingEmbedding',
+                 '--label', 'd+1_open:d+5_close', '--output', str(cfg)], tmp_path, timeout=120)
+    assert p.returncode == 0, p.stderr
+    written = yaml.safe_load(cfg.read_text())
+    assert (written['collator']['config'], written['dataset']['config']['horizon']) == ({'start_field': 'd+1_open', 'end_field': 'd+5_close'}, 5)
+    assert 'note: many short texts per ticker and day (median 4 texts per ticker-day' in p.stdout and 'TextStreamBuilder' in p.stdout, p.stdout
+    b = run_cmd([str(BIN/'finann-init'), '--events', str(own_data/'tweets.csv'), '--prices', str(own_data/'prices'), '--label', 'open:close',
+                 '--output', str(own_data/'x.yml')], tmp_path, timeout=120)
+    assert b.returncode == 2 and b.stderr.strip().splitlines()[-1].startswith("finann-init: error: --label: 'open:close' is not START:END"), b.stderr

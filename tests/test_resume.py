@@ -43,15 +43,15 @@ def test_same_seed_same_metrics_and_weights(reference, tmp_path):
     assert p.returncode == 0 and weights(tmp_path / 'seed2') != weights(ref)
 
 
-def start(tmp_path, out):
-    return subprocess.Popen([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--options', f'trainer.output_dir={out}', *OPTS],
+def start(tmp_path, out, *extra):
+    return subprocess.Popen([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', *extra, '--options', f'trainer.output_dir={out}', *OPTS],
                             cwd=ROOT, env=run_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_checkpoint(out, proc, step=10, timeout=120):
+def wait_for_checkpoint(out, proc, step=10, timeout=120, pattern='checkpoint-*'):
     t0 = time.time()
     while time.time() - t0 < timeout:
-        done = [c for c in out.glob('checkpoint-*') if (c / 'trainer_state.json').exists() and int(c.name.split('-')[1]) >= step]
+        done = [c for c in out.glob(pattern) if (c / 'trainer_state.json').exists() and int(c.name.split('-')[1]) >= step]
         if done: return
         assert proc.poll() is None, proc.stderr.read()[-3000:]
         time.sleep(0.05)
@@ -97,3 +97,19 @@ def test_resume_without_a_checkpoint_is_one_line(tmp_path):
     assert p.returncode == 2 and 'no complete checkpoint in' in p.stderr.strip().splitlines()[-1]
     p = train(tmp_path, tmp_path / 'none', '--resume-from-checkpoint', str(tmp_path / 'missing'))
     assert p.returncode == 2 and 'is not a checkpoint folder' in p.stderr.strip().splitlines()[-1]
+
+
+def test_sigterm_on_a_study_names_its_unit_checkpoint_and_flags(tmp_path):
+    "A study keeps its finished units, not checkpoints: the stop line says so (it said 'checkpoint saved in None') and names the flags to continue with."
+    out = tmp_path / 'study'
+    proc = subprocess.Popen([str(BIN / 'finann-train'), '--cfg-path', 'configs/default.yml', '--seeds', '2', '--options', f'trainer.output_dir={out}',
+                             *OPTS, 'trainer.num_train_epochs=60'], cwd=ROOT, env=run_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()  # a long first unit: the stop lands inside it however fast the machine is
+    while not list(out.glob('repeats/*')) and proc.poll() is None and time.time() - t0 < 120: time.sleep(0.05)
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    last = err.strip().splitlines()[-1]
+    assert proc.returncode == 130 and 'Traceback' not in err, err[-3000:]
+    assert 'the study goes on from its finished folds and seeds (0 finished)' in last and 'None' not in last, last
+    assert last.endswith('continue with --seeds 2 --resume-from-checkpoint latest'), last

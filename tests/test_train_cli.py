@@ -151,7 +151,14 @@ def test_finann_eval_run_refuses_a_bad_predictions_file_in_one_line(small_run, t
     assert p.returncode == 0
     cases = [(lambda d: None, 'no predictions file'),
              (lambda d: pd.DataFrame({'split': ['val']}).to_parquet(d / 'predictions.parquet'), 'written by an older finann'),
-             (lambda d: (d / 'predictions.parquet').write_text('not parquet'), 'not a readable Parquet file')]
+             (lambda d: (d / 'predictions.parquet').write_text('not parquet'), 'not a readable Parquet file'),
+             (lambda d: damaged(d, 'p_1', float('nan')), 'row 3, column p_1: nan is not a finite number'),
+             (lambda d: damaged(d, 'p_0', 2.5), 'row 3, column p_0: 2.5 is not a probability (0 to 1); are these logits?')]
+    def damaged(d, column, value):  # the run's own predictions, one score spoilt, its metadata kept
+        from finann.predictions import read_predictions, write_predictions
+        df, meta = read_predictions(out)
+        df.loc[2, column] = value
+        write_predictions(df, d, {k: v for k, v in meta.items() if k != 'version'})
     for i, (make, expected) in enumerate(cases):
         run = tmp_path / f'copy{i}'; run.mkdir()
         for f in ('config.yaml', 'metrics.json'): (run / f).write_bytes((out / f).read_bytes())
@@ -171,3 +178,25 @@ def test_finann_eval_run_refuses_predictions_that_do_not_match_the_config(small_
     e = run_cmd([str(BIN / 'finann-eval'), '--run', str(run)], tmp_path)
     last = e.stderr.strip().splitlines()[-1]
     assert e.returncode == 2 and 'predictions.parquet' in last and "collator has 3" in last, e.stderr
+
+
+def test_finann_predict_scores_new_texts_as_the_run_did(small_run, tmp_path):
+    "finann-predict on the run's own val texts gives the probabilities predictions.parquet holds for them; a file without texts is one line."
+    import pandas as pd, yaml
+    from finann.config import load_config
+    from finann.task import setup_task
+    p, out = small_run
+    assert p.returncode == 0
+    events, _ = setup_task(load_config(out / 'config.yaml')).build_datasets()
+    val = events['val'].to_pandas().head(20)
+    val[['ticker', 'event_start_at_et', 'text']].to_json(tmp_path / 'texts.jsonl', orient='records', lines=True)
+    e = run_cmd([str(BIN / 'finann-predict'), '--run', str(out), '--texts', str(tmp_path / 'texts.jsonl'), '--output', str(tmp_path / 'scored.csv')], tmp_path)
+    assert e.returncode == 0, e.stderr[-2000:]
+    got = pd.read_csv(tmp_path / 'scored.csv', dtype={'ticker': str})
+    assert list(got.columns) == ['ticker', 'event_start_at_et', 'text', 'p_0', 'p_1', 'predicted', 'score'] and len(got) == 20
+    preds = pd.read_parquet(out / 'predictions.parquet').query("split == 'val'")
+    both = got.merge(preds, on=['ticker', 'event_start_at_et'], suffixes=('', '_run'))
+    assert len(both) == 20 and (both['p_1'] - both['p_1_run']).abs().max() < 1e-5, both[['p_1', 'p_1_run']]
+    (tmp_path / 'bad.csv').write_text('ticker,body\nA,x\n')
+    b = run_cmd([str(BIN / 'finann-predict'), '--run', str(out), '--texts', str(tmp_path / 'bad.csv')], tmp_path)
+    assert b.returncode == 2 and b.stderr.strip().splitlines()[-1] == f"finann-predict: error: {tmp_path / 'bad.csv'}: no text column (columns: ticker, body)"

@@ -36,11 +36,13 @@ def test_walk_forward_with_seeds_trains_each_fold_and_seed_and_reports_them(stud
         assert when(f[f['split'] == 'val']).max() < when(f[f['split'] == 'test']).min()
     m = json.loads((out / 'metrics.json').read_text())
     t = m['test']
-    assert t['n'] == len(test) and [f['fold'] for f in t['folds']] == [0, 1]
+    n_events = len(test[test['seed'] == 0])  # seeds are repetitions of the same events: counted once
+    assert t['n'] == n_events and sum(f['n'] for f in t['folds']) == n_events and [f['fold'] for f in t['folds']] == [0, 1]
+    assert sum(m['test']['class_counts']) == n_events and 'sharpe' in t['seeds']['per_seed']['0']
     assert set(t['seeds']['per_seed']) == {'0', '1'} and t['seeds']['sd']['accuracy'] is not None
     assert t['backtest']['uncertainty']['n_trials'] == 4  # 2 folds × 2 seeds
     md = (out / 'report.md').read_text()
-    assert '**Walk-forward folds**' in md and '| mean ± sd |' in md
+    assert '**Walk-forward folds**' in md and '| mean ± sd |' in md and f'## test ({n_events:,} events)' in md
     assert 'test: 2 folds: ' in p.stdout and 'test: 2 seeds: accuracy ' in p.stdout
     assert (out / 'model.safetensors').is_file() and (out / 'trainer_state.json').is_file()
 
@@ -69,6 +71,9 @@ def test_an_interrupted_study_goes_on_from_its_finished_units(study, tmp_path):
     assert sorted(u.parent.name for u in (out / 'repeats').glob('*/unit.json')) == ['fold0-seed0', 'fold0-seed1']
     again, _ = train(tmp_path, '--walk-forward', '--seeds', '2')  # nothing destroyed: the finished units are not trained over
     assert again.returncode == 2 and 'holds an unfinished run (repeats/fold0-seed0, no metrics.json); continue it with --resume-from-checkpoint latest' in again.stderr.strip().splitlines()[-1]
+    bare, _ = train(tmp_path, '--resume-from-checkpoint', 'latest')  # resumed without the flags it ran with
+    assert bare.returncode == 2 and bare.stderr.strip().splitlines()[-1].endswith(
+        "holds a walk-forward or multi-seed study (fold0-seed0, fold0-seed1 in repeats/); resume it with the flags it ran with (--walk-forward, --seeds N)"), bare.stderr[-2000:]
     resumed, _ = train(tmp_path, '--walk-forward', '--seeds', '2', '--resume-from-checkpoint', 'latest')
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     log = resumed.stdout + resumed.stderr

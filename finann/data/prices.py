@@ -14,7 +14,8 @@ from ..config import did_you_mean
 from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, parse_event_times, table_files, table_stem
 
 # %% auto #0
-__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'prices_table', 'read_prices', 'rolling_beta', 'align_events']
+__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'SPLIT_RATIOS', 'prices_table', 'read_prices', 'split_like_jumps', 'rolling_beta',
+           'align_events']
 
 # %% ../../nbs/02c_data_prices.ipynb #c9e77269
 PRICE_FIELDS = ('date', 'open', 'close')  # required in price files; 'adj_close' is optional
@@ -108,6 +109,24 @@ def _session_returns(px:pd.DataFrame, sessions:np.ndarray, adjust:bool) -> np.nd
     close = np.where(pos >= 0, px['close'].values[pos] * factor[pos], np.nan)
     return np.r_[np.nan, close[1:] / close[:-1] - 1]
 
+# %% ../../nbs/02c_data_prices.ipynb #2e77004c
+SPLIT_RATIOS = {2: '2:1', 3: '3:1', 4: '4:1', 5: '5:1', 10: '10:1', 1.5: '3:2', 1 / 2: '1:2', 1 / 3: '1:3', 1 / 5: '1:5', 1 / 10: '1:10'}
+
+def split_like_jumps(px:pd.DataFrame, # one ticker's prices (`read_prices`)
+                     adjust:bool=True, # whether adj_close, where present, adjusts the prices
+                     tol:float=0.03,   # how close to a split's ratio the jump must be
+                    ) -> list[dict]:
+    "Sessions whose open is a split's ratio away from the previous close (previous close / open ≈ 2 for a 2:1 split) on a day the prices are not adjusted."
+    close, open_ = px['close'].to_numpy(np.float64), px['open'].to_numpy(np.float64)
+    r = close[:-1] / np.where(open_[1:] > 0, open_[1:], np.nan)  # > 1: the price fell overnight
+    adj = px['adj_close'].notna().to_numpy() if adjust and 'adj_close' in px else np.zeros(len(px), dtype=bool)
+    raw = ~(adj[:-1] & adj[1:])  # an adjusted close on both days: the factor removes the split
+    out = []
+    for i in np.flatnonzero(raw & np.isfinite(r)):
+        ratio = next((name for k, name in SPLIT_RATIOS.items() if abs(r[i] / k - 1) < tol), None)
+        if ratio: out.append({'date': f"{px['date'].iloc[i + 1]:%Y-%m-%d}", 'ratio': ratio, 'close': float(close[i]), 'open': float(open_[i + 1])})
+    return out
+
 # %% ../../nbs/02c_data_prices.ipynb #b806e719
 def rolling_beta(stock:np.ndarray, market:np.ndarray, end:np.ndarray, window:int) -> np.ndarray:
     "OLS beta of `stock` on `market` returns (both (n_sessions,)) over the `window` sessions up to and including each `end`; NaN with fewer than half of them."
@@ -135,7 +154,7 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
     cols = {c: np.full(len(ev), np.nan) for c in columns + ([f'market_{c}' for c in columns] if market is not None else [])}
     reason = pd.Series(None, index=ev.index, dtype='object')
     reason[wall.isna()] = 'unparsable date'
-    gaps, mpos = {}, _session_rows(market['date'].values, st['date'].values) if market is not None else None
+    gaps, notices, mpos = {}, [], _session_rows(market['date'].values, st['date'].values) if market is not None else None
     for t, idx in ev.groupby('ticker').groups.items():
         idx, px = np.asarray(idx), prices.get(t)
         idx = idx[wall.values[idx] == wall.values[idx]]  # NaT is not equal to itself: unparsable dates keep their reason
@@ -146,6 +165,12 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
         if len(missing := missing_sessions(px['date'], calendar)):
             gaps[t] = {'count': len(missing), 'first': str(missing[0])[:10]}
             warnings.warn(f"prices of {t}: {len(missing)} {calendar} session(s) missing (first {gaps[t]['first']}); events that need them are dropped")
+        if jumps := split_like_jumps(px, adjust):  # a split read as a move: stated, not dropped
+            more = f" (and {len(jumps) - 1} more day{'s' * (len(jumps) > 2)})" if len(jumps) > 1 else ''
+            notices.append(f"prices of {t}: on {jumps[0]['date']} the open {jumps[0]['open']:g} is a {jumps[0]['ratio']} split's ratio from the previous close "
+                           f"{jumps[0]['close']:g}{more}, and the prices are not split-adjusted there; labels across it read the split as a move "
+                           "(give adjusted prices or an adj_close column)")
+            warnings.warn(notices[-1])
         rows = np.where(s >= 0, pos[s], -1)
         bad = (rows < 0).any(axis=1)
         if bad.any(): reason[idx[bad]] = _why_unaligned(s[bad], rows[bad], have[0], have[-1])
@@ -164,6 +189,6 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
         gap = out['_drop_reason'].isna() & out[[f'market_{c}' for c in columns]].isna().any(axis=1)
         out.loc[gap, '_drop_reason'] = 'missing market price'
         if beta_window: out.loc[out['_drop_reason'].isna() & out['beta'].isna(), '_drop_reason'] = f'fewer than {beta_window // 2} returns for beta'
-    out.attrs['report'] = {**({'sessions_missing': gaps} if gaps else {}),  # clean_events adds these to the drop report
+    out.attrs['report'] = {**({'sessions_missing': gaps} if gaps else {}), **({'notices': notices} if notices else {}),  # clean_events adds these to the drop report
                            **({'beta_window': f'{beta_window} sessions up to d+0'} if market is not None and beta_window else {})}
     return out

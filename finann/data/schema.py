@@ -47,12 +47,14 @@ def event_price_columns(df) -> list[str]:
     return [c for c in df.columns if price_point(c)]
 
 # %% ../../nbs/02a_data_schema.ipynb #61c025ba
+_JSON = dict(convert_dates=False, keep_default_dates=False)  # pandas would read a 'timestamp' column of epoch numbers as naive UTC times: parse_event_times reads them
+
 def _read_json(p, compression=None):
     "A JSON array of records (or an object of columns); JSON Lines when the file holds one object per line."
-    try: return pd.read_json(p, compression=compression)
-    except ValueError: return pd.read_json(p, lines=True, compression=compression)
+    try: return pd.read_json(p, compression=compression, **_JSON)
+    except ValueError: return pd.read_json(p, lines=True, compression=compression, **_JSON)
 _READERS = {'.parquet': lambda p, compression=None: pd.read_parquet(p), '.csv': lambda p, compression=None, **kw: pd.read_csv(p, compression=compression, **kw),
-            '.jsonl': lambda p, compression=None: pd.read_json(p, lines=True, compression=compression), '.json': _read_json}
+            '.jsonl': lambda p, compression=None: pd.read_json(p, lines=True, compression=compression, **_JSON), '.json': _read_json}
 _COMPRESSIONS = {'.gz': 'gzip', '.bz2': 'bz2', '.xz': 'xz', '.zst': 'zstd', '.zip': 'zip'}
 
 # %% ../../nbs/02a_data_schema.ipynb #fef40482
@@ -118,13 +120,16 @@ def _as_text(values:pd.Series) -> pd.Series:
 
 # %% ../../nbs/02a_data_schema.ipynb #f71093e3
 def read_events_file(path:Path, columns:dict|None=None, text_columns=('ticker',)) -> pd.DataFrame:
-    "Read one table file (CSV, JSONL, JSON, parquet; compressed or not): headers matched and renamed by `columns`, `text_columns` kept as strings (zeros kept)."
+    "Read one table file (CSV, JSONL, JSON, parquet; compressed or not): headers matched and renamed by `columns`, `text_columns` kept as strings (zeros kept; `NA`, `NULL`, `TRUE` are tickers, not missing or booleans)."
     path = Path(path)
     kind, comp = table_format(path)
     try:
         if kind == '.csv':  # identifiers are read as text: '0007203' keeps its zeros
             names = column_names(pd.read_csv(path, nrows=0, compression=comp).columns, columns, str(path))
-            df = _READERS[kind](path, comp, dtype={c: str for c, n in names.items() if n in text_columns})
+            ids = [c for c, n in names.items() if n in text_columns]
+            df = _READERS[kind](path, comp, dtype={c: str for c in ids})
+            if ids:  # pandas reads 'NA', 'NULL', 'TRUE'… as missing even with dtype=str: a ticker named NA stays NA; only a blank is missing
+                df[ids] = _READERS[kind](path, comp, usecols=ids, dtype=str, keep_default_na=False, na_values=[''])[ids]
         else: df = _READERS[kind](path, comp)
     except DataError: raise
     except UnicodeDecodeError as e: raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
@@ -154,16 +159,36 @@ def read_events_files(files:list[Path], columns:dict|None=None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 # %% ../../nbs/02a_data_schema.ipynb #6d800652
+_EPOCH_UNITS = ((10, 's'), (13, 'ms'), (16, 'us'), (19, 'ns'))  # digits of a Unix time now: 10 in seconds, 13 in milliseconds…
+
+def _parse_one(v:str, timezone:str):
+    "One timestamp pandas could not read with the others (an offset inside it, as in Twitter's 'Mon Jan 05 17:00:00 +0000 2015'); NaT if unreadable."
+    try: t = pd.Timestamp(v)
+    except (ValueError, TypeError, OverflowError): return pd.NaT
+    if t is pd.NaT: return pd.NaT
+    return t.tz_convert(timezone) if t.tzinfo else t.tz_localize(timezone, ambiguous=False, nonexistent='shift_forward')
+
 def parse_event_times(values:pd.Series, timezone:str='America/New_York', wall_clock:bool=True) -> pd.Series:
-    "Event times in `timezone`: naive values are its wall clock, ones with an offset (or Z) are converted to it; unparsable ones NaT. `wall_clock`: naive timestamps, else tz-aware."
-    s = values.astype('string')
-    aware = s.str.contains(r'\d[T ]\d.*(?:Z|[+-]\d\d:?\d\d)\s*$', regex=True, na=False)  # a time followed by an offset
+    "Event times in `timezone`: naive values are its wall clock; ones with an offset (or Z, anywhere in the text) and Unix epoch numbers (s, ms, µs, ns) are converted to it; unparsable ones NaT. `wall_clock`: naive timestamps, else tz-aware."
+    s = values.astype('string').str.strip()
+    epoch = s.str.fullmatch(r'\d{9,19}(?:\.\d*)?', na=False)  # 8 digits is a date (20150105); 9-10 seconds since 1970, 13 milliseconds…
+    aware = ~epoch & s.str.contains(r'\d[T ]\d.*(?:Z|[+-]\d\d:?\d\d)\s*$', regex=True, na=False)  # a time followed by an offset
+    rest = ~epoch & ~aware
     out = pd.Series(pd.NaT, index=values.index, dtype=f'datetime64[ns, {timezone}]')
-    if (~aware).any():
-        naive = pd.to_datetime(s[~aware], errors='coerce', format='mixed')
-        # a naive time in the hour skipped by daylight saving moves forward; one in the hour repeated is standard time
-        out[~aware] = naive.dt.tz_localize(timezone, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent='shift_forward')
+    if rest.any():
+        try: naive = pd.to_datetime(s[rest], errors='coerce', format='mixed')
+        except (ValueError, TypeError): naive = None  # naive and offset forms mixed: one by one below
+        if naive is not None and naive.dt.tz is None:
+            # a naive time in the hour skipped by daylight saving moves forward; one in the hour repeated is standard time
+            out[rest] = naive.dt.tz_localize(timezone, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent='shift_forward')
+        else: out[rest] = pd.to_datetime(s[rest].map(lambda v: _parse_one(v, timezone)), utc=True).dt.tz_convert(timezone)
     if aware.any(): out[aware] = pd.to_datetime(s[aware], errors='coerce', format='mixed', utc=True).dt.tz_convert(timezone)
+    if epoch.any():
+        digits = s[epoch].str.split('.').str[0].str.len()
+        unit = digits.map(lambda d: next(u for n, u in _EPOCH_UNITS if d <= n))
+        for u in unit.unique():
+            at = unit.index[unit == u]
+            out[at] = pd.to_datetime(pd.to_numeric(s[at]), unit=u, utc=True).dt.tz_convert(timezone)
     return out.dt.tz_localize(None) if wall_clock else out
 
 # %% ../../nbs/02a_data_schema.ipynb #37b530cd
@@ -247,6 +272,7 @@ def format_report(report:dict) -> str:
     if 'windows_without_texts' in report: lines.append(f"  {'sessions without texts (no event)':<34}{report['windows_without_texts']:>9}")
     if 'outside the splits' in report: lines.append(f"  {'outside the splits':<34}{report['outside the splits']['count']:>9}   ({report['outside the splits']['span']})")
     if report.get('price'): lines.append(f"  {'labels use':<34}{report['price']}")
+    lines += [f"  notice: {n}" for n in report.get('notices', [])]  # fallbacks and suspicions, stated (the run card and the console's last lines repeat them)
     for split, counts in report.get('class_balance', {}).items():
         lines.append(f"  {'labels ' + split:<34}{' / '.join(str(c) for c in counts):>9}")
     return '\n'.join(lines)

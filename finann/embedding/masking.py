@@ -10,8 +10,8 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['logger', 'TICKER_MASK', 'COMPANY_MASK', 'NAME_COLUMNS', 'LEGAL_SUFFIXES', 'name_variants', 'entity_pattern',
-           'mask_text', 'company_names', 'mask_events', 'mask_entities']
+__all__ = ['logger', 'TICKER_MASK', 'COMPANY_MASK', 'NAME_COLUMNS', 'LEGAL_SUFFIXES', 'MASKING_TICKERS_ONLY', 'name_variants',
+           'entity_pattern', 'mask_text', 'company_names', 'mask_events', 'mask_entities']
 
 # %% ../../nbs/03f_embedding_masking.ipynb #da71b1d4
 TICKER_MASK, COMPANY_MASK = '[TICKER]', '[COMPANY]'
@@ -75,9 +75,16 @@ def mask_events(events, # a `DatasetDict` of events: a `text` column, or a text 
     return DatasetDict({n: ds.map(batch, batched=True, desc=f'masking entities ({n})') for n, ds in events.items()})
 
 # %% ../../nbs/03f_embedding_masking.ipynb #1bdbc754
-def mask_entities(events, builder=None):
+MASKING_TICKERS_ONLY = 'masking: tickers only — no company column'  # the notice when mask_entities finds no names
+
+def mask_entities(events, builder=None,
+                  report:dict|None=None, # the data report: 'masking' says what was masked, and a notice when only tickers were
+                 ):
     "`mask_events` with the names `company_names` finds; the log says in one line what is masked and where the names came from."
     names, where = company_names(events, builder)
     if names: logger.info(f"mask_entities: each event's ticker and company name(s) are masked (names for {len(names)} tickers from {where})")
     else: logger.info("mask_entities: no company names in the data (no company column): only tickers are masked")
+    if report is not None:  # a fallback from what the user asked for (tickers and names) is stated in the run card and the console's last lines
+        report['masking'] = f'tickers and company names (from {where})' if names else 'tickers only'
+        if not names: report.setdefault('notices', []).append(MASKING_TICKERS_ONLY)
     return mask_events(events, names)

@@ -16,8 +16,20 @@ from .sharpe import sharpe_uncertainty, information_coefficient
 from .verdict import too_little_data, best_baseline, model_verdict, p_text
 
 # %% auto #0
-__all__ = ['HEADLINE', 'evaluation_report', 'results_frame', 'results_table', 'report_markdown', 'fold_reports', 'seed_reports',
-           'repeats_summary', 'trials_tried', 'evaluate_predictions']
+__all__ = ['HEADLINE', 'FLOOR', 'ranks_within_periods', 'evaluation_report', 'sharpe_text', 'results_frame', 'results_table',
+           'report_markdown', 'pool_seeds', 'fold_reports', 'seed_reports', 'repeats_summary', 'backtest_period',
+           'label_sessions', 'trials_tried', 'evaluate_predictions']
+
+# %% ../../nbs/08d_evaluate_report.ipynb #b227c099
+def ranks_within_periods(scores,   # a predictor's signal, shape (n,)
+                         dates,    # each event's date
+                         period:Literal[None, 'D', 'W', 'M']='W', # the backtest's books
+                         folds=None, # each event's walk-forward fold: a score that differs only between folds ranks nothing
+                        ) -> bool:
+    "Whether `scores` differ within at least one period (of one fold): a score constant within every book ranks nothing, so it gets no backtest."
+    s = pd.Series(np.asarray(scores, dtype=np.float64))
+    keys = [period_starts(dates, period).to_numpy()] + ([] if folds is None else [np.asarray(folds)])
+    return bool((s.groupby(keys).nunique() > 1).any())
 
 # %% ../../nbs/08d_evaluate_report.ipynb #5d776742
 def evaluation_report(labels,                  # true class ids (n,), or true moves (n,) for a regression model
@@ -36,6 +48,8 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
                       cost_bps:float=0.0,
                       rf:float=0.0,
                       n_trials:int=1,          # backtests tried (seeds × folds × configs): deflates the Sharpe
+                      folds=None,              # each event's walk-forward fold: a baseline constant within each fold ranks nothing
+                      hold_days:int=3,         # sessions the label's move spans: positions held, for the overlap check
                       configs_tried:int=1,     # configurations tried: adjusts the IC's p-value
                      ) -> dict:
     "One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest with its Sharpe's uncertainty, IC and deciles."
@@ -69,13 +83,15 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
         out['deciles'] = decile_returns(scores, moves).reset_index().to_dict('records')
     if moves is not None and dates is not None: out['ic'] = information_coefficient(scores, moves, period_starts(dates, period), n_trials=configs_tried)
     if moves is not None and dates is not None:
-        bt = dict(moves=moves, dates=dates, q=q, weighting=weighting, period=period, cost_bps=cost_bps, rf=rf)
+        bt = dict(moves=moves, dates=dates, q=q, weighting=weighting, period=period, cost_bps=cost_bps, rf=rf, hold_days=hold_days)
         try:
             res = long_short_backtest(scores, **bt)
             out['backtest'] = {**res.to_dict(), 'uncertainty': sharpe_uncertainty(res.returns, res.periods_per_year, n_trials)}
-            for name, p in (baselines or {}).items():  # a constant score ranks nothing: no backtest
+            for name, p in (baselines or {}).items():  # a score constant within every period ranks nothing: no backtest
                 s = to_scores(p)
-                if np.ptp(s) > 0: out['baseline_backtests'][name] = long_short_backtest(s, **bt).to_dict()  # with its series: the plots draw the best one's equity
+                if ranks_within_periods(s, dates, period, folds):  # with its series: the plots draw the best one's equity
+                    b = long_short_backtest(s, **bt)
+                    out['baseline_backtests'][name] = {**b.to_dict(), 'uncertainty': sharpe_uncertainty(b.returns, b.periods_per_year, n_trials)}
         except EvaluationError as e:  # e.g. too few events per period: report why instead of failing a finished run
             out['backtest'], out['backtest_skipped'] = None, str(e)
     return _jsonable(out)
@@ -84,6 +100,13 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
 def _fmt(x, pct:bool=False, digits:int=3) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)): return '–'
     return f"{100 * x:.1f}%" if pct else f"{x:.{digits}f}"
+
+# %% ../../nbs/08d_evaluate_report.ipynb #f4993241
+def sharpe_text(bt:dict|None) -> str:
+    "A backtest's Sharpe with its standard error ('1.31 ± 0.42'), or a dash; every Sharpe the report shows, the baselines' too, is quoted this way."
+    if not bt or bt.get('sharpe') is None: return '–'
+    se = (bt.get('uncertainty') or {}).get('se')
+    return _fmt(bt['sharpe'], digits=2) + (f" ± {_fmt(se, digits=2)}" if se is not None else '')
 
 # %% ../../nbs/08d_evaluate_report.ipynb #d1d4b344
 HEADLINE = {'classification': [('accuracy', 'accuracy'), ('f1_macro', 'macro-F1'), ('mcc', 'MCC'), ('balanced_accuracy', 'balanced acc.'), ('log_loss', 'log-loss')],
@@ -102,14 +125,15 @@ def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.
         bts = rep.get('baseline_backtests') or {}
         for name, m in [('model', rep['model']), *rep.get('baselines', {}).items()]:
             lohi = ci.get(cols[0][0]) if name == 'model' else None
-            sharpe = ((rep.get('backtest') if name == 'model' else bts.get(name)) or {}).get('sharpe')
+            bt = rep.get('backtest') if name == 'model' else bts.get(name)
+            sharpe = (bt or {}).get('sharpe')
             if numbers:
                 rows.append({by: split, 'predictor': name, 'n': rep['n'], **{k: m.get(k) for k, _ in cols},
                              'ci_low': lohi[0] if lohi else None, 'ci_high': lohi[1] if lohi else None, 'sharpe': sharpe})
                 continue
             rows.append({by: split, 'n': f"{rep['n']:,}", 'predictor': name, cols[0][1]: _fmt(m.get(cols[0][0])),
                          '95% CI': f"{_fmt(lohi[0])}–{_fmt(lohi[1])}" if lohi else '',
-                         **{label: _fmt(m.get(key)) for key, label in cols[1:]}, 'Sharpe': _fmt(sharpe, digits=2)})
+                         **{label: _fmt(m.get(key)) for key, label in cols[1:]}, 'Sharpe ± se': sharpe_text(bt)})
     if numbers: return pd.DataFrame(rows, columns=[by, 'predictor', 'n'] if not rows else None).set_index([by, 'predictor'])
     return pd.DataFrame(rows).fillna('')
 
@@ -119,7 +143,7 @@ def results_table(reports:dict, fmt:Literal['text', 'markdown', 'html']='text', 
     df = results_frame(reports, by)
     if df.empty: return ''
     verdicts = [(split, line) for split, rep in reports.items() if isinstance(rep, dict) and rep.get('verdict')
-                for line in [rep['verdict']['line'], *repeats_summary(rep)]]
+                for line in [rep['verdict']['line'], *([f"against the floor, {rep['floor']['line']}"] if rep.get('floor') else []), *repeats_summary(rep)]]
     if fmt == 'html':
         import html
         return ''.join(f'<p class="finann-verdict"><b>{s}</b>: {html.escape(v)}</p>' for s, v in verdicts) + df.to_html(index=False, border=0, classes='finann-results')
@@ -148,8 +172,8 @@ def _backtest_md(bt:dict, baseline_backtests:dict) -> list[str]:
     per = {None: 'event date', 'D': 'event date', 'W': 'calendar week', 'M': 'calendar month'}[s['period']]
     lines = [f"**Long-short backtest**: each {per}, long the top {100 * s['q']:g}% of events by score and short the bottom "
              f"{100 * s['q']:g}% ({s['weighting']} weights, each leg 0.5 gross), holding the label's move; costs {s['cost_bps']:g} bps per unit traded.", '',
-             '| | Sharpe | annual return | annual volatility | max drawdown | hit rate |', '|---|---|---|---|---|---|']
-    row = lambda name, d: f"| {name} | {_fmt(d['sharpe'], digits=2)} | {_fmt(d['annual_return'], pct=True)} | {_fmt(d['annual_volatility'], pct=True)} | {_fmt(d['max_drawdown'], pct=True)} | {_fmt(d['hit_rate'], pct=True)} |"
+             '| | Sharpe ± se | annual return | annual volatility | max drawdown | hit rate |', '|---|---|---|---|---|---|']
+    row = lambda name, d: f"| {name} | {sharpe_text(d)} | {_fmt(d['annual_return'], pct=True)} | {_fmt(d['annual_volatility'], pct=True)} | {_fmt(d['max_drawdown'], pct=True)} | {_fmt(d['hit_rate'], pct=True)} |"
     lines += [row('**model long-short**', bt), row('long-all, equal weight', bt['benchmark'])]
     lines += [row(f'{name} long-short', d) for name, d in baseline_backtests.items()]
     lines += ['', f"{bt['n_periods']} periods ({_fmt(bt['periods_per_year'], digits=1)} a year, observed), {bt['n_skipped']} skipped with fewer than 2 events; "
@@ -180,8 +204,8 @@ def _repeats_md(rep:dict) -> list[str]:
                          f"| {v.get('baseline') or '–'} | {_fmt(v.get('baseline_value'))} | {v['outcome']}{p} |")
     if rep.get('seeds'):
         s = rep['seeds']; keys = list(s['mean'])
-        lines += ['', f"**Seeds** (every seed is in the headline):", '', '| seed | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
-        lines += [f"| {seed} | " + ' | '.join(_fmt(m[k]) for k in keys) + ' |' for seed, m in s['per_seed'].items()]
+        lines += ['', "**Seeds** (each seed alone; the headline scores each event once with the mean of the seeds' scores, their ensemble):", '', '| seed | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
+        lines += [f"| {seed} | " + ' | '.join(_fmt(m[k], digits=2 if k == 'sharpe' else 3) for k in keys) + ' |' for seed, m in s['per_seed'].items()]
         lines.append('| mean ± sd | ' + ' | '.join(f"{_fmt(s['mean'][k])} ± {_fmt(s['sd'][k])}" for k in keys) + ' |')
     if rep.get('skipped_folds'): lines += [''] + [f"**Skipped**: {s}." for s in rep['skipped_folds']]
     if rep.get('skipped_baselines'): lines += [''] + [f"**Baseline {b} not fitted**: {why}." for b, why in rep['skipped_baselines'].items()]
@@ -197,6 +221,7 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         ci = rep['ci']
         lines += [f"## {split} ({rep['n']:,} events)", '']
         if rep.get('verdict'): lines += [f"**Verdict**: {rep['verdict']['line']}", '', _verdict_md(rep['verdict']), '']
+        if rep.get('floor'): lines += [f"**Against the majority class** (the floor every model must clear): {rep['floor']['line']}", '']
         if (t := rep.get('trials')) and t.get('source'): lines += [f"**Configurations tried**: {t['n']}, from {t['source']}.", '']
         lines += [results_table({split: rep}, 'markdown')] + _repeats_md(rep)
         if ci.get('skipped'): lines += ['', f"No intervals: {ci['skipped']}."]
@@ -219,6 +244,25 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         lines += ['## Plots', ''] + [f"![{name}]({path})\n" for name, path in plots.items()]
     return '\n'.join(lines).rstrip() + '\n'
 
+# %% ../../nbs/08d_evaluate_report.ipynb #cd5d8c21
+def pool_seeds(df:pd.DataFrame, # the predictions table (`finann.predictions`), any number of seeds
+               meta:dict,       # its metadata: num_labels, baselines
+              ) -> pd.DataFrame:
+    "One row per event of each split and fold: every score column is the mean over the seeds (their ensemble); `seed` becomes -1."
+    from finann.predictions import score_columns
+    if 'seed' not in df.columns or df['seed'].nunique() <= 1: return df
+    k, n_seeds = meta['num_labels'], df['seed'].nunique()
+    scores = score_columns(k) + [c for b in meta.get('baselines', []) for c in score_columns(k, f'baseline_{b}')]
+    keys = [c for c in df.columns if c not in scores and c != 'seed']  # what makes an event: split, fold, ticker, time, label, move…
+    d = df.assign(_nth=df.groupby([*keys, 'seed'], dropna=False, sort=False).cumcount())  # the same event twice in a seed stays two rows
+    g = d.groupby([*keys, '_nth'], dropna=False, sort=False)
+    out = g[scores].mean().join(g.size().rename('_seeds')).reset_index()
+    if (out['_seeds'] != n_seeds).any():
+        r = out[out['_seeds'] != n_seeds].iloc[0]
+        raise EvaluationError(f"the seeds scored different events: {r['split']} event {r['ticker']} at {r['event_start_at_et']} "
+                              f"has {r['_seeds']} of {n_seeds} seeds' rows; a study's seeds must predict the same events")
+    return out.drop(columns=['_nth', '_seeds']).assign(seed=np.int64(-1))[df.columns]
+
 # %% ../../nbs/08d_evaluate_report.ipynb #fe938c13
 def fold_reports(df:pd.DataFrame, meta:dict, split:str, n_boot:int=1000, seed:int=0) -> list[dict]:
     "Per walk-forward fold of `split` (all its seeds): n, first and last date, the model's headline metric with its interval, and the verdict."
@@ -240,17 +284,24 @@ def fold_reports(df:pd.DataFrame, meta:dict, split:str, n_boot:int=1000, seed:in
     return out
 
 # %% ../../nbs/08d_evaluate_report.ipynb #2a2c4b47
-def seed_reports(df:pd.DataFrame, meta:dict, split:str) -> dict:
-    "Per seed, the model's headline metrics on `split` (all folds pooled), and their mean and standard deviation over seeds."
+def seed_reports(df:pd.DataFrame, meta:dict, split:str,
+                 evaluator=None, # the evaluator section (q, weighting, period, cost_bps, rf): adds each seed's Sharpe alone
+                ) -> dict:
+    "Per seed, the model's headline metrics on `split` (all folds pooled), and their mean and standard deviation over seeds: the spread beside the seeds' ensemble."
     from finann.predictions import split_inputs
-    per = {}
+    per, ev = {}, evaluator
     for s in sorted(df['seed'].unique()):
         x = split_inputs(df[df['seed'] == s], meta, split)
-        rep = evaluation_report(x['labels'], x['probs'], n_boot=0)
+        span = label_sessions(meta)
+        bt = {} if ev is None else dict(moves=x['moves'], dates=x['dates'], q=ev.q, weighting=ev.weighting, cost_bps=ev.cost_bps, rf=ev.rf,
+                                        period=backtest_period(span) if ev.period == 'auto' else ev.period, hold_days=span or 3)
+        rep = evaluation_report(x['labels'], x['probs'], n_boot=0, **bt)
         per[str(int(s))] = {key: rep['model'][key] for key, _ in HEADLINE[rep['task']]}
+        if ev is not None: per[str(int(s))]['sharpe'] = (rep.get('backtest') or {}).get('sharpe')
     keys = next(iter(per.values())).keys()
-    return {'per_seed': per, 'mean': {k: float(np.mean([m[k] for m in per.values()])) for k in keys},
-            'sd': {k: float(np.std([m[k] for m in per.values()], ddof=1)) if len(per) > 1 else None for k in keys}}
+    vals = {k: [m[k] for m in per.values() if m[k] is not None] for k in keys}
+    return {'per_seed': per, 'mean': {k: float(np.mean(v)) if v else None for k, v in vals.items()},
+            'sd': {k: float(np.std(v, ddof=1)) if len(v) > 1 else None for k, v in vals.items()}}
 
 # %% ../../nbs/08d_evaluate_report.ipynb #ebb80f39
 def repeats_summary(rep:dict) -> list[str]:
@@ -262,7 +313,9 @@ def repeats_summary(rep:dict) -> list[str]:
     if rep.get('seeds'):
         key, label = HEADLINE[rep['task']][0]
         s = rep['seeds']
-        lines.append(f"{len(s['per_seed'])} seeds: {label} {_fmt(s['mean'][key])} ± {_fmt(s['sd'][key])} (mean ± sd; the headline pools every seed)")
+        sharpe = f", Sharpe {_fmt(s['mean']['sharpe'], digits=2)} ± {_fmt(s['sd']['sharpe'], digits=2)}" if 'sharpe' in s['mean'] else ''
+        lines.append(f"{len(s['per_seed'])} seeds: {label} {_fmt(s['mean'][key])} ± {_fmt(s['sd'][key])}{sharpe} "
+                     "(each seed alone, mean ± sd; the headline scores each event once with the seeds' mean score)")
     lines += rep.get('skipped_folds') or []
     return lines
 
@@ -274,6 +327,20 @@ def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
     if not (df['split'] == 'val').any(): return None
     x = split_inputs(df, meta, 'val')
     return best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
+
+# %% ../../nbs/08d_evaluate_report.ipynb #3c12c723
+def backtest_period(span:int|None) -> Literal['D', 'W', 'M']:
+    "The book a label's span calls for: a one-session label trades daily books, up to a week's weekly, longer ones monthly (so books seldom overlap)."
+    return 'W' if span is None else 'D' if span <= 1 else 'W' if span <= 5 else 'M'
+
+def label_sessions(meta:dict) -> int|None:
+    "Sessions the predictions' label spans (`label_span` of its start and end fields), or None when it comes from a column of unknown span."
+    from finann.data.schema import label_span
+    lab = meta.get('label') or {}
+    return label_span(lab['start_field'], lab['end_field']) if lab.get('start_field') and lab.get('end_field') and not lab.get('label_column') else None
+
+# %% ../../nbs/08d_evaluate_report.ipynb #8b9969ac
+FLOOR = 'majority'  # the baseline every model must clear: the verdict also states the model against it
 
 # %% ../../nbs/08d_evaluate_report.ipynb #9bb01c63
 def trials_tried(evaluator,             # the config's `evaluator` section
@@ -296,18 +363,21 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
                          seed:int=0,       # the bootstrap's seed (the run's)
                          trials:dict|None=None, # the study's ledger count, {'n', 'study', 'ledger'} (`finann.search.study_trials`)
                         ) -> dict:
-    "split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table."
+    "split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table; seeds pooled per event (`pool_seeds`)."
     from finann.predictions import split_inputs
     ev, out, k, inputs = evaluator, {}, meta['num_labels'], {}
     units = len(df[[c for c in ('fold', 'seed') if c in df.columns]].drop_duplicates()) or 1
     tried = trials_tried(ev, trials)
     n_trials = units * tried['n']  # every fold and seed trained is a trial; so is every config of the study
+    by_seed, df = df, pool_seeds(df, meta)  # seeds are repetitions: each event once, scored by the seeds' mean
+    span = label_sessions(meta)  # the backtest holds each position for the label's span, in books that follow it unless the config names one
+    period, hold = backtest_period(span) if ev.period == 'auto' else ev.period, span or 3
     for split in ev.splits:
         if not (df['split'] == split).any(): continue
         x = inputs[split] = split_inputs(df, meta, split)
         rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
-                                n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=ev.period, cost_bps=ev.cost_bps, rf=ev.rf,
-                                n_trials=n_trials, configs_tried=tried['n'])
+                                n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=period, cost_bps=ev.cost_bps, rf=ev.rf, hold_days=hold,
+                                n_trials=n_trials, folds=df.loc[df['split'] == split, 'fold'].to_numpy(), configs_tried=tried['n'])
         rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
         y = x['labels']
         counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y.astype(int), minlength=k).tolist()
@@ -318,8 +388,11 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
         v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed,
                           n_tests=tried['n'])
         out[split] = {'verdict': _jsonable(v), 'trials': tried, **out[split]}
+        if name != FLOOR and FLOOR in x['baselines']:  # the floor every model must clear, whichever baseline val chose
+            f = model_verdict(x['labels'], x['probs'], x['baselines'][FLOOR], FLOOR, dates=x['dates'], chosen_on='floor', n_boot=ev.n_boot, seed=seed)
+            out[split] = {'verdict': out[split]['verdict'], 'floor': _jsonable(f), **out[split]}
         if df['fold'].nunique() > 1: out[split]['folds'] = fold_reports(df, meta, split, ev.n_boot, seed)
-        if df['seed'].nunique() > 1: out[split]['seeds'] = seed_reports(df, meta, split)
+        if by_seed['seed'].nunique() > 1: out[split]['seeds'] = seed_reports(by_seed, meta, split, ev)
         if meta.get('skipped_folds'): out[split]['skipped_folds'] = meta['skipped_folds']
         if meta.get('skipped_baselines'): out[split]['skipped_baselines'] = meta['skipped_baselines']
     return out

@@ -27,7 +27,7 @@ from . import study
 from .study import BASELINE_LADDER, setup_seeds, baseline_names, fit_baselines, unit_record, fit_predict_units
 
 # %% auto #0
-__all__ = ['EventVectors', 'embed_events', 'TrainTask', 'setup_task']
+__all__ = ['EventVectors', 'embed_events', 'TrainTask', 'setup_task', 'study_flags']
 
 # %% ../../nbs/07_task.ipynb #0eeabc11
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +107,7 @@ def build_datasets(self:TrainTask, builder=None) -> tuple:
     "The builder's `DatasetDict` of events, split by time, less those the label scheme drops; and the drop report counting them."
     b = builder or self.build_builder()
     events, report = self.build_collator().filter_events(b.build_datasets(), b.report)  # drop_band and untradable texts counted
-    if self.build_embedding().mask_entities: events = embedding.mask_entities(events, b)  # every reader sees the same masked texts
+    if self.build_embedding().mask_entities: events = embedding.mask_entities(events, b, report)  # every reader sees the same masked texts
     if get_rank() == 0: logger.info('data\n' + data.format_report(report) + f"\n  splits: {report.get('splits')}")
     if 'train' not in events: raise ConfigError(f"{self.config.source}: dataset: the builder returned no 'train' split (got {list(events)})")
     return events, report
@@ -224,8 +224,10 @@ def fit(self:TrainTask, trainer, resume_from_checkpoint:str|None=None):
         if 'wandb' in (trainer.args.report_to or []) and trainer.is_world_process_zero():
             import wandb
             if wandb.run is not None: wandb.finish(exit_code=1)
-        raise Stopped(f"stopped by {stopper.requested} at step {stopper.stopped_at}; checkpoint saved in {latest_checkpoint(self.output_dir)}; "
-                      f"continue with --resume-from-checkpoint latest")
+        ckpt, flags = latest_checkpoint(self.output_dir), f" {study_flags(self.config)}" if self.repeats() else ''
+        saved = (f"the study goes on from its finished folds and seeds ({len(finished_units(self.output_dir))} finished)" if self.repeats()  # units keep no checkpoints
+                 else f"checkpoint saved in {ckpt}" if ckpt else "no checkpoint saved (stopped before the first)")
+        raise Stopped(f"stopped by {stopper.requested} at step {stopper.stopped_at}; {saved}; continue with{flags} --resume-from-checkpoint latest")
     return trainer
 
 @patch
@@ -233,6 +235,12 @@ def request_stop(self:TrainTask, why:str='signal'):
     "Ask a running `fit` to save a checkpoint and stop after the current step."
     if self._stopper is not None: self._stopper.request(why)
     else: raise KeyboardInterrupt(why)
+
+# %% ../../nbs/07_task.ipynb #9b29e32f
+def study_flags(cfg) -> str:
+    "The flags that make `cfg`'s study again (`--walk-forward`, `--seeds N`), for the line that says how to continue it."
+    seeds = cfg.run.seeds or []
+    return ' '.join(['--walk-forward'] * bool(cfg.evaluator.folds) + ([f'--seeds {len(seeds)}'] if len(seeds) > 1 else []))
 
 # %% ../../nbs/07_task.ipynb #3761f058
 @patch
@@ -393,7 +401,8 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     metrics['seconds'] = {'setup': round(t1 - t0, 2), 'train': round(t2 - t1, 2), 'evaluate': round(time.time() - t2, 2)}
     write_atomic(out/'metrics.json', json.dumps(metrics, indent=1, default=str))  # last: a run folder with metrics.json is complete
     finish_wandb(self.training_arguments(), metrics)
-    print(f"\nfinann: {self.run_name} → {out}\n" + results_table(metrics))
+    from finann.runs import notices_text
+    print(f"\nfinann: {self.run_name} → {out}\n" + results_table(metrics) + notices_text(out))  # a fallback stated in the last lines
     progress.write('done', output_dir=str(out), message=f"finished in {time.time() - t0:.0f} s")
     return metrics
 

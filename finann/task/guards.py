@@ -65,6 +65,10 @@ def resolve_resume(task, resume) -> str|None:
         return str(out/'repeats')
     if resume in ('latest', True):
         c = latest_checkpoint(out)
+        units = sorted(p.name for p in out.glob('repeats/fold*-seed*'))
+        if c is None and units:  # a study resumed without the flags it ran with
+            raise FinannError(f"--resume-from-checkpoint latest: {out} holds a walk-forward or multi-seed study ({', '.join(units[:4])}"
+                              f"{'…' if len(units) > 4 else ''} in repeats/); resume it with the flags it ran with (--walk-forward, --seeds N)")
         if c is None: raise FinannError(f"--resume-from-checkpoint latest: no complete checkpoint in {out}")
         return str(c)
     resume = Path(os.path.expandvars(str(resume))).expanduser()
