@@ -32,7 +32,8 @@ BUILTINS = {
                  'CollatorForRegression': 'finann.collator'},
     'builder': {'SyntheticEarningsCallBuilder': 'finann.data.synthetic', 'LocalTranscriptBuilder': 'finann.data.builders',
                 'EventStudyBuilder': 'finann.data.builders', 'FinancialTranscriptBuilder': 'finann.data.builders',
-                'TextStreamBuilder': 'finann.data.stream', 'SyntheticTextStreamBuilder': 'finann.data.stream'},
+                'TextStreamBuilder': 'finann.data.stream', 'SyntheticTextStreamBuilder': 'finann.data.stream',
+                'StockNetBuilder': 'finann.data.stocknet'},
     'trainer': {'SequentialTrainer': 'finann.trainer', 'RandomSamplerTrainer': 'finann.trainer'},
 }
 

@@ -171,7 +171,7 @@ def evaluate_run(path:str|Path,            # a run folder with predictions.parqu
     # --split names what it wants; the config's splits are reported where the table has them, as the run itself did (a run without a test split)
     if missing and (splits or len(missing) == len(cfg.evaluator.splits)): raise FinannError(f"{run.path/'predictions.parquet'}: no rows for split(s) {', '.join(missing)} (has {', '.join(map(str, df['split'].unique()))})")
     cfg.evaluator.splits = [s for s in cfg.evaluator.splits if s not in missing]
-    from finann.search import study_trials  # a run of a study: adjusted for the configurations its ledger counts now
+    from finann.ledger import study_trials  # a run of a study: adjusted for the configurations its ledger counts now
     reports = evaluate_predictions(df, meta, cfg.evaluator, seed=cfg.run.seed, trials=study_trials(cfg, run.path))
     state = run.path/'trainer_state.json'
     write_report(reports, Path(out).expanduser() if out else run.path, meta.get('run_name') or run.path.name, state if state.exists() else None, run.path)

@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 from .config import ConfigError, FinannError, FoldsSection, TrainConfig, load_config, read_yaml, run_name_of, run_output_dir
 from .io import write_atomic
+from .ledger import LEDGER_FILE, Ledger, study_name_of, study_dir, study_trials, record_run  # noqa: F401  (the ledger is its own module)
 
 # %% auto #0
-__all__ = ['RESERVED_SEARCH_KEYS', 'SEARCH_METRICS', 'LEDGER_FILE', 'SearchParam', 'read_space', 'space_overrides', 'check_space',
-           'check_metric', 'metric_of', 'study_name_of', 'study_dir', 'Ledger', 'study_trials', 'record_run',
-           'search_data', 'fold_task', 'score_trial', 'probability_of_backtest_overfitting', 'pbo_plot', 'open_study',
-           'recover_killed', 'run_trial', 'final_run', 'run_search', 'search_pbo', 'objective_plot',
-           'param_importances', 'search_sentence', 'search_summary', 'search_markdown']
+__all__ = ['RESERVED_SEARCH_KEYS', 'SEARCH_METRICS', 'SearchParam', 'read_space', 'space_overrides', 'check_space',
+           'check_metric', 'metric_of', 'search_data', 'fold_task', 'score_trial',
+           'probability_of_backtest_overfitting', 'pbo_plot', 'open_study', 'recover_killed', 'run_trial', 'final_run',
+           'run_search', 'search_pbo', 'objective_plot', 'param_importances', 'search_sentence', 'search_summary',
+           'search_markdown']
 
 # %% ../nbs/15_search.ipynb #7f24f6a4
 @dataclasses.dataclass(frozen=True)
@@ -121,83 +122,6 @@ def metric_of(df:pd.DataFrame, meta:dict, split:str, metric:str, by_period:str|N
     if by_period is None: return float(f(x['labels'], x['probs']))
     periods = pd.to_datetime(pd.Series(x['dates']), format='mixed', utc=True).dt.tz_localize(None).dt.to_period(by_period).astype(str)
     return pd.Series({p: float(f(x['labels'][i], x['probs'][i])) for p, i in periods.groupby(periods).indices.items()}).sort_index()
-
-# %% ../nbs/15_search.ipynb #8cb20f38
-def study_name_of(config:TrainConfig) -> str:
-    "The study a config belongs to: `run.study`, else its run name."
-    return config.run.study or run_name_of(config.trainer, config.source)
-
-def study_dir(config:TrainConfig) -> Path:
-    "The study folder: `<the run folder's parent>/<study name>` (outputs/<study>/ by default), where a search keeps its storage and ledger."
-    return run_output_dir(config.trainer, config.source).parent/study_name_of(config)
-
-# %% ../nbs/15_search.ipynb #95699f90
-LEDGER_FILE = 'ledger.jsonl'
-
-@dataclasses.dataclass
-class Ledger:
-    "The trial ledger of a study folder: one JSON line per trial or run; `counted()` are the configurations tried."
-    folder: Path
-    @property
-    def path(self) -> Path: return Path(self.folder)/LEDGER_FILE
-
-    def append(self, entry:dict) -> dict:
-        "Append one entry (one line, written under an exclusive lock and synced: a killed writer leaves no torn line behind others)."
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(entry, default=str) + '\n'
-        with open(self.path, 'a', encoding='utf-8') as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try: f.write(line); f.flush(); os.fsync(f.fileno())
-            finally: fcntl.flock(f, fcntl.LOCK_UN)
-        return entry
-
-    def entries(self) -> list[dict]:
-        "Every entry, oldest first (a line cut short by a crash is skipped)."
-        if not self.path.is_file(): return []
-        out = []
-        for line in self.path.read_text(encoding='utf-8').splitlines():
-            try: out.append(json.loads(line))
-            except json.JSONDecodeError: pass
-        return out
-
-    def counted(self) -> list[dict]:
-        "The entries that count as configurations tried: finished or pruned trials with a score, and plain runs."
-        return [e for e in self.entries() if e.get('counts')]
-
-    def frame(self) -> pd.DataFrame:
-        "The ledger as a table, one row per entry."
-        cols = ['kind', 'trial', 'state', 'counts', 'value', 'metric', 'params', 'seed', 'seconds', 'finished_at', 'error']
-        df = pd.DataFrame(self.entries())
-        return df[[c for c in cols if c in df.columns]] if len(df) else pd.DataFrame(columns=cols)
-
-# %% ../nbs/15_search.ipynb #24697e28
-def study_trials(config:TrainConfig,     # a run's config: its `run.study` names the study
-                 run_folder:str|Path|None=None, # the run's folder: not counted twice when the ledger has it already
-                 role:str='run',           # 'run': a plain run counts itself; 'final': a search's final run is its best trial again
-                ) -> dict|None:
-    "For a run of a study: the configurations its claims are adjusted for (the ledger's count, with this run when it is not in it yet)."
-    if not config.run.study: return None
-    led = Ledger(study_dir(config))
-    counted = led.counted()
-    known = run_folder is not None and any(Path(e.get('run_folder', '')).resolve() == Path(run_folder).resolve() for e in counted)
-    return {'n': max(len(counted) + (role == 'run' and not known), 1), 'study': config.run.study, 'ledger': str(led.path)}
-
-# %% ../nbs/15_search.ipynb #98ca906c
-def record_run(task, metrics:dict) -> dict|None:
-    "A finished run of a study (`run.study`) goes into its ledger: a plain run counts as one configuration; a search's final run does not."
-    cfg = task.config
-    if not cfg.run.study or not metrics: return None
-    from finann.evaluate.verdict import VERDICT_METRIC
-    role = getattr(task, 'ledger_role', 'run')
-    key = VERDICT_METRIC['regression' if (metrics.get('val') or {}).get('task') == 'regression' else 'classification']
-    val = (metrics.get('val') or {}).get('model', {}).get(key)
-    from finann.errors import redact
-    return Ledger(study_dir(cfg)).append({
-        'study': cfg.run.study, 'kind': role, 'counts': role == 'run', 'state': 'complete', 'run_folder': str(task.output_dir),
-        'metric': key, 'value': val, 'seed': cfg.run.seed, 'seeds': cfg.run.seeds,
-        'folds': None if cfg.evaluator.folds is None else cfg.evaluator.folds.model_dump(),
-        'config': redact(cfg.model_dump()), 'seconds': sum((metrics.get('seconds') or {}).values()),
-        'finished_at': dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'), 'host': socket.gethostname(), 'pid': os.getpid()})
 
 # %% ../nbs/15_search.ipynb #8ae5e03b
 def search_data(task) -> tuple:
