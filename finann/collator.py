@@ -10,13 +10,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from .config import FinannError
 from .data import MAX_HORIZON, price_point, untradable
+from .data.prices import log_realised_vol
 from .registry import registry
 from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['price_move', 'binary_of_moves', 'neutral_of_moves', 'label_binary', 'label_with_neutral', 'column_array',
            'PreloadedEvents', 'BaseCollator', 'CollatorForBinaryClassification', 'CollatorForClassificationWithNeutral',
-           'CollatorForRegression']
+           'CollatorForRegression', 'CollatorForVolatility']
 
 # %% ../nbs/04_collator.ipynb #ed262e29
 def price_move(start, end) -> np.ndarray:
@@ -79,6 +80,8 @@ class BaseCollator(BaseModel):
     model_config = ConfigDict(extra='forbid', protected_namespaces=(), arbitrary_types_allowed=True)
     num_labels: ClassVar[int] = 2
     problem_type: ClassVar[str] = 'single_label_classification'  # HF's names: the one place that says classification or regression
+    label_kind: ClassVar[str] = 'class'  # what the label is: 'class', 'return', 'volatility' or 'other' (the baselines' ladder, returns-only figures)
+    keep_reason: ClassVar[str] = 'move inside drop_band'  # why `keep` drops an event, in the drop report
     start_field: str = 'd+1_open'   # the label's move starts at this price point (d+0_close, d+k_open, d+k_close)...
     end_field: str = 'd+3_close'    # ...and ends at this one
     label_column: Optional[str] = None  # or the move is this column of the events, as a fraction (e.g. a precomputed CAR)
@@ -135,7 +138,11 @@ def _column(ds, name:str, key:str) -> np.ndarray:
         k = max([p[0] for c in have if (p := price_point(c))], default=0)
         hint = f"; they have price points up to d+{k} (set dataset.config.horizon)" if price_point(name) and k else ''
         raise FinannError(f"collator.config.{key}: the events have no column '{name}'{hint}")
-    return column_array(ds, name).astype(np.float64)
+    out = column_array(ds, name).astype(np.float64)
+    if name.endswith('_open') and len(out) and np.isnan(out).all():  # price files with closes only
+        raise FinannError(f"collator.config.{key}: '{name}' is a missing or non-positive price on every event (price files with closes "
+                          "only give no opens); start the label at a close (d+0_close or d+k_close)")
+    return out
 
 # %% ../nbs/04_collator.ipynb #e3c80a1b
 @patch
@@ -215,6 +222,7 @@ class CollatorForRegression(BaseCollator):
     "The move from start to end price in percent; `abnormal` subtracts the market's move over the same points, `market_model` beta times it."
     num_labels: ClassVar[int] = 1
     problem_type: ClassVar[str] = 'regression'
+    label_kind: ClassVar[str] = 'return'
     target: Literal['move', 'abnormal', 'market_model'] = 'move'  # market_model: minus beta × the market's move (builders' beta_window)
 
     @property
@@ -256,6 +264,54 @@ def filter_events(self:BaseCollator, events, report:dict|None=None):
         keep = self.keep(ds)
         out[name] = ds if keep.all() else ds.select(np.flatnonzero(keep))
         if report is not None and not keep.all():
-            _count_drop(report, 'move inside drop_band', int((~keep).sum()), name, int(np.flatnonzero(~keep)[0]), f'{self.start_field} → {self.end_field}')
+            _count_drop(report, self.keep_reason, int((~keep).sum()), name, int(np.flatnonzero(~keep)[0]), f'{self.start_field} → {self.end_field}')
             report.setdefault('splits', {})[name] = len(out[name])
     return DatasetDict(out)
+
+# %% ../nbs/04_collator.ipynb #39b732fd
+@registry.register_collator('CollatorForVolatility')
+class CollatorForVolatility(BaseCollator):
+    "Risk after the event: the log volatility of daily log returns over d+1 … d+`horizon` (`log_realised_vol` of closes d+0 … d+horizon), or |r|."
+    num_labels: ClassVar[int] = 1
+    problem_type: ClassVar[str] = 'regression'
+    label_kind: ClassVar[str] = 'volatility'
+    keep_reason: ClassVar[str] = 'zero volatility (a constant price)'
+    horizon: int = Field(3, ge=1, le=MAX_HORIZON)  # sessions after the event: 3, 7, 15, 30 in the literature
+    target: Literal['log_vol', 'abs_move'] = 'log_vol'  # abs_move: 100 × |close d+horizon / close d+0 − 1|
+    start_field: str = 'd+0_close'  # the label reads closes d+0 … d+horizon; these two say its span to the purge
+
+    @model_validator(mode='before')
+    @classmethod
+    def _span(cls, data):
+        if isinstance(data, dict):
+            k = data.get('horizon', 3)
+            if data.get('end_field', f'd+{k}_close') != f'd+{k}_close' or data.get('start_field', 'd+0_close') != 'd+0_close' or data.get('label_column'):
+                raise ValueError(f"CollatorForVolatility reads closes d+0 … d+horizon: set horizon (here {k}), not start_field, end_field or label_column")
+            data = {**data, 'end_field': f'd+{k}_close'}
+        return data
+
+    @property
+    def columns(self) -> list[str]: return ['text_id'] + [f'd+{j}_close' for j in range(self.horizon + 1)]
+
+# %% ../nbs/04_collator.ipynb #4604f4b3
+@patch
+def dataset_labels(self:CollatorForVolatility, ds) -> np.ndarray:
+    "(n,) float32: log volatility over d+1 … d+horizon, or 100 × |move| (−inf for a constant price: `keep` drops it)."
+    closes = np.stack([_column(ds, c, 'horizon') for c in self.columns[1:]], 1)  # (n, horizon + 1)
+    bad = ~(closes > 0).all(1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise FinannError(f"collator.config.horizon: {int(bad.sum())} event(s) have a missing or non-positive close in d+0 … d+{self.horizon} "
+                          f"(first at row {i}: {closes[i].round(4).tolist()}); clean the prices first")
+    if self.target == 'abs_move': return (100 * np.abs(closes[:, -1] / closes[:, 0] - 1)).astype(np.float32)
+    return log_realised_vol(closes).astype(np.float32)
+
+@patch
+def dataset_moves(self:CollatorForVolatility, ds) -> np.ndarray:
+    "(n,) the move from d+0's close to d+horizon's (the predictions table's `move`): what the label measures the size of."
+    return price_move(_column(ds, 'd+0_close', 'horizon'), _column(ds, f'd+{self.horizon}_close', 'horizon'))
+
+@patch
+def keep(self:CollatorForVolatility, ds) -> np.ndarray:
+    "(n,) bool: events with a finite label (a constant price has log volatility −inf, and a zero |r| is kept)."
+    return np.isfinite(self.dataset_labels(ds))

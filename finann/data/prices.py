@@ -14,10 +14,10 @@ from ..config import did_you_mean
 from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, parse_event_times, table_files, table_stem
 
 # %% auto #0
-__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'read_prices', 'rolling_beta', 'align_events']
+__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'read_prices', 'rolling_beta', 'align_events', 'log_realised_vol', 'adjusted_closes']
 
 # %% ../../nbs/02c_data_prices.ipynb #c9e77269
-PRICE_FIELDS = ('date', 'open', 'close')  # required in price files; 'adj_close' is optional
+PRICE_FIELDS = ('date', 'close')  # required in price files; 'open' and 'adj_close' are optional (a close-to-close label needs no opens)
 
 # %% ../../nbs/02c_data_prices.ipynb #beaadc3a
 _NUMBER = re.compile(r'^\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?\s*$')  # 1234.5 or 1,234.5
@@ -38,13 +38,14 @@ def _prices_table(df:pd.DataFrame, where:str, columns:dict|None) -> pd.DataFrame
     rows = df['_row'].to_numpy() if '_row' in df else np.arange(1, len(df) + 1)  # rows of the file, from 1
     df = df.rename(columns=column_names([c for c in df.columns], columns, where))
     missing = [c for c in PRICE_FIELDS if c not in df]
-    if missing: raise DataError(f"{where}: missing price column(s) {', '.join(missing)} (need date, open, close; adj_close optional)")
+    if missing: raise DataError(f"{where}: missing price column(s) {', '.join(missing)} (need date, close; open and adj_close optional)")
     out = pd.DataFrame({'date': pd.to_datetime(df['date'], errors='coerce', format='mixed')})
     bad = out['date'].isna()
     if bad.any(): raise DataError(f"{where}: row {rows[int(np.flatnonzero(bad)[0])]}, column date: unparsable date {df['date'].iloc[int(np.flatnonzero(bad)[0])]!r}")
     out['date'] = out['date'].dt.tz_localize(None).dt.normalize() if out['date'].dt.tz is not None else out['date'].dt.normalize()
     for c in ('open', 'close', 'adj_close'):
         if c in df: out[c] = _price_numbers(df[c].reset_index(drop=True), where, c, rows)
+    if 'open' not in out: out['open'] = np.nan  # closes only: a label that reads an open is refused by the label scheme, naming it
     dup = out.duplicated('date', keep=False) & ~out.duplicated(keep=False)  # the same date with different prices
     if dup.any():
         d = out.loc[dup, 'date'].iloc[0]
@@ -166,4 +167,23 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
         if beta_window: out.loc[out['_drop_reason'].isna() & out['beta'].isna(), '_drop_reason'] = f'fewer than {beta_window // 2} returns for beta'
     out.attrs['report'] = {**({'sessions_missing': gaps} if gaps else {}),  # clean_events adds these to the drop report
                            **({'beta_window': f'{beta_window} sessions up to d+0'} if market is not None and beta_window else {})}
+    return out
+
+# %% ../../nbs/02c_data_prices.ipynb #9f9af839
+def log_realised_vol(closes) -> np.ndarray:
+    "(n,) log of the root mean square of the daily log returns along each row of (n, k + 1) closes: the literature's log volatility (−inf for a constant price)."
+    c = np.asarray(closes, dtype=np.float64)
+    if c.ndim != 2 or c.shape[1] < 2: raise DataError(f"log_realised_vol needs (events × sessions) closes with 2 or more sessions, got shape {c.shape}")
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return 0.5 * np.log(np.mean(np.square(np.diff(np.log(c), axis=1)), axis=1))
+
+# %% ../../nbs/02c_data_prices.ipynb #058ca4e6
+def adjusted_closes(prices:dict[str, pd.DataFrame], adjust:bool=True) -> dict[str, pd.DataFrame]:
+    "Ticker -> (date, close) with closes adjusted by adj_close / close when present, as `align_events` adjusts them: the risk baselines' history."
+    out = {}
+    for t, px in prices.items():
+        factor = (px['adj_close'] / px['close']).to_numpy() if adjust and 'adj_close' in px else 1.0
+        c = px['close'].to_numpy(np.float64) * factor
+        ok = np.isfinite(c) & (c > 0)  # a missing or non-positive close is not a price; `align_events` names such events
+        out[t] = pd.DataFrame({'date': px['date'].to_numpy()[ok], 'close': c[ok]})
     return out
