@@ -29,7 +29,7 @@ BUILTINS = {
     'embedding': {'HashingEmbedding': 'finann.embedding.encoders', 'HFEmbedding': 'finann.embedding.encoders',
                   'SentenceTransformerEmbedding': 'finann.embedding.encoders', 'OpenAIEmbedding': 'finann.embedding.openai'},
     'collator': {'CollatorForBinaryClassification': 'finann.collator', 'CollatorForClassificationWithNeutral': 'finann.collator',
-                 'CollatorForRegression': 'finann.collator'},
+                 'CollatorForRegression': 'finann.collator', 'CollatorForVolatility': 'finann.collator'},
     'builder': {'SyntheticEarningsCallBuilder': 'finann.data.synthetic', 'LocalTranscriptBuilder': 'finann.data.builders',
                 'EventStudyBuilder': 'finann.data.builders', 'FinancialTranscriptBuilder': 'finann.data.builders',
                 'TextStreamBuilder': 'finann.data.stream', 'SyntheticTextStreamBuilder': 'finann.data.stream'},
