@@ -21,7 +21,7 @@ from .runs import latest_checkpoint, config_differences, saved_run_config
 from .evaluate.report import results_table
 
 # %% auto #0
-__all__ = ['logger', 'SECRET_KEY', 'BASELINE_LADDER', 'UNIT_FILE', 'get_rank', 'setup_seeds', 'setup_logger', 'redact', 'Stopped',
+__all__ = ['logger', 'SECRET_KEY', 'UNIT_FILE', 'get_rank', 'setup_seeds', 'setup_logger', 'redact', 'Stopped',
            'check_wandb_reachable', 'EventVectors', 'embed_events', 'TrainTask', 'setup_task']
 
 # %% ../nbs/07_task.ipynb #46ef8b20
@@ -333,46 +333,48 @@ def _check_output_dir(self:TrainTask, resuming:bool):
                           "continue it with --resume-from-checkpoint latest, or pick another trainer.run_name")
 
 # %% ../nbs/07_task.ipynb #b7eb4e40
-BASELINE_LADDER = {'single_label_classification': ['majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum'],
-                   'regression': ['train_mean', 'ridge']}  # `evaluator.baselines: null` fits these
-
 @patch
 def baseline_names(self:TrainTask) -> list[str]:
-    "The baselines to fit: `evaluator.baselines`, else the ladder of the label scheme's problem type."
-    return self.config.evaluator.baselines or BASELINE_LADDER[self.build_collator().problem_type]
+    "The baselines to fit: `evaluator.baselines`, else the registry's ladder for the label's kind (`evaluate.baselines.baseline_ladder`)."
+    from finann.evaluate.baselines import baseline_ladder
+    return self.config.evaluator.baselines or baseline_ladder(self.build_collator().label_kind)
+
+# %% ../nbs/07_task.ipynb #6e4005df
+@patch
+def baseline_data(self:TrainTask, events, vectors:EventVectors, labels:dict, splits:list[str]) -> dict:
+    "split -> `SplitData` for train and `splits` (each knows the splits before it, and the tickers' daily closes when the builder has price files)."
+    from finann.evaluate.baselines import SplitData
+    from finann.data.prices import adjusted_closes
+    col, b = self.build_collator(), self.build_builder()
+    prices = adjusted_closes(b.load_prices(), getattr(b, 'adjust', True)) if hasattr(b, 'load_prices') else None
+    out = {}
+    for s in dict.fromkeys(['train', *splits]):
+        moves = (lambda s=s: col.dataset_moves(events[s])) if col.problem_type != 'regression' else None  # classes look back on moves
+        out[s] = SplitData(labels[s], col.problem_type, col.num_labels, events[s], X=lambda s=s: vectors.vectors[vectors.text_id[s]],
+                           moves=moves, name=s, earlier=list(out.values()), prices=prices, horizon=self.label_horizon())
+    return out
 
 # %% ../nbs/07_task.ipynb #ef4a5ac7
 @patch
 def baselines(self:TrainTask, events, vectors:EventVectors, labels:dict, splits:list[str]) -> dict[str, dict[str, np.ndarray]]:
-    "split -> baseline -> scores (shaped like the model's): each baseline fitted once, on train only, and scored on every split of `splits`."
-    from finann import evaluate as E
-    col, ev, seed = self.build_collator(), self.config.evaluator, self.config.run.seed
-    k = col.num_labels
-    # the linear and text baselines fit on a seeded sample of the train events: at a million events the full float64 matrix
-    # alone would be gigabytes, and a linear model on 256-1024 features gains nothing from more than ~1e5 events
-    n_train, cap = events['train'].num_rows, ev.baseline_max_train
-    fit = np.sort(np.random.default_rng(seed).choice(n_train, cap, replace=False)) if cap and n_train > cap else slice(None)
-    X = lambda n, rows=slice(None): vectors.vectors[vectors.text_id[n][rows]].astype(np.float64)
-    cat = lambda f: np.concatenate([f(s) for s in splits])  # the eval splits, one after another
-    y, sizes = labels['train'], [events[s].num_rows for s in splits]
-    # the text baselines are bags of words: a text stream's event (its `texts`, many short posts) is read as its posts joined
-    texts = lambda n: column_array(events[n], 'text') if 'texts' not in events[n].column_names else np.array([' '.join(t) for t in events[n]['texts']], dtype=object)
-    fits = {'majority': lambda: E.majority_baseline(y, sum(sizes), k),
-            'ticker': lambda: E.ticker_baseline(y, column_array(events['train'], 'ticker'), cat(lambda s: column_array(events[s], 'ticker')), k),
-            'logistic': lambda: E.logistic_baseline(X('train', fit), y[fit], cat(X), k, seed=seed),
-            'tfidf': lambda: E.tfidf_baseline(texts('train')[fit], y[fit], cat(texts), k, seed=seed),
-            'lm_tone': lambda: E.lm_tone_baseline(texts('train')[fit], y[fit], cat(texts), k, seed=seed),
-            'momentum': lambda: E.momentum_baseline(self.previous_moves(events, ['train', *splits]), y, k, seed=seed),
-            'train_mean': lambda: np.full(sum(sizes), float(np.mean(y))),
-            'ridge': lambda: E.ridge_baseline(X('train', fit), y[fit], cat(X))}
-    out, self.skipped_baselines = {}, {}
+    "split -> baseline -> scores (shaped like the model's): each registered baseline fitted once, on train only, and scored on every split of `splits`."
+    from finann.evaluate.baselines import get_baseline_class
+    data, ev = self.baseline_data(events, vectors, labels, splits), self.config.evaluator
+    out, self.skipped_baselines, self.baseline_notes = {s: {} for s in splits}, {}, {}
     for name in self.baseline_names():
-        try: out[name] = fits[name]()
-        except (FinannError, ValueError, KeyError) as e:  # e.g. one class in train, no text column: the run goes on without it
+        cls = get_baseline_class(name)
+        # the linear and text baselines fit on a seeded sample of train: at a million events the float64 matrix alone is gigabytes
+        given = {'seed': self.config.run.seed, 'max_train': ev.baseline_max_train}
+        try:
+            b = cls(**{k: v for k, v in given.items() if k in cls._get_param_names()}).fit(data['train'])
+            scores = {s: b.scores(data[s]) for s in splits}
+        except (FinannError, ValueError, KeyError) as e:  # e.g. one class in train, no text column, no prices: the run goes on without it
             self.skipped_baselines[name] = str(e).splitlines()[0]
             if get_rank() == 0: logger.warning(f"baseline {name} skipped: {self.skipped_baselines[name]}")
-    ends = np.cumsum(sizes)
-    return {s: {name: b[end - n:end] for name, b in out.items()} for s, n, end in zip(splits, sizes, ends)}
+            continue
+        for s in splits: out[s][name] = scores[s]
+        if getattr(b, 'notes_', None): self.baseline_notes[name] = dict(b.notes_)  # counted fallbacks, e.g. garch → past_vol
+    return out
 
 # %% ../nbs/07_task.ipynb #5f1b5e39
 @patch
@@ -403,8 +405,9 @@ def predictions_meta(self:TrainTask, preds=None) -> dict:
     names = self.baseline_names()
     if preds is not None: names = [b for b in names if score_columns(col.num_labels, f'baseline_{b}')[0] in preds.columns]  # skipped ones are not in it
     return {'problem_type': col.problem_type, 'num_labels': col.num_labels, 'baselines': names, 'run_name': self.run_name,
-            'skipped_baselines': getattr(self, 'skipped_baselines', {}),
-            'label': {'collator': self.config.collator.cls_name, **{k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target', 'label_column', 'drop_band', 'allow_untradable')}}}
+            'skipped_baselines': getattr(self, 'skipped_baselines', {}), 'baseline_notes': getattr(self, 'baseline_notes', {}),
+            'label_kind': col.label_kind, 'label_span': self.label_horizon(),
+            'label': {'collator': self.config.collator.cls_name, **{k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target', 'horizon', 'label_column', 'drop_band', 'allow_untradable')}}}
 
 # %% ../nbs/07_task.ipynb #2866454b
 @patch

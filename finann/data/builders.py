@@ -267,7 +267,11 @@ class EventStudyBuilder(BaseBuilder):
         missing = [c for c in ('ticker', 'event_start_at_et', 'text') if c not in ev]
         if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours with dataset.config.columns)")
         market = read_market(self.market, self.price_columns) if self.market else None
-        return align_events(ev, read_prices(self.prices, self.price_columns), self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window)
+        return align_events(ev, self.load_prices(), self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window)
+
+    def load_prices(self) -> dict[str, pd.DataFrame]:
+        "Daily prices by ticker (also what the risk baselines read)."
+        return read_prices(self.prices, self.price_columns)
 
 # %% ../../nbs/02d_data_builders.ipynb #c9f4f46f
 @registry.register_builder('FinancialTranscriptBuilder')

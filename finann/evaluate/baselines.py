@@ -250,6 +250,7 @@ class Baseline(BaseEstimator):
     "A baseline with scikit-learn's shape: `__init__` stores parameters, `fit(train)` returns self, fitted state ends in `_`."
     problem_types: ClassVar[tuple[str, ...]] = ('single_label_classification', 'regression')  # what it can score
     ladders: ClassVar[tuple[str, ...]] = ()  # the label kinds ('class', 'return', 'volatility', 'other') whose default ladder holds it
+    rung: ClassVar[int] = 9  # its place on the ladder, simplest first (reports list the baselines in this order)
     def fit(self, train:SplitData) -> Baseline: raise NotImplementedError
     def predict_proba(self, data:SplitData) -> np.ndarray:
         "(n, num_labels) class probabilities."
@@ -280,12 +281,14 @@ def list_baselines() -> list[str]: return registry.list_baselines()
 # %% ../../nbs/08b_evaluate_baselines.ipynb #db013c5e
 def baseline_ladder(label_kind:str) -> list[str]:
     "The baselines fitted when `evaluator.baselines` is null: those whose `ladders` hold the label's kind ('class', 'return', 'volatility', 'other')."
-    return [n for n in list_baselines() if label_kind in get_baseline_class(n).ladders]
+    names = [n for n in list_baselines() if label_kind in get_baseline_class(n).ladders]
+    return sorted(names, key=lambda n: get_baseline_class(n).rung)  # stable: a rung's names stay alphabetical
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #4d28c35f
 @register_baseline('majority')
 class MajorityBaseline(Baseline):
     "The train class frequencies for every event: it predicts the train majority class, and its log-loss is the prior's."
+    rung = 0
     problem_types, ladders = ('single_label_classification',), ('class',)
     def fit(self, train):
         self.freq_ = _class_frequencies(_labels(train.labels, train.num_labels, 'train labels'), train.num_labels)
@@ -295,6 +298,7 @@ class MajorityBaseline(Baseline):
 @register_baseline('train_mean')
 class TrainMeanBaseline(Baseline):
     "The train mean of the target for every event: the reference of R² out of sample."
+    rung = 0
     problem_types, ladders = ('regression',), ('return', 'volatility', 'other')
     def fit(self, train):
         self.mean_ = float(np.mean(_vector(train.labels, 'train labels', np.float64)))
@@ -305,6 +309,7 @@ class TrainMeanBaseline(Baseline):
 @register_baseline('ticker')
 class TickerBaseline(Baseline):
     "Each ticker's usual label on train: its class counts plus one pseudo-event spread as the overall frequencies, or its mean target; unseen tickers get the overall ones."
+    rung = 1
     ladders = ('class', 'return', 'volatility', 'other')
     def fit(self, train):
         codes, tickers = pd.factorize(pd.Series(train.tickers))
@@ -363,12 +368,14 @@ class LinearBaseline(Baseline):
 @register_baseline('logistic')
 class LogisticBaseline(LinearBaseline):
     "Class probabilities from a multinomial logistic regression on the model's own (standardised) vectors."
+    rung = 2
     problem_types, ladders = ('single_label_classification',), ('class',)
     def features(self, data, fitting=False): return data.X
 
 @register_baseline('ridge')
 class RidgeBaseline(LinearBaseline):
     "A ridge regression on the model's own (standardised) vectors: what a linear read of the embedding gets."
+    rung = 2
     problem_types, ladders = ('regression',), ('return', 'volatility', 'other')
     def features(self, data, fitting=False): return data.X
 
@@ -376,6 +383,7 @@ class RidgeBaseline(LinearBaseline):
 @register_baseline('tfidf')
 class TfidfBaseline(LinearBaseline):
     "A linear model on TF-IDF word uni- and bigrams of the text (logistic for classes, ridge for numbers): a text model with no encoder."
+    rung = 3
     ladders = ('class', 'return', 'volatility', 'other')
     def __init__(self, seed:int=0, max_train:int|None=100_000, C:float=1.0, alpha:float=1.0, max_features:int=50_000):
         super().__init__(seed, max_train, C, alpha); self.max_features = max_features
@@ -390,6 +398,7 @@ class TfidfBaseline(LinearBaseline):
 @register_baseline('lm_tone')
 class LmToneBaseline(LinearBaseline):
     "A linear model on one feature, the text's Loughran–McDonald tone (`lm_tone`): does the dictionary's sentiment already say it?"
+    rung = 4
     ladders = ('class', 'return', 'volatility', 'other')
     def features(self, data, fitting=False): return lm_tone(data.texts)[:, None]
 
@@ -397,6 +406,7 @@ class LmToneBaseline(LinearBaseline):
 @register_baseline('momentum')
 class MomentumBaseline(LinearBaseline):
     "A linear model on the ticker's previous known value (`previous_moves`: its move for classes, its target for numbers) and whether it has one."
+    rung = 5
     ladders = ('class', 'return', 'volatility', 'other')
     def __init__(self, seed:int=0, max_train:int|None=None, C:float=1.0, alpha:float=1.0): super().__init__(seed, max_train, C, alpha)
     def features(self, data, fitting=False):
@@ -432,6 +442,7 @@ def _subset(data:SplitData, rows) -> SplitData:
 @register_baseline('past_vol')
 class PastVolBaseline(Baseline):
     "PEV: the label's statistic (`log_realised_vol`) over the `window` sessions up to d+0 (None: the label's span); with fewer than 2 returns there, the train mean (counted)."
+    rung = 6
     problem_types, ladders = ('regression',), ('volatility',)
     def __init__(self, window:int|None=None): self.window = window
     def fit(self, train):
@@ -461,6 +472,7 @@ class PastVol30Baseline(PastVolBaseline):
 @register_baseline('garch')
 class GarchBaseline(Baseline):
     "GARCH(1,1) per ticker (`arch`), fitted on its returns up to the last train event's d+1 and forecast over d+1 … d+k from d+0; too little history: PEV (counted)."
+    rung = 7
     problem_types, ladders = ('regression',), ('volatility',)
     def __init__(self, min_returns:int=250): self.min_returns = min_returns
     def fit(self, train):
