@@ -338,6 +338,7 @@ class TickerBaseline(Baseline):
 # %% ../../nbs/08b_evaluate_baselines.ipynb #602ed6c0
 class LinearBaseline(Baseline):
     "A logistic regression (classes) or ridge regression (numbers) on features of the events, fitted on a seeded sample of train."
+    standardise: ClassVar[bool] = True  # scale each feature to unit variance first (not TF-IDF: rare n-grams would weigh most)
     def __init__(self, seed:int=0, max_train:int|None=100_000, C:float=1.0, alpha:float=1.0):
         self.seed, self.max_train, self.C, self.alpha = seed, max_train, C, alpha
     def features(self, data:SplitData, fitting:bool=False):
@@ -349,7 +350,7 @@ class LinearBaseline(Baseline):
         from sklearn.preprocessing import StandardScaler
         train = train.sample(self.max_train, self.seed)
         X = self.features(train, fitting=True)
-        scale = [StandardScaler(with_mean=not hasattr(X, 'tocsr'))]  # sparse TF-IDF rows are scaled, not centred
+        scale = [StandardScaler()] if self.standardise else []
         if train.is_classification:
             y = _labels(train.labels, train.num_labels, 'train labels')
             if len(np.unique(y)) < 2: raise EvaluationError(f"train labels hold only class {y[0].item()}; a logistic regression needs two or more")
@@ -383,7 +384,7 @@ class RidgeBaseline(LinearBaseline):
 @register_baseline('tfidf')
 class TfidfBaseline(LinearBaseline):
     "A linear model on TF-IDF word uni- and bigrams of the text (logistic for classes, ridge for numbers): a text model with no encoder."
-    rung = 3
+    rung, standardise = 3, False  # TF-IDF rows are already comparable; scaled, rare n-grams would weigh most
     ladders = ('class', 'return', 'volatility', 'other')
     def __init__(self, seed:int=0, max_train:int|None=100_000, C:float=1.0, alpha:float=1.0, max_features:int=50_000):
         super().__init__(seed, max_train, C, alpha); self.max_features = max_features
