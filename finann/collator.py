@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from .config import FinannError
 from .data import MAX_HORIZON, price_point, untradable
 from .data.prices import log_realised_vol
+from . import data
 from .registry import registry
 from fastcore.basics import patch
 
@@ -130,6 +131,11 @@ def columns(self:BaseCollator) -> list[str]:
     "The dataset columns this collator reads."
     return ['text_id'] + ([self.label_column] if self.label_column else [self.start_field, self.end_field])
 
+@patch(as_prop=True)
+def span(self:BaseCollator) -> int:
+    "Sessions the label spans (`data.schema.label_span`: d+1 open → d+3 close: 3): the purge and embargo follow it."
+    return data.schema.label_span(self.start_field, self.end_field)
+
 # %% ../nbs/04_collator.ipynb #6bb813ea
 def _column(ds, name:str, key:str) -> np.ndarray:
     "`column_array(ds, name)` as float64, or one line naming the config key when the events lack the column."
@@ -222,15 +228,23 @@ class CollatorForRegression(BaseCollator):
     "The move from start to end price in percent; `abnormal` subtracts the market's move over the same points, `market_model` beta times it."
     num_labels: ClassVar[int] = 1
     problem_type: ClassVar[str] = 'regression'
-    label_kind: ClassVar[str] = 'return'
     target: Literal['move', 'abnormal', 'market_model'] = 'move'  # market_model: minus beta × the market's move (builders' beta_window)
+    column_kind: Literal['return', 'volatility', 'other'] = 'return'  # what `label_column` holds: only a return is ×100 and gets returns-only figures
+    column_span: Optional[int] = Field(None, ge=1, le=MAX_HORIZON)  # the sessions `label_column` spans after the event: the purge follows it
+
+    @property
+    def label_kind(self) -> str: return self.column_kind if self.label_column else 'return'
+
+    @property
+    def span(self) -> int: return self.column_span if self.label_column and self.column_span else super().span
 
     @property
     def columns(self) -> list[str]:
         extra = [f'market_{self.start_field}', f'market_{self.end_field}'] * (self.target != 'move') + ['beta'] * (self.target == 'market_model')
         return super().columns + extra
 
-    def labels_of_moves(self, moves) -> np.ndarray: return (100 * np.asarray(moves)).astype(np.float32)
+    def labels_of_moves(self, moves) -> np.ndarray:
+        return ((100 if self.label_kind == 'return' else 1) * np.asarray(moves)).astype(np.float32)  # a return in percent; anything else as given
 
     def dataset_moves(self, ds) -> np.ndarray:
         m = super().dataset_moves(ds)
@@ -253,7 +267,8 @@ def filter_events(self:BaseCollator, events, report:dict|None=None):
     from datasets import DatasetDict
     out = {}
     for name, ds in events.items():
-        late = untradable(ds, self.start_field) if self.label_column is None else np.zeros(len(ds), dtype=bool)
+        # a volatility after the event includes the reaction on purpose (d+0 close → d+1 close is its first return): only moves can be untradable
+        late = untradable(ds, self.start_field) if self.label_column is None and self.label_kind != 'volatility' else np.zeros(len(ds), dtype=bool)
         if late.any() and not self.allow_untradable:
             i = int(np.flatnonzero(late)[0]); row = ds[i]
             raise FinannError(f"{name} split: {int(late.sum())} event(s) have a text published after the label's start price {self.start_field} (first: "

@@ -121,7 +121,8 @@ class TrainTask:
 def build_builder(self:TrainTask):
     "The dataset builder named by `dataset.cls_name`; after `build_datasets()` its `report` holds the drop counts."
     cls, kw = registry.get_builder_class(self.config.dataset.cls_name), dict(self.config.dataset.config)
-    if 'purge_sessions' in getattr(cls, 'model_fields', {}) and kw.get('purge_sessions') is None and self.build_collator().label_column is None:
+    col = self.build_collator()
+    if 'purge_sessions' in getattr(cls, 'model_fields', {}) and kw.get('purge_sessions') is None and (col.label_column is None or getattr(col, 'column_span', None)):
         kw['purge_sessions'] = self.label_horizon()  # by default the purge gap is the label's span (a label column's span is unknown: the builder's horizon)
     return cls(**kw)
 
@@ -407,7 +408,7 @@ def predictions_meta(self:TrainTask, preds=None) -> dict:
     return {'problem_type': col.problem_type, 'num_labels': col.num_labels, 'baselines': names, 'run_name': self.run_name,
             'skipped_baselines': getattr(self, 'skipped_baselines', {}), 'baseline_notes': getattr(self, 'baseline_notes', {}),
             'label_kind': col.label_kind, 'label_span': self.label_horizon(),
-            'label': {'collator': self.config.collator.cls_name, **{k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target', 'horizon', 'label_column', 'drop_band', 'allow_untradable')}}}
+            'label': {'collator': self.config.collator.cls_name, **{k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target', 'horizon', 'label_column', 'column_kind', 'column_span', 'drop_band', 'allow_untradable')}}}
 
 # %% ../nbs/07_task.ipynb #2866454b
 @patch
@@ -496,8 +497,7 @@ def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
 @patch
 def label_horizon(self:TrainTask) -> int:
     "Sessions the label's move spans (`data.schema.label_span`: d+1 open → d+3 close: 3): the purge of the builder's splits and of walk-forward folds."
-    col = self.build_collator()
-    return data.schema.label_span(col.start_field, col.end_field)
+    return self.build_collator().span  # a label column's `column_span`, when it gives one
 
 @patch
 def repeats(self:TrainTask) -> bool:

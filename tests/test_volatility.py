@@ -69,3 +69,17 @@ def test_volatility_config_trains_end_to_end_beside_pev_garch_and_text(tmp_path)
     assert '**Verdict**: mse: model' in report and 'QLIKE' in report and 'R² out of sample' in report
     assert not re.search(r'\bnan\b', report, re.I) and 'direction' not in report.lower() and 'Sharpe' not in report
     assert 'val: mse: model' in p.stdout + p.stderr  # the verdict line on the console
+
+
+def test_an_event_study_label_from_the_close_before_the_text_is_refused(closes_only):
+    "A call at 07:00 cannot be traded at the previous close: refused in one line (as text streams are); a volatility includes the reaction on purpose."
+    from datasets import Dataset, DatasetDict
+    from finann.collator import CollatorForBinaryClassification
+    al = align_events(EVENTS, closes_only, horizon=3).drop(columns=['_drop_reason'])
+    events = DatasetDict({'train': Dataset.from_pandas(al.assign(text_id=[0, 1]), preserve_index=False)})
+    with pytest.raises(FinannError, match=r"train split: 2 event\(s\) have a text published after the label's start price d\+0_close \(first: AAPL at 2005-02-24 07:00"):
+        CollatorForBinaryClassification(start_field='d+0_close', end_field='d+1_close').filter_events(events)
+    report = {}
+    kept = CollatorForBinaryClassification(start_field='d+0_close', end_field='d+1_close', allow_untradable=True).filter_events(events, report)
+    assert kept['train'].num_rows == 2 and report['untradable_accepted'] == 2
+    assert CollatorForVolatility(horizon=3).filter_events(events)['train'].num_rows == 2

@@ -161,6 +161,9 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
     ok = reason.isna().values
     out['d+1_date'] = np.where(ok, pd.Series(st['date'].values[np.minimum(d1, len(st) - 1)]).dt.strftime('%Y-%m-%d'), None)
     out['_drop_reason'] = reason
+    if 'last_text_at' not in out:  # one text per event, at its time: a label that starts at d+0's close, before it, is untradable
+        out['last_text_at'] = out['event_start_at_et']
+        out['d+0_close_at'] = np.where(ok, pd.Series(st['close'].values[np.clip(d0, 0, len(st) - 1)]).dt.strftime(TIME_FORMAT), None)
     if market is not None:
         gap = out['_drop_reason'].isna() & out[[f'market_{c}' for c in columns]].isna().any(axis=1)
         out.loc[gap, '_drop_reason'] = 'missing market price'
