@@ -15,8 +15,8 @@ from .data.prices import PRICE_FIELDS
 from .showdoc import field_comments
 
 # %% auto #0
-__all__ = ['EVENT_NAMES', 'PRICE_NAMES', 'normalized_name', 'guess_columns', 'renames', 'split_dates', 'inspect_files',
-           'config_yaml', 'summary', 'init_parser']
+__all__ = ['EVENT_NAMES', 'PRICE_NAMES', 'normalized_name', 'guess_columns', 'renames', 'split_dates', 'opens_note',
+           'inspect_files', 'config_yaml', 'summary', 'init_parser']
 
 # %% ../nbs/13_init.ipynb #019e7ff1
 def normalized_name(name) -> str:
@@ -76,6 +76,14 @@ def _need(found:dict, fields, where:str, columns, flag:str='') -> None:
     missing = [f for f in fields if f not in found]
     if missing: raise DataError(f"{where}: no column for {', '.join(missing)} among {list(map(str, columns))}" + (f" (name it with {flag})" if flag else ''))
 
+# %% ../nbs/13_init.ipynb #121b851e
+def opens_note(prices:pd.DataFrame, found:dict) -> str|None:
+    "Why a price table's opens cannot start a label (there are none, or they equal the closes on 95% of rows or more), or None."
+    if 'open' not in found: return 'the price files have no opens'
+    o, c = (pd.to_numeric(prices[found[k]], errors='coerce') for k in ('open', 'close'))
+    same = float((o == c).mean())
+    return f'the opens equal the closes on {same:.0%} of rows' if same >= 0.95 else None
+
 # %% ../nbs/13_init.ipynb #9e04b762
 def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_column:str|None=None, time_column:str|None=None,
                   timezone:str='America/New_York', embargo_days:int=5, max_drop_share:float=0.2) -> dict:
@@ -89,6 +97,7 @@ def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_colu
     want = {**PRICE_NAMES, **({} if pp.is_dir() else {'ticker': EVENT_NAMES['ticker']})}  # one long table also needs its tickers
     price_found = guess_columns(pr, want)
     _need(price_found, [*PRICE_FIELDS, *([] if pp.is_dir() else ['ticker'])], prices, pr.columns)
+    no_opens = opens_note(pr, price_found)  # vendors often give closes only, or fill the opens with the closes
     b = EventStudyBuilder(events=events, prices=prices, columns=renames(found), price_columns=renames(price_found),
                           timezone=timezone, embargo_days=embargo_days, max_drop_share=max_drop_share)
     df, report = clean_events(b.load_frame(), b.source, max_drop_share)
@@ -98,7 +107,7 @@ def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_colu
     splits = b.split_frame(df)
     return {'builder': b, 'found': found, 'rows_in': report['rows_in'], 'dropped': report['dropped'], 'tickers': int(df['ticker'].nunique()),
             'first': str(times.min().date()), 'last': str(times.max().date()), 'splits': {k: len(v) for k, v in splits.items()},
-            'embargoed': b.report.get('embargoed', {})}
+            'embargoed': b.report.get('embargoed', {}), 'no_opens': no_opens}
 
 # %% ../nbs/13_init.ipynb #7f4f9d75
 def _yaml_map(d:dict|None, indent:str) -> str:
@@ -130,9 +139,9 @@ embedding:
   config: {{}}
 
 collator:
-  cls_name: CollatorForBinaryClassification   # up or down, from the open of d+1 to the close of d+3
+  cls_name: CollatorForBinaryClassification   # up or down, {'from the close of d+1' if found.get('no_opens') else 'from the open of d+1'} to the close of d+3
   config:
-    start_field: d+1_open
+    start_field: {'d+1_close   # ' + found['no_opens'] + ': the label runs close to close' if found.get('no_opens') else 'd+1_open'}
     end_field: d+3_close
 
 dataset:
@@ -159,6 +168,7 @@ def summary(found:dict, path:str|Path) -> str:
     s = found['splits']; cols = ', '.join(f"{f} ← {c!r}" for f, c in found['found'].items())
     return (f"finann-init: {found['rows_in']} events, {found['tickers']} tickers with prices, {found['first']} … {found['last']}\n"
             f"  columns: {cols}\n"
+            + (f"  opens: {found['no_opens']}, so the label runs close to close (d+1 close → d+3 close)\n" if found.get('no_opens') else '') +
             f"  splits: train {s.get('train', 0)} · val {s.get('val', 0)} (from {found['builder'].val_start}) · test {s.get('test', 0)} (from {found['builder'].test_start})\n"
             f"  wrote {path}\n  next: finann-train --cfg-path {path}")
 

@@ -83,3 +83,16 @@ def test_an_event_study_label_from_the_close_before_the_text_is_refused(closes_o
     kept = CollatorForBinaryClassification(start_field='d+0_close', end_field='d+1_close', allow_untradable=True).filter_events(events, report)
     assert kept['train'].num_rows == 2 and report['untradable_accepted'] == 2
     assert CollatorForVolatility(horizon=3).filter_events(events)['train'].num_rows == 2
+
+
+def test_finann_init_notices_prices_without_opens(tmp_path):
+    "Closes only (real MSFT closes, 2003-2004): finann-init says so and writes a close-to-close label, which reads no open."
+    px = tmp_path / 'prices'; px.mkdir()
+    msft = pd.DataFrame(stocks.MSFT)
+    msft[(msft['date'] >= '2003-01-01') & (msft['date'] < '2005-01-01')][['date', 'close']].to_csv(px / 'MSFT.csv', index=False)
+    days = pd.bdate_range('2003-02-03', '2004-11-30', freq='7D')
+    pd.DataFrame({'ticker': 'MSFT', 'time': days.strftime('%Y-%m-%d 07:00'), 'text': [f'call {i}' for i in range(len(days))]}).to_csv(tmp_path / 'ev.csv', index=False)
+    p = run_cmd([str(BIN / 'finann-init'), '--events', str(tmp_path / 'ev.csv'), '--prices', str(px), '--output', str(tmp_path / 'cfg.yml')], tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert 'opens: the price files have no opens, so the label runs close to close' in p.stdout, p.stdout
+    assert 'start_field: d+1_close' in (tmp_path / 'cfg.yml').read_text()
