@@ -6,7 +6,7 @@
 from __future__ import annotations
 import hashlib, json, logging, os, shutil, uuid
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -256,6 +256,7 @@ class EventStudyBuilder(BaseBuilder):
     horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon (3: the original's schema); also the purge when used alone (TrainTask purges the label's span)
     adjust: bool = True                      # adjust opens and closes by adj_close / close when present
     beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated
+    time_of_day: Literal['given', 'unknown'] = 'given'  # unknown: dates without times, placed before the open (a time at midnight is refused otherwise)
 
     @property
     def source(self) -> str: return self.events
@@ -267,7 +268,8 @@ class EventStudyBuilder(BaseBuilder):
         missing = [c for c in ('ticker', 'event_start_at_et', 'text') if c not in ev]
         if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours with dataset.config.columns)")
         market = read_market(self.market, self.price_columns) if self.market else None
-        return align_events(ev, self.load_prices(), self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window)
+        return align_events(ev, self.load_prices(), self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window,
+                            self.time_of_day, self.events)
 
     def load_prices(self) -> dict[str, pd.DataFrame]:
         "Daily prices by ticker (also what the risk baselines read)."

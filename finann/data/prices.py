@@ -14,7 +14,8 @@ from ..config import did_you_mean
 from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, parse_event_times, table_files, table_stem
 
 # %% auto #0
-__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'read_prices', 'rolling_beta', 'align_events', 'log_realised_vol', 'adjusted_closes']
+__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'TIME_OF_DAY_UNKNOWN', 'read_prices', 'rolling_beta', 'align_events',
+           'log_realised_vol', 'adjusted_closes']
 
 # %% ../../nbs/02c_data_prices.ipynb #c9e77269
 PRICE_FIELDS = ('date', 'close')  # required in price files; 'open' and 'adj_close' are optional (a close-to-close label needs no opens)
@@ -121,14 +122,32 @@ def rolling_beta(stock:np.ndarray, market:np.ndarray, end:np.ndarray, window:int
     cnt, cov, var = w(n), w(n) * w(sxy) - w(sx) * w(sy), w(n) * w(sxx) - w(sx) ** 2
     return np.where((cnt >= window / 2) & (var > 0), cov / np.where(var > 0, var, 1), np.nan)
 
+# %% ../../nbs/02c_data_prices.ipynb #e92ecc51
+TIME_OF_DAY_UNKNOWN = ("unknown: each event is placed before the open of its date, so d+0 is the session before and d+1 the date's own; "
+                       "a label from d+0's close over 2 or more sessions covers a call before the open and one after the close")
+
+def _time_of_day(wall:pd.Series, tickers:pd.Series, time_of_day:str, source:str) -> pd.Series:
+    "Event times in exchange time: as given (a time exactly at midnight is refused: a date without a time?), or each date's midnight."
+    if time_of_day == 'unknown': return wall.dt.normalize()
+    if time_of_day != 'given': raise DataError(f"dataset.config.time_of_day: '{time_of_day}' is not 'given' or 'unknown'")
+    midnight = (wall.notna() & (wall == wall.dt.normalize())).to_numpy()
+    if midnight.any():
+        i = int(np.flatnonzero(midnight)[0])
+        raise DataError(f"{source}: {int(midnight.sum())} event(s) at exactly midnight (first: row {i + 1}, {tickers.iloc[i]} on {wall.iloc[i]:%Y-%m-%d}): "
+                        "dates without a time of day? A call before the open and one after the close move different sessions; "
+                        "set dataset.config.time_of_day: unknown (a label from d+0_close spanning 2+ sessions covers both), or give the times")
+    return wall
+
 # %% ../../nbs/02c_data_prices.ipynb #69202f2f
 def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:str='America/New_York', adjust:bool=True,
-                 market:pd.DataFrame|None=None, horizon:int=3, calendar:str=DEFAULT_CALENDAR, beta_window:int|None=None) -> pd.DataFrame:
+                 market:pd.DataFrame|None=None, horizon:int=3, calendar:str=DEFAULT_CALENDAR, beta_window:int|None=None,
+                 time_of_day:str='given', source:str='events') -> pd.DataFrame:
     "Events (ticker, event_start_at_et, text) with their price points: `d+0_close`, then d+1 … d+`horizon` opens and closes (and `beta` on the market)."
     st, columns = session_table(calendar), price_columns(horizon, reference=True)
     ev = events.reset_index(drop=True).copy()
     ev['ticker'] = ev['ticker'].astype('string').str.strip().str.upper()
     wall = parse_event_times(ev['event_start_at_et'], timezone, wall_clock=False).dt.tz_convert(str(exchange_calendar(calendar).tz)).dt.tz_localize(None)
+    wall = _time_of_day(wall, ev['ticker'], time_of_day, source)
     ev['event_start_at_et'] = wall.dt.strftime(TIME_FORMAT)
     d0, d1 = locate_sessions(wall.fillna(st['open'].iloc[0]), calendar)  # a missing time gets any session: it is dropped below
     sess = np.column_stack([d0] + [d1 + k for k in range(horizon)])     # (n, 1 + horizon) rows of `st`: d+0, d+1 … d+horizon
@@ -169,7 +188,8 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
         out.loc[gap, '_drop_reason'] = 'missing market price'
         if beta_window: out.loc[out['_drop_reason'].isna() & out['beta'].isna(), '_drop_reason'] = f'fewer than {beta_window // 2} returns for beta'
     out.attrs['report'] = {**({'sessions_missing': gaps} if gaps else {}),  # clean_events adds these to the drop report
-                           **({'beta_window': f'{beta_window} sessions up to d+0'} if market is not None and beta_window else {})}
+                           **({'beta_window': f'{beta_window} sessions up to d+0'} if market is not None and beta_window else {}),
+                           **({'time_of_day': TIME_OF_DAY_UNKNOWN} if time_of_day == 'unknown' else {})}
     return out
 
 # %% ../../nbs/02c_data_prices.ipynb #9f9af839

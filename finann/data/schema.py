@@ -245,6 +245,7 @@ def format_report(report:dict) -> str:
         lines.append(f"  {'dropped: ' + reason:<34}{n:>9}   first: {w.get('file', '')} row {w.get('row', '')}, column {w.get('column', '')}")
     if 'texts' in report: lines += ['  texts: ' + format_report(report['texts']).replace('\n', '\n  ')]  # a text stream's texts, counted the same way
     if report.get('beta_window'): lines.append(f"  {'beta estimated on':<34}{report['beta_window']:>9}")
+    if report.get('time_of_day'): lines.append(f"  time of day {report['time_of_day']}")
     if report.get('untradable_accepted'): lines.append(f"  {'untradable, accepted':<34}{report['untradable_accepted']:>9}   (allow_untradable: true)")
     for ticker, gap in report.get('sessions_missing', {}).items():
         lines.append(f"  {'sessions missing: ' + ticker:<34}{gap['count']:>9}   first: {gap['first']}")
