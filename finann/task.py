@@ -14,6 +14,7 @@ from .config import TrainConfig, ConfigError, FinannError, load_config, lora_set
 from .registry import registry
 from . import data, embedding, collator, model, trainer  # noqa: F401  (each registers its classes)
 from .trainer import compute_metrics, CustomWandbCallback, StopOnSignal, ProgressCallback
+from .evaluate.metrics import risk_eval_metrics
 from .collator import column_array, PreloadedEvents
 from .io import write_atomic
 from .progress import ProgressLog
@@ -225,8 +226,11 @@ def build_trainer(self:TrainTask, model, collator, train, val=None, args=None, p
     "The registered Trainer subclass for `model`, the collator (with its vectors), the train and val events, and finann's callbacks."
     args = args or self.training_arguments()
     trainer_cls = registry.get_trainer_class(self.config.run.runner)
-    t = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=val, data_collator=collator, compute_metrics=compute_metrics,
+    directional = self.build_collator().label_kind in ('class', 'return')  # a volatility has no direction to be accurate about
+    t = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=val, data_collator=collator,
+                    compute_metrics=compute_metrics if directional else risk_eval_metrics,
                     callbacks=[ProgressCallback(progress)] if progress is not None else None)
+    t.log_train_accuracy = directional
     self._stopper = StopOnSignal()
     t.add_callback(self._stopper)
     if 'wandb' in (args.report_to or []):

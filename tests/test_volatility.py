@@ -68,7 +68,8 @@ def test_volatility_config_trains_end_to_end_beside_pev_garch_and_text(tmp_path)
     assert {'past_vol', 'past_vol_30', 'garch', 'tfidf', 'lm_tone', 'ticker', 'train_mean', 'ridge', 'momentum'} <= set(val['baselines'])
     assert '**Verdict**: mse: model' in report and 'QLIKE' in report and 'R² out of sample' in report
     assert not re.search(r'\bnan\b', report, re.I) and 'direction' not in report.lower() and 'Sharpe' not in report
-    assert 'val: mse: model' in p.stdout + p.stderr  # the verdict line on the console
+    console = p.stdout + p.stderr
+    assert 'val: mse: model' in console and 'direction' not in console and 'acc=' not in console  # the verdict line; no direction while training
 
 
 def test_an_event_study_label_from_the_close_before_the_text_is_refused(closes_only):

@@ -12,8 +12,8 @@ from ..config import FinannError
 
 # %% auto #0
 __all__ = ['RISK_METRICS', 'CI_METRICS', 'EvaluationError', 'direction_hits', 'direction_accuracy', 'classification_metrics',
-           'regression_metrics', 'classification_report', 'regression_report', 'risk_report', 'bootstrap_draws',
-           'bootstrap_ci']
+           'regression_metrics', 'classification_report', 'regression_report', 'risk_report', 'risk_eval_metrics',
+           'bootstrap_draws', 'bootstrap_ci']
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #49529018
 class EvaluationError(FinannError, ValueError):
@@ -162,6 +162,13 @@ def risk_report(y_true,                # true targets (log volatility), shape (n
     d = 2 * (y - p)  # log(σ² / σ̂²)
     return {'n': n, 'mse': mse, 'mae': float(np.mean(np.abs(y - p))), 'r2_oos': None if not ref else 1 - mse / ref,
             'spearman': None if rho is None else float(rho), 'qlike': float(np.mean(np.exp(d) - d - 1)) if log_vol else None}
+
+# %% ../../nbs/08a_evaluate_metrics.ipynb #9db2deac
+def risk_eval_metrics(pred) -> dict[str, float]:
+    "`Trainer` hook for a label without a direction (a volatility): MSE and MAE of the one output, no direction accuracy."
+    logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+    y, p = np.asarray(pred.label_ids, dtype=np.float64).ravel(), np.asarray(logits, dtype=np.float64)[:, 0]
+    return {'mse': float(np.mean((y - p) ** 2)), 'mae': float(np.mean(np.abs(y - p)))}
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #14a1d11a
 def bootstrap_draws(metric:Callable[..., float], # called as metric(*resampled_arrays)
