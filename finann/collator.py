@@ -143,6 +143,7 @@ def _column(ds, name:str, key:str) -> np.ndarray:
     if name not in have:
         k = max([p[0] for c in have if (p := price_point(c))], default=0)
         hint = f"; they have price points up to d+{k} (set dataset.config.horizon)" if price_point(name) and k else ''
+        if name.startswith('d-'): hint = f"; set dataset.config.pre_closes: {name[2:].split('_')[0]} (closes before the event)"
         raise FinannError(f"collator.config.{key}: the events have no column '{name}'{hint}")
     out = column_array(ds, name).astype(np.float64)
     if name.endswith('_open') and len(out) and np.isnan(out).all():  # price files with closes only
@@ -292,7 +293,8 @@ class CollatorForVolatility(BaseCollator):
     label_kind: ClassVar[str] = 'volatility'
     keep_reason: ClassVar[str] = 'zero volatility (a constant price)'
     horizon: int = Field(3, ge=1, le=MAX_HORIZON)  # sessions after the event: 3, 7, 15, 30 in the literature
-    target: Literal['log_vol', 'abs_move'] = 'log_vol'  # abs_move: 100 × |close d+horizon / close d+0 − 1|
+    target: Literal['log_vol', 'abs_move', 'abnormal_vol'] = 'log_vol'  # abs_move: 100 × |close d+k / close d+0 − 1|; abnormal_vol: log(post / pre)
+    pre_sessions: int = Field(30, ge=2, le=250)  # abnormal_vol: the pre-event volatility over d−pre … d+0 (the builder's `pre_closes`)
     start_field: str = 'd+0_close'  # the label reads closes d+0 … d+horizon; these two say its span to the purge
 
     @model_validator(mode='before')
@@ -306,20 +308,26 @@ class CollatorForVolatility(BaseCollator):
         return data
 
     @property
-    def columns(self) -> list[str]: return ['text_id'] + [f'd+{j}_close' for j in range(self.horizon + 1)]
+    def columns(self) -> list[str]:
+        pre = [f'd-{j}_close' for j in range(self.pre_sessions, 0, -1)] if self.target == 'abnormal_vol' else []
+        return ['text_id'] + pre + [f'd+{j}_close' for j in range(self.horizon + 1)]
 
 # %% ../nbs/04_collator.ipynb #4604f4b3
 @patch
 def dataset_labels(self:CollatorForVolatility, ds) -> np.ndarray:
     "(n,) float32: log volatility over d+1 … d+horizon, or 100 × |move| (−inf for a constant price: `keep` drops it)."
-    closes = np.stack([_column(ds, c, 'horizon') for c in self.columns[1:]], 1)  # (n, horizon + 1)
+    key = lambda c: 'horizon' if c.startswith('d+') else 'pre_sessions'
+    closes = np.stack([_column(ds, c, key(c)) for c in self.columns[1:]], 1)  # (n, [pre_sessions +] horizon + 1)
     bad = ~(closes > 0).all(1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise FinannError(f"collator.config.horizon: {int(bad.sum())} event(s) have a missing or non-positive close in d+0 … d+{self.horizon} "
                           f"(first at row {i}: {closes[i].round(4).tolist()}); clean the prices first")
-    if self.target == 'abs_move': return (100 * np.abs(closes[:, -1] / closes[:, 0] - 1)).astype(np.float32)
-    return log_realised_vol(closes).astype(np.float32)
+    post = closes[:, -(self.horizon + 1):]
+    if self.target == 'abs_move': return (100 * np.abs(post[:, -1] / post[:, 0] - 1)).astype(np.float32)
+    if self.target == 'abnormal_vol':  # log(post / pre): −inf or +inf for a constant price, dropped by `keep`
+        return (log_realised_vol(post) - log_realised_vol(closes[:, :self.pre_sessions + 1])).astype(np.float32)
+    return log_realised_vol(post).astype(np.float32)
 
 @patch
 def dataset_moves(self:CollatorForVolatility, ds) -> np.ndarray:

@@ -15,7 +15,7 @@ from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events
 
 # %% auto #0
 __all__ = ['PRICE_FIELDS', 'TimeZoneName', 'TIME_OF_DAY_UNKNOWN', 'read_prices', 'rolling_beta', 'align_events',
-           'log_realised_vol', 'adjusted_closes']
+           'log_realised_vol', 'adjusted_closes', 'add_pre_closes']
 
 # %% ../../nbs/02c_data_prices.ipynb #c9e77269
 PRICE_FIELDS = ('date', 'close')  # required in price files; 'open' and 'adj_close' are optional (a close-to-close label needs no opens)
@@ -209,4 +209,26 @@ def adjusted_closes(prices:dict[str, pd.DataFrame], adjust:bool=True) -> dict[st
         c = px['close'].to_numpy(np.float64) * factor
         ok = np.isfinite(c) & (c > 0)  # a missing or non-positive close is not a price; `align_events` names such events
         out[t] = pd.DataFrame({'date': px['date'].to_numpy()[ok], 'close': c[ok]})
+    return out
+
+# %% ../../nbs/02c_data_prices.ipynb #8c68615e
+def add_pre_closes(events:pd.DataFrame, prices:dict[str, pd.DataFrame], lookback:int, adjust:bool=True,
+                   calendar:str=DEFAULT_CALENDAR) -> pd.DataFrame:
+    "`align_events`' events with the closes of the `lookback` sessions before d+0 (`d-j_close`, adjusted alike); an event without them is dropped, counted."
+    st = session_table(calendar)['date'].values
+    out, names = events.copy(), [f'd-{j}_close' for j in range(lookback, 0, -1)]
+    d1 = pd.to_datetime(out['d+1_date']).to_numpy()
+    row1 = np.where(pd.isna(d1), -1, np.searchsorted(st, d1.astype(st.dtype)))  # d+1's calendar row
+    vals = np.full((len(out), lookback), np.nan)
+    for t, idx in out.groupby('ticker').groups.items():
+        idx, px = np.asarray(idx), prices.get(t)
+        if px is None: continue
+        pos = _session_rows(px['date'].values, st)
+        close = px['close'].to_numpy() * ((px['adj_close'] / px['close']).to_numpy() if adjust and 'adj_close' in px else 1.0)
+        r = row1[idx, None] - 1 - np.arange(lookback, 0, -1)[None, :]  # (n, lookback) calendar rows of d-lookback … d-1
+        at = np.where((r >= 0) & (row1[idx, None] >= 0), pos[np.clip(r, 0, None)], -1)
+        vals[idx] = np.where(at >= 0, close[np.clip(at, 0, None)], np.nan)
+    out[names] = vals
+    short = ~(vals > 0).all(1) & out['_drop_reason'].isna().to_numpy()
+    out.loc[short, '_drop_reason'] = f'fewer than {lookback} sessions before the event'
     return out
