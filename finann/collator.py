@@ -83,6 +83,7 @@ class BaseCollator(BaseModel):
     problem_type: ClassVar[str] = 'single_label_classification'  # HF's names: the one place that says classification or regression
     label_kind: ClassVar[str] = 'class'  # what the label is: 'class', 'return', 'volatility' or 'other' (the baselines' ladder, returns-only figures)
     keep_reason: ClassVar[str] = 'move inside drop_band'  # why `keep` drops an event, in the drop report
+    includes_reaction: ClassVar[bool] = False  # True: a label meant to hold the reaction to the text (a volatility), never untradable
     start_field: str = 'd+1_open'   # the label's move starts at this price point (d+0_close, d+k_open, d+k_close)...
     end_field: str = 'd+3_close'    # ...and ends at this one
     label_column: Optional[str] = None  # or the move is this column of the events, as a fraction (e.g. a precomputed CAR)
@@ -269,7 +270,7 @@ def filter_events(self:BaseCollator, events, report:dict|None=None):
     out = {}
     for name, ds in events.items():
         # a volatility after the event includes the reaction on purpose (d+0 close → d+1 close is its first return): only moves can be untradable
-        late = untradable(ds, self.start_field) if self.label_column is None and self.label_kind != 'volatility' else np.zeros(len(ds), dtype=bool)
+        late = untradable(ds, self.start_field) if self.label_column is None and not self.includes_reaction else np.zeros(len(ds), dtype=bool)
         if late.any() and not self.allow_untradable:
             i = int(np.flatnonzero(late)[0]); row = ds[i]
             raise FinannError(f"{name} split: {int(late.sum())} event(s) have a text published after the label's start price {self.start_field} (first: "
@@ -290,8 +291,8 @@ class CollatorForVolatility(BaseCollator):
     "Risk after the event: the log volatility of daily log returns over d+1 … d+`horizon` (`log_realised_vol` of closes d+0 … d+horizon), or |r|."
     num_labels: ClassVar[int] = 1
     problem_type: ClassVar[str] = 'regression'
-    label_kind: ClassVar[str] = 'volatility'
     keep_reason: ClassVar[str] = 'zero volatility (a constant price)'
+    includes_reaction: ClassVar[bool] = True  # the event's own reaction is part of the risk measured, not an untradable head start
     horizon: int = Field(3, ge=1, le=MAX_HORIZON)  # sessions after the event: 3, 7, 15, 30 in the literature
     target: Literal['log_vol', 'abs_move', 'abnormal_vol'] = 'log_vol'  # abs_move: 100 × |close d+k / close d+0 − 1|; abnormal_vol: log(post / pre)
     pre_sessions: int = Field(30, ge=2, le=250)  # abnormal_vol: the pre-event volatility over d−pre … d+0 (the builder's `pre_closes`)
@@ -306,6 +307,9 @@ class CollatorForVolatility(BaseCollator):
                 raise ValueError(f"CollatorForVolatility reads closes d+0 … d+horizon: set horizon (here {k}), not start_field, end_field or label_column")
             data = {**data, 'end_field': f'd+{k}_close'}
         return data
+
+    @property
+    def label_kind(self) -> str: return 'volatility' if self.target == 'log_vol' else 'other'  # the PEV and GARCH ladder forecasts a log volatility
 
     @property
     def columns(self) -> list[str]:
