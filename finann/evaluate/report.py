@@ -266,6 +266,7 @@ def repeats_summary(rep:dict) -> list[str]:
         s = rep['seeds']
         lines.append(f"{len(s['per_seed'])} seeds: {label} {_fmt(s['mean'][key])} ± {_fmt(s['sd'][key])} (mean ± sd; the headline pools every seed)")
     lines += rep.get('skipped_folds') or []
+    lines += [f"baseline {b}: {k:,} prediction(s) fell back to {what}" for b, notes in (rep.get('baseline_notes') or {}).items() for what, k in notes.items()]
     return lines
 
 # %% ../../nbs/08d_evaluate_report.ipynb #28c9627f
