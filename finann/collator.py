@@ -81,9 +81,11 @@ class BaseCollator(BaseModel):
     model_config = ConfigDict(extra='forbid', protected_namespaces=(), arbitrary_types_allowed=True)
     num_labels: ClassVar[int] = 2
     problem_type: ClassVar[str] = 'single_label_classification'  # HF's names: the one place that says classification or regression
-    label_kind: ClassVar[str] = 'class'  # what the label is: 'class', 'return', 'volatility' or 'other' (the baselines' ladder, returns-only figures)
+    # what the label is: 'class', 'return', 'volatility' or 'other' (the baselines' ladder, returns-only figures)
+    label_kind: ClassVar[str] = 'class'
     keep_reason: ClassVar[str] = 'move inside drop_band'  # why `keep` drops an event, in the drop report
-    includes_reaction: ClassVar[bool] = False  # True: a label meant to hold the reaction to the text (a volatility), never untradable
+    # True: a label meant to hold the reaction to the text (a volatility), never untradable
+    includes_reaction: ClassVar[bool] = False
     start_field: str = 'd+1_open'   # the label's move starts at this price point (d+0_close, d+k_open, d+k_close)...
     end_field: str = 'd+3_close'    # ...and ends at this one
     label_column: Optional[str] = None  # or the move is this column of the events, as a fraction (e.g. a precomputed CAR)
@@ -231,8 +233,10 @@ class CollatorForRegression(BaseCollator):
     num_labels: ClassVar[int] = 1
     problem_type: ClassVar[str] = 'regression'
     target: Literal['move', 'abnormal', 'market_model'] = 'move'  # market_model: minus beta × the market's move (builders' beta_window)
-    column_kind: Literal['return', 'volatility', 'other'] = 'return'  # what `label_column` holds: only a return is ×100 and gets returns-only figures
-    column_span: Optional[int] = Field(None, ge=1, le=MAX_HORIZON)  # the sessions `label_column` spans after the event: the purge follows it
+    # what `label_column` holds: only a return is ×100 and gets returns-only figures
+    column_kind: Literal['return', 'volatility', 'other'] = 'return'
+    # the sessions `label_column` spans after the event: the purge follows it
+    column_span: Optional[int] = Field(None, ge=1, le=MAX_HORIZON)
 
     @property
     def label_kind(self) -> str: return self.column_kind if self.label_column else 'return'
@@ -246,7 +250,8 @@ class CollatorForRegression(BaseCollator):
         return super().columns + extra
 
     def labels_of_moves(self, moves) -> np.ndarray:
-        return ((100 if self.label_kind == 'return' else 1) * np.asarray(moves)).astype(np.float32)  # a return in percent; anything else as given
+        # a return in percent; anything else as given
+        return ((100 if self.label_kind == 'return' else 1) * np.asarray(moves)).astype(np.float32)
 
     def dataset_moves(self, ds) -> np.ndarray:
         m = super().dataset_moves(ds)
@@ -288,14 +293,18 @@ def filter_events(self:BaseCollator, events, report:dict|None=None):
 # %% ../nbs/04_collator.ipynb #39b732fd
 @registry.register_collator('CollatorForVolatility')
 class CollatorForVolatility(BaseCollator):
-    "Risk after the event: the log volatility of daily log returns over d+1 … d+`horizon` (`log_realised_vol` of closes d+0 … d+horizon), or |r|."
+    """Risk after the event: the log volatility of daily log returns over d+1 … d+`horizon` (`log_realised_vol` of
+    closes d+0 … d+horizon), or |r|."""
     num_labels: ClassVar[int] = 1
     problem_type: ClassVar[str] = 'regression'
     keep_reason: ClassVar[str] = 'zero volatility (a constant price)'
-    includes_reaction: ClassVar[bool] = True  # the event's own reaction is part of the risk measured, not an untradable head start
+    # the event's own reaction is part of the risk measured, not an untradable head start
+    includes_reaction: ClassVar[bool] = True
     horizon: int = Field(3, ge=1, le=MAX_HORIZON)  # sessions after the event: 3, 7, 15, 30 in the literature
-    target: Literal['log_vol', 'abs_move', 'abnormal_vol'] = 'log_vol'  # abs_move: 100 × |close d+k / close d+0 − 1|; abnormal_vol: log(post / pre)
-    pre_sessions: int = Field(30, ge=2, le=250)  # abnormal_vol: the pre-event volatility over d−pre … d+0 (the builder's `pre_closes`)
+    # abs_move: 100 × |close d+k / close d+0 − 1|; abnormal_vol: log(post / pre)
+    target: Literal['log_vol', 'abs_move', 'abnormal_vol'] = 'log_vol'
+    # abnormal_vol: the pre-event volatility over d−pre … d+0 (the builder's `pre_closes`)
+    pre_sessions: int = Field(30, ge=2, le=250)
     start_field: str = 'd+0_close'  # the label reads closes d+0 … d+horizon; these two say its span to the purge
 
     @model_validator(mode='before')
@@ -309,7 +318,8 @@ class CollatorForVolatility(BaseCollator):
         return data
 
     @property
-    def label_kind(self) -> str: return 'volatility' if self.target == 'log_vol' else 'other'  # the PEV and GARCH ladder forecasts a log volatility
+    # the PEV and GARCH ladder forecasts a log volatility
+    def label_kind(self) -> str: return 'volatility' if self.target == 'log_vol' else 'other'
 
     @property
     def columns(self) -> list[str]:
@@ -335,7 +345,8 @@ def dataset_labels(self:CollatorForVolatility, ds) -> np.ndarray:
 
 @patch
 def dataset_moves(self:CollatorForVolatility, ds) -> np.ndarray:
-    "(n,) the move from d+0's close to d+horizon's (the predictions table's `move`): what the label measures the size of."
+    """(n,) the move from d+0's close to d+horizon's (the predictions table's `move`): what the label measures the size
+    of."""
     return price_move(_column(ds, 'd+0_close', 'horizon'), _column(ds, f'd+{self.horizon}_close', 'horizon'))
 
 @patch

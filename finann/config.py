@@ -86,7 +86,8 @@ class FoldsSection(_Section):
 class EvaluatorSection(_Section):
     "How runs are judged: baselines, bootstrap intervals and the long-short backtest (see `finann.evaluate`)."
     splits: list[Literal['train', 'val', 'test']] = ['val', 'test']  # a misspelled split is refused, not skipped
-    baselines: Optional[list[str]] = None  # registered names (`finann.evaluate.list_baselines()`); None: the ladder of the label's kind
+    # registered names (`finann.evaluate.list_baselines()`); None: the ladder of the label's kind
+    baselines: Optional[list[str]] = None
     n_boot: int = Field(1000, ge=0)        # bootstrap resamples for the 95% intervals; 0 skips them
     ci_by: Optional[Literal['date', 'ticker', 'event']] = None  # what the bootstrap resamples; None: event dates
     q: float = Field(0.1, gt=0, le=0.5)    # long the top q, short the bottom q of each period

@@ -78,7 +78,8 @@ def _need(found:dict, fields, where:str, columns, flag:str='') -> None:
 
 # %% ../nbs/13_init.ipynb #121b851e
 def opens_note(prices:pd.DataFrame, found:dict) -> str|None:
-    "Why a price table's opens cannot start a label (there are none, or they equal the closes on 95% of rows or more), or None."
+    """Why a price table's opens cannot start a label (there are none, or they equal the closes on 95% of rows or
+    more), or None."""
     if 'open' not in found: return 'the price files have no opens'
     o, c = (pd.to_numeric(prices[found[k]], errors='coerce') for k in ('open', 'close'))
     same = float((o == c).mean())
@@ -139,7 +140,8 @@ embedding:
   config: {{}}
 
 collator:
-  cls_name: CollatorForBinaryClassification   # up or down, {'from the close of d+1' if found.get('no_opens') else 'from the open of d+1'} to the close of d+3
+  # up or down, {'from the close of d+1' if found.get('no_opens') else 'from the open of d+1'} to the close of d+3
+  cls_name: CollatorForBinaryClassification
   config:
     start_field: {'d+1_close   # ' + found['no_opens'] + ': the label runs close to close' if found.get('no_opens') else 'd+1_open'}
     end_field: d+3_close

@@ -226,7 +226,8 @@ def build_trainer(self:TrainTask, model, collator, train, val=None, args=None, p
     "The registered Trainer subclass for `model`, the collator (with its vectors), the train and val events, and finann's callbacks."
     args = args or self.training_arguments()
     trainer_cls = registry.get_trainer_class(self.config.run.runner)
-    directional = self.build_collator().label_kind in ('class', 'return')  # a volatility has no direction to be accurate about
+    # a volatility has no direction to be accurate about
+    directional = self.build_collator().label_kind in ('class', 'return')
     t = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=val, data_collator=collator,
                     compute_metrics=compute_metrics if directional else risk_eval_metrics,
                     callbacks=[ProgressCallback(progress)] if progress is not None else None)
@@ -340,21 +341,24 @@ def _check_output_dir(self:TrainTask, resuming:bool):
 # %% ../nbs/07_task.ipynb #b7eb4e40
 @patch
 def baseline_names(self:TrainTask) -> list[str]:
-    "The baselines to fit: `evaluator.baselines`, else the registry's ladder for the label's kind (`evaluate.baselines.baseline_ladder`)."
+    """The baselines to fit: `evaluator.baselines`, else the registry's ladder for the label's kind
+    (`evaluate.baselines.baseline_ladder`)."""
     from finann.evaluate.baselines import baseline_ladder
     return self.config.evaluator.baselines or baseline_ladder(self.build_collator().label_kind)
 
 # %% ../nbs/07_task.ipynb #6e4005df
 @patch
 def baseline_data(self:TrainTask, events, vectors:EventVectors, labels:dict, splits:list[str]) -> dict:
-    "split -> `SplitData` for train and `splits` (each knows the splits before it, and the tickers' daily closes when the builder has price files)."
+    """split -> `SplitData` for train and `splits` (each knows the splits before it, and the tickers' daily closes when
+    the builder has price files)."""
     from finann.evaluate.baselines import SplitData
     from finann.data.prices import adjusted_closes
     col, b = self.build_collator(), self.build_builder()
     prices = adjusted_closes(b.load_prices(), getattr(b, 'adjust', True)) if hasattr(b, 'load_prices') else None
     out = {}
     for s in dict.fromkeys(['train', *splits]):
-        moves = (lambda s=s: col.dataset_moves(events[s])) if col.problem_type != 'regression' else None  # classes look back on moves
+        # classes look back on moves
+        moves = (lambda s=s: col.dataset_moves(events[s])) if col.problem_type != 'regression' else None
         out[s] = SplitData(labels[s], col.problem_type, col.num_labels, events[s], X=lambda s=s: vectors.vectors[vectors.text_id[s]],
                            moves=moves, name=s, earlier=list(out.values()), prices=prices, horizon=self.label_horizon())
     return out
@@ -362,7 +366,8 @@ def baseline_data(self:TrainTask, events, vectors:EventVectors, labels:dict, spl
 # %% ../nbs/07_task.ipynb #ef4a5ac7
 @patch
 def baselines(self:TrainTask, events, vectors:EventVectors, labels:dict, splits:list[str]) -> dict[str, dict[str, np.ndarray]]:
-    "split -> baseline -> scores (shaped like the model's): each registered baseline fitted once, on train only, and scored on every split of `splits`."
+    """split -> baseline -> scores (shaped like the model's): each registered baseline fitted once, on train only, and
+    scored on every split of `splits`."""
     from finann.evaluate.baselines import get_baseline_class
     data, ev = self.baseline_data(events, vectors, labels, splits), self.config.evaluator
     out, self.skipped_baselines, self.baseline_notes = {s: {} for s in splits}, {}, {}
@@ -373,12 +378,14 @@ def baselines(self:TrainTask, events, vectors:EventVectors, labels:dict, splits:
         try:
             b = cls(**{k: v for k, v in given.items() if k in cls._get_param_names()}).fit(data['train'])
             scores = {s: b.scores(data[s]) for s in splits}
-        except (FinannError, ValueError, KeyError) as e:  # e.g. one class in train, no text column, no prices: the run goes on without it
+        # e.g. one class in train, no text column, no prices: the run goes on without it
+        except (FinannError, ValueError, KeyError) as e:
             self.skipped_baselines[name] = str(e).splitlines()[0]
             if get_rank() == 0: logger.warning(f"baseline {name} skipped: {self.skipped_baselines[name]}")
             continue
         for s in splits: out[s][name] = scores[s]
-        if getattr(b, 'notes_', None): self.baseline_notes[name] = dict(b.notes_)  # counted fallbacks, e.g. garch → past_vol
+        # counted fallbacks, e.g. garch → past_vol
+        if getattr(b, 'notes_', None): self.baseline_notes[name] = dict(b.notes_)
     return out
 
 # %% ../nbs/07_task.ipynb #5f1b5e39

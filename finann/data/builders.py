@@ -256,8 +256,10 @@ class EventStudyBuilder(BaseBuilder):
     horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon (3: the original's schema); also the purge when used alone (TrainTask purges the label's span)
     adjust: bool = True                      # adjust opens and closes by adj_close / close when present
     beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated
-    time_of_day: Literal['given', 'unknown'] = 'given'  # unknown: dates without times, placed before the open (a time at midnight is refused otherwise)
-    pre_closes: int = Field(0, ge=0, le=250)  # closes of the sessions before d+0 (d-1_close …), for CollatorForVolatility's abnormal_vol
+    # unknown: dates without times, placed before the open (a time at midnight is refused otherwise)
+    time_of_day: Literal['given', 'unknown'] = 'given'
+    # closes of the sessions before d+0 (d-1_close …), for CollatorForVolatility's abnormal_vol
+    pre_closes: int = Field(0, ge=0, le=250)
 
     @property
     def source(self) -> str: return self.events

@@ -18,7 +18,8 @@ __all__ = ['PRICE_FIELDS', 'TimeZoneName', 'TIME_OF_DAY_UNKNOWN', 'read_prices',
            'log_realised_vol', 'adjusted_closes', 'add_pre_closes']
 
 # %% ../../nbs/02c_data_prices.ipynb #c9e77269
-PRICE_FIELDS = ('date', 'close')  # required in price files; 'open' and 'adj_close' are optional (a close-to-close label needs no opens)
+# required in price files; 'open' and 'adj_close' are optional (a close-to-close label needs no opens)
+PRICE_FIELDS = ('date', 'close')
 
 # %% ../../nbs/02c_data_prices.ipynb #beaadc3a
 _NUMBER = re.compile(r'^\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?\s*$')  # 1234.5 or 1,234.5
@@ -46,7 +47,8 @@ def _prices_table(df:pd.DataFrame, where:str, columns:dict|None) -> pd.DataFrame
     out['date'] = out['date'].dt.tz_localize(None).dt.normalize() if out['date'].dt.tz is not None else out['date'].dt.normalize()
     for c in ('open', 'close', 'adj_close'):
         if c in df: out[c] = _price_numbers(df[c].reset_index(drop=True), where, c, rows)
-    if 'open' not in out: out['open'] = np.nan  # closes only: a label that reads an open is refused by the label scheme, naming it
+    # closes only: a label that reads an open is refused by the label scheme, naming it
+    if 'open' not in out: out['open'] = np.nan
     dup = out.duplicated('date', keep=False) & ~out.duplicated(keep=False)  # the same date with different prices
     if dup.any():
         d = out.loc[dup, 'date'].iloc[0]
@@ -127,14 +129,16 @@ TIME_OF_DAY_UNKNOWN = ("unknown: each event is placed before the open of its dat
                        "a label from d+0's close over 2 or more sessions covers a call before the open and one after the close")
 
 def _time_of_day(wall:pd.Series, tickers:pd.Series, time_of_day:str, source:str) -> pd.Series:
-    "Event times in exchange time: as given (a time exactly at midnight is refused: a date without a time?), or each date's midnight."
+    """Event times in exchange time: as given (a time exactly at midnight is refused: a date without a time?), or each
+    date's midnight."""
     if time_of_day == 'unknown': return wall.dt.normalize()
     if time_of_day != 'given': raise DataError(f"dataset.config.time_of_day: '{time_of_day}' is not 'given' or 'unknown'")
     midnight = (wall.notna() & (wall == wall.dt.normalize())).to_numpy()
     if midnight.any():
         i = int(np.flatnonzero(midnight)[0])
         raise DataError(f"{source}: {int(midnight.sum())} event(s) at exactly midnight (first: row {i + 1}, {tickers.iloc[i]} on {wall.iloc[i]:%Y-%m-%d}): "
-                        "dates without a time of day? A call before the open and one after the close move different sessions; "
+                        """dates without a time of day? A call before the open and one after the close move different
+                        sessions;"""
                         "set dataset.config.time_of_day: unknown (a label from d+0_close spanning 2+ sessions covers both), or give the times")
     return wall
 
@@ -180,7 +184,8 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
     ok = reason.isna().values
     out['d+1_date'] = np.where(ok, pd.Series(st['date'].values[np.minimum(d1, len(st) - 1)]).dt.strftime('%Y-%m-%d'), None)
     out['_drop_reason'] = reason
-    if 'last_text_at' not in out:  # one text per event, at its time: a label that starts at d+0's close, before it, is untradable
+    # one text per event, at its time: a label that starts at d+0's close, before it, is untradable
+    if 'last_text_at' not in out:
         out['last_text_at'] = out['event_start_at_et']
         out['d+0_close_at'] = np.where(ok, pd.Series(st['close'].values[np.clip(d0, 0, len(st) - 1)]).dt.strftime(TIME_FORMAT), None)
     if market is not None:
@@ -194,7 +199,8 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
 
 # %% ../../nbs/02c_data_prices.ipynb #9f9af839
 def log_realised_vol(closes) -> np.ndarray:
-    "(n,) log of the root mean square of the daily log returns along each row of (n, k + 1) closes: the literature's log volatility (−inf for a constant price)."
+    """(n,) log of the root mean square of the daily log returns along each row of (n, k + 1) closes: the literature's
+    log volatility (−inf for a constant price)."""
     c = np.asarray(closes, dtype=np.float64)
     if c.ndim != 2 or c.shape[1] < 2: raise DataError(f"log_realised_vol needs (events × sessions) closes with 2 or more sessions, got shape {c.shape}")
     with np.errstate(divide='ignore', invalid='ignore'):
@@ -202,19 +208,22 @@ def log_realised_vol(closes) -> np.ndarray:
 
 # %% ../../nbs/02c_data_prices.ipynb #058ca4e6
 def adjusted_closes(prices:dict[str, pd.DataFrame], adjust:bool=True) -> dict[str, pd.DataFrame]:
-    "Ticker -> (date, close) with closes adjusted by adj_close / close when present, as `align_events` adjusts them: the risk baselines' history."
+    """Ticker -> (date, close) with closes adjusted by adj_close / close when present, as `align_events` adjusts them:
+    the risk baselines' history."""
     out = {}
     for t, px in prices.items():
         factor = (px['adj_close'] / px['close']).to_numpy() if adjust and 'adj_close' in px else 1.0
         c = px['close'].to_numpy(np.float64) * factor
-        ok = np.isfinite(c) & (c > 0)  # a missing or non-positive close is not a price; `align_events` names such events
+        # a missing or non-positive close is not a price; `align_events` names such events
+        ok = np.isfinite(c) & (c > 0)
         out[t] = pd.DataFrame({'date': px['date'].to_numpy()[ok], 'close': c[ok]})
     return out
 
 # %% ../../nbs/02c_data_prices.ipynb #8c68615e
 def add_pre_closes(events:pd.DataFrame, prices:dict[str, pd.DataFrame], lookback:int, adjust:bool=True,
                    calendar:str=DEFAULT_CALENDAR) -> pd.DataFrame:
-    "`align_events`' events with the closes of the `lookback` sessions before d+0 (`d-j_close`, adjusted alike); an event without them is dropped, counted."
+    """`align_events`' events with the closes of the `lookback` sessions before d+0 (`d-j_close`, adjusted alike); an
+    event without them is dropped, counted."""
     st = session_table(calendar)['date'].values
     out, names = events.copy(), [f'd-{j}_close' for j in range(lookback, 0, -1)]
     d1 = pd.to_datetime(out['d+1_date']).to_numpy()

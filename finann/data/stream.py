@@ -92,7 +92,8 @@ class TextStreamBuilder(BaseBuilder):
     timezone: str = 'America/New_York'       # of naive timestamps (sessions are in the exchange's own time)
     adjust: bool = True                      # adjust opens and closes by adj_close / close when present
     beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated
-    pre_closes: int = Field(0, ge=0, le=250)  # closes of the sessions before d+0 (d-1_close …), for CollatorForVolatility's abnormal_vol
+    # closes of the sessions before d+0 (d-1_close …), for CollatorForVolatility's abnormal_vol
+    pre_closes: int = Field(0, ge=0, le=250)
     horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon; also the purge when used alone (TrainTask purges the label's span)
     cutoff: Literal['open', 'close'] = 'open'  # a window ends at its session's open, or at the previous session's close
     lookback_sessions: int = Field(1, ge=1, le=60)        # a window spans this many sessions' cut-offs...
@@ -147,7 +148,8 @@ def load_frame(self:TextStreamBuilder) -> pd.DataFrame:
     text_report['in no window'] = int(ok.sum() - len(np.unique(np.concatenate(events['text_ids'].values)))) if len(events) else int(ok.sum())
     market = read_market(self.market, self.price_columns) if self.market else None
     out = align_events(events, prices, tz, self.adjust, market, self.horizon, self.calendar, self.beta_window)
-    if self.pre_closes: out = add_pre_closes(out, prices, self.pre_closes, self.adjust, self.calendar)  # abnormal volatility's pre-event closes
+    # abnormal volatility's pre-event closes
+    if self.pre_closes: out = add_pre_closes(out, prices, self.pre_closes, self.adjust, self.calendar)
     out.attrs['report'] = {**out.attrs.get('report', {}), 'texts': text_report, 'windows_without_texts': self.windows_without_texts(out)}
     return out
 

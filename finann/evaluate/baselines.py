@@ -177,15 +177,18 @@ def momentum_baseline(previous,       # `previous_moves` of the train events the
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #9cfe90af
 class SplitData:
-    "One split as a baseline reads it: labels and, read only when asked, tickers, event times, texts, vectors, moves and prices."
+    """One split as a baseline reads it: labels and, read only when asked, tickers, event times, texts, vectors, moves
+    and prices."""
     def __init__(self, labels,                    # (n,) class ids, or regression targets
                  problem_type:str='regression',  # or 'single_label_classification'
                  num_labels:int=1,
-                 events=None,                    # the split's events (a `datasets.Dataset`, DataFrame or dict of columns)
+                 # the split's events (a `datasets.Dataset`, DataFrame or dict of columns)
+                 events=None,
                  X=None,                         # (n, dim) vectors, or a function that returns them
                  texts=None, tickers=None, times=None, moves=None,  # (n,) each; default: read from `events`
                  name:str='train',
-                 earlier:list|None=None,         # the `SplitData` of the splits before this one (look-backs: the previous move)
+                 # the `SplitData` of the splits before this one (look-backs: the previous move)
+                 earlier:list|None=None,
                  prices:dict|None=None,          # ticker -> daily closes (date, close), for the risk baselines
                  horizon:int=3,                  # sessions the label spans (d+1 … d+horizon)
                 ):
@@ -222,7 +225,8 @@ def moves(self:SplitData) -> np.ndarray:
     return self._read('moves', lambda: self.labels)
 @patch(as_prop=True)
 def texts(self:SplitData) -> np.ndarray:
-    "The texts; a text stream's event (its `texts`, many short posts) is read as its posts joined: the text baselines are bags of words."
+    """The texts; a text stream's event (its `texts`, many short posts) is read as its posts joined: the text baselines
+    are bags of words."""
     def read():
         try: return np.array([' '.join(t) for t in self.column('texts')], dtype=object)
         except EvaluationError: return self.column('text')
@@ -237,7 +241,8 @@ def X(self:SplitData) -> np.ndarray:
 # %% ../../nbs/08b_evaluate_baselines.ipynb #18b5879b
 @patch
 def sample(self:SplitData, n:int|None, seed:int=0) -> SplitData:
-    "At most `n` of the events, drawn without replacement (seeded) in their order: a linear model on 256-1024 features gains nothing from more than ~1e5."
+    """At most `n` of the events, drawn without replacement (seeded) in their order: a linear model on 256-1024
+    features gains nothing from more than ~1e5."""
     if n is None or len(self) <= n: return self
     rows = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
     lazy = lambda key: (lambda: getattr(self, key)[rows])
@@ -247,9 +252,11 @@ def sample(self:SplitData, n:int|None, seed:int=0) -> SplitData:
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #b6874ef6
 class Baseline(BaseEstimator):
-    "A baseline with scikit-learn's shape: `__init__` stores parameters, `fit(train)` returns self, fitted state ends in `_`."
+    """A baseline with scikit-learn's shape: `__init__` stores parameters, `fit(train)` returns self, fitted state ends
+    in `_`."""
     problem_types: ClassVar[tuple[str, ...]] = ('single_label_classification', 'regression')  # what it can score
-    ladders: ClassVar[tuple[str, ...]] = ()  # the label kinds ('class', 'return', 'volatility', 'other') whose default ladder holds it
+    # the label kinds ('class', 'return', 'volatility', 'other') whose default ladder holds it
+    ladders: ClassVar[tuple[str, ...]] = ()
     rung: ClassVar[int] = 9  # its place on the ladder, simplest first (reports list the baselines in this order)
     def fit(self, train:SplitData) -> Baseline: raise NotImplementedError
     def predict_proba(self, data:SplitData) -> np.ndarray:
@@ -280,14 +287,16 @@ def list_baselines() -> list[str]: return registry.list_baselines()
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #db013c5e
 def baseline_ladder(label_kind:str) -> list[str]:
-    "The baselines fitted when `evaluator.baselines` is null: those whose `ladders` hold the label's kind ('class', 'return', 'volatility', 'other')."
+    """The baselines fitted when `evaluator.baselines` is null: those whose `ladders` hold the label's kind ('class',
+    'return', 'volatility', 'other')."""
     names = [n for n in list_baselines() if label_kind in get_baseline_class(n).ladders]
     return sorted(names, key=lambda n: get_baseline_class(n).rung)  # stable: a rung's names stay alphabetical
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #4d28c35f
 @register_baseline('majority')
 class MajorityBaseline(Baseline):
-    "The train class frequencies for every event: it predicts the train majority class, and its log-loss is the prior's."
+    """The train class frequencies for every event: it predicts the train majority class, and its log-loss is the
+    prior's."""
     rung = 0
     problem_types, ladders = ('single_label_classification',), ('class',)
     def fit(self, train):
@@ -308,7 +317,8 @@ class TrainMeanBaseline(Baseline):
 # %% ../../nbs/08b_evaluate_baselines.ipynb #80b0177e
 @register_baseline('ticker')
 class TickerBaseline(Baseline):
-    "Each ticker's usual label on train: its class counts plus one pseudo-event spread as the overall frequencies, or its mean target; unseen tickers get the overall ones."
+    """Each ticker's usual label on train: its class counts plus one pseudo-event spread as the overall frequencies, or
+    its mean target; unseen tickers get the overall ones."""
     rung = 1
     ladders = ('class', 'return', 'volatility', 'other')
     def fit(self, train):
@@ -337,8 +347,10 @@ class TickerBaseline(Baseline):
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #602ed6c0
 class LinearBaseline(Baseline):
-    "A logistic regression (classes) or ridge regression (numbers) on features of the events, fitted on a seeded sample of train."
-    standardise: ClassVar[bool] = True  # scale each feature to unit variance first (not TF-IDF: rare n-grams would weigh most)
+    """A logistic regression (classes) or ridge regression (numbers) on features of the events, fitted on a seeded
+    sample of train."""
+    # scale each feature to unit variance first (not TF-IDF: rare n-grams would weigh most)
+    standardise: ClassVar[bool] = True
     def __init__(self, seed:int=0, max_train:int|None=100_000, C:float=1.0, alpha:float=1.0):
         self.seed, self.max_train, self.C, self.alpha = seed, max_train, C, alpha
     def features(self, data:SplitData, fitting:bool=False):
@@ -361,7 +373,8 @@ class LinearBaseline(Baseline):
         return self
     def predict_proba(self, data):
         out = np.zeros((len(data), self.num_labels_))
-        out[:, self.model_.classes_] = self.model_.predict_proba(self.features(data))  # classes absent from train keep probability 0
+        # classes absent from train keep probability 0
+        out[:, self.model_.classes_] = self.model_.predict_proba(self.features(data))
         return out
     def predict(self, data): return self.model_.predict(self.features(data))
 
@@ -383,7 +396,8 @@ class RidgeBaseline(LinearBaseline):
 # %% ../../nbs/08b_evaluate_baselines.ipynb #78e7c3e3
 @register_baseline('tfidf')
 class TfidfBaseline(LinearBaseline):
-    "A linear model on TF-IDF word uni- and bigrams of the text (logistic for classes, ridge for numbers): a text model with no encoder."
+    """A linear model on TF-IDF word uni- and bigrams of the text (logistic for classes, ridge for numbers): a text
+    model with no encoder."""
     rung, standardise = 3, False  # TF-IDF rows are already comparable; scaled, rare n-grams would weigh most
     ladders = ('class', 'return', 'volatility', 'other')
     def __init__(self, seed:int=0, max_train:int|None=100_000, C:float=1.0, alpha:float=1.0, max_features:int=50_000):
@@ -398,7 +412,8 @@ class TfidfBaseline(LinearBaseline):
 
 @register_baseline('lm_tone')
 class LmToneBaseline(LinearBaseline):
-    "A linear model on one feature, the text's Loughran–McDonald tone (`lm_tone`): does the dictionary's sentiment already say it?"
+    """A linear model on one feature, the text's Loughran–McDonald tone (`lm_tone`): does the dictionary's sentiment
+    already say it?"""
     rung = 4
     ladders = ('class', 'return', 'volatility', 'other')
     def features(self, data, fitting=False): return lm_tone(data.texts)[:, None]
@@ -406,7 +421,8 @@ class LmToneBaseline(LinearBaseline):
 # %% ../../nbs/08b_evaluate_baselines.ipynb #0205d16c
 @register_baseline('momentum')
 class MomentumBaseline(LinearBaseline):
-    "A linear model on the ticker's previous known value (`previous_moves`: its move for classes, its target for numbers) and whether it has one."
+    """A linear model on the ticker's previous known value (`previous_moves`: its move for classes, its target for
+    numbers) and whether it has one."""
     rung = 5
     ladders = ('class', 'return', 'volatility', 'other')
     def __init__(self, seed:int=0, max_train:int|None=None, C:float=1.0, alpha:float=1.0): super().__init__(seed, max_train, C, alpha)
@@ -442,7 +458,8 @@ def _subset(data:SplitData, rows) -> SplitData:
 # %% ../../nbs/08b_evaluate_baselines.ipynb #ff50eb9b
 @register_baseline('past_vol')
 class PastVolBaseline(Baseline):
-    "PEV: the label's statistic (`log_realised_vol`) over the `window` sessions up to d+0 (None: the label's span); with fewer than 2 returns there, the train mean (counted)."
+    """PEV: the label's statistic (`log_realised_vol`) over the `window` sessions up to d+0 (None: the label's span);
+    with fewer than 2 returns there, the train mean (counted)."""
     rung = 6
     problem_types, ladders = ('regression',), ('volatility',)
     def __init__(self, window:int|None=None): self.window = window
@@ -456,7 +473,8 @@ class PastVolBaseline(Baseline):
             at = np.flatnonzero(tickers == t)
             r, dates = _history(data, t)
             end = _d0_rows(dates, d1[at]) + 1
-            sq = np.r_[0., np.cumsum(r * r)]; lo = np.maximum(end - w, 0)  # prefix sums: each window's mean square in two lookups
+            # prefix sums: each window's mean square in two lookups
+            sq = np.r_[0., np.cumsum(r * r)]; lo = np.maximum(end - w, 0)
             n = end - lo; ok = n >= 2
             ms = np.divide(sq[end] - sq[lo], n, out=np.zeros(len(at)), where=ok)
             ok &= ms > 0  # a constant price: log 0 is no forecast
@@ -472,7 +490,8 @@ class PastVol30Baseline(PastVolBaseline):
 # %% ../../nbs/08b_evaluate_baselines.ipynb #84cfe0f3
 @register_baseline('garch')
 class GarchBaseline(Baseline):
-    "GARCH(1,1) per ticker (`arch`), fitted on its returns up to the last train event's d+1 and forecast over d+1 … d+k from d+0; too little history: PEV (counted)."
+    """GARCH(1,1) per ticker (`arch`), fitted on its returns up to the last train event's d+1 and forecast over d+1 …
+    d+k from d+0; too little history: PEV (counted)."""
     rung = 7
     problem_types, ladders = ('regression',), ('volatility',)
     def __init__(self, min_returns:int=250): self.min_returns = min_returns
@@ -486,7 +505,8 @@ class GarchBaseline(Baseline):
             r, dates = _history(train, t)
             n = int(np.searchsorted(dates, cut.astype(dates.dtype), 'right'))  # returns dated up to the cut
             if n < self.min_returns or np.ptp(r[:n]) == 0: continue
-            am = arch_model(pd.Series(100 * r, index=dates), mean='Constant', vol='GARCH', p=1, q=1, rescale=False)  # percent: arch's scale
+            # percent: arch's scale
+            am = arch_model(pd.Series(100 * r, index=dates), mean='Constant', vol='GARCH', p=1, q=1, rescale=False)
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')  # convergence is read from the result, below
                 res = am.fit(last_obs=n, disp='off')
@@ -505,7 +525,8 @@ def predict(self:GarchBaseline, data):
             r, dates = _history(data, t)
             rows = _d0_rows(dates, d1[at]); ok = rows >= 0
             if ok.any():
-                fc = res.forecast(horizon=k, start=dates[rows[ok].min()], reindex=False)  # row t: forecasts of t+1 … t+k from returns up to t
+                # row t: forecasts of t+1 … t+k from returns up to t
+                fc = res.forecast(horizon=k, start=dates[rows[ok].min()], reindex=False)
                 var = fc.variance.reindex(dates[rows[ok]]).to_numpy() + res.params['mu'] ** 2
                 out[at[ok]] = 0.5 * np.log(var.mean(1)) - np.log(100)
     miss = np.isnan(out)

@@ -152,7 +152,8 @@ def risk_report(y_true,                # true targets (log volatility), shape (n
                 train_mean:float|None=None, # the train mean of the target: the reference of R² out of sample
                 log_vol:bool=True,     # the target is a log volatility: QLIKE compares the variances exp(2y)
                ) -> dict:
-    "MSE, MAE, R² out of sample against the train mean, Spearman and QLIKE of a risk target: no direction, no Sharpe (they are for returns)."
+    """MSE, MAE, R² out of sample against the train mean, Spearman and QLIKE of a risk target: no direction, no Sharpe
+    (they are for returns)."""
     from scipy.stats import spearmanr
     y, p = _vector(y_true, 'y_true', np.float64), _vector(y_pred, 'y_pred', np.float64)
     n = _same_length(y_true=y, y_pred=p)
@@ -165,7 +166,8 @@ def risk_report(y_true,                # true targets (log volatility), shape (n
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #9db2deac
 def risk_eval_metrics(pred) -> dict[str, float]:
-    "`Trainer` hook for a label without a direction (a volatility): MSE and MAE of the one output, no direction accuracy."
+    """`Trainer` hook for a label without a direction (a volatility): MSE and MAE of the one output, no direction
+    accuracy."""
     logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
     y, p = np.asarray(pred.label_ids, dtype=np.float64).ravel(), np.asarray(logits, dtype=np.float64)[:, 0]
     return {'mse': float(np.mean((y - p) ** 2)), 'mae': float(np.mean(np.abs(y - p)))}

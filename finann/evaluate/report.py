@@ -110,7 +110,8 @@ def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.
             row = {by: split, 'n': f"{rep['n']:,}", 'predictor': name, cols[0][1]: _fmt(m.get(cols[0][0])),
                    '95% CI': f"{_fmt(lohi[0])}–{_fmt(lohi[1])}" if lohi else '',
                    **{label: _fmt(m.get(key)) for key, label in cols[1:]},
-                   **({} if rep['task'] == 'risk' else {'Sharpe': _fmt((bt or {}).get('sharpe'), digits=2)})}  # a Sharpe is for returns
+                   # a Sharpe is for returns
+                   **({} if rep['task'] == 'risk' else {'Sharpe': _fmt((bt or {}).get('sharpe'), digits=2)})}
             rows.append(row)
     return pd.DataFrame(rows).fillna('')
 
