@@ -353,8 +353,10 @@ def baseline_data(self:TrainTask, events, vectors:EventVectors, labels:dict, spl
     the builder has price files)."""
     from finann.evaluate.baselines import SplitData
     from finann.data.prices import adjusted_closes
+    import functools
     col, b = self.build_collator(), self.build_builder()
-    prices = adjusted_closes(b.load_prices(), getattr(b, 'adjust', True)) if hasattr(b, 'load_prices') else None
+    # read once, and only if a risk baseline asks
+    prices = functools.cache(lambda: adjusted_closes(b.load_prices(), getattr(b, 'adjust', True))) if hasattr(b, 'load_prices') else None
     out = {}
     for s in dict.fromkeys(['train', *splits]):
         # classes look back on moves

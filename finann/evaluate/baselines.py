@@ -189,13 +189,17 @@ class SplitData:
                  name:str='train',
                  # the `SplitData` of the splits before this one (look-backs: the previous move)
                  earlier:list|None=None,
-                 prices:dict|None=None,          # ticker -> daily closes (date, close), for the risk baselines
+                 prices=None,                    # ticker -> daily closes (date, close), or a function that returns them: the risk baselines
                  horizon:int=3,                  # sessions the label spans (d+1 … d+horizon)
                 ):
         self.labels, self.problem_type, self.num_labels, self.events, self._X = np.asarray(labels), problem_type, num_labels, events, X
         self._given = {'texts': texts, 'tickers': tickers, 'times': times, 'moves': moves}
-        self.name, self.earlier, self.prices, self.horizon = name, list(earlier or []), prices, horizon
+        self.name, self.earlier, self._prices, self.horizon = name, list(earlier or []), prices, horizon
     def __len__(self) -> int: return len(self.labels)
+    @property
+    def prices(self) -> dict|None:
+        if callable(self._prices): self._prices = self._prices()  # read only when a risk baseline asks
+        return self._prices
     @property
     def is_classification(self) -> bool: return self.problem_type != 'regression'
 
@@ -247,7 +251,7 @@ def sample(self:SplitData, n:int|None, seed:int=0) -> SplitData:
     rows = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
     lazy = lambda key: (lambda: getattr(self, key)[rows])
     X = (lambda: self.X[rows]) if self._X is not None else None
-    return SplitData(self.labels[rows], self.problem_type, self.num_labels, None, X, name=self.name, prices=self.prices, horizon=self.horizon,
+    return SplitData(self.labels[rows], self.problem_type, self.num_labels, None, X, name=self.name, prices=self._prices, horizon=self.horizon,
                      **{k: lazy(k) for k in ('texts', 'tickers', 'times', 'moves')})
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #b6874ef6
@@ -452,7 +456,7 @@ def _subset(data:SplitData, rows) -> SplitData:
     rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
     ev = None if data.events is None else data.events.select(rows) if hasattr(data.events, 'select') else \
          data.events.iloc[rows] if hasattr(data.events, 'iloc') else {k: np.asarray(v)[rows] for k, v in data.events.items()}
-    return SplitData(data.labels[rows], data.problem_type, data.num_labels, ev, name=data.name, prices=data.prices, horizon=data.horizon,
+    return SplitData(data.labels[rows], data.problem_type, data.num_labels, ev, name=data.name, prices=data._prices, horizon=data.horizon,
                      tickers=data.tickers[rows], times=lambda: data.times[rows])
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #ff50eb9b
