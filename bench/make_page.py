@@ -21,6 +21,8 @@ SECTIONS = {
                   "during training. Closing the rest would need private Trainer methods, which finann does not override.",
     'train_loop_cuda': "The same comparison on a GPU, and the share of the card's peak matmul rate the MLP reaches.",
     'default_job': "`finann-train configs/default.yml` after install, phase by phase, with a cold and a warm embedding cache.",
+    'explain_sheet': "The explanation sheet (`explain.md`, `finann.evaluate.explain`) of the default run, as the run writes it at its end: "
+                     "examples, the words probe, the identity probe, calibration, the move around the event, fit health.",
     'growth': "How time and memory grow with the number of events (one epoch, HashingEmbedding).",
     'data_scale': "Building and training on 10k to 1M events: the data is written once as memory-mapped Arrow and read back.",
     'embedding': "finann's encoders against sentence-transformers' own `encode`, and what the cache saves.",

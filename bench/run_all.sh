@@ -18,6 +18,8 @@ if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then $PY b
 else $PY bench/train_loop.py --device cuda; fi  # records that it was not run
 echo "== bench/default_job.py"
 if [ "$QUICK" = --quick ]; then $PY bench/default_job.py --repeats 1; else $PY bench/default_job.py; fi
+echo "== bench/explain_sheet.py"  # the sheet of the default run: needs outputs/default (finann-train --cfg-path configs/default.yml)
+if [ -d outputs/default ]; then $PY bench/explain_sheet.py; else echo "no outputs/default: explain_sheet not run"; fi
 echo "== bench/growth.py"
 if [ "$QUICK" = --quick ]; then $PY bench/growth.py --sizes 10000 100000; else $PY bench/growth.py; fi
 echo "== bench/text_stream.py"

@@ -6,11 +6,12 @@
 from __future__ import annotations
 import argparse, os, signal, sys, tempfile, traceback
 from pathlib import Path
-from .config import FinannError, load_config
+from .errors import FinannError, redact
+from .config import load_config
 
 # %% auto #0
-__all__ = ['train_parser', 'scrub_argv', 'os_error_line', 'write_traceback', 'cli_boundary', 'run_phase', 'repeat_flags',
-           'train_main', 'eval_parser', 'eval_main', 'init_main', 'embed_parser', 'format_dry_run', 'embed_main']
+__all__ = ['train_parser', 'os_error_line', 'write_traceback', 'cli_boundary', 'run_phase', 'repeat_flags', 'train_main',
+           'eval_parser', 'eval_main', 'init_main', 'embed_parser', 'format_dry_run', 'embed_main']
 
 # %% ../nbs/11_cli.ipynb #22730e11
 def train_parser() -> argparse.ArgumentParser:
@@ -25,17 +26,6 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here (it is always written to the run folder)')
     return p
 
-# %% ../nbs/11_cli.ipynb #94eb7b39
-def scrub_argv(argv:list[str]) -> list[str]:
-    "`argv` with the value of `--wandb-key` replaced by '***'."
-    out, hide = [], False
-    for a in argv:
-        if hide: out.append('***'); hide = False
-        elif a == '--wandb-key': out.append(a); hide = True
-        elif a.startswith('--wandb-key='): out.append('--wandb-key=***')
-        else: out.append(a)
-    return out
-
 # %% ../nbs/11_cli.ipynb #b9f76b53
 def os_error_line(e:OSError) -> str:
     "An OS error as one line: the path(s) and what went wrong."
@@ -45,7 +35,7 @@ def os_error_line(e:OSError) -> str:
 # %% ../nbs/11_cli.ipynb #29b412fa
 def write_traceback(prog:str, folder:Path|None) -> Path:
     "The current exception's full traceback, appended to `folder/traceback.log` (or a temporary file when there is no folder yet); returns the file."
-    text = f"{prog} {' '.join(scrub_argv(sys.argv[1:]))}\n{traceback.format_exc()}\n"
+    text = f"{prog} {' '.join(redact(sys.argv[1:]))}\n{traceback.format_exc()}\n"
     if folder is not None:
         try:
             with open(Path(folder)/'traceback.log', 'a', encoding='utf-8') as f: f.write(text)
@@ -104,7 +94,7 @@ def train_main(argv:list[str]|None=None) -> int:
     args = train_parser().parse_args(argv)
     if args.wandb_key:
         os.environ['WANDB_API_KEY'] = args.wandb_key  # this process (and its wandb) only
-        sys.argv = scrub_argv(sys.argv)  # wandb records the command line in its run metadata
+        sys.argv = redact(sys.argv)  # wandb records the command line in its run metadata
     task = None
     def on_signal(signum, frame):  # first signal: checkpoint and stop; a second one: stop now
         name = signal.Signals(signum).name
@@ -136,6 +126,7 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument('--split', nargs='+', default=None, choices=('train', 'val', 'test'), help='splits to evaluate (default: evaluator.splits, val and test)')
     p.add_argument('--output-dir', default=None, help='where predictions, report.md, report.json and plots/ go (default: the run folder for --run, '
                                                       '<checkpoint>/eval-<config name> for --checkpoint)')
+    p.add_argument('--explain', action='store_true', help="with --run: write the run's explanation sheet (explain.md, plots/explain_*.png: what the model learned) instead of its report")
     p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE', help='config overrides, e.g. evaluator.cost_bps=5')
     p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here (it is always written to the output folder)')
     return p
@@ -145,10 +136,16 @@ def eval_main(argv:list[str]|None=None) -> int:
     "Entry point of `finann-eval`: errors become one line on stderr (exit status 2; 1 for an unexpected one)."
     p = eval_parser(); args = p.parse_args(argv)
     if args.checkpoint and not args.cfg_path: p.error('--checkpoint needs --cfg-path (the config whose events to predict)')
+    if args.explain and not args.run: p.error('--explain goes with --run (a finished run folder)')
     def evaluate():
         if args.compare:
             from finann.runs import compare_runs
             print(compare_runs(args.compare, (args.split or ['test'])[0]))
+            return 0
+        if args.run and args.explain:
+            from finann.runs import Run
+            sheet = Run(args.run).explain(args.output_dir)
+            print(f"finann: {args.run} → {Path(args.output_dir or args.run)/'explain.md'}\n" + '\n'.join(sheet.summary(6)))
             return 0
         if args.run:
             from finann.runs import evaluate_run
@@ -225,7 +222,7 @@ def embed_main(argv:list[str]|None=None) -> int:
         from finann.embedding.text import events_text_column
         from finann.progress import ProgressLog
         task = setup_task(load_config(args.cfg_path, args.options)); setup_logger()
-        emb, events = task.build_embedding(), task.build_datasets()
+        emb, (events, _) = task.build_embedding(), task.build_datasets()
         if args.dry_run:
             plan = emb.dry_run(events_text_column(events))
             print(f"finann-embed: dry run of {args.cfg_path}: {plan['texts']:,} texts, {type(emb).__name__}; nothing was encoded\n" + format_dry_run(plan, emb))

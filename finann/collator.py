@@ -92,7 +92,7 @@ class BaseCollator(BaseModel):
     drop_band: Optional[tuple[float, float]] = None  # drop events whose move lies in [low, high] (counted in the drop report)
     allow_untradable: bool = False  # accept events with a text published after the label's start price (the report says so)
     precision: Literal['float32', 'float16', 'bfloat16'] = 'float32'  # dtype of `inputs_embeds`
-    normalize_embeddings: bool = False  # L2-normalise vectors (the original's option)
+    normalize_embeddings: bool = False  # L2-normalise vectors (the original's option): set in the model's config, applied by the model
     _vectors: Any = PrivateAttr(default=None)
 
     @model_validator(mode='before')
@@ -178,8 +178,7 @@ def attach(self:BaseCollator, vectors:np.ndarray):
     import torch
     v = np.asarray(vectors, dtype=np.float32)
     v = torch.from_numpy(v if v.flags.writeable else v.copy())  # torch can't share a read-only array (np.load(mmap_mode='r'), Arrow): copied, only then
-    if self.normalize_embeddings: v = torch.nn.functional.normalize(v, dim=-1)
-    self._vectors = v.to(getattr(torch, self.precision))
+    self._vectors = v.to(getattr(torch, self.precision))  # rounded here (memory); normalised by the model (`prepare_embeddings`)
     return self
 
 # %% ../nbs/04_collator.ipynb #eb0b6136
@@ -269,10 +268,11 @@ def _count_drop(report:dict, reason:str, n:int, split:str, first_row:int, column
 
 # %% ../nbs/04_collator.ipynb #66d5b727
 @patch
-def filter_events(self:BaseCollator, events, report:dict|None=None):
-    "`events` (a `DatasetDict`) without those `keep` rejects, counted in the drop `report` (updated in place); untradable ones refused unless allowed."
+def filter_events(self:BaseCollator, events, report:dict|None=None) -> tuple:
+    "(`events` without those `keep` rejects, a copy of the drop `report` that counts them); untradable events refused unless allowed."
+    import copy
     from datasets import DatasetDict
-    out = {}
+    out, report = {}, copy.deepcopy(report or {})  # the caller's report is left as it was
     for name, ds in events.items():
         # a volatility after the event includes the reaction on purpose (d+0 close → d+1 close is its first return): only moves can be untradable
         late = untradable(ds, self.start_field) if self.label_column is None and not self.includes_reaction else np.zeros(len(ds), dtype=bool)
@@ -282,13 +282,13 @@ def filter_events(self:BaseCollator, events, report:dict|None=None):
                               f"{row['ticker']} at {row['event_start_at_et'][:16]}, a text at {row['last_text_at'][:16]}, after the close at "
                               f"{row['d+0_close_at'][:16]}); start the label at d+1_open, set dataset.config.cutoff: close, or accept them "
                               "with collator.config.allow_untradable: true")
-        if late.any() and report is not None: report['untradable_accepted'] = report.get('untradable_accepted', 0) + int(late.sum())
+        if late.any(): report['untradable_accepted'] = report.get('untradable_accepted', 0) + int(late.sum())
         keep = self.keep(ds)
         out[name] = ds if keep.all() else ds.select(np.flatnonzero(keep))
-        if report is not None and not keep.all():
+        if not keep.all():
             _count_drop(report, self.keep_reason, int((~keep).sum()), name, int(np.flatnonzero(~keep)[0]), f'{self.start_field} → {self.end_field}')
             report.setdefault('splits', {})[name] = len(out[name])
-    return DatasetDict(out)
+    return DatasetDict(out), report
 
 # %% ../nbs/04_collator.ipynb #39b732fd
 @registry.register_collator('CollatorForVolatility')

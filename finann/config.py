@@ -4,32 +4,18 @@
 
 # %% ../nbs/00_config.ipynb #cdc7bb4b
 from __future__ import annotations
-import difflib, inspect, dataclasses, copy, os, re, typing
+import inspect, dataclasses, copy, os, re, typing
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 import yaml
+from .errors import FinannError, ConfigError, did_you_mean
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
 
 # %% auto #0
 __all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS', 'TRAINER_LIMITS', 'OPTIMIZER_PACKAGES',
-           'FinannError', 'ConfigError', 'did_you_mean', 'unknown_key', 'RunSection', 'ComponentSection',
-           'CollatorSection', 'ModelSection', 'FoldsSection', 'EvaluatorSection', 'TrainConfig', 'parse_yaml',
-           'read_yaml', 'apply_overrides', 'check_params', 'run_name_of', 'run_output_dir', 'training_arguments_kwargs',
-           'lora_settings', 'check_config', 'load_config']
-
-# %% ../nbs/00_config.ipynb #05a2be19
-class FinannError(Exception):
-    "Base class for errors that the CLI prints as one line, without a traceback."
-
-# %% ../nbs/00_config.ipynb #7ac9e435
-class ConfigError(FinannError, ValueError):
-    "A config file or override is wrong; the message names the file and the key."
-
-# %% ../nbs/00_config.ipynb #d00cc4d4
-def did_you_mean(name:str, choices) -> str:
-    "' did you mean 'x'?' when `name` is close to one of `choices`, else ''."
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" did you mean '{close[0]}'?" if close else ""
+           'unknown_key', 'RunSection', 'ComponentSection', 'CollatorSection', 'ModelSection', 'FoldsSection',
+           'EvaluatorSection', 'TrainConfig', 'parse_yaml', 'read_yaml', 'apply_overrides', 'check_params',
+           'run_name_of', 'run_output_dir', 'training_arguments_kwargs', 'lora_settings', 'check_config', 'load_config']
 
 # %% ../nbs/00_config.ipynb #22e57db4
 def unknown_key(key:str, choices, owner:str='') -> str:

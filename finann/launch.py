@@ -111,7 +111,7 @@ def estimate_embedding(config, output_root:str|Path, cache:str|Path|None=None) -
     from finann.embedding.cache import text_keys
     from finann.embedding.text import events_text_column
     task = setup_task(config)
-    events = task.build_datasets()  # the data is checked here too: a bad file or an empty split is one line before the launch
+    events, _ = task.build_datasets()  # the data is checked here too: a bad file or an empty split is one line before the launch
     emb = task.build_embedding()
     if cache and not emb.cache_dir: emb = emb.model_copy(update={'cache_dir': str(Path(cache)/'embeddings')})  # where the run will look
     texts = list(dict.fromkeys(t for _, part in events_text_column(events).slices() for t in part))  # unique, in order

@@ -14,11 +14,12 @@ from transformers.modeling_outputs import TokenClassifierOutput
 from .registry import registry
 
 # %% auto #0
-__all__ = ['MODEL_TYPE', 'MLPModelConfig', 'MLPWithTwoHiddenLayers', 'MLPPreTrainedModel', 'MLPModelForTokenClassification',
-           'MLPModelForMSELoss']
+__all__ = ['MODEL_TYPE', 'EMBEDDING_PRECISIONS', 'MLPModelConfig', 'prepare_embeddings', 'MLPWithTwoHiddenLayers',
+           'MLPPreTrainedModel', 'MLPModelForTokenClassification', 'MLPModelForMSELoss']
 
 # %% ../nbs/05_model.ipynb #0a322323
 MODEL_TYPE = 'finann-mlp'
+EMBEDDING_PRECISIONS = ('float32', 'float16', 'bfloat16')
 
 # %% ../nbs/05_model.ipynb #95d7d5b7
 @registry.register_model_config('MLPModelConfig')
@@ -32,14 +33,25 @@ class MLPModelConfig(PretrainedConfig):
                  hidden_act:str='relu',         # any name in transformers' ACT2FN
                  hidden_dropout:float=0.0,      # dropout inside blocks
                  classifier_dropout:float=0.0,  # dropout before the head
+                 normalize_embeddings:bool=False,  # L2-normalise the input vectors (the collator's setting, saved with the model)
+                 embedding_precision:str='float32',  # round the input vectors to this dtype (the collator's `precision`)
                  **kwargs):
         if hidden_act not in ACT2FN: raise ValueError(f"hidden_act '{hidden_act}' is not one of {sorted(ACT2FN)}")
         for k, v in dict(hidden_size=hidden_size, intermediate_size=intermediate_size).items():
             if not (isinstance(v, int) and v > 0): raise ValueError(f"{k} must be a positive integer, got {v!r}")
         if not (isinstance(num_mlp_layers, int) and num_mlp_layers >= 0): raise ValueError(f"num_mlp_layers must be ≥ 0, got {num_mlp_layers!r}")
         self.hidden_size, self.intermediate_size, self.num_mlp_layers = hidden_size, intermediate_size, num_mlp_layers
+        if embedding_precision not in EMBEDDING_PRECISIONS: raise ValueError(f"embedding_precision '{embedding_precision}' is not one of {EMBEDDING_PRECISIONS}")
         self.hidden_act, self.hidden_dropout, self.classifier_dropout = hidden_act, hidden_dropout, classifier_dropout
+        self.normalize_embeddings, self.embedding_precision = normalize_embeddings, embedding_precision
         super().__init__(**kwargs)
+
+# %% ../nbs/05_model.ipynb #df4778ff
+def prepare_embeddings(x:torch.Tensor, normalize:bool=False, precision:str='float32') -> torch.Tensor:
+    "The model's input preprocessing, in one place: round to `precision`, L2-normalise, round again (a no-op on rounded inputs)."
+    x = x.to(getattr(torch, precision)).float()   # the collator stores vectors already rounded: rounding them again changes nothing
+    if normalize: x = F.normalize(x, dim=-1)      # (batch, hidden), unit length
+    return x.to(getattr(torch, precision))
 
 # %% ../nbs/05_model.ipynb #88d370fd
 class MLPWithTwoHiddenLayers(nn.Module):
@@ -71,10 +83,12 @@ class MLPPreTrainedModel(PreTrainedModel):
 # %% ../nbs/05_model.ipynb #8e022613
 @registry.register_model('MLPModelForTokenClassification')
 class MLPModelForTokenClassification(MLPPreTrainedModel):
-    "Chained MLP blocks, dropout and a linear head; cross-entropy loss when labels are given."
+    "Chained MLP blocks, dropout and a linear head; the loss (given labels) is `config.problem_type`'s, as in BERT."
     problem_type = 'single_label_classification'  # what it predicts; the task checks it against the collator's
     def __init__(self, config:MLPModelConfig):
         super().__init__(config)
+        if config.problem_type is None:  # as BertForSequenceClassification: one output is a regression
+            config.problem_type = 'regression' if config.num_labels == 1 else 'single_label_classification'
         self.layers = nn.ModuleList([MLPWithTwoHiddenLayers(config) for _ in range(config.num_mlp_layers)])
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.score = nn.Linear(config.hidden_size, config.num_labels)
@@ -82,30 +96,25 @@ class MLPModelForTokenClassification(MLPPreTrainedModel):
 
     # explicit arguments, no **kwargs: the Trainer would otherwise scale the loss by the world size under DDP
     def forward(self, inputs_embeds:torch.Tensor, labels:Optional[torch.Tensor]=None, return_dict:Optional[bool]=None) -> TokenClassifierOutput:
-        h = inputs_embeds                       # (batch, hidden)
+        h = prepare_embeddings(inputs_embeds, self.config.normalize_embeddings, self.config.embedding_precision)
+        h = h.to(self.score.weight.dtype)       # (batch, hidden); under autocast the matmuls run in its dtype
         for block in self.layers: h = block(h)  # chained: each block reads the last one's output
         logits = self.score(self.dropout(h))    # (batch, num_labels)
-        loss = F.cross_entropy(logits.float(), labels.view(-1)) if labels is not None else None
+        loss = None
+        if labels is not None and self.config.problem_type == 'regression': loss = F.mse_loss(logits.float().squeeze(-1), labels.float().view(-1))
+        elif labels is not None: loss = F.cross_entropy(logits.float(), labels.view(-1))
         return TokenClassifierOutput(loss=loss, logits=logits)
 
 # %% ../nbs/05_model.ipynb #5bb5b86f
 @registry.register_model('MLPModelForMSELoss')
 class MLPModelForMSELoss(MLPModelForTokenClassification):
-    "The same MLP with one output: a regression of the move, mean-squared-error loss (the original's name)."
+    "The same MLP with one output and `problem_type: regression`: a regression of the move, mean-squared-error loss (the original's name)."
     problem_type = 'regression'
     def __init__(self, config:MLPModelConfig):
-        config.num_labels = 1
+        config.num_labels, config.problem_type = 1, 'regression'
         super().__init__(config)
-
-    def forward(self, inputs_embeds:torch.Tensor, labels:Optional[torch.Tensor]=None, return_dict:Optional[bool]=None) -> TokenClassifierOutput:
-        logits = super().forward(inputs_embeds).logits  # (batch, 1)
-        loss = F.mse_loss(logits.float().squeeze(-1), labels.float().view(-1)) if labels is not None else None
-        return TokenClassifierOutput(loss=loss, logits=logits)
 
 # %% ../nbs/05_model.ipynb #30c31b83
 AutoConfig.register(MODEL_TYPE, MLPModelConfig, exist_ok=True)
 AutoModelForTokenClassification.register(MLPModelConfig, MLPModelForTokenClassification, exist_ok=True)  # the original's name and Auto class
 AutoModelForSequenceClassification.register(MLPModelConfig, MLPModelForTokenClassification, exist_ok=True)  # what it does: classify a whole document
-
-# %% ../nbs/05_model.ipynb #lora051
-from . import model_encoder  # noqa: E402,F401  (it imports the head from this module, so it comes last)

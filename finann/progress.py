@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json, os, time
 from pathlib import Path
+from .errors import get_rank
 
 # %% auto #0
 __all__ = ['PROGRESS_FILE', 'PHASES', 'ENDS', 'ProgressLog', 'read_progress', 'progress_state']
@@ -19,10 +20,10 @@ ENDS = ('done', 'stopped', 'failed')
 class ProgressLog:
     "Appends events to a run's `progress.jsonl` (rank 0 only; other ranks' writes are no-ops)."
     def __init__(self, path:str|Path, # the run folder, or the .jsonl file itself
-                 rank:int|None=None): # this process's rank (default: $RANK, else 0)
+                 rank:int|None=None): # this process's rank (default: `finann.errors.get_rank()`)
         path = Path(path)
         self.path = path if path.suffix == '.jsonl' else path/PROGRESS_FILE
-        self.enabled = (int(os.environ.get('RANK', 0)) if rank is None else rank) == 0
+        self.enabled = (get_rank() if rank is None else rank) == 0
 
     def write(self, event:str, **fields) -> dict|None:
         "Append one event; returns it (None on ranks that don't write)."

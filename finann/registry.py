@@ -5,7 +5,7 @@
 # %% ../nbs/01_registry.ipynb #4f0a6ef7
 from __future__ import annotations
 import importlib, sys
-from .config import FinannError, did_you_mean
+from .errors import FinannError, did_you_mean
 from fastcore.basics import patch
 
 # %% auto #0

@@ -160,3 +160,12 @@ def compare_runs(paths:list[str|Path], # finished run folders, e.g. ['outputs/de
         if split not in run.report: raise FinannError(f"{run.path/'report.json'}: no '{split}' split (it has {', '.join(run.report) or 'none'})")
         reports[run_label(run.path, {n for n in names if names.count(n) > 1})] = run.report[split]
     return results_table(reports, fmt, by='run')
+
+# %% ../nbs/07b_runs.ipynb #expl0003
+from fastcore.basics import patch
+
+@patch
+def explain(self:Run, out:str|Path|None=None):
+    "The run's explanation sheet (`finann.evaluate.explain.write_explain`): written to `out` (default: the run folder), shown in a notebook."
+    from finann.evaluate.explain import write_explain
+    return write_explain(self.path, out)

@@ -16,9 +16,9 @@ import finann  # noqa: F401  (registers the built-in classes that the pickers li
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['FIELDS', 'SCORES', 'COLUMNS', 'MODEL_KINDS', 'LORA_CONFIG', 'PHASE_NAMES', 'find_root', 'list_configs', 'get_key',
-           'config_values', 'yaml_value', 'form_overrides', 'score_frame', 'plot_run', 'figure_png', 'model_kind',
-           'LaunchForm', 'eta_text', 'embedding_text', 'progress_text', 'saved_plots', 'RunMonitor', 'Launcher']
+__all__ = ['FIELDS', 'SCORES', 'MODEL_KINDS', 'LORA_CONFIG', 'PHASE_NAMES', 'find_root', 'list_configs', 'get_key',
+           'config_values', 'yaml_value', 'form_overrides', 'plot_run', 'figure_png', 'model_kind', 'LaunchForm',
+           'eta_text', 'embedding_text', 'progress_text', 'saved_plots', 'RunMonitor', 'explain_html', 'Launcher']
 
 # %% ../nbs/10_widgets.ipynb #6e37212a
 def find_root(start:str|Path|None=None) -> Path:
@@ -97,42 +97,14 @@ def form_overrides(values:dict, data:dict) -> list[str]:
     return out
 
 # %% ../nbs/10_widgets.ipynb #89146d39
-SCORES = ('accuracy', 'direction_accuracy')  # the headline metric: classification, else regression
-COLUMNS = ('n', 'accuracy', 'accuracy CI', 'f1_macro', 'balanced_accuracy', 'mcc', 'log_loss', 'direction_accuracy', 'mse', 'r2', 'sharpe')
-
-# %% ../nbs/10_widgets.ipynb #62752410
-def _predictors(split:dict):
-    "(name, metrics) of the model and of each baseline in one split of `metrics.json`."
-    scored = lambda v: isinstance(v, dict) and any(isinstance(v.get(k), (int, float)) for k in SCORES)
-    for name, v in split.items():
-        if name == 'baselines' and isinstance(v, dict): yield from ((k, w) for k, w in v.items() if scored(w))
-        elif scored(v): yield name, v
-
-# %% ../nbs/10_widgets.ipynb #fd7faa4e
-def score_frame(metrics:dict):
-    "Numbers for the results plot: rows (split, predictor), the headline metrics, the model's CI and the Sharpe. (The table shown is `finann.evaluate.results_table`.)"
-    import pandas as pd
-    rows = []
-    for s in ('val', 'test'):
-        split = metrics.get(s)
-        if not isinstance(split, dict): continue
-        tests = {'model': split.get('backtest'), **(split.get('baseline_backtests') or {})}
-        for name, m in _predictors(split):
-            row = {'split': s, 'predictor': name, **{k: v for k, v in m.items() if isinstance(v, (int, float))}, 'n': split.get('n', m.get('n'))}
-            ci = get_key(split, 'ci.metrics.accuracy') if name == 'model' else None
-            if ci: row['accuracy CI'] = f"{ci[0]:.3f}–{ci[1]:.3f}"
-            if isinstance(tests.get(name), dict) and isinstance(tests[name].get('sharpe'), (int, float)): row['sharpe'] = tests[name]['sharpe']
-            rows.append(row)
-    if not rows: return pd.DataFrame()
-    df = pd.DataFrame(rows).set_index(['split', 'predictor'])
-    return df[[c for c in COLUMNS if c in df]]
+SCORES = ('accuracy', 'direction_accuracy')  # the headline metric of the results plot: classification, else regression
 
 # %% ../nbs/10_widgets.ipynb #4dbedc5e
 #| export
 
 # %% ../nbs/10_widgets.ipynb #9f00dd36
 def plot_run(history:list[dict], # the curves' points (`run_history`: the progress log's history, or trainer_state.json's `log_history`)
-             table=None, # `score_frame`: adds a panel of the headline metric per split, model beside baselines
+             table=None, # `results_frame(metrics, numbers=True)`: adds a panel of the headline metric per split, model beside baselines
              title:str=''):
     "Loss and accuracy against epoch, train and eval (`finann.plots.plot_training_curves`); with `table`, the score per split."
     from matplotlib.figure import Figure  # no pyplot: safe to draw from the watcher thread
@@ -324,9 +296,9 @@ def progress_text(state:dict) -> str:
 
 # %% ../nbs/10_widgets.ipynb #2f482690
 def saved_plots(output_dir:str|Path) -> list[Path]:
-    "The PNGs a run saved in `output_dir/plots` (the training curves left out: the launcher draws them), val before test."
+    "The PNGs a run saved in `output_dir/plots` (the training curves left out: the launcher draws them; the explanation sheet's last), val before test."
     order = lambda p: (0 if p.stem.endswith('_val') else 1 if p.stem.endswith('_test') else 2, p.stem)
-    return sorted((p for p in Path(output_dir).glob('plots/*.png') if p.stem != 'training_curves'), key=order)
+    return sorted((p for p in Path(output_dir).glob('plots/*.png') if p.stem not in ('training_curves', 'explain_fit')), key=order)
 
 # %% ../nbs/10_widgets.ipynb #97d9a9b5
 _TABLE_CSS = '<style>.finann-results-table td,.finann-results-table th{padding:2px 10px;text-align:right}.finann-results-table tbody tr th{text-align:left}</style>'
@@ -399,16 +371,24 @@ def finish(self:RunMonitor, status:str) -> None:
 @patch
 def show_results(self:RunMonitor, history:list[dict], metrics:dict|None=None, note:str='', output_dir:str|Path|None=None, title:str='') -> None:
     "The results table of `metrics` (finann's one renderer: model beside the baselines), the curves and scores, and the run's saved plots."
-    from finann.evaluate.report import results_table
+    from finann.evaluate.report import results_frame, results_table
     self.live_plot.layout.display = 'none'
     html = f'<div style="margin:4px 0">{escape(note)}</div>' if note else ''
-    table = score_frame(metrics) if metrics else None
+    table = results_frame(metrics, numbers=True) if metrics else None
     if metrics: html += _TABLE_CSS + results_table(metrics, 'html').replace('class="dataframe finann-results"', 'class="finann-results-table"')
+    if output_dir and (Path(output_dir)/'explain.md').is_file(): html += explain_html(output_dir)  # what the model learned: the sheet's first lines
     self.results.value = html
     if history or table is not None:
         self.results_plot.value, self.results_plot.layout.display = figure_png(plot_run(history, table, title=title)), None
     # each plot carries its own title: no caption above it to repeat it
     self.saved_plots.children = [widgets.Image(value=p.read_bytes(), format='png', layout=widgets.Layout(width='100%')) for p in saved_plots(output_dir)] if output_dir else ()
+
+# %% ../nbs/10_widgets.ipynb #expl0006
+def explain_html(output_dir:str|Path, n:int=6) -> str:
+    "The first `n` lines of a run's `explain.md` (its summary of what the model learned) as HTML, with where the whole sheet is."
+    lines = [l for l in (Path(output_dir)/'explain.md').read_text().splitlines()[1:] if l.strip()][:n]
+    items = ''.join(f"<li>{escape(l.removeprefix('- ').replace('**', ''))}</li>" for l in lines if l.startswith('- '))
+    return f'<div class="finann-explain" style="margin:6px 0"><b>What the model learned</b> ({escape(str(Path(output_dir)/"explain.md"))})<ul style="margin:2px 0">{items}</ul></div>'
 
 # %% ../nbs/10_widgets.ipynb #bd391546
 class Launcher:

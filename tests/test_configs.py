@@ -12,9 +12,14 @@ def test_config_loads(path):
     from finann.task import setup_task
     from finann.config import ConfigError
     from finann.registry import registry
+    import yaml
     cfg = load_config(path)
     task = setup_task(cfg)
-    assert task.run_name and task.output_dir
+    trainer = yaml.safe_load(path.read_text()).get('trainer') or {}
+    assert task.run_name == (trainer.get('run_name') or path.stem)  # the name the file gives, else the file's own
+    given = trainer.get('output_dir') if trainer.get('output_dir') not in (None, 'TBD') else None  # 'TBD': the original's unset
+    assert task.output_dir == (Path(given).expanduser() if given else Path('outputs') / task.run_name)
+    assert type(task).__name__ == cfg.run.task and cfg.source == str(path)
     model_cls = registry.get_model_class(cfg.model.model_cls_name)
     if getattr(model_cls, 'takes_tokens', False):  # an encoder + MLP: it builds where its base encoder is on disk
         base = cfg.model.config.get('base_model_name_or_path')

@@ -32,7 +32,7 @@ def test_lookup_imports_the_registering_module(kind, name, module):
 
 def test_builtins_match_what_the_modules_register():
     "BUILTINS (name -> module) is exactly what importing every module registers."
-    out = py("import json, finann.data, finann.embedding, finann.collator, finann.model, finann.trainer, finann.task, finann.evaluate.baselines\n"
+    out = py("import json, finann.data, finann.embedding, finann.collator, finann.model, finann.model_encoder, finann.trainer, finann.task, finann.evaluate.baselines\n"
              "from finann.registry import registry, BUILTINS\n"
              "print(json.dumps([{k: {n: c.__module__ for n, c in v.items()} for k, v in registry.mapping.items()}, BUILTINS]))")
     registered, builtins = json.loads(out)
@@ -65,5 +65,16 @@ def test_from_pretrained_after_import_finann(tmp_path):
 
 
 def test_config_validation_finds_builtin_classes():
+    import yaml
     out = py("import finann\nc = finann.load_config('configs/default.yml')\nprint(c.embedding.cls_name)")
-    assert out.strip()
+    assert out == yaml.safe_load((ROOT / 'configs/default.yml').read_text())['embedding']['cls_name']
+
+
+def test_the_public_face_after_import_finann_alone():
+    "What a notebook user types is in finann.__all__ and reachable after `import finann` (the README's finann.runs.load_run too)."
+    out = py("import sys, json, finann\n"
+             "print(json.dumps([finann.__all__, 'finann.runs' in sys.modules, finann.runs.load_run is finann.load_run, "
+             "finann.results_table.__module__, finann.setup_task.__module__, 'torch' in sys.modules]))")
+    names, runs_before, same, table_mod, task_mod, torch = json.loads(out)
+    assert {'load_config', 'setup_task', 'load_run', 'evaluate_run', 'compare_runs', 'results_table', 'Launcher'} <= set(names)
+    assert (runs_before, same, table_mod, task_mod) == (False, True, 'finann.evaluate.report', 'finann.task')

@@ -33,7 +33,7 @@ def test_saved_model_reloads_and_reproduces_val_accuracy(small_run, tmp_path):
     model = AutoModelForTokenClassification.from_pretrained(out).eval()
     assert type(model).__name__ == 'MLPModelForTokenClassification'
     task = setup_task(load_config(ROOT / 'configs/default.yml', [f'trainer.output_dir={out}', *SMALL, f'embedding.config.cache_dir={tmp_path}/c2']))
-    events = task.build_datasets(); vectors = task.embed(events); labels = task.build_labels(events)
+    events, _ = task.build_datasets(); vectors = task.embed(events); labels = task.build_labels(events)
     batch = task.build_collator(vectors)(task.event_dataset(vectors, labels, 'val')[list(range(events['val'].num_rows))])
     with torch.no_grad(): acc = (model(batch['inputs_embeds']).logits.argmax(-1) == batch['labels']).float().mean().item()
     m = json.loads((out / 'metrics.json').read_text())

@@ -80,10 +80,9 @@ def test_an_event_study_label_from_the_close_before_the_text_is_refused(closes_o
     events = DatasetDict({'train': Dataset.from_pandas(al.assign(text_id=[0, 1]), preserve_index=False)})
     with pytest.raises(FinannError, match=r"train split: 2 event\(s\) have a text published after the label's start price d\+0_close \(first: AAPL at 2005-02-24 07:00"):
         CollatorForBinaryClassification(start_field='d+0_close', end_field='d+1_close').filter_events(events)
-    report = {}
-    kept = CollatorForBinaryClassification(start_field='d+0_close', end_field='d+1_close', allow_untradable=True).filter_events(events, report)
+    kept, report = CollatorForBinaryClassification(start_field='d+0_close', end_field='d+1_close', allow_untradable=True).filter_events(events, {})
     assert kept['train'].num_rows == 2 and report['untradable_accepted'] == 2
-    assert CollatorForVolatility(horizon=3).filter_events(events)['train'].num_rows == 2
+    assert CollatorForVolatility(horizon=3).filter_events(events)[0]['train'].num_rows == 2
 
 
 def test_finann_init_notices_prices_without_opens(tmp_path):

@@ -10,17 +10,18 @@ from typing import Literal, Optional
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
-from .prices import _prices_table, add_pre_closes, align_events, read_prices, TimeZoneName
+from .prices import prices_table, add_pre_closes, align_events, read_prices, TimeZoneName
 from .schema import DataError, PRICE_COLUMNS, clean_events, read_events_file, read_events_files, table_files
 from .splits import apply_embargo, check_leakage, split_by_dates, split_by_years
 from ..registry import registry
+from ..io import atomic_path
 logger = logging.getLogger(__name__)
 from fastcore.basics import patch
 from .calendar import DEFAULT_CALENDAR, check_calendar_name
 
 # %% auto #0
-__all__ = ['logger', 'dataset_folder', 'CachedSplits', 'BaseBuilder', 'LocalTranscriptBuilder', 'read_market',
-           'EventStudyBuilder', 'FinancialTranscriptBuilder']
+__all__ = ['logger', 'write_split_files', 'dataset_folder', 'CachedSplits', 'BaseBuilder', 'LocalTranscriptBuilder',
+           'read_market', 'EventStudyBuilder', 'FinancialTranscriptBuilder']
 
 # %% ../../nbs/02d_data_builders.ipynb #cb1c8ce5
 def _arrow_schema():
@@ -46,23 +47,18 @@ def _write_split(path:Path, df:pd.DataFrame, texts, rows_per_batch:int, bar):
             bar.update(len(part))
 
 # %% ../../nbs/02d_data_builders.ipynb #f545685c
-def _write_splits(folder:Path, splits:dict[str, pd.DataFrame], texts, report:dict, rows_per_batch:int=20_000):
-    "Write each split as an Arrow stream file and `report.json` into a temporary folder, then rename the folder into place."
-    import shutil, uuid
+def write_split_files(folder:Path, splits:dict[str, pd.DataFrame], texts, report:dict, rows_per_batch:int=20_000):
+    "Write each split as an Arrow stream file and `report.json` into a folder that appears whole (`finann.io.atomic_path`)."
     from tqdm.auto import tqdm
-    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        tmp.mkdir(parents=True)
-        total = sum(len(v) for v in splits.values())
-        with tqdm(total=total, desc='writing events', unit='event', disable=total < 50_000) as bar:
-            for name, df in splits.items(): _write_split(tmp/f'{name}.arrow', df, texts, rows_per_batch, bar)
-        (tmp/'report.json').write_text(json.dumps(report))  # inside the folder that is renamed whole
-        try: os.replace(tmp, folder)
-        except OSError:  # another process (a torchrun rank) put the same folder in place first: theirs is identical
-            if not (folder/'report.json').exists(): raise
+        with atomic_path(folder, folder=True) as tmp:
+            total = sum(len(v) for v in splits.values())
+            with tqdm(total=total, desc='writing events', unit='event', disable=total < 50_000) as bar:
+                for name, df in splits.items(): _write_split(tmp/f'{name}.arrow', df, texts, rows_per_batch, bar)
+            (tmp/'report.json').write_text(json.dumps(report))  # inside the folder that is renamed whole
     except OSError as e:  # a full disk, a file-size limit, a read-only cache: one line naming the folder (pyarrow's errors are OSErrors)
+        if (folder/'report.json').exists(): return  # another process (a torchrun rank) put the same folder in place first: identical
         raise DataError(f"{folder.parent}: could not write the cache ({e.strerror or e}); free space there or set FINANN_CACHE") from None
-    finally: shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../../nbs/02d_data_builders.ipynb #1e220047
 def dataset_folder(builder:BaseModel, sources:list[str]) -> Path:
@@ -115,7 +111,7 @@ class CachedSplits:
         "Load, check and split the events, and write each split to `folder` as an Arrow file."
         df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3))
         splits = self.split_frame(df); del df
-        _write_splits(folder, splits, None, {**self._report, 'splits': {k: len(v) for k, v in splits.items()}})
+        write_split_files(folder, splits, None, {**self._report, 'splits': {k: len(v) for k, v in splits.items()}})
 
     def _load_splits(self, folder:Path):
         from datasets import Dataset, DatasetDict
@@ -138,11 +134,7 @@ class CachedSplits:
         report = self._report
         split = self.split_frame(clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3))[0])[name]
         self._report = report
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with tqdm(total=len(split), disable=True) as bar: _write_split(tmp, split, None, 20_000, bar)
-            os.replace(tmp, path)
-        finally: tmp.unlink(missing_ok=True)
+        with atomic_path(path) as tmp, tqdm(total=len(split), disable=True) as bar: _write_split(tmp, split, None, 20_000, bar)
         return Dataset.from_file(str(path))
 
     def _in_memory(self):
@@ -241,7 +233,7 @@ def read_market(path:str, columns:dict|None=None) -> pd.DataFrame:
     "A market index's daily prices (date, open, close[, adj_close]), for abnormal returns; one line when the file is missing."
     mp = Path(path).expanduser()
     if not mp.is_file(): raise DataError(f"{mp}: market index file not found")
-    return _prices_table(read_events_file(mp), str(mp), columns)
+    return prices_table(read_events_file(mp), str(mp), columns)
 
 # %% ../../nbs/02d_data_builders.ipynb #a6b6170c
 @registry.register_builder('EventStudyBuilder')

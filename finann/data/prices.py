@@ -14,7 +14,7 @@ from ..config import did_you_mean
 from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, parse_event_times, table_files, table_stem
 
 # %% auto #0
-__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'TIME_OF_DAY_UNKNOWN', 'read_prices', 'rolling_beta', 'align_events',
+__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'TIME_OF_DAY_UNKNOWN', 'prices_table', 'read_prices', 'rolling_beta', 'align_events',
            'log_realised_vol', 'adjusted_closes', 'add_pre_closes']
 
 # %% ../../nbs/02c_data_prices.ipynb #c9e77269
@@ -35,7 +35,7 @@ def _price_numbers(values:pd.Series, where:str, column:str, rows) -> np.ndarray:
     return pd.to_numeric(s.str.replace(',', '', regex=False).replace('', None), errors='coerce').to_numpy(dtype='float64')
 
 # %% ../../nbs/02c_data_prices.ipynb #9c4e697b
-def _prices_table(df:pd.DataFrame, where:str, columns:dict|None) -> pd.DataFrame:
+def prices_table(df:pd.DataFrame, where:str, columns:dict|None) -> pd.DataFrame:
     "One ticker's daily prices, checked: sorted unique dates, numeric open/close/adj_close; a date twice with different prices is an error."
     rows = df['_row'].to_numpy() if '_row' in df else np.arange(1, len(df) + 1)  # rows of the file, from 1
     df = df.rename(columns=column_names([c for c in df.columns], columns, where))
@@ -60,10 +60,10 @@ def read_prices(path:str|Path, columns:dict|None=None) -> dict[str, pd.DataFrame
     "Daily prices by ticker: a folder of `<TICKER>.csv|parquet|jsonl` files, or one long table with a `ticker` column."
     p = Path(path).expanduser()
     if not p.exists(): raise DataError(f"{p}: price file or folder not found")
-    if p.is_dir(): return {table_stem(f).upper(): _prices_table(read_events_file(f, columns), str(f), None) for f in table_files(p)}
+    if p.is_dir(): return {table_stem(f).upper(): prices_table(read_events_file(f, columns), str(f), None) for f in table_files(p)}
     df = read_events_file(p, columns).assign(_row=lambda d: np.arange(1, len(d) + 1))
     if 'ticker' not in df: raise DataError(f"{p}: a single price file needs a ticker column (has {', '.join(c for c in df.columns if c != '_row')}); or use a folder of <TICKER>.csv files")
-    return {str(t).upper(): _prices_table(g.drop(columns='ticker'), f"{p} (ticker {t})", None) for t, g in df.groupby('ticker')}
+    return {str(t).upper(): prices_table(g.drop(columns='ticker'), f"{p} (ticker {t})", None) for t, g in df.groupby('ticker')}
 
 # %% ../../nbs/02c_data_prices.ipynb #9567505a
 def _check_timezone(name:str) -> str:

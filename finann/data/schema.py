@@ -8,17 +8,13 @@ import re
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from ..config import FinannError
+from ..errors import FinannError, DataError
 
 # %% auto #0
-__all__ = ['MAX_HORIZON', 'PRICE_COLUMNS', 'EVENT_COLUMNS', 'TIME_FORMAT', 'DataError', 'price_columns', 'price_point',
-           'label_span', 'event_price_columns', 'table_format', 'is_table_file', 'table_stem', 'canonical_column',
-           'column_names', 'read_events_file', 'table_files', 'read_events_files', 'parse_event_times', 'first_reasons',
-           'drop_report', 'clean_events', 'format_report']
-
-# %% ../../nbs/02a_data_schema.ipynb #84f9a751
-class DataError(FinannError, ValueError):
-    "Input data is unusable; the message names the file, row and column where it can."
+__all__ = ['MAX_HORIZON', 'PRICE_COLUMNS', 'EVENT_COLUMNS', 'TIME_FORMAT', 'price_columns', 'price_point', 'label_span',
+           'event_price_columns', 'table_format', 'is_table_file', 'table_stem', 'canonical_column', 'column_names',
+           'read_events_file', 'table_files', 'read_events_files', 'parse_event_times', 'first_reasons', 'drop_report',
+           'clean_events', 'format_report']
 
 # %% ../../nbs/02a_data_schema.ipynb #8c656ce7
 MAX_HORIZON = 60  # the furthest session after the event that a price point can name

@@ -11,7 +11,7 @@ from pydantic import Field
 from fastcore.basics import patch
 from .schema import DataError, TIME_FORMAT, _is_text, drop_report, first_reasons, parse_event_times, price_point, read_events_file
 from .calendar import exchange_calendar, session_table, trading_sessions
-from .prices import _prices_table, add_pre_closes, align_events, read_prices
+from .prices import prices_table, add_pre_closes, align_events, read_prices
 from .builders import BaseBuilder, LocalTranscriptBuilder
 from ..registry import registry
 
@@ -188,7 +188,7 @@ def load_prices(self:SyntheticTextStreamBuilder) -> dict[str, pd.DataFrame]:
     if self.price_source == 'bokeh':
         try: from bokeh_sampledata import stocks
         except ImportError: raise DataError("dataset.config.price_source: bokeh needs the bokeh-sampledata package (pip install bokeh-sampledata)") from None
-        px = {t: _prices_table(pd.DataFrame(getattr(stocks, t)), f'bokeh-sampledata {t}', None) for t in ('AAPL', 'MSFT', 'IBM', 'GOOG')}
+        px = {t: prices_table(pd.DataFrame(getattr(stocks, t)), f'bokeh-sampledata {t}', None) for t in ('AAPL', 'MSFT', 'IBM', 'GOOG')}
         return {t: p[(p['date'] >= lo) & (p['date'] <= hi)].reset_index(drop=True) for t, p in px.items()}
     days, rng = trading_sessions(lo, hi, self.calendar), np.random.default_rng(self.seed + 1)
     out = {}

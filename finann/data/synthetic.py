@@ -9,7 +9,7 @@ from typing import Literal, Optional
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
-from .builders import BaseBuilder, _write_splits
+from .builders import BaseBuilder, write_split_files
 from .schema import TIME_FORMAT, clean_events
 from ..registry import registry
 from fastcore.basics import patch
@@ -194,4 +194,4 @@ def write_splits(self:SyntheticEarningsCallBuilder, folder:Path):
     frame['text'], frame['_i'] = '(written below)', np.arange(len(frame))  # texts are never empty: check the rest
     frame, self._report = clean_events(frame, self.source, self.max_drop_share)
     splits = self.split_frame(frame); del frame
-    _write_splits(folder, splits, texts, {**self._report, 'splits': {k: len(v) for k, v in splits.items()}})
+    write_split_files(folder, splits, texts, {**self._report, 'splits': {k: len(v) for k, v in splits.items()}})

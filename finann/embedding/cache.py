@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib, json, logging, os, signal, time, uuid
 from pathlib import Path
 import numpy as np
-from ..config import FinannError
+from ..errors import FinannError, FAULT_POINTS, fault_point
 from ..io import write_atomic
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['logger', 'FAULT_POINTS', 'cache_root', 'text_keys', 'fault_point', 'EmbeddingCache']
+__all__ = ['logger', 'cache_root', 'text_keys', 'EmbeddingCache']
 
 # %% ../../nbs/03a_embedding_cache.ipynb #e784192d
 logger = logging.getLogger(__name__)
@@ -27,20 +27,6 @@ def text_keys(texts:list[str], salt:str) -> np.ndarray:
     "16-byte content keys: sha256 of the encoder identity `salt` and each text."
     s = salt.encode() + b'\0'
     return np.array([hashlib.sha256(s + t.encode('utf-8', 'surrogatepass')).digest()[:16] for t in texts], dtype='S16')
-
-# %% ../../nbs/03a_embedding_cache.ipynb #6dcaa941
-FAULT_POINTS = ('cache.in_vectors', 'cache.after_vectors', 'cache.after_keys', 'cache.in_compaction', 'cache.after_compaction')
-_fault_hits = {}  # point -> times reached in this process
-
-# %% ../../nbs/03a_embedding_cache.ipynb #2155db1b
-def fault_point(name:str) -> None:
-    "Kill this process with SIGKILL here if `$FINANN_FAULT` is `name` (or `name@n`, and this is the n-th time); for crash tests."
-    want = os.environ.get('FINANN_FAULT')
-    if not want or want.partition('@')[0] != name: return
-    _fault_hits[name] = hits = _fault_hits.get(name, 0) + 1
-    if hits == int(want.partition('@')[2] or 1):
-        os.kill(os.getpid(), getattr(signal, 'SIGKILL', signal.SIGTERM))
-        time.sleep(10)  # the signal is delivered at once; never go on past the point
 
 # %% ../../nbs/03a_embedding_cache.ipynb #4f0be026
 def _write(path:Path, data) -> None:

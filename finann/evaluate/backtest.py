@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from ..config import did_you_mean
-from .metrics import EvaluationError, _vector, _same_length
+from .metrics import EvaluationError, checked_vector, same_length
 
 # %% auto #0
 __all__ = ['PERIOD_DAYS', 'WEIGHTINGS', 'score_from_probs', 'performance_stats', 'periods_per_year', 'BacktestResult',
@@ -29,7 +29,7 @@ def performance_stats(returns,                 # one simple return per period
                       rf:float=0.0,            # annual risk-free rate
                      ) -> dict:
     "Total and annualised return, annualised volatility, Sharpe, max drawdown and hit rate of a series of period returns."
-    r = _vector(returns, 'returns', np.float64)
+    r = checked_vector(returns, 'returns', np.float64)
     equity = np.cumprod(1 + r)
     std = r.std(ddof=1) if len(r) > 1 else float('nan')
     rf_period = (1 + rf) ** (1 / periods_per_year) - 1
@@ -146,8 +146,8 @@ def long_short_backtest(scores,                  # the signal, shape (n,): highe
                         hold_days:int=3,         # weekdays a position is held (d+1 open → d+3 close: 3), for the overlap check
                        ) -> BacktestResult:
     "Per period, long the top `q` of events by score and short the bottom `q`, each leg 0.5 gross, earning each event's move."
-    scores, moves = _vector(scores, 'scores', np.float64), _vector(moves, 'moves', np.float64)
-    _same_length(scores=scores, moves=moves, dates=dates)
+    scores, moves = checked_vector(scores, 'scores', np.float64), checked_vector(moves, 'moves', np.float64)
+    same_length(scores=scores, moves=moves, dates=dates)
     if not 0 < q <= 0.5: raise EvaluationError(f"q must be in (0, 0.5], got {q}")
     if weighting not in WEIGHTINGS: raise EvaluationError(f"unknown weighting '{weighting}';{did_you_mean(weighting, WEIGHTINGS)} choices: {', '.join(WEIGHTINGS)}")
     if period not in PERIOD_DAYS: raise EvaluationError(f"unknown period {period!r}; choices: None (event date), 'D', 'W', 'M'")
@@ -191,8 +191,8 @@ def decile_returns(scores,         # the signal, shape (n,)
                    n_bins:int=10,  # fewer when there are fewer events
                   ) -> pd.DataFrame:
     "Mean move and count of events in equal-count bins of the score, bin 1 the lowest scores; bins by rank, so ties split evenly."
-    scores, moves = _vector(scores, 'scores', np.float64), _vector(moves, 'moves', np.float64)
-    n = _same_length(scores=scores, moves=moves)
+    scores, moves = checked_vector(scores, 'scores', np.float64), checked_vector(moves, 'moves', np.float64)
+    n = same_length(scores=scores, moves=moves)
     if n_bins < 1: raise EvaluationError(f"n_bins must be ≥ 1, got {n_bins}")
     b = min(n_bins, n)
     rank = pd.Series(scores).rank(method='first').to_numpy() - 1  # 0..n-1, ties in input order

@@ -11,7 +11,7 @@ import pandas as pd
 from fastcore.basics import patch
 from sklearn.base import BaseEstimator
 from ..collator import column_array
-from .metrics import EvaluationError, _vector, _labels, _same_length
+from .metrics import EvaluationError, checked_vector, checked_labels, same_length
 from ..registry import registry
 
 # %% auto #0
@@ -32,7 +32,7 @@ def majority_baseline(train_labels,   # train class ids, shape (n_train,)
                       num_labels:int,
                      ) -> np.ndarray:
     "The train class frequencies for every eval event: it predicts the train majority class, and its log-loss is the prior's."
-    freq = _class_frequencies(_labels(train_labels, num_labels, 'train_labels'), num_labels)
+    freq = _class_frequencies(checked_labels(train_labels, num_labels, 'train_labels'), num_labels)
     return np.tile(freq, (int(n_eval), 1))
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #63c66134
@@ -42,8 +42,8 @@ def ticker_baseline(train_labels,   # train class ids, shape (n_train,)
                     num_labels:int,
                    ) -> np.ndarray:
     "Each ticker's train label counts plus one pseudo-event spread as the overall train frequencies, normalised; unseen tickers get the overall frequencies."
-    labels = _labels(train_labels, num_labels, 'train_labels')
-    _same_length(train_labels=labels, train_tickers=train_tickers)
+    labels = checked_labels(train_labels, num_labels, 'train_labels')
+    same_length(train_labels=labels, train_tickers=train_tickers)
     codes, tickers = pd.factorize(pd.Series(np.asarray(train_tickers, dtype=object)))
     prior = _class_frequencies(labels, num_labels)
     counts = np.zeros((len(tickers), num_labels))
@@ -72,8 +72,8 @@ def logistic_baseline(train_X,         # train vectors, shape (n_train, dim)
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    X, Xe, y = _matrix(train_X, 'train_X'), _matrix(eval_X, 'eval_X'), _labels(train_labels, num_labels, 'train_labels')
-    _same_length(train_X=X, train_labels=y)
+    X, Xe, y = _matrix(train_X, 'train_X'), _matrix(eval_X, 'eval_X'), checked_labels(train_labels, num_labels, 'train_labels')
+    same_length(train_X=X, train_labels=y)
     if X.shape[1] != Xe.shape[1]: raise EvaluationError(f"train_X has {X.shape[1]} features but eval_X has {Xe.shape[1]}")
     if len(np.unique(y)) < 2: raise EvaluationError(f"train_labels hold only class {y[0].item()}; a logistic regression needs two or more")
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed)).fit(X, y)
@@ -91,8 +91,8 @@ def ridge_baseline(train_X,       # train vectors, shape (n_train, dim)
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    X, Xe, y = _matrix(train_X, 'train_X'), _matrix(eval_X, 'eval_X'), _vector(train_y, 'train_y', np.float64)
-    _same_length(train_X=X, train_y=y)
+    X, Xe, y = _matrix(train_X, 'train_X'), _matrix(eval_X, 'eval_X'), checked_vector(train_y, 'train_y', np.float64)
+    same_length(train_X=X, train_y=y)
     if X.shape[1] != Xe.shape[1]: raise EvaluationError(f"train_X has {X.shape[1]} features but eval_X has {Xe.shape[1]}")
     return make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(X, y).predict(Xe)
 
@@ -116,8 +116,8 @@ def tfidf_baseline(train_texts,      # train texts, shape (n_train,)
                   ) -> np.ndarray:
     "Class probabilities from a logistic regression on TF-IDF word uni- and bigrams of the text (scikit-learn): a text model with no encoder."
     from sklearn.feature_extraction.text import TfidfVectorizer
-    y = _labels(train_labels, num_labels, 'train_labels')
-    _same_length(train_texts=train_texts, train_labels=y)
+    y = checked_labels(train_labels, num_labels, 'train_labels')
+    same_length(train_texts=train_texts, train_labels=y)
     # float64: float32 probabilities miss sum-to-one by ~3e-8, past the tolerance of sklearn's log_loss (which then warns)
     vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True, dtype=np.float64)
     try: X = vec.fit_transform(list(train_texts))
@@ -146,8 +146,8 @@ def lm_tone(texts) -> np.ndarray:
 # %% ../../nbs/08b_evaluate_baselines.ipynb #df98b6ff
 def lm_tone_baseline(train_texts, train_labels, eval_texts, num_labels:int, seed:int=0) -> np.ndarray:
     "Class probabilities from a logistic regression on the Loughran–McDonald tone of the text (one feature)."
-    y = _labels(train_labels, num_labels, 'train_labels')
-    _same_length(train_texts=train_texts, train_labels=y)
+    y = checked_labels(train_labels, num_labels, 'train_labels')
+    same_length(train_texts=train_texts, train_labels=y)
     return _fit_logistic(lm_tone(train_texts)[:, None], y, lm_tone(eval_texts)[:, None], num_labels, seed)
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #a4914ec1
@@ -156,7 +156,7 @@ def previous_moves(tickers, times, moves, # every event (train and eval): ticker
                   ) -> np.ndarray:
     "For each event, the move of the same ticker's latest earlier event whose label closed before it (nan if none): momentum on prices only."
     t = pd.to_datetime(pd.Series(np.asarray(times, dtype=object)), format='mixed').dt.tz_localize(None).astype('datetime64[ns]')
-    df = pd.DataFrame({'ticker': np.asarray(tickers, dtype=object), 'time': t, 'move': _vector(moves, 'moves', np.float64), 'row': np.arange(len(t))})
+    df = pd.DataFrame({'ticker': np.asarray(tickers, dtype=object), 'time': t, 'move': checked_vector(moves, 'moves', np.float64), 'row': np.arange(len(t))})
     # a move is known after the close of d+horizon: `horizon` + 1 weekdays after the event's date, to be safe about after-close events
     known = df.assign(known=pd.to_datetime(np.busday_offset(t.dt.date.to_numpy().astype('datetime64[D]'), horizon + 1, roll='forward')).astype('datetime64[ns]'))
     left, right = df.sort_values('time'), known.sort_values('known')[['ticker', 'known', 'move']].rename(columns={'move': 'previous'})
@@ -170,7 +170,7 @@ def momentum_baseline(previous,       # `previous_moves` of the train events the
                       seed:int=0,
                      ) -> np.ndarray:
     "Class probabilities of the eval events from a logistic regression on the ticker's previous move (and whether it has one), fitted on train."
-    y = _labels(train_labels, num_labels, 'train_labels')
+    y = checked_labels(train_labels, num_labels, 'train_labels')
     prev = np.asarray(previous, dtype=np.float64)
     X = np.stack([np.nan_to_num(prev), np.isnan(prev)], 1) * [100, 1]  # moves in percent: the solver's scale
     return _fit_logistic(X[:len(y)], y, X[len(y):], num_labels, seed)
@@ -304,7 +304,7 @@ class MajorityBaseline(Baseline):
     rung = 0
     problem_types, ladders = ('single_label_classification',), ('class',)
     def fit(self, train):
-        self.freq_ = _class_frequencies(_labels(train.labels, train.num_labels, 'train labels'), train.num_labels)
+        self.freq_ = _class_frequencies(checked_labels(train.labels, train.num_labels, 'train labels'), train.num_labels)
         return self
     def predict_proba(self, data): return np.tile(self.freq_, (len(data), 1))
 
@@ -314,7 +314,7 @@ class TrainMeanBaseline(Baseline):
     rung = 0
     problem_types, ladders = ('regression',), ('return', 'volatility', 'other')
     def fit(self, train):
-        self.mean_ = float(np.mean(_vector(train.labels, 'train labels', np.float64)))
+        self.mean_ = float(np.mean(checked_vector(train.labels, 'train labels', np.float64)))
         return self
     def predict(self, data): return np.full(len(data), self.mean_)
 
@@ -329,13 +329,13 @@ class TickerBaseline(Baseline):
         codes, tickers = pd.factorize(pd.Series(train.tickers))
         self.tickers_ = pd.Index(tickers)
         if train.is_classification:
-            y, k = _labels(train.labels, train.num_labels, 'train labels'), train.num_labels
+            y, k = checked_labels(train.labels, train.num_labels, 'train labels'), train.num_labels
             self.prior_ = _class_frequencies(y, k)
             counts = np.zeros((len(tickers), k)); np.add.at(counts, (codes, y), 1)
             # the pseudo-event weighs < 1: the argmax is the ticker's majority label (ties go to the overall majority), log-loss stays finite
             self.table_ = (counts + self.prior_) / (counts.sum(1, keepdims=True) + 1)
         else:
-            y = _vector(train.labels, 'train labels', np.float64)
+            y = checked_vector(train.labels, 'train labels', np.float64)
             self.prior_, self.table_ = float(y.mean()), pd.Series(y).groupby(codes).mean().to_numpy()
         return self
     def _lookup(self, data):
@@ -368,12 +368,12 @@ class LinearBaseline(Baseline):
         X = self.features(train, fitting=True)
         scale = [StandardScaler()] if self.standardise else []
         if train.is_classification:
-            y = _labels(train.labels, train.num_labels, 'train labels')
+            y = checked_labels(train.labels, train.num_labels, 'train labels')
             if len(np.unique(y)) < 2: raise EvaluationError(f"train labels hold only class {y[0].item()}; a logistic regression needs two or more")
             self.num_labels_ = train.num_labels
             self.model_ = make_pipeline(*scale, LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)).fit(X, y)
         else:
-            self.model_ = make_pipeline(*scale, Ridge(alpha=self.alpha)).fit(X, _vector(train.labels, 'train labels', np.float64))
+            self.model_ = make_pipeline(*scale, Ridge(alpha=self.alpha)).fit(X, checked_vector(train.labels, 'train labels', np.float64))
         return self
     def predict_proba(self, data):
         out = np.zeros((len(data), self.num_labels_))
@@ -432,7 +432,7 @@ class MomentumBaseline(LinearBaseline):
     def __init__(self, seed:int=0, max_train:int|None=None, C:float=1.0, alpha:float=1.0): super().__init__(seed, max_train, C, alpha)
     def features(self, data, fitting=False):
         splits = [*data.earlier, data]  # the look-back reads every earlier split's events, then this one's
-        value = (lambda s: s.moves) if data.is_classification else (lambda s: _vector(s.labels, f'{s.name} labels', np.float64))
+        value = (lambda s: s.moves) if data.is_classification else (lambda s: checked_vector(s.labels, f'{s.name} labels', np.float64))
         prev = previous_moves(*(np.concatenate([f(s) for s in splits]) for f in (lambda s: s.tickers, lambda s: s.times, value)),
                               horizon=data.horizon)[-len(data):]
         scale = 100 if data.is_classification else 1  # moves in percent: the solver's scale
@@ -468,7 +468,7 @@ class PastVolBaseline(Baseline):
     problem_types, ladders = ('regression',), ('volatility',)
     def __init__(self, window:int|None=None): self.window = window
     def fit(self, train):
-        self.mean_, self.notes_ = float(np.mean(_vector(train.labels, 'train labels', np.float64))), {}
+        self.mean_, self.notes_ = float(np.mean(checked_vector(train.labels, 'train labels', np.float64))), {}
         return self
     def predict(self, data):
         w, out = self.window or data.horizon, np.full(len(data), self.mean_)

@@ -11,16 +11,16 @@ import pandas as pd
 from ..config import FinannError
 
 # %% auto #0
-__all__ = ['RISK_METRICS', 'CI_METRICS', 'EvaluationError', 'direction_hits', 'direction_accuracy', 'classification_metrics',
-           'regression_metrics', 'classification_report', 'regression_report', 'risk_report', 'risk_eval_metrics',
-           'bootstrap_draws', 'bootstrap_ci']
+__all__ = ['RISK_METRICS', 'CI_METRICS', 'EvaluationError', 'checked_vector', 'same_length', 'checked_labels', 'direction_hits',
+           'direction_accuracy', 'classification_metrics', 'regression_metrics', 'classification_report',
+           'regression_report', 'risk_report', 'risk_eval_metrics', 'bootstrap_draws', 'bootstrap_ci', 'ci_metric']
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #49529018
 class EvaluationError(FinannError, ValueError):
     "Inputs to an evaluation function are unusable; the message names the argument."
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #0511fa39
-def _vector(x, name:str, dtype=None) -> np.ndarray:
+def checked_vector(x, name:str, dtype=None) -> np.ndarray:
     "`x` as a non-empty 1-d array; floats must be finite."
     a = np.asarray(x, dtype=dtype)
     if a.ndim != 1: raise EvaluationError(f"{name} must be 1-d, got shape {a.shape}")
@@ -30,17 +30,17 @@ def _vector(x, name:str, dtype=None) -> np.ndarray:
     return a
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #5713b5d4
-def _same_length(**arrays) -> int:
+def same_length(**arrays) -> int:
     "The common length of `arrays`, or an error naming each length."
     lens = {k: len(v) for k, v in arrays.items()}
     if len(set(lens.values())) > 1: raise EvaluationError("lengths differ: " + ", ".join(f"{k} {n}" for k, n in lens.items()))
     return next(iter(lens.values()))
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #dbe984b0
-def _labels(labels, num_labels:int, name:str='labels') -> np.ndarray:
+def checked_labels(labels, num_labels:int, name:str='labels') -> np.ndarray:
     "`labels` as int64 class ids in 0..num_labels-1."
     if int(num_labels) != num_labels or num_labels < 2: raise EvaluationError(f"num_labels must be an integer ≥ 2, got {num_labels!r}")
-    a = _vector(labels, name)
+    a = checked_vector(labels, name)
     ok = np.isin(a, np.arange(num_labels))
     if not ok.all(): raise EvaluationError(f"{name} must be class ids 0..{num_labels - 1}; found {a[~ok][0].item()!r} at row {int(np.flatnonzero(~ok)[0])}")
     return a.astype(np.int64)
@@ -114,8 +114,8 @@ def classification_report(labels,         # true class ids, shape (n,)
                          ) -> dict:
     "`classification_metrics` of the argmax, plus balanced accuracy, MCC, per-class precision/recall, the confusion matrix and log-loss."
     from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
-    labels, probs = _labels(labels, num_labels), _probs(probs, num_labels)
-    n = _same_length(labels=labels, probs=probs)
+    labels, probs = checked_labels(labels, num_labels), _probs(probs, num_labels)
+    n = same_length(labels=labels, probs=probs)
     preds, classes = probs.argmax(1), list(range(num_labels))
     base = classification_metrics(labels, preds, num_labels)  # accuracy, f1_macro, accuracy_up/down[, accuracy_up_down]
     precision, recall, _, support = precision_recall_fscore_support(labels, preds, labels=classes, zero_division=0)
@@ -132,8 +132,8 @@ def regression_report(y_true, # true moves, shape (n,)
                      ) -> dict:
     "MSE, MAE, R², the cosine of the two vectors, and how often their signs agree."
     from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
-    y_true, y_pred = _vector(y_true, 'y_true', np.float64), _vector(y_pred, 'y_pred', np.float64)
-    n = _same_length(y_true=y_true, y_pred=y_pred)
+    y_true, y_pred = checked_vector(y_true, 'y_true', np.float64), checked_vector(y_pred, 'y_pred', np.float64)
+    n = same_length(y_true=y_true, y_pred=y_pred)
     norms = np.linalg.norm(y_true) * np.linalg.norm(y_pred)
     r2 = r2_score(y_true, y_pred) if n >= 2 else float('nan')  # R² is undefined for fewer than two events
     return {'n': n, 'mse': float(mean_squared_error(y_true, y_pred)), 'mae': float(mean_absolute_error(y_true, y_pred)), 'r2': float(r2),
@@ -155,8 +155,8 @@ def risk_report(y_true,                # true targets (log volatility), shape (n
     """MSE, MAE, R² out of sample against the train mean, Spearman and QLIKE of a risk target: no direction, no Sharpe
     (they are for returns)."""
     from scipy.stats import spearmanr
-    y, p = _vector(y_true, 'y_true', np.float64), _vector(y_pred, 'y_pred', np.float64)
-    n = _same_length(y_true=y, y_pred=p)
+    y, p = checked_vector(y_true, 'y_true', np.float64), checked_vector(y_pred, 'y_pred', np.float64)
+    n = same_length(y_true=y, y_pred=p)
     mse = float(np.mean((y - p) ** 2))
     ref = None if train_mean is None else float(np.mean((y - train_mean) ** 2))
     rho = spearmanr(y, p).statistic if n >= 2 and np.ptp(y) > 0 and np.ptp(p) > 0 else None  # a constant ranks nothing
@@ -183,7 +183,7 @@ def bootstrap_draws(metric:Callable[..., float], # called as metric(*resampled_a
     from tqdm.auto import tqdm
     if not arrays: raise EvaluationError("the bootstrap needs at least one array to resample")
     arrays = [np.asarray(a) for a in arrays]
-    n = _same_length(**{f'array {i}': a for i, a in enumerate(arrays)}, **({} if groups is None else {'groups': groups}))
+    n = same_length(**{f'array {i}': a for i, a in enumerate(arrays)}, **({} if groups is None else {'groups': groups}))
     if n == 0: raise EvaluationError("the bootstrap got empty arrays")
     if n_boot < 1: raise EvaluationError(f"n_boot must be ≥ 1, got {n_boot}")
     # rows sorted by group: group g is order[start[g] : start[g] + size[g]]; without groups each row is its own group
@@ -218,7 +218,7 @@ def bootstrap_ci(metric:Callable[..., float], # called as metric(*resampled_arra
 CI_METRICS = {'classification': ('accuracy', 'f1_macro', 'mcc'), 'regression': ('mse', 'direction_accuracy'), 'risk': ('mse',)}
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #cc46d8cb
-def _ci_metric(name:str, num_labels:int) -> Callable[[np.ndarray, np.ndarray], float]:
+def ci_metric(name:str, num_labels:int) -> Callable[[np.ndarray, np.ndarray], float]:
     "metric(true, pred) for the bootstrap: classification from labels and argmax predictions, regression from moves."
     k = num_labels
     return {'accuracy': lambda y, p: float(np.mean(y == p)), 'mcc': lambda y, p: _mcc(y, p, k),

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from .metrics import *
-from .metrics import _vector, _labels, _same_length, _ci_metric
+from .metrics import checked_vector, checked_labels, same_length, ci_metric
 from .backtest import *
 from .backtest import _jsonable, _event_days
 from .sharpe import sharpe_uncertainty, information_coefficient
@@ -46,15 +46,15 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
     task = 'regression' if probs.ndim == 1 else 'classification'
     if task == 'classification':
         num_labels = probs.shape[1]
-        y, pred, scores = _labels(labels, num_labels), probs.argmax(-1), score_from_probs(probs)
+        y, pred, scores = checked_labels(labels, num_labels), probs.argmax(-1), score_from_probs(probs)
         metrics = lambda p: classification_report(y, p, num_labels)
         to_scores = score_from_probs
     else:
-        num_labels, y, pred, scores = 0, _vector(labels, 'labels', np.float64), probs, probs
+        num_labels, y, pred, scores = 0, checked_vector(labels, 'labels', np.float64), probs, probs
         metrics, to_scores = (lambda p: regression_report(y, p)), (lambda p: np.asarray(p, dtype=np.float64))
         if label_kind != 'return':  # direction, backtest, IC and deciles are figures for returns only
             task, moves, metrics = 'risk', None, (lambda p: risk_report(y, p, train_mean, log_vol and label_kind == 'volatility'))
-    n = _same_length(labels=y, probs=probs, **{k: v for k, v in dict(moves=moves, dates=dates, tickers=tickers).items() if v is not None})
+    n = same_length(labels=y, probs=probs, **{k: v for k, v in dict(moves=moves, dates=dates, tickers=tickers).items() if v is not None})
     out = {'task': task, 'n': n, 'model': metrics(probs), 'baselines': {k: metrics(v) for k, v in (baselines or {}).items()}}
 
     ci_by = ci_by or ('date' if dates is not None else 'event')
@@ -64,7 +64,7 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
               'date': None if dates is None else _event_days(dates)}[ci_by]
     why = too_little_data(n, None if dates is None else _event_days(dates).nunique())  # a handful of events: no interval
     out['ci'] = {'level': 1 - alpha, 'by': ci_by, 'n_boot': n_boot,
-                 'metrics': {name: list(bootstrap_ci(_ci_metric(name, num_labels), y, pred, n_boot=n_boot, seed=seed, alpha=alpha, groups=groups))
+                 'metrics': {name: list(bootstrap_ci(ci_metric(name, num_labels), y, pred, n_boot=n_boot, seed=seed, alpha=alpha, groups=groups))
                              for name in (CI_METRICS[task] if n_boot and not why else ())}}
     if why: out['ci']['skipped'] = why
 
@@ -97,8 +97,9 @@ HEADLINE = {'classification': [('accuracy', 'accuracy'), ('f1_macro', 'macro-F1'
 # %% ../../nbs/08d_evaluate_report.ipynb #327bcd65
 def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.json works too: other keys are skipped)
                   by:str='split', # what the keys of `reports` are: the first column's name ('run' when runs are compared)
+                  numbers:bool=False, # raw numbers indexed by (split, predictor), keyed by metric (for plots), not formatted strings
                  ) -> pd.DataFrame:
-    "One row per split (or run) and predictor: n, the headline metric, the model's 95% interval, the other metrics, the Sharpe; formatted strings."
+    "One row per split (or run) and predictor: n, the headline metric, the model's 95% interval, the other metrics, the Sharpe."
     rows = []
     for split, rep in reports.items():
         if not isinstance(rep, dict) or 'model' not in rep or 'task' not in rep: continue
@@ -106,13 +107,16 @@ def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.
         bts = rep.get('baseline_backtests') or {}
         for name, m in [('model', rep['model']), *rep.get('baselines', {}).items()]:
             lohi = ci.get(cols[0][0]) if name == 'model' else None
-            bt = rep.get('backtest') if name == 'model' else bts.get(name)
-            row = {by: split, 'n': f"{rep['n']:,}", 'predictor': name, cols[0][1]: _fmt(m.get(cols[0][0])),
-                   '95% CI': f"{_fmt(lohi[0])}–{_fmt(lohi[1])}" if lohi else '',
-                   **{label: _fmt(m.get(key)) for key, label in cols[1:]},
-                   # a Sharpe is for returns
-                   **({} if rep['task'] == 'risk' else {'Sharpe': _fmt((bt or {}).get('sharpe'), digits=2)})}
-            rows.append(row)
+            sharpe = ((rep.get('backtest') if name == 'model' else bts.get(name)) or {}).get('sharpe')
+            if numbers:
+                rows.append({by: split, 'predictor': name, 'n': rep['n'], **{k: m.get(k) for k, _ in cols},
+                             'ci_low': lohi[0] if lohi else None, 'ci_high': lohi[1] if lohi else None, 'sharpe': sharpe})
+                continue
+            rows.append({by: split, 'n': f"{rep['n']:,}", 'predictor': name, cols[0][1]: _fmt(m.get(cols[0][0])),
+                         '95% CI': f"{_fmt(lohi[0])}–{_fmt(lohi[1])}" if lohi else '',
+                         **{label: _fmt(m.get(key)) for key, label in cols[1:]},
+                         **({} if rep['task'] == 'risk' else {'Sharpe': _fmt(sharpe, digits=2)})})  # a Sharpe is for returns
+    if numbers: return pd.DataFrame(rows, columns=[by, 'predictor', 'n'] if not rows else None).set_index([by, 'predictor'])
     return pd.DataFrame(rows).fillna('')
 
 # %% ../../nbs/08d_evaluate_report.ipynb #e849a717
@@ -238,7 +242,7 @@ def fold_reports(df:pd.DataFrame, meta:dict, split:str, n_boot:int=1000, seed:in
         pred = x['probs'] if x['probs'].ndim == 1 else x['probs'].argmax(-1)
         days = _event_days(x['dates'])
         ci = [] if too_little_data(len(pred), days.nunique()) or not n_boot else \
-            list(bootstrap_ci(_ci_metric(v['metric'], meta['num_labels']), x['labels'], pred, n_boot=n_boot, seed=seed, groups=days))
+            list(bootstrap_ci(ci_metric(v['metric'], meta['num_labels']), x['labels'], pred, n_boot=n_boot, seed=seed, groups=days))
         out.append({'fold': int(k), 'n': int(len(pred)), 'start': str(days.min().date()), 'end': str(days.max().date()), 'ci': ci, 'verdict': _jsonable(v)})
     return out
 

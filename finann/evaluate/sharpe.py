@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import numpy as np
 import pandas as pd
-from .metrics import EvaluationError, _vector, _same_length
+from .metrics import EvaluationError, checked_vector, same_length
 
 # %% auto #0
 __all__ = ['MIN_SHARPE_PERIODS', 'EULER_GAMMA', 'sharpe_standard_error', 'probabilistic_sharpe_ratio', 'expected_max_sharpe',
@@ -20,7 +20,7 @@ MIN_SHARPE_PERIODS = 26  # fewer periods than this back a Sharpe: the report war
 def _per_period(returns) -> tuple[float, float, float, int]:
     "Per-period Sharpe, skewness, non-excess kurtosis and count of `returns`."
     from scipy import stats
-    r = _vector(returns, 'returns', np.float64)
+    r = checked_vector(returns, 'returns', np.float64)
     if len(r) < 3: raise EvaluationError(f"a Sharpe's standard error needs 3 or more periods, got {len(r)}")
     sd = r.std(ddof=1)
     if sd == 0: raise EvaluationError("returns are constant: the Sharpe ratio is undefined")
@@ -75,7 +75,7 @@ def sharpe_uncertainty(returns,                 # the backtest's period returns
                       ) -> dict:
     "The annual Sharpe with its standard error and normal interval, PSR, DSR given `n_trials`, and a warning below `MIN_SHARPE_PERIODS`."
     from scipy import stats
-    r = _vector(returns, 'returns', np.float64)
+    r = checked_vector(returns, 'returns', np.float64)
     T = len(r)
     warn = (f"only {T} period{'s' if T != 1 else ''} back this Sharpe (fewer than {MIN_SHARPE_PERIODS}): too noisy to quote"
             if T < MIN_SHARPE_PERIODS else None)
@@ -93,8 +93,8 @@ def information_coefficient(scores, moves, # the signal and each event's move, s
                            ) -> dict:
     "Mean Spearman correlation of score and move within each period, its standard deviation, t-statistic and the periods used."
     from scipy import stats
-    scores, moves = _vector(scores, 'scores', np.float64), _vector(moves, 'moves', np.float64)
-    _same_length(scores=scores, moves=moves, periods=periods)
+    scores, moves = checked_vector(scores, 'scores', np.float64), checked_vector(moves, 'moves', np.float64)
+    same_length(scores=scores, moves=moves, periods=periods)
     df = pd.DataFrame({'p': np.asarray(periods), 's': scores, 'm': moves})
     ic = [stats.spearmanr(g['s'], g['m'])[0] for _, g in df.groupby('p') if len(g) >= min_events and g['s'].nunique() > 1 and g['m'].nunique() > 1]
     ic = np.asarray([x for x in ic if np.isfinite(x)])

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math
 import numpy as np
-from .metrics import EvaluationError, bootstrap_draws, _ci_metric, _same_length
+from .metrics import EvaluationError, bootstrap_draws, ci_metric, same_length
 
 # %% auto #0
 __all__ = ['MIN_EVENTS', 'MIN_DATES', 'VERDICT_METRIC', 'LOWER_IS_BETTER', 'too_little_data', 'best_baseline',
@@ -48,8 +48,8 @@ def paired_difference(y,                  # true class ids, or true moves for a 
                      ) -> dict:
     "`metric`(model) − `metric`(baseline) on the same events, its percentile-bootstrap interval and two-sided p-value."
     y, pm, pb = np.asarray(y), np.asarray(pred_model), np.asarray(pred_base)
-    _same_length(y=y, pred_model=pm, pred_base=pb)
-    f = _ci_metric(metric, num_labels)
+    same_length(y=y, pred_model=pm, pred_base=pb)
+    f = ci_metric(metric, num_labels)
     draws = bootstrap_draws(lambda y, a, b: f(y, a) - f(y, b), y, pm, pb, n_boot=n_boot, seed=seed, groups=groups)
     draws = draws[~np.isnan(draws)]
     lo, hi = np.percentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
@@ -66,7 +66,7 @@ def diebold_mariano(y, pred_model, pred_base, # true moves and the two predictio
     from scipy import stats
     import pandas as pd
     y, pm, pb = (np.asarray(a, dtype=np.float64) for a in (y, pred_model, pred_base))
-    _same_length(y=y, pred_model=pm, pred_base=pb, **({} if dates is None else {'dates': dates}))
+    same_length(y=y, pred_model=pm, pred_base=pb, **({} if dates is None else {'dates': dates}))
     d = (y - pm) ** 2 - (y - pb) ** 2
     if dates is not None: d = pd.Series(d).groupby(pd.factorize(pd.Series(np.asarray(dates, dtype=object)))[0]).mean().to_numpy()
     T = len(d)
@@ -115,7 +115,7 @@ def model_verdict(labels,             # true class ids, or true moves for a regr
     k = 0 if reg else scores.shape[1]
     as_pred = (lambda s: np.asarray(s, dtype=np.float64)) if reg else (lambda s: np.asarray(s).argmax(-1))
     y, pm = np.asarray(labels), as_pred(scores)
-    f = _ci_metric(metric, k)
+    f = ci_metric(metric, k)
     out = {'metric': metric, 'model': f(y, pm), 'baseline': baseline, 'chosen_on': chosen_on, 'alpha': alpha}
     if baseline is None: return {**out, 'outcome': 'no baseline', 'line': verdict_line(out)}
     pb = as_pred(baseline_scores)
