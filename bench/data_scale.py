@@ -5,7 +5,7 @@ features, one epoch, wandb off, no bootstrap) twice on one fresh FINANN_CACHE: c
 memory-mapped Arrow, the texts hashed and embedded) and warm (both read back from the cache). Phase times and RSS come from
 bench/default_job.py's timers; peak RSS of the process from wait4. Writes bench/results/data_scale.md.
 
-Usage: python bench/data_scale.py [--sizes 10000 100000 1000000] [--timeout 900] [--goal-gb 4]"""
+Usage: python bench/data_scale.py [--sizes 10000 100000 1000000] [--timeout 900] [--goal-gb 2]"""
 import argparse, datetime, os, platform, shutil, sys, tempfile
 from pathlib import Path
 
@@ -18,7 +18,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--sizes', type=int, nargs='+', default=[10_000, 100_000, 1_000_000])
     ap.add_argument('--timeout', type=float, default=900, help='seconds per run; a run past it is killed and reported')
-    ap.add_argument('--goal-gb', type=float, default=4.0, help='peak RSS goal for the largest size ("a few GB")')
+    ap.add_argument('--goal-gb', type=float, default=2.0, help='peak RSS goal for the largest size')
     ap.add_argument('--out', default=str(ROOT/'bench'/'results'/'data_scale.md'))
     a = ap.parse_args(argv)
     import torch, datasets

@@ -28,10 +28,22 @@ SECTIONS = {
     'embedding': "finann's encoders against sentence-transformers' own `encode`, and what the cache saves.",
     'token_batches': "Local encoders pack each forward pass to a token budget (`max_batch_tokens`) instead of a fixed number of texts: "
                      "on a corpus of short tweets and long transcripts, against sentence-transformers' own `encode`, all in one run.",
+    'onnx_cpu': "The packaged MiniLM through ONNX Runtime on CPU (`embedding.config.backend: onnx`, optionally `onnx_quantize: int8`) against "
+                "sentence-transformers' torch `encode` and finann's torch path, interleaved in one run on real StockNet tweets and long texts: "
+                "speed, and how close each vector is to torch's. The default stays `backend: torch` (exact vectors, GPUs, existing caches); "
+                "`onnx_quantize: int8` is the choice for embedding a large corpus cold on CPU.",
+    'gpu_check': "`bash bench/gpu_check.sh` runs every GPU path once on a CUDA machine in under 8 minutes and writes the `*_cuda` tables "
+                 "below (bf16 MLP training against a plain loop, the HF encoder in bf16, a LoRA epoch with gradient checkpointing, the default job).",
+    'train_bf16_cuda': "MLP training on a GPU in fp32 and bf16, finann's Trainer against a plain loop, and the share of the card's peak matmul rate.",
+    'encoder_cuda': "The HF encoder in bf16 on a GPU against sentence-transformers' `encode`.",
+    'lora_cuda': "One LoRA epoch with gradient checkpointing and bf16 on a GPU.",
+    'default_job_cuda': "The default job on a GPU against the same job on the CPU of the same machine.",
     'embedding_api': "`OpenAIEmbedding` against a real HTTP server on 127.0.0.1 that takes 200 ms per request: requests in flight against one "
                      "at a time, and the most tokens the server saw in any 60 s under a tokens-per-minute limit.",
     'text_stream': "Many short texts per event (`TextStreamBuilder`): each unique text through the model once and pooled per event, against "
                    "joining each window's texts into one string (chunked when longer than the model's window), in one run with the packaged MiniLM.",
+    'stocknet': "The StockNet protocol (`configs/stocknet.yml`) on the real clone of 106,338 tweets, run once cold by `finann-train`, "
+                "phase by phase from the run's progress log: where the time of a real-data run goes.",
     'lora': "What fine-tuning the encoder buys: the packaged MiniLM frozen (vectors cached, then the MLP) against the same MiniLM with LoRA "
             "adapters trained with the same MLP head (`configs/lora_minilm.yml`), on the same synthetic calls, seed, windows and schedule.",
     'calibration': "Whether the verdict against the best baseline is honest: with no signal in the text, a test at the 5% level must say "

@@ -10,12 +10,16 @@ echo "== $(uptime)"
 if [ -f bench/embedding.py ]; then echo "== bench/embedding.py"; $PY bench/embedding.py; fi
 echo "== bench/token_batches.py"
 if [ "$QUICK" = --quick ]; then $PY bench/token_batches.py --repeats 1; else $PY bench/token_batches.py; fi
+echo "== bench/onnx_cpu.py"
+if [ "$QUICK" = --quick ]; then $PY bench/onnx_cpu.py --repeats 1; else $PY bench/onnx_cpu.py; fi
 echo "== bench/embedding_api.py"
 if [ "$QUICK" = --quick ]; then $PY bench/embedding_api.py --repeats 1; else $PY bench/embedding_api.py; fi
 echo "== bench/train_loop.py"
 if [ "$QUICK" = --quick ]; then $PY bench/train_loop.py --repeats 3; else $PY bench/train_loop.py; fi
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then $PY bench/train_loop.py --device cuda --repeats 3 --out bench/results/train_loop_cuda.md
 else $PY bench/train_loop.py --device cuda; fi  # records that it was not run
+echo "== bench/gpu_check.sh"
+PYTHON=$PY bash bench/gpu_check.sh  # on a CUDA machine: the *_cuda tables; elsewhere one line
 echo "== bench/default_job.py"
 if [ "$QUICK" = --quick ]; then $PY bench/default_job.py --repeats 1; else $PY bench/default_job.py; fi
 echo "== bench/explain_sheet.py"  # the sheet of the default run: needs outputs/default (finann-train --cfg-path configs/default.yml)

@@ -10,8 +10,8 @@ from .errors import FinannError, redact
 from .config import load_config
 
 # %% auto #0
-__all__ = ['train_parser', 'os_error_line', 'write_traceback', 'cli_boundary', 'run_phase', 'repeat_flags', 'train_main',
-           'eval_parser', 'eval_main', 'init_main', 'embed_parser', 'format_dry_run', 'embed_main']
+__all__ = ['train_parser', 'os_error_line', 'write_traceback', 'cli_boundary', 'run_phase', 'repeat_flags', 'train_search',
+           'train_main', 'eval_parser', 'eval_main', 'init_main', 'embed_parser', 'format_dry_run', 'embed_main']
 
 # %% ../nbs/11_cli.ipynb #22730e11
 def train_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,9 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument('--resume-from-checkpoint', default=None, metavar='DIR|latest', help="a checkpoint folder, or 'latest' in the run's output_dir")
     p.add_argument('--walk-forward', action='store_true', help="walk-forward folds (evaluator.folds: the config's, else a fold per year)")
     p.add_argument('--seeds', type=int, default=None, metavar='N', help='train N times, with seeds 0 … N-1 (run.seeds)')
+    p.add_argument('--search', default=None, metavar='SEARCH.YML', help='an Optuna search over the config keys in this file (finann.search), then one final run on test')
+    p.add_argument('--trials', type=int, default=20, metavar='N', help='with --search: the study\'s number of trials (default 20; a resumed study counts its earlier ones)')
+    p.add_argument('--storage', default=None, metavar='URL', help='with --search: an Optuna RDB storage URL (default: sqlite in the study folder)')
     p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here (it is always written to the run folder)')
     return p
 
@@ -88,6 +91,19 @@ def repeat_flags(cfg,                     # a loaded `TrainConfig`
         cfg.run.seeds = list(range(seeds))
     return cfg
 
+# %% ../nbs/11_cli.ipynb #a1367c0b
+def train_search(args) -> int:
+    "`finann-train --search search.yml --trials N`: `finann.search.run_search` on the config (with --options, --seeds, --walk-forward)."
+    from finann.config import ConfigError
+    from finann.search import run_search
+    from finann.task import setup_logger
+    if args.resume_from_checkpoint: raise ConfigError("--resume-from-checkpoint: a search goes on from its storage; run the same command again")
+    options = [*args.options, *(['evaluator.folds={}'] if args.walk_forward else []),
+               *([f"run.seeds={list(range(args.seeds))}"] if args.seeds else [])]
+    setup_logger()
+    run_search(args.cfg_path, args.search, args.trials, options=options, storage=args.storage)
+    return 0
+
 # %% ../nbs/11_cli.ipynb #7adfbc79
 def train_main(argv:list[str]|None=None) -> int:
     "Entry point of `finann-train`: errors become one line on stderr (exit status 2; 1 for an unexpected one)."
@@ -105,6 +121,7 @@ def train_main(argv:list[str]|None=None) -> int:
     def train():
         nonlocal task
         from finann.task import setup_task, setup_seeds, setup_logger
+        if args.search: return train_search(args)
         cfg = repeat_flags(load_config(args.cfg_path, args.options), args.walk_forward, args.seeds)
         setup_logger()
         setup_seeds(cfg.run.seed)
@@ -112,7 +129,8 @@ def train_main(argv:list[str]|None=None) -> int:
         task.run(resume_from_checkpoint=args.resume_from_checkpoint)
     run_dir = lambda: task.output_dir if task is not None and task.output_dir.is_dir() else None
     return cli_boundary('finann-train', train, args.debug, run_dir, lambda: run_phase(run_dir()),
-                        interrupted=' before training started; nothing was saved')
+                        interrupted='; the search goes on from its storage when the same command runs again' if args.search
+                        else ' before training started; nothing was saved')
 
 # %% ../nbs/11_cli.ipynb #e3e42265
 def eval_parser() -> argparse.ArgumentParser:

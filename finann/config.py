@@ -36,6 +36,7 @@ class RunSection(_Section):
     seed: int = 2024
     seeds: Optional[list[int]] = Field(None, min_length=1)  # train once per seed (mean ± sd, every seed in the headline); None: just `seed`
     project: str = 'finann'          # wandb project
+    study: Optional[str] = None      # the study this run counts in: its trials go to the ledger in outputs/<study>/ (finann.search)
 
 # %% ../nbs/00_config.ipynb #00250b1f
 class ComponentSection(_Section):
@@ -82,7 +83,7 @@ class EvaluatorSection(_Section):
     cost_bps: float = Field(0.0, ge=0)     # per unit of traded gross
     rf: float = 0.0                        # annual risk-free rate for the Sharpe ratio
     baseline_max_train: Optional[int] = Field(100_000, ge=1)  # logistic/ridge fit on a seeded sample of at most this many train events; None: all
-    configs_tried: int = Field(1, ge=1)    # configs tried under one study: the deflated Sharpe counts them × folds × seeds
+    configs_tried: Optional[int] = Field(None, ge=1)  # configs tried (the DSR counts them × folds × seeds); None: the ledger's count with run.study, else 1; a number overrides the ledger (the report says so)
     folds: Optional[FoldsSection] = None   # walk-forward folds (also `finann-train --walk-forward`); None: the builder's one split
 
 # %% ../nbs/00_config.ipynb #2513dfee

@@ -61,7 +61,8 @@ def redact(obj:Any) -> Any:
 
 # %% ../nbs/00b_errors.ipynb #e7de7825
 FAULT_POINTS = ('cache.in_vectors', 'cache.after_vectors', 'cache.after_keys', 'cache.in_compaction', 'cache.after_compaction',
-                'study.after_unit')  # the embedding cache's writes; a walk-forward or multi-seed study after each finished unit
+                'study.after_unit', 'search.after_fold', 'search.after_trial')  # the embedding cache's writes; a walk-forward or multi-seed study
+# after each finished unit; a search after each fold of a trial, and after each trial
 _fault_hits = {}  # point -> times reached in this process
 
 # %% ../nbs/00b_errors.ipynb #b08df060

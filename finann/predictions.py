@@ -13,7 +13,7 @@ from .io import write_atomic
 
 # %% auto #0
 __all__ = ['PREDICTIONS_FILE', 'PREDICTIONS_VERSION', 'PROBLEM_TYPES', 'PredictionsError', 'score_columns', 'predictions_frame',
-           'write_predictions', 'read_predictions', 'check_predictions', 'split_inputs']
+           'write_predictions', 'read_predictions', 'check_predictions', 'split_inputs', 'saved_run_config']
 
 # %% ../nbs/07a_predictions.ipynb #e9736daf
 PREDICTIONS_FILE = 'predictions.parquet'
@@ -108,3 +108,14 @@ def split_inputs(df:pd.DataFrame, meta:dict, split:str) -> dict:
     return {'labels': s['label'].to_numpy(), 'probs': squeeze(s[score_columns(k)].to_numpy(np.float64)),
             'baselines': {b: squeeze(s[score_columns(k, f'baseline_{b}')].to_numpy(np.float64)) for b in meta.get('baselines', [])},
             'moves': s['move'].to_numpy(np.float64), 'dates': dates.to_numpy(), 'tickers': s['ticker'].to_numpy(dtype=object)}
+
+# %% ../nbs/07a_predictions.ipynb #srcfg001
+def saved_run_config(folder:str|Path) -> dict|None:
+    "The `config.yaml` of the run that `folder` (a run folder or one of its checkpoint-N folders) belongs to, as a dict; None when there is none."
+    import yaml
+    folder = Path(folder)
+    for f in (folder/'config.yaml', folder.parent/'config.yaml'):
+        if f.is_file():
+            try: return yaml.safe_load(f.read_text(encoding='utf-8'))
+            except (OSError, ValueError, yaml.YAMLError): return None  # unreadable: nothing to compare with
+    return None

@@ -8,10 +8,11 @@ import json
 from functools import cached_property
 from pathlib import Path
 from .config import FinannError
+from .predictions import saved_run_config  # a run's saved config: read by runs, guards and the explanation sheet
 
 # %% auto #0
-__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'saved_run_config',
-           'write_report', 'evaluate_run', 'run_label', 'compare_runs']
+__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'write_report', 'evaluate_run',
+           'run_label', 'compare_runs']
 
 # %% ../nbs/07b_runs.ipynb #92e9f210
 def is_complete_checkpoint(path:str|Path) -> bool:
@@ -86,17 +87,6 @@ def config_differences(saved:dict, current:dict, sections=('model', 'embedding',
     b = {k: v for s in sections for k, v in flat({s: current.get(s)}).items()}
     return [f"{k} ({a.get(k, 'unset')} → {b.get(k, 'unset')})" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
-# %% ../nbs/07b_runs.ipynb #315b1032
-def saved_run_config(folder:str|Path) -> dict|None:
-    "The `config.yaml` of the run that `folder` (a run folder or one of its checkpoint-N folders) belongs to, as a dict; None when there is none."
-    import yaml
-    folder = Path(folder)
-    for f in (folder/'config.yaml', folder.parent/'config.yaml'):
-        if f.is_file():
-            try: return yaml.safe_load(f.read_text(encoding='utf-8'))
-            except (OSError, ValueError, yaml.YAMLError): return None  # unreadable: nothing to compare with
-    return None
-
 # %% ../nbs/07b_runs.ipynb #73cff313
 def write_report(reports:dict, # split -> report (`evaluate_predictions`)
                  out:str|Path, # the folder: report.md, report.json, plots/
@@ -134,7 +124,8 @@ def evaluate_run(path:str|Path,            # a run folder with predictions.parqu
     check_predictions(df, meta, run.path/'predictions.parquet', col.problem_type, col.num_labels)
     missing = [s for s in cfg.evaluator.splits if not (df['split'] == s).any()]
     if missing: raise FinannError(f"{run.path/'predictions.parquet'}: no rows for split(s) {', '.join(missing)} (has {', '.join(map(str, df['split'].unique()))})")
-    reports = evaluate_predictions(df, meta, cfg.evaluator, seed=cfg.run.seed)
+    from finann.search import study_trials  # a run of a study: adjusted for the configurations its ledger counts now
+    reports = evaluate_predictions(df, meta, cfg.evaluator, seed=cfg.run.seed, trials=study_trials(cfg, run.path))
     state = run.path/'trainer_state.json'
     write_report(reports, Path(out).expanduser() if out else run.path, meta.get('run_name') or run.path.name, state if state.exists() else None)
     return reports

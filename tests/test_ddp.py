@@ -1,5 +1,6 @@
 "`finann-train` under real torchrun on CPU (gloo DDP): 2 processes on one node, and 2 single-process 'nodes' on one machine."
 import json, math, socket, subprocess
+import numpy as np
 import pytest
 from conftest import BIN, ROOT, run_cmd, run_env
 
@@ -74,6 +75,10 @@ def test_two_nodes_on_one_machine_train_one_job(single, tmp_path):
     for n, (o, e) in zip(nodes, outs): assert n.returncode == 0, e[-4000:]
     check_matches_single(out, single, world=2)
     assert sum(o.count('finann: ') for o, _ in outs) == 1
+    # the embedding cache: each unique text encoded by one rank only and stored once (ranks write disjoint shards, by design)
+    shards = list((tmp_path / 'cache').rglob('*.keys.npy'))
+    keys = np.concatenate([np.load(k) for k in shards])
+    assert len(shards) >= 1 and len(keys) == len(np.unique(keys)), (len(shards), len(keys), len(np.unique(keys)))
 
 
 def test_a_killed_rank_fails_the_job_visibly(tmp_path):

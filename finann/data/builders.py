@@ -154,6 +154,8 @@ class BaseBuilder(CachedSplits, BaseModel):
     val_years: Optional[list[int]] = None
     test_years: Optional[list[int]] = None
     val_start: Optional[str] = None   # split by date instead: train < val_start <= val < test_start <= test
+    train_start: Optional[str] = None  # with val_start: train from this date (events before it are in no split)
+    test_end: Optional[str] = None     # with val_start: test up to (not including) this date; each event goes by its target session
     test_start: Optional[str] = None
     embargo_days: int = Field(0, ge=0)  # exchange sessions left out before each later split
     purge_sessions: Optional[int] = Field(None, ge=0)  # sessions purged as well; None: the label's span (TrainTask sets it), else the builder's horizon
@@ -168,6 +170,8 @@ class BaseBuilder(CachedSplits, BaseModel):
 
     @model_validator(mode='after')
     def _one_split_scheme(self):
+        if (self.train_start or self.test_end) and not self.val_start:
+            raise ValueError("train_start and test_end go with val_start/test_start (split by date)")
         if self.val_start and (self.train_years or self.val_years or self.test_years):
             raise ValueError("give either train_years/val_years/test_years or val_start/test_start, not both")
         return self
@@ -197,9 +201,11 @@ def sources(self:BaseBuilder) -> list[str]|None:
 # %% ../../nbs/02d_data_builders.ipynb #38f9c14b
 @patch
 def split_frame(self:BaseBuilder, df:pd.DataFrame) -> dict[str, pd.DataFrame]:
-    "Split by years or dates, embargo, and check for leakage."
-    if self.val_start: splits = split_by_dates(df, self.val_start, self.test_start, self.source)
+    "Split by years or dates (each event by its target session, `split_dates`), embargo, and check for leakage."
+    if self.val_start: splits = split_by_dates(df, self.val_start, self.test_start, self.source, self.train_start, self.test_end)
     else: splits = split_by_years(df, self.train_years, self.val_years, self.test_years, self.source)
+    outside = len(df) - sum(len(v) for v in splits.values())  # before train_start or from test_end on
+    if outside and self.val_start: self._report['outside the splits'] = {'count': outside, 'span': f"{self.train_start or 'start'} to {self.test_end or 'end'}"}
     splits, embargoed = apply_embargo(splits, self.embargo_days + self.purge_gap(), self.calendar)
     if embargoed: self._report['embargoed'] = embargoed
     check_leakage(splits, self.source, self.allow_overlap)

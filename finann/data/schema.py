@@ -245,6 +245,11 @@ def format_report(report:dict) -> str:
     if report.get('untradable_accepted'): lines.append(f"  {'untradable, accepted':<34}{report['untradable_accepted']:>9}   (allow_untradable: true)")
     for ticker, gap in report.get('sessions_missing', {}).items():
         lines.append(f"  {'sessions missing: ' + ticker:<34}{gap['count']:>9}   first: {gap['first']}")
+    for reason, s in report.get('days_skipped', {}).items():  # a text stream's unreadable day files (StockNetBuilder)
+        lines.append(f"  {'day files skipped: ' + reason:<34}{s['count']:>9}   first: {s['first']}")
+    if 'windows_without_texts' in report: lines.append(f"  {'sessions without texts (no event)':<34}{report['windows_without_texts']:>9}")
+    if 'outside the splits' in report: lines.append(f"  {'outside the splits':<34}{report['outside the splits']['count']:>9}   ({report['outside the splits']['span']})")
+    if report.get('price'): lines.append(f"  {'labels use':<34}{report['price']}")
     for split, counts in report.get('class_balance', {}).items():
         lines.append(f"  {'labels ' + split:<34}{' / '.join(str(c) for c in counts):>9}")
     return '\n'.join(lines)

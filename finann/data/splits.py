@@ -10,12 +10,24 @@ from .schema import DataError, TIME_FORMAT
 from .calendar import DEFAULT_CALENDAR, locate_sessions
 
 # %% auto #0
-__all__ = ['split_by_years', 'split_by_dates', 'label_clears', 'apply_embargo', 'check_leakage']
+__all__ = ['split_date_column', 'split_dates', 'split_by_years', 'split_by_dates', 'label_clears', 'apply_embargo',
+           'check_leakage']
 
 # %% ../../nbs/02b_data_splits.ipynb #7171d8fd
 def _event_times(df:pd.DataFrame) -> pd.Series:
     "`event_start_at_et` as timestamps (the checked events are all in `TIME_FORMAT`)."
     return pd.to_datetime(df['event_start_at_et'], format=TIME_FORMAT)
+
+# %% ../../nbs/02b_data_splits.ipynb #156ebc28
+def split_date_column(columns) -> str:
+    "The column whose date decides an event's split, in a single run and in a walk-forward study alike: its target session `d+1_date` when the events have one, else `event_start_at_et`."
+    return 'd+1_date' if 'd+1_date' in list(columns) else 'event_start_at_et'
+
+# %% ../../nbs/02b_data_splits.ipynb #d41129fa
+def split_dates(df:pd.DataFrame) -> pd.Series:
+    "Each event's split date (`split_date_column`) as a timestamp."
+    col = split_date_column(df.columns)
+    return pd.to_datetime(df[col], format='%Y-%m-%d' if col == 'd+1_date' else TIME_FORMAT)
 
 # %% ../../nbs/02b_data_splits.ipynb #0bbf3b73
 def _data_span(t:pd.Series) -> str:
@@ -26,8 +38,8 @@ def _data_span(t:pd.Series) -> str:
 
 # %% ../../nbs/02b_data_splits.ipynb #6ee673a2
 def split_by_years(df:pd.DataFrame, train_years=None, val_years=None, test_years=None, source:str='<data>') -> dict[str, pd.DataFrame]:
-    "Split events by the year of `event_start_at_et`; `train_years=None` means every year not in val or test."
-    years = _event_times(df).dt.year
+    "Split events by the year of their split date (`split_dates`: the target session when known); `train_years=None` means every year not in val or test."
+    years = split_dates(df).dt.year
     held = set(val_years or []) | set(test_years or [])
     overlap = set(train_years or []) & held | set(val_years or []) & set(test_years or [])
     if overlap: raise DataError(f"{source}: year(s) {sorted(overlap)} are in more than one split")
@@ -36,23 +48,28 @@ def split_by_years(df:pd.DataFrame, train_years=None, val_years=None, test_years
     if not splits['train'].any(): raise DataError(f"{source}: no events in train_years {sorted(train)} (the data has years {sorted(set(years))})")
     for key, asked in (('val_years', val_years), ('test_years', test_years)):  # a year outside the data is a typo or a config for other data
         empty = sorted(set(asked or []) - set(years))
-        if empty: raise DataError(f"{source}: dataset.config.{key}: no events in {empty} (the data has {_data_span(_event_times(df))})")
+        if empty: raise DataError(f"{source}: dataset.config.{key}: no events in {empty} (the data has {_data_span(split_dates(df))})")
     out = {k: df[m].reset_index(drop=True) for k, m in splits.items() if m.any()}
     return out
 
 # %% ../../nbs/02b_data_splits.ipynb #0c3ca0dd
-def split_by_dates(df:pd.DataFrame, val_start:str, test_start:str|None=None, source:str='<data>') -> dict[str, pd.DataFrame]:
-    "train before `val_start`, val up to `test_start`, test from `test_start` on."
-    t = _event_times(df)
-    vs = pd.Timestamp(val_start); ts = pd.Timestamp(test_start) if test_start else None
-    if ts is not None and ts <= vs: raise DataError(f"{source}: test_start {test_start} must be after val_start {val_start}")
-    masks = {'train': t < vs, 'val': (t >= vs) & ((t < ts) if ts is not None else True), 'test': (t >= ts) if ts is not None else t.isna()}
+def split_by_dates(df:pd.DataFrame, val_start:str, test_start:str|None=None, source:str='<data>',
+                   train_start:str|None=None, test_end:str|None=None) -> dict[str, pd.DataFrame]:
+    "train from `train_start` (if given) before `val_start`, val up to `test_start`, test from `test_start` up to `test_end` (if given), by `split_dates`."
+    t = split_dates(df)
+    cut = {k: pd.Timestamp(v) for k, v in (('train_start', train_start), ('val_start', val_start), ('test_start', test_start), ('test_end', test_end)) if v}
+    order = list(cut)
+    for a, b in zip(order, order[1:]):
+        if cut[b] <= cut[a]: raise DataError(f"{source}: {b} {cut[b]:%Y-%m-%d} must be after {a} {cut[a]:%Y-%m-%d}")
+    lo, hi = cut.get('train_start', pd.Timestamp.min), cut.get('test_end', pd.Timestamp.max)
+    vs, ts = cut['val_start'], cut.get('test_start')
+    masks = {'train': (t >= lo) & (t < vs), 'val': (t >= vs) & (t < (ts if ts is not None else hi)),
+             'test': (t >= ts) & (t < hi) if ts is not None else t.isna()}
     if not masks['train'].any(): raise DataError(f"{source}: dataset.config.val_start: no events before {val_start} to train on (the data has {_data_span(t)})")
-    for name, key, cut in (('val', 'val_start', val_start), ('test', 'test_start', test_start)):
-        if cut and not masks[name].any():  # e.g. a config written for data that goes on to 2018, on data that ends in 2012
-            raise DataError(f"{source}: dataset.config.{key}: {cut} leaves {name} empty (the data has {_data_span(t)})")
-    out = {k: df[m].reset_index(drop=True) for k, m in masks.items() if m.any()}
-    return out
+    for name, key, at in (('val', 'val_start', val_start), ('test', 'test_start', test_start)):
+        if at and not masks[name].any():  # e.g. a config written for data that goes on to 2018, on data that ends in 2012
+            raise DataError(f"{source}: dataset.config.{key}: {at} leaves {name} empty (the data has {_data_span(t)})")
+    return {k: df[m].reset_index(drop=True) for k, m in masks.items() if m.any()}
 
 # %% ../../nbs/02b_data_splits.ipynb #ee0a8a81
 def label_clears(d1_session, boundary, purge_sessions:int, embargo_sessions:int=0) -> np.ndarray:

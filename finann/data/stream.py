@@ -150,7 +150,8 @@ def load_frame(self:TextStreamBuilder) -> pd.DataFrame:
     out = align_events(events, prices, tz, self.adjust, market, self.horizon, self.calendar, self.beta_window)
     # abnormal volatility's pre-event closes
     if self.pre_closes: out = add_pre_closes(out, prices, self.pre_closes, self.adjust, self.calendar)
-    out.attrs['report'] = {**out.attrs.get('report', {}), 'texts': text_report, 'windows_without_texts': self.windows_without_texts(out)}
+    out.attrs['report'] = {**out.attrs.get('report', {}), **tx.attrs.get('report', {}),  # what reading the texts counted (days skipped)
+                           'texts': text_report, 'windows_without_texts': self.windows_without_texts(out)}
     return out
 
 # %% ../../nbs/02g_data_stream.ipynb #2051488f

@@ -39,8 +39,8 @@ def _vecs_path(keys_path:Path) -> Path: return Path(str(keys_path)[:-len('.keys.
 def _keys_path(vecs_path:Path) -> Path: return Path(str(vecs_path)[:-len('.vecs.npy')] + '.keys.npy')
 
 # %% ../../nbs/03a_embedding_cache.ipynb #2d31733c
-def _lookup(shards:list[tuple[np.ndarray, np.ndarray]], keys:np.ndarray) -> tuple[np.ndarray, np.ndarray|None]:
-    "A mask of the `keys` found in the (sorted keys, vectors) `shards`, and their vectors in the order of `keys`, or None."
+def _lookup(shards:list[tuple[np.ndarray, np.ndarray]], keys:np.ndarray, out:np.ndarray|None=None) -> tuple[np.ndarray, np.ndarray|None]:
+    "A mask of the `keys` found in the (sorted keys, vectors) `shards`, and their vectors in the order of `keys`, or None; with `out`, written into its rows instead (None returned)."
     keys = np.asarray(keys, dtype='S16')
     found, rows = np.zeros(len(keys), dtype=bool), None
     order = np.argsort(keys, kind='stable')  # sorted queries: searchsorted hits come out in file order
@@ -52,10 +52,11 @@ def _lookup(shards:list[tuple[np.ndarray, np.ndarray]], keys:np.ndarray) -> tupl
         ok = pos < len(skeys)
         ok[ok] = skeys[pos[ok]] == sorted_q[todo[ok]]
         if not ok.any(): continue
-        if rows is None: rows = np.zeros((len(keys), svecs.shape[1]), dtype=np.float32)
+        if rows is None: rows = out if out is not None else np.zeros((len(keys), svecs.shape[1]), dtype=np.float32)
         hit = order[todo[ok]]
         rows[hit] = svecs[pos[ok]]
         found[hit] = True
+    if out is not None: return found, None  # no copy: a million 256-d vectors are 1 GB
     return found, (rows[found] if found.any() else None)
 
 # %% ../../nbs/03a_embedding_cache.ipynb #5891cce1
@@ -144,9 +145,9 @@ def dim(self:EmbeddingCache) -> int|None:
 
 # %% ../../nbs/03a_embedding_cache.ipynb #9fd6ba36
 @patch
-def get(self:EmbeddingCache, keys:np.ndarray) -> tuple[np.ndarray, np.ndarray|None]:
-    "A mask of the keys found, and their vectors (in the order of `keys`) or None."
-    return _lookup(self._open(), keys)
+def get(self:EmbeddingCache, keys:np.ndarray, out:np.ndarray|None=None) -> tuple[np.ndarray, np.ndarray|None]:
+    "A mask of the keys found, and their vectors (in the order of `keys`) or None; with `out` ((len(keys), dim) float32), the vectors found are written into its rows and None comes back in their place."
+    return _lookup(self._open(), keys, out)
 
 # %% ../../nbs/03a_embedding_cache.ipynb #dfbfe276
 @patch

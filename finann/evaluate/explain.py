@@ -518,7 +518,7 @@ def write_explain(run_dir:str|Path,        # a run folder: predictions.parquet, 
     import matplotlib.pyplot as plt
     from finann.predictions import read_predictions
     from finann.plots import save_figure
-    from finann.runs import saved_run_config
+    from finann.predictions import saved_run_config
     run_dir = Path(run_dir).expanduser(); out = Path(out).expanduser() if out else run_dir
     preds, meta = read_predictions(run_dir)
     cfg = saved_run_config(run_dir) or {}

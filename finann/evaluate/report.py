@@ -17,7 +17,7 @@ from .verdict import too_little_data, best_baseline, model_verdict, p_text
 
 # %% auto #0
 __all__ = ['HEADLINE', 'evaluation_report', 'results_frame', 'results_table', 'report_markdown', 'fold_reports', 'seed_reports',
-           'repeats_summary', 'evaluate_predictions']
+           'repeats_summary', 'trials_tried', 'evaluate_predictions']
 
 # %% ../../nbs/08d_evaluate_report.ipynb #5d776742
 def evaluation_report(labels,                  # true class ids (n,), or true moves (n,) for a regression model
@@ -36,6 +36,7 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
                       cost_bps:float=0.0,
                       rf:float=0.0,
                       n_trials:int=1,          # backtests tried (seeds × folds × configs): deflates the Sharpe
+                      configs_tried:int=1,     # configurations tried: adjusts the IC's p-value
                       label_kind:str='return', # 'volatility' or 'other': a risk report (`risk_report`), no returns-only figures
                       train_mean:float|None=None, # a risk report's reference for R² out of sample
                       log_vol:bool=True,       # a risk target that is a log volatility (QLIKE)
@@ -71,7 +72,7 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
     out['backtest'], out['baseline_backtests'], out['deciles'] = None, {}, None
     if moves is not None:
         out['deciles'] = decile_returns(scores, moves).reset_index().to_dict('records')
-    if moves is not None and dates is not None: out['ic'] = information_coefficient(scores, moves, period_starts(dates, period))
+    if moves is not None and dates is not None: out['ic'] = information_coefficient(scores, moves, period_starts(dates, period), n_trials=configs_tried)
     if moves is not None and dates is not None:
         bt = dict(moves=moves, dates=dates, q=q, weighting=weighting, period=period, cost_bps=cost_bps, rf=rf)
         try:
@@ -205,6 +206,7 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         ci = rep['ci']
         lines += [f"## {split} ({rep['n']:,} events)", '']
         if rep.get('verdict'): lines += [f"**Verdict**: {rep['verdict']['line']}", '', _verdict_md(rep['verdict']), '']
+        if (t := rep.get('trials')) and t.get('source'): lines += [f"**Configurations tried**: {t['n']}, from {t['source']}.", '']
         lines += [results_table({split: rep}, 'markdown')] + _repeats_md(rep)
         if rep['task'] == 'risk':
             lines += ['', '**Metrics**:'] + [f"- {k}: {why}" for k, why in RISK_METRICS.items() if rep['model'].get(k) is not None or k != 'qlike']
@@ -216,7 +218,9 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         elif rep.get('backtest_skipped'): lines += ['', f"**Long-short backtest** skipped: {rep['backtest_skipped']}."]
         if (ic := rep.get('ic')) and ic['n_periods']:
             lines += ['', f"**Information coefficient**: mean Spearman correlation of score and move per period {_fmt(ic['mean'])} "
-                          f"(sd {_fmt(ic['std'])}, t = {_fmt(ic['t'], digits=2)} over {ic['n_periods']} periods of 3 or more events)."]
+                          f"(sd {_fmt(ic['std'])}, t = {_fmt(ic['t'], digits=2)} over {ic['n_periods']} periods of 3 or more events"
+                          + (f"; p = {_fmt(ic['p'])}, adjusted for {ic['n_trials']} configurations tried: {_fmt(ic['p_adjusted'])}"
+                             if ic.get('n_trials', 1) > 1 else '') + ")."]
         if rep.get('deciles'):
             dec = rep['deciles']
             lines += ['', f"**Score bins**: mean move {_fmt(dec[-1]['mean_move'], pct=True)} in the top bin, {_fmt(dec[0]['mean_move'], pct=True)} in the bottom "
@@ -283,17 +287,33 @@ def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
     x = split_inputs(df, meta, 'val')
     return best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
 
+# %% ../../nbs/08d_evaluate_report.ipynb #9bb01c63
+def trials_tried(evaluator,             # the config's `evaluator` section
+                 trials:dict|None=None, # the study's ledger count: {'n', 'study', 'ledger'}, or None outside a study
+                ) -> dict:
+    "How many configurations a run's claims are adjusted for, and where that number comes from (the report states it)."
+    n = getattr(evaluator, 'configs_tried', None)
+    explicit = n is not None
+    if trials and not explicit:
+        return {'n': int(trials['n']), 'source': f"the trial ledger of study '{trials['study']}' ({trials['ledger']})"}
+    if explicit:
+        also = f"; the ledger of study '{trials['study']}' counts {trials['n']}" if trials else ''
+        return {'n': n, 'source': f"evaluator.configs_tried, an override{also}"}
+    return {'n': 1, 'source': None}  # no study and no override: one configuration
+
 # %% ../../nbs/08d_evaluate_report.ipynb #76e071ae
 def evaluate_predictions(df:pd.DataFrame,  # the predictions table
                          meta:dict,        # its metadata (`read_predictions`)
                          evaluator,        # the config's `evaluator` section (splits, n_boot, ci_by, q, weighting, period, cost_bps, rf)
                          seed:int=0,       # the bootstrap's seed (the run's)
+                         trials:dict|None=None, # the study's ledger count, {'n', 'study', 'ledger'} (`finann.search.study_trials`)
                         ) -> dict:
     "split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table."
     from finann.predictions import split_inputs
     ev, out, k, inputs = evaluator, {}, meta['num_labels'], {}
     units = len(df[[c for c in ('fold', 'seed') if c in df.columns]].drop_duplicates()) or 1
-    n_trials = units * getattr(ev, 'configs_tried', 1)  # every fold and seed trained is a trial; so is every config of the study
+    tried = trials_tried(ev, trials)
+    n_trials = units * tried['n']  # every fold and seed trained is a trial; so is every config of the study
     for split in ev.splits:
         if not (df['split'] == split).any(): continue
         x = inputs[split] = split_inputs(df, meta, split)
@@ -301,7 +321,8 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
         tm = x['baselines'].get('train_mean')  # the train mean's prediction is the train mean
         rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
                                 n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=ev.period, cost_bps=ev.cost_bps, rf=ev.rf,
-                                n_trials=n_trials, label_kind=kind, train_mean=None if tm is None else float(np.asarray(tm)[0]),
+                                n_trials=n_trials, configs_tried=tried['n'], label_kind=kind,
+                                train_mean=None if tm is None else float(np.asarray(tm)[0]),
                                 log_vol=(meta.get('label') or {}).get('target', 'log_vol') == 'log_vol')
         rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
         y = x['labels']
@@ -310,8 +331,9 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
     best = _best_on_val(out, df, meta)
     for split, x in inputs.items():  # the verdict comes first in each split's report
         name, on = (best, 'val') if best else (best_baseline(out[split]), split)
-        v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed)
-        out[split] = {'verdict': _jsonable(v), **out[split]}
+        v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed,
+                          n_tests=tried['n'])
+        out[split] = {'verdict': _jsonable(v), 'trials': tried, **out[split]}
         if df['fold'].nunique() > 1: out[split]['folds'] = fold_reports(df, meta, split, ev.n_boot, seed)
         if df['seed'].nunique() > 1: out[split]['seeds'] = seed_reports(df, meta, split)
         if meta.get('skipped_folds'): out[split]['skipped_folds'] = meta['skipped_folds']

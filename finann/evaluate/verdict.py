@@ -95,7 +95,10 @@ def verdict_line(v:dict) -> str:
     if v['outcome'] == 'too little data': return f"{head}: not tested, {v['reason']}"
     pts = v['metric'] in ('accuracy', 'balanced_accuracy', 'direction_accuracy')
     dm = f"; Diebold–Mariano p = {v['dm']['p']:.2g}" if v.get('dm') else ''
-    return f"{head}: {_signed(v['diff'], pts)}{' pts' if pts else ''} [{_signed(v['lo'], pts)}, {_signed(v['hi'], pts)}], {v['outcome']} ({p_text(v)}{dm})"
+    k = v.get('n_tests', 1)
+    adj = f"< {min(1.0, k / v['n_boot']):.1g}" if v['p'] == 0 else f"= {v['p_adjusted']:.2g}"  # no resample crossed 0: a bound, × k
+    many = f"; {k} configurations tried: Bonferroni p {adj}" if k > 1 else ''
+    return f"{head}: {_signed(v['diff'], pts)}{' pts' if pts else ''} [{_signed(v['lo'], pts)}, {_signed(v['hi'], pts)}], {v['outcome']} ({p_text(v)}{many}{dm})"
 
 # %% ../../nbs/08e_evaluate_verdict.ipynb #637d78d1
 def model_verdict(labels,             # true class ids, or true moves for a regression, shape (n,)
@@ -106,6 +109,7 @@ def model_verdict(labels,             # true class ids, or true moves for a regr
                   chosen_on:str='val', # the split the baseline was chosen on
                   metric:str|None=None, # default: accuracy for classes, MSE for regressions
                   n_boot:int=1000, seed:int=0, alpha:float=0.05,
+                  n_tests:int=1,      # configurations tried (the study's ledger): p is Bonferroni-adjusted for them
                  ) -> dict:
     "The model against one baseline on one split: the difference, its interval, p, 'better' / 'worse' / 'not distinguishable', and the line."
     from finann.evaluate.backtest import _event_days
@@ -127,6 +131,8 @@ def model_verdict(labels,             # true class ids, or true moves for a regr
         return {**out, 'line': verdict_line(out)}
     d = paired_difference(y, pm, pb, metric, k, groups=groups, n_boot=n_boot, seed=seed, alpha=alpha)
     better = d['diff'] < 0 if metric in LOWER_IS_BETTER else d['diff'] > 0
-    out.update(diff=d['diff'], lo=d['lo'], hi=d['hi'], p=d['p'], n_boot=d['n_boot'], outcome=('better' if better else 'worse') if d['p'] < alpha else 'not distinguishable')
+    p_adj = min(1.0, d['p'] * n_tests)  # the best of n_tests configurations: its p-value, Bonferroni-adjusted, decides
+    out.update(diff=d['diff'], lo=d['lo'], hi=d['hi'], p=d['p'], n_boot=d['n_boot'], n_tests=int(n_tests), p_adjusted=p_adj,
+               outcome=('better' if better else 'worse') if p_adj < alpha else 'not distinguishable')
     out['dm'] = diebold_mariano(y, pm, pb, groups) if reg else None
     return {**out, 'line': verdict_line(out)}

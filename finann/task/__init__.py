@@ -302,7 +302,9 @@ def predictions_meta(self:TrainTask, preds=None, skipped_baselines:dict|None=Non
 def evaluate(self:TrainTask, preds, meta:dict) -> dict:
     "split -> report (metrics beside the baselines, intervals, backtest, deciles): a pure function of the predictions table."
     from finann.evaluate import evaluate_predictions
-    return evaluate_predictions(preds, meta, self.config.evaluator, seed=self.config.run.seed)
+    from finann.search import study_trials  # a run of a study: its claims are adjusted for the configurations in the ledger
+    trials = study_trials(self.config, self.output_dir, getattr(self, 'ledger_role', 'run'))
+    return evaluate_predictions(preds, meta, self.config.evaluator, seed=self.config.run.seed, trials=trials)
 
 # %% ../../nbs/07_task.ipynb #cfe0f583
 @patch
@@ -364,9 +366,12 @@ def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
     progress = ProgressLog(out)
     if not resume and get_rank() == 0: (out/'progress.jsonl').unlink(missing_ok=True)  # a fresh run: a fresh log
     try:
-        with tracking_env(self.config, out): return self._run(resume, progress, t0)
+        with tracking_env(self.config, out): metrics = self._run(resume, progress, t0)
     except Stopped as e: progress.write('stopped', message=str(e)); raise
     except BaseException as e: progress.write('failed', message=f"{type(e).__name__}: {e}" if not isinstance(e, FinannError) else str(e)); raise
+    from finann.search import record_run
+    record_run(self, metrics)  # a run that names a study (run.study) counts in its trial ledger
+    return metrics
 
 # %% ../../nbs/07_task.ipynb #77ad1fd6
 @patch

@@ -95,7 +95,7 @@ def fold_units(task, events, vectors, labels:dict) -> tuple[list, list[str]]:
     f, src, names = task.config.evaluator.folds, task.config.source, list(events)
     pooled = datasets.concatenate_datasets([events[n] for n in names])  # the builder's splits, back in one timeline
     ids = np.concatenate([vectors.text_id[n] for n in names]); y = np.concatenate([labels[n] for n in names])
-    dates = column_array(pooled, 'd+1_date' if 'd+1_date' in pooled.column_names else 'event_start_at_et')
+    dates = column_array(pooled, data.split_date_column(pooled.column_names))  # the single split's rule: by the target session
     # gaps in sessions
     sessions = data.trading_sessions(calendar=getattr(task.build_builder(), 'calendar', data.DEFAULT_CALENDAR))
     purge = task.label_horizon() if f.purge_sessions is None else f.purge_sessions
