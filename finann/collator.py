@@ -10,13 +10,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from .config import FinannError
 from .data import MAX_HORIZON, price_point, untradable
+from .data.prices import log_realised_vol
+from . import data
 from .registry import registry
 from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['price_move', 'binary_of_moves', 'neutral_of_moves', 'label_binary', 'label_with_neutral', 'column_array',
            'PreloadedEvents', 'BaseCollator', 'CollatorForBinaryClassification', 'CollatorForClassificationWithNeutral',
-           'CollatorForRegression']
+           'CollatorForRegression', 'CollatorForVolatility']
 
 # %% ../nbs/04_collator.ipynb #ed262e29
 def price_move(start, end) -> np.ndarray:
@@ -79,6 +81,11 @@ class BaseCollator(BaseModel):
     model_config = ConfigDict(extra='forbid', protected_namespaces=(), arbitrary_types_allowed=True)
     num_labels: ClassVar[int] = 2
     problem_type: ClassVar[str] = 'single_label_classification'  # HF's names: the one place that says classification or regression
+    # what the label is: 'class', 'return', 'volatility' or 'other' (the baselines' ladder, returns-only figures)
+    label_kind: ClassVar[str] = 'class'
+    keep_reason: ClassVar[str] = 'move inside drop_band'  # why `keep` drops an event, in the drop report
+    # True: a label meant to hold the reaction to the text (a volatility), never untradable
+    includes_reaction: ClassVar[bool] = False
     start_field: str = 'd+1_open'   # the label's move starts at this price point (d+0_close, d+k_open, d+k_close)...
     end_field: str = 'd+3_close'    # ...and ends at this one
     label_column: Optional[str] = None  # or the move is this column of the events, as a fraction (e.g. a precomputed CAR)
@@ -127,6 +134,11 @@ def columns(self:BaseCollator) -> list[str]:
     "The dataset columns this collator reads."
     return ['text_id'] + ([self.label_column] if self.label_column else [self.start_field, self.end_field])
 
+@patch(as_prop=True)
+def span(self:BaseCollator) -> int:
+    "Sessions the label spans (`data.schema.label_span`: d+1 open → d+3 close: 3): the purge and embargo follow it."
+    return data.schema.label_span(self.start_field, self.end_field)
+
 # %% ../nbs/04_collator.ipynb #6bb813ea
 def _column(ds, name:str, key:str) -> np.ndarray:
     "`column_array(ds, name)` as float64, or one line naming the config key when the events lack the column."
@@ -134,8 +146,13 @@ def _column(ds, name:str, key:str) -> np.ndarray:
     if name not in have:
         k = max([p[0] for c in have if (p := price_point(c))], default=0)
         hint = f"; they have price points up to d+{k} (set dataset.config.horizon)" if price_point(name) and k else ''
+        if name.startswith('d-'): hint = f"; set dataset.config.pre_closes: {name[2:].split('_')[0]} (closes before the event)"
         raise FinannError(f"collator.config.{key}: the events have no column '{name}'{hint}")
-    return column_array(ds, name).astype(np.float64)
+    out = column_array(ds, name).astype(np.float64)
+    if name.endswith('_open') and len(out) and np.isnan(out).all():  # price files with closes only
+        raise FinannError(f"collator.config.{key}: '{name}' is a missing or non-positive price on every event (price files with closes "
+                          "only give no opens); start the label at a close (d+0_close or d+k_close)")
+    return out
 
 # %% ../nbs/04_collator.ipynb #e3c80a1b
 @patch
@@ -215,13 +232,25 @@ class CollatorForRegression(BaseCollator):
     num_labels: ClassVar[int] = 1
     problem_type: ClassVar[str] = 'regression'
     target: Literal['move', 'abnormal', 'market_model'] = 'move'  # market_model: minus beta × the market's move (builders' beta_window)
+    # what `label_column` holds: only a return is ×100 and gets returns-only figures
+    column_kind: Literal['return', 'volatility', 'other'] = 'return'
+    # the sessions `label_column` spans after the event: the purge follows it
+    column_span: Optional[int] = Field(None, ge=1, le=MAX_HORIZON)
+
+    @property
+    def label_kind(self) -> str: return self.column_kind if self.label_column else 'return'
+
+    @property
+    def span(self) -> int: return self.column_span if self.label_column and self.column_span else super().span
 
     @property
     def columns(self) -> list[str]:
         extra = [f'market_{self.start_field}', f'market_{self.end_field}'] * (self.target != 'move') + ['beta'] * (self.target == 'market_model')
         return super().columns + extra
 
-    def labels_of_moves(self, moves) -> np.ndarray: return (100 * np.asarray(moves)).astype(np.float32)
+    def labels_of_moves(self, moves) -> np.ndarray:
+        # a return in percent; anything else as given
+        return ((100 if self.label_kind == 'return' else 1) * np.asarray(moves)).astype(np.float32)
 
     def dataset_moves(self, ds) -> np.ndarray:
         m = super().dataset_moves(ds)
@@ -245,7 +274,8 @@ def filter_events(self:BaseCollator, events, report:dict|None=None) -> tuple:
     from datasets import DatasetDict
     out, report = {}, copy.deepcopy(report or {})  # the caller's report is left as it was
     for name, ds in events.items():
-        late = untradable(ds, self.start_field) if self.label_column is None else np.zeros(len(ds), dtype=bool)
+        # a volatility after the event includes the reaction on purpose (d+0 close → d+1 close is its first return): only moves can be untradable
+        late = untradable(ds, self.start_field) if self.label_column is None and not self.includes_reaction else np.zeros(len(ds), dtype=bool)
         if late.any() and not self.allow_untradable:
             i = int(np.flatnonzero(late)[0]); row = ds[i]
             raise FinannError(f"{name} split: {int(late.sum())} event(s) have a text published after the label's start price {self.start_field} (first: "
@@ -256,6 +286,70 @@ def filter_events(self:BaseCollator, events, report:dict|None=None) -> tuple:
         keep = self.keep(ds)
         out[name] = ds if keep.all() else ds.select(np.flatnonzero(keep))
         if not keep.all():
-            _count_drop(report, 'move inside drop_band', int((~keep).sum()), name, int(np.flatnonzero(~keep)[0]), f'{self.start_field} → {self.end_field}')
+            _count_drop(report, self.keep_reason, int((~keep).sum()), name, int(np.flatnonzero(~keep)[0]), f'{self.start_field} → {self.end_field}')
             report.setdefault('splits', {})[name] = len(out[name])
     return DatasetDict(out), report
+
+# %% ../nbs/04_collator.ipynb #39b732fd
+@registry.register_collator('CollatorForVolatility')
+class CollatorForVolatility(BaseCollator):
+    """Risk after the event: the log volatility of daily log returns over d+1 … d+`horizon` (`log_realised_vol` of
+    closes d+0 … d+horizon), or |r|."""
+    num_labels: ClassVar[int] = 1
+    problem_type: ClassVar[str] = 'regression'
+    keep_reason: ClassVar[str] = 'zero volatility (a constant price)'
+    # the event's own reaction is part of the risk measured, not an untradable head start
+    includes_reaction: ClassVar[bool] = True
+    horizon: int = Field(3, ge=1, le=MAX_HORIZON)  # sessions after the event: 3, 7, 15, 30 in the literature
+    # abs_move: 100 × |close d+k / close d+0 − 1|; abnormal_vol: log(post / pre)
+    target: Literal['log_vol', 'abs_move', 'abnormal_vol'] = 'log_vol'
+    # abnormal_vol: the pre-event volatility over d−pre … d+0 (the builder's `pre_closes`)
+    pre_sessions: int = Field(30, ge=2, le=250)
+    start_field: str = 'd+0_close'  # the label reads closes d+0 … d+horizon; these two say its span to the purge
+
+    @model_validator(mode='before')
+    @classmethod
+    def _span(cls, data):
+        if isinstance(data, dict):
+            k = data.get('horizon', 3)
+            if data.get('end_field', f'd+{k}_close') != f'd+{k}_close' or data.get('start_field', 'd+0_close') != 'd+0_close' or data.get('label_column'):
+                raise ValueError(f"CollatorForVolatility reads closes d+0 … d+horizon: set horizon (here {k}), not start_field, end_field or label_column")
+            data = {**data, 'end_field': f'd+{k}_close'}
+        return data
+
+    @property
+    # the PEV and GARCH ladder forecasts a log volatility
+    def label_kind(self) -> str: return 'volatility' if self.target == 'log_vol' else 'other'
+
+    @property
+    def columns(self) -> list[str]:
+        pre = [f'd-{j}_close' for j in range(self.pre_sessions, 0, -1)] if self.target == 'abnormal_vol' else []
+        return ['text_id'] + pre + [f'd+{j}_close' for j in range(self.horizon + 1)]
+
+# %% ../nbs/04_collator.ipynb #4604f4b3
+@patch
+def dataset_labels(self:CollatorForVolatility, ds) -> np.ndarray:
+    "(n,) float32: log volatility over d+1 … d+horizon, or 100 × |move| (−inf for a constant price: `keep` drops it)."
+    key = lambda c: 'horizon' if c.startswith('d+') else 'pre_sessions'
+    closes = np.stack([_column(ds, c, key(c)) for c in self.columns[1:]], 1)  # (n, [pre_sessions +] horizon + 1)
+    bad = ~(closes > 0).all(1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise FinannError(f"collator.config.horizon: {int(bad.sum())} event(s) have a missing or non-positive close in d+0 … d+{self.horizon} "
+                          f"(first at row {i}: {closes[i].round(4).tolist()}); clean the prices first")
+    post = closes[:, -(self.horizon + 1):]
+    if self.target == 'abs_move': return (100 * np.abs(post[:, -1] / post[:, 0] - 1)).astype(np.float32)
+    if self.target == 'abnormal_vol':  # log(post / pre): −inf or +inf for a constant price, dropped by `keep`
+        return (log_realised_vol(post) - log_realised_vol(closes[:, :self.pre_sessions + 1])).astype(np.float32)
+    return log_realised_vol(post).astype(np.float32)
+
+@patch
+def dataset_moves(self:CollatorForVolatility, ds) -> np.ndarray:
+    """(n,) the move from d+0's close to d+horizon's (the predictions table's `move`): what the label measures the size
+    of."""
+    return price_move(_column(ds, 'd+0_close', 'horizon'), _column(ds, f'd+{self.horizon}_close', 'horizon'))
+
+@patch
+def keep(self:CollatorForVolatility, ds) -> np.ndarray:
+    "(n,) bool: events with a finite label (a constant price has log volatility −inf, and a zero |r| is kept)."
+    return np.isfinite(self.dataset_labels(ds))

@@ -75,7 +75,8 @@ class FoldsSection(_Section):
 class EvaluatorSection(_Section):
     "How runs are judged: baselines, bootstrap intervals and the long-short backtest (see `finann.evaluate`)."
     splits: list[Literal['train', 'val', 'test']] = ['val', 'test']  # a misspelled split is refused, not skipped
-    baselines: Optional[list[Literal['majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum', 'train_mean', 'ridge']]] = None  # None: all but train_mean, ridge (classes); train_mean, ridge (regression)
+    # registered names (`finann.evaluate.list_baselines()`); None: the ladder of the label's kind
+    baselines: Optional[list[str]] = None
     n_boot: int = Field(1000, ge=0)        # bootstrap resamples for the 95% intervals; 0 skips them
     ci_by: Optional[Literal['date', 'ticker', 'event']] = None  # what the bootstrap resamples; None: event dates
     q: float = Field(0.1, gt=0, le=0.5)    # long the top q, short the bottom q of each period
@@ -348,6 +349,11 @@ def check_config(cfg:TrainConfig) -> TrainConfig:
         if 'dropout' in k and isinstance(v, (int, float)) and not 0 <= v < 1: raise ConfigError(f"{src}: model.config.{k}: a probability in [0, 1), got {v}")
     check_params(get('embedding', cfg.embedding.cls_name, 'embedding.cls_name'), cfg.embedding.config, src, 'embedding.config')
     check_params(get('collator', cfg.collator.cls_name, 'collator.cls_name'), cfg.collator.config, src, 'collator.config')
+    collator_cls = get('collator', cfg.collator.cls_name, 'collator.cls_name')
+    for name in cfg.evaluator.baselines or []:  # names and what they can score come from the registry
+        b = get('baseline', name, 'evaluator.baselines')
+        if collator_cls.problem_type not in b.problem_types:
+            raise ConfigError(f"{src}: evaluator.baselines: '{name}' does not score a {collator_cls.problem_type} label ({cfg.collator.cls_name})")
     check_params(get('builder', cfg.dataset.cls_name, 'dataset.cls_name'), cfg.dataset.config, src, 'dataset.config')
     from transformers import TrainingArguments
     _check_trainer_values(cfg.trainer, src)

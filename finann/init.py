@@ -15,8 +15,8 @@ from .data.prices import PRICE_FIELDS
 from .showdoc import field_comments
 
 # %% auto #0
-__all__ = ['EVENT_NAMES', 'PRICE_NAMES', 'normalized_name', 'guess_columns', 'renames', 'split_dates', 'inspect_files',
-           'text_stream_hint', 'config_yaml', 'summary', 'init_parser', 'label_fields']
+__all__ = ['EVENT_NAMES', 'PRICE_NAMES', 'normalized_name', 'guess_columns', 'renames', 'split_dates', 'opens_note',
+           'inspect_files', 'text_stream_hint', 'config_yaml', 'summary', 'init_parser', 'label_fields']
 
 # %% ../nbs/13_init.ipynb #019e7ff1
 def normalized_name(name) -> str:
@@ -76,6 +76,15 @@ def _need(found:dict, fields, where:str, columns, flag:str='') -> None:
     missing = [f for f in fields if f not in found]
     if missing: raise DataError(f"{where}: no column for {', '.join(missing)} among {list(map(str, columns))}" + (f" (name it with {flag})" if flag else ''))
 
+# %% ../nbs/13_init.ipynb #121b851e
+def opens_note(prices:pd.DataFrame, found:dict) -> str|None:
+    """Why a price table's opens cannot start a label (there are none, or they equal the closes on 95% of rows or
+    more), or None."""
+    if 'open' not in found: return 'the price files have no opens'
+    o, c = (pd.to_numeric(prices[found[k]], errors='coerce') for k in ('open', 'close'))
+    same = float((o == c).mean())
+    return f'the opens equal the closes on {same:.0%} of rows' if same >= 0.95 else None
+
 # %% ../nbs/13_init.ipynb #9e04b762
 def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_column:str|None=None, time_column:str|None=None,
                   timezone:str='America/New_York', embargo_days:int=5, max_drop_share:float=0.2, horizon:int=3) -> dict:
@@ -89,6 +98,7 @@ def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_colu
     want = {**PRICE_NAMES, **({} if pp.is_dir() else {'ticker': EVENT_NAMES['ticker']})}  # one long table also needs its tickers
     price_found = guess_columns(pr, want)
     _need(price_found, [*PRICE_FIELDS, *([] if pp.is_dir() else ['ticker'])], prices, pr.columns)
+    no_opens = opens_note(pr, price_found)  # vendors often give closes only, or fill the opens with the closes
     b = EventStudyBuilder(events=events, prices=prices, columns=renames(found), price_columns=renames(price_found),
                           timezone=timezone, embargo_days=embargo_days, max_drop_share=max_drop_share, horizon=horizon)
     df, report = clean_events(b.load_frame(), b.source, max_drop_share)
@@ -98,7 +108,7 @@ def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_colu
     splits = b.split_frame(df)
     return {'builder': b, 'found': found, 'rows_in': report['rows_in'], 'dropped': report['dropped'], 'tickers': int(df['ticker'].nunique()),
             'first': str(times.min().date()), 'last': str(times.max().date()), 'splits': {k: len(v) for k, v in splits.items()},
-            'embargoed': b.report.get('embargoed', {}), 'stream': text_stream_hint(ev, found)}
+            'embargoed': b.report.get('embargoed', {}), 'stream': text_stream_hint(ev, found), 'no_opens': no_opens}
 
 # %% ../nbs/13_init.ipynb #1e0ad8c6
 def text_stream_hint(ev:pd.DataFrame, found:dict) -> str|None:
@@ -123,6 +133,7 @@ def config_yaml(found:dict, embedding:str='SentenceTransformerEmbedding', run_na
                 label:tuple[str, str]=('d+1_open', 'd+3_close'), # the label's start and end price points (--label)
                ) -> str:
     "The commented YAML config of `inspect_files`' result `found`, for `finann-train --cfg-path`."
+    if found.get('no_opens') and label == ('d+1_open', 'd+3_close'): label = ('d+1_close', 'd+3_close')  # closes only: close to close
     b, s, e = found['builder'], found['splits'], found['embargoed']
     meaning = field_comments(EventStudyBuilder)  # what each builder key means, as written beside its field
     drops = ', '.join(f"{v} {k}" for k, v in found['dropped'].items()) or 'none'
@@ -148,7 +159,7 @@ embedding:
 collator:
   cls_name: CollatorForBinaryClassification   # up or down, from {label[0]} to {label[1]} (finann-init --label)
   config:
-    start_field: {label[0]}
+    start_field: {label[0]}{'   # ' + found['no_opens'] + ': the label runs close to close' if found.get('no_opens') else ''}
     end_field: {label[1]}
 
 dataset:
@@ -176,6 +187,7 @@ def summary(found:dict, path:str|Path) -> str:
     s = found['splits']; cols = ', '.join(f"{f} ← {c!r}" for f, c in found['found'].items())
     return (f"finann-init: {found['rows_in']} events, {found['tickers']} tickers with prices, {found['first']} … {found['last']}\n"
             f"  columns: {cols}\n"
+            + (f"  opens: {found['no_opens']}, so the label runs close to close (d+1 close → d+3 close)\n" if found.get('no_opens') else '') +
             f"  splits: train {s.get('train', 0)} · val {s.get('val', 0)} (from {found['builder'].val_start}) · test {s.get('test', 0)} (from {found['builder'].test_start})\n"
             f"  wrote {path}\n  next: finann-train --cfg-path {path}" + (f"\n  note: {found['stream']}" if found.get('stream') else ''))
 

@@ -17,7 +17,7 @@ class RegistryError(FinannError, KeyError):
     def __str__(self): return self.args[0]
 
 # %% ../nbs/01_registry.ipynb #7c5ed8a3
-KINDS = ('task', 'model', 'model_config', 'embedding', 'collator', 'builder', 'trainer')
+KINDS = ('task', 'model', 'model_config', 'embedding', 'collator', 'builder', 'trainer', 'baseline')
 
 # %% ../nbs/01_registry.ipynb #ae9f7a21
 # the module that registers each built-in name; `tests/test_import.py` checks it against what the modules register
@@ -29,12 +29,14 @@ BUILTINS = {
     'embedding': {'HashingEmbedding': 'finann.embedding.encoders', 'HFEmbedding': 'finann.embedding.encoders',
                   'SentenceTransformerEmbedding': 'finann.embedding.encoders', 'OpenAIEmbedding': 'finann.embedding.openai'},
     'collator': {'CollatorForBinaryClassification': 'finann.collator', 'CollatorForClassificationWithNeutral': 'finann.collator',
-                 'CollatorForRegression': 'finann.collator'},
+                 'CollatorForRegression': 'finann.collator', 'CollatorForVolatility': 'finann.collator'},
     'builder': {'SyntheticEarningsCallBuilder': 'finann.data.synthetic', 'LocalTranscriptBuilder': 'finann.data.builders',
                 'EventStudyBuilder': 'finann.data.builders', 'FinancialTranscriptBuilder': 'finann.data.builders',
                 'TextStreamBuilder': 'finann.data.stream', 'SyntheticTextStreamBuilder': 'finann.data.stream',
                 'StockNetBuilder': 'finann.data.stocknet'},
     'trainer': {'SequentialTrainer': 'finann.trainer', 'RandomSamplerTrainer': 'finann.trainer'},
+    'baseline': {n: 'finann.evaluate.baselines' for n in ('majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum', 'train_mean',
+                 'ridge', 'past_vol', 'past_vol_30', 'garch')},
 }
 
 # %% ../nbs/01_registry.ipynb #deede4df

@@ -113,6 +113,7 @@ class ConsoleCallback(TrainerCallback):
 class _AccuracyLoggingTrainer(Trainer):
     "Adds `train_accuracy` (over the steps since the last log, all ranks) to training logs; flushes subnormals; a readable console."
     _hits, _seen = None, 0  # hits: a tensor on the device, summed without a sync; seen: events, a Python int
+    log_train_accuracy = True  # off for a label without a direction (a volatility: TrainTask.build_trainer)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -124,7 +125,7 @@ class _AccuracyLoggingTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
-        if model.training:
+        if model.training and self.log_train_accuracy:
             logits, y = outputs.logits.detach(), inputs['labels']
             # classes: argmax hits; a one-output regression: the direction of the move
             hits = direction_hits(y, logits[:, 0]).sum() if logits.shape[-1] == 1 else (logits.argmax(-1) == y).sum()

@@ -86,7 +86,8 @@ def test_builder_reports_a_missing_session_and_the_dead_band(tmp_path, price_dir
     last_train = pd.Timestamp(events['train']['event_start_at_et'][-1])
     assert last_train.strftime('%Y-%m-%d') == '2005-04-25'  # 07:00, before the open: its label spans 04-25 … 04-29
     assert b.report['embargoed'] == {'train': 4}  # 04-26 … 04-29: their labels would close on 05-02 or later
-    col = CollatorForBinaryClassification(start_field='d+0_close', end_field='d+1_close', drop_band=(-0.005, 0.0055))
+    # a label from the close before a 07:00 call is untradable (refused by default): accepted here to test the dead band
+    col = CollatorForBinaryClassification(start_field='d+0_close', end_field='d+1_close', drop_band=(-0.005, 0.0055), allow_untradable=True)
     kept, report = col.filter_events(events, b.report)
     assert 'move inside drop_band' not in b.report['dropped']  # the builder's report is not changed: the counts come back
     moves = np.concatenate([col.dataset_moves(ds) for ds in events.values()])

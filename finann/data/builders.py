@@ -6,11 +6,11 @@
 from __future__ import annotations
 import hashlib, json, logging, os, shutil, uuid
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
-from .prices import prices_table, align_events, read_prices, TimeZoneName
+from .prices import prices_table, add_pre_closes, align_events, read_prices, TimeZoneName
 from .schema import DataError, PRICE_COLUMNS, clean_events, read_events_file, read_events_files, table_files
 from .splits import apply_embargo, check_leakage, split_by_dates, split_by_years
 from ..registry import registry
@@ -254,6 +254,10 @@ class EventStudyBuilder(BaseBuilder):
     horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon (3: the original's schema); also the purge when used alone (TrainTask purges the label's span)
     adjust: bool = True                      # adjust opens and closes by adj_close / close when present
     beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated
+    # unknown: dates without times, placed before the open (a time at midnight is refused otherwise)
+    time_of_day: Literal['given', 'unknown'] = 'given'
+    # closes of the sessions before d+0 (d-1_close …), for CollatorForVolatility's abnormal_vol
+    pre_closes: int = Field(0, ge=0, le=250)
 
     @property
     def source(self) -> str: return self.events
@@ -265,7 +269,13 @@ class EventStudyBuilder(BaseBuilder):
         missing = [c for c in ('ticker', 'event_start_at_et', 'text') if c not in ev]
         if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours with dataset.config.columns)")
         market = read_market(self.market, self.price_columns) if self.market else None
-        return align_events(ev, read_prices(self.prices, self.price_columns), self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window)
+        px = self.load_prices()
+        out = align_events(ev, px, self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window, self.time_of_day, self.events)
+        return add_pre_closes(out, px, self.pre_closes, self.adjust, self.calendar) if self.pre_closes else out
+
+    def load_prices(self) -> dict[str, pd.DataFrame]:
+        "Daily prices by ticker (also what the risk baselines read)."
+        return read_prices(self.prices, self.price_columns)
 
 # %% ../../nbs/02d_data_builders.ipynb #c9f4f46f
 @registry.register_builder('FinancialTranscriptBuilder')

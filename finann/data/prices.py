@@ -14,11 +14,12 @@ from ..config import did_you_mean
 from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, parse_event_times, table_files, table_stem
 
 # %% auto #0
-__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'SPLIT_RATIOS', 'prices_table', 'read_prices', 'split_like_jumps', 'rolling_beta',
-           'align_events']
+__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'SPLIT_RATIOS', 'TIME_OF_DAY_UNKNOWN', 'prices_table', 'read_prices',
+           'split_like_jumps', 'rolling_beta', 'align_events', 'log_realised_vol', 'adjusted_closes', 'add_pre_closes']
 
 # %% ../../nbs/02c_data_prices.ipynb #c9e77269
-PRICE_FIELDS = ('date', 'open', 'close')  # required in price files; 'adj_close' is optional
+# required in price files; 'open' and 'adj_close' are optional (a close-to-close label needs no opens)
+PRICE_FIELDS = ('date', 'close')
 
 # %% ../../nbs/02c_data_prices.ipynb #beaadc3a
 _NUMBER = re.compile(r'^\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?\s*$')  # 1234.5 or 1,234.5
@@ -39,13 +40,15 @@ def prices_table(df:pd.DataFrame, where:str, columns:dict|None) -> pd.DataFrame:
     rows = df['_row'].to_numpy() if '_row' in df else np.arange(1, len(df) + 1)  # rows of the file, from 1
     df = df.rename(columns=column_names([c for c in df.columns], columns, where))
     missing = [c for c in PRICE_FIELDS if c not in df]
-    if missing: raise DataError(f"{where}: missing price column(s) {', '.join(missing)} (need date, open, close; adj_close optional)")
+    if missing: raise DataError(f"{where}: missing price column(s) {', '.join(missing)} (need date, close; open and adj_close optional)")
     out = pd.DataFrame({'date': pd.to_datetime(df['date'], errors='coerce', format='mixed')})
     bad = out['date'].isna()
     if bad.any(): raise DataError(f"{where}: row {rows[int(np.flatnonzero(bad)[0])]}, column date: unparsable date {df['date'].iloc[int(np.flatnonzero(bad)[0])]!r}")
     out['date'] = out['date'].dt.tz_localize(None).dt.normalize() if out['date'].dt.tz is not None else out['date'].dt.normalize()
     for c in ('open', 'close', 'adj_close'):
         if c in df: out[c] = _price_numbers(df[c].reset_index(drop=True), where, c, rows)
+    # closes only: a label that reads an open is refused by the label scheme, naming it
+    if 'open' not in out: out['open'] = np.nan
     dup = out.duplicated('date', keep=False) & ~out.duplicated(keep=False)  # the same date with different prices
     if dup.any():
         d = out.loc[dup, 'date'].iloc[0]
@@ -139,14 +142,34 @@ def rolling_beta(stock:np.ndarray, market:np.ndarray, end:np.ndarray, window:int
     cnt, cov, var = w(n), w(n) * w(sxy) - w(sx) * w(sy), w(n) * w(sxx) - w(sx) ** 2
     return np.where((cnt >= window / 2) & (var > 0), cov / np.where(var > 0, var, 1), np.nan)
 
+# %% ../../nbs/02c_data_prices.ipynb #e92ecc51
+TIME_OF_DAY_UNKNOWN = ("unknown: each event is placed before the open of its date, so d+0 is the session before and d+1 the date's own; "
+                       "a label from d+0's close over 2 or more sessions covers a call before the open and one after the close")
+
+def _time_of_day(wall:pd.Series, tickers:pd.Series, time_of_day:str, source:str) -> pd.Series:
+    """Event times in exchange time: as given (a time exactly at midnight is refused: a date without a time?), or each
+    date's midnight."""
+    if time_of_day == 'unknown': return wall.dt.normalize()
+    if time_of_day != 'given': raise DataError(f"dataset.config.time_of_day: '{time_of_day}' is not 'given' or 'unknown'")
+    midnight = (wall.notna() & (wall == wall.dt.normalize())).to_numpy()
+    if midnight.any():
+        i = int(np.flatnonzero(midnight)[0])
+        raise DataError(f"{source}: {int(midnight.sum())} event(s) at exactly midnight (first: row {i + 1}, {tickers.iloc[i]} on {wall.iloc[i]:%Y-%m-%d}): "
+                        """dates without a time of day? A call before the open and one after the close move different
+                        sessions;"""
+                        "set dataset.config.time_of_day: unknown (a label from d+0_close spanning 2+ sessions covers both), or give the times")
+    return wall
+
 # %% ../../nbs/02c_data_prices.ipynb #69202f2f
 def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:str='America/New_York', adjust:bool=True,
-                 market:pd.DataFrame|None=None, horizon:int=3, calendar:str=DEFAULT_CALENDAR, beta_window:int|None=None) -> pd.DataFrame:
+                 market:pd.DataFrame|None=None, horizon:int=3, calendar:str=DEFAULT_CALENDAR, beta_window:int|None=None,
+                 time_of_day:str='given', source:str='events') -> pd.DataFrame:
     "Events (ticker, event_start_at_et, text) with their price points: `d+0_close`, then d+1 … d+`horizon` opens and closes (and `beta` on the market)."
     st, columns = session_table(calendar), price_columns(horizon, reference=True)
     ev = events.reset_index(drop=True).copy()
     ev['ticker'] = ev['ticker'].astype('string').str.strip().str.upper()
     wall = parse_event_times(ev['event_start_at_et'], timezone, wall_clock=False).dt.tz_convert(str(exchange_calendar(calendar).tz)).dt.tz_localize(None)
+    wall = _time_of_day(wall, ev['ticker'], time_of_day, source)
     ev['event_start_at_et'] = wall.dt.strftime(TIME_FORMAT)
     d0, d1 = locate_sessions(wall.fillna(st['open'].iloc[0]), calendar)  # a missing time gets any session: it is dropped below
     sess = np.column_stack([d0] + [d1 + k for k in range(horizon)])     # (n, 1 + horizon) rows of `st`: d+0, d+1 … d+horizon
@@ -185,10 +208,60 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
     ok = reason.isna().values
     out['d+1_date'] = np.where(ok, pd.Series(st['date'].values[np.minimum(d1, len(st) - 1)]).dt.strftime('%Y-%m-%d'), None)
     out['_drop_reason'] = reason
+    # one text per event, at its time: a label that starts at d+0's close, before it, is untradable
+    if 'last_text_at' not in out:
+        out['last_text_at'] = out['event_start_at_et']
+        out['d+0_close_at'] = np.where(ok, pd.Series(st['close'].values[np.clip(d0, 0, len(st) - 1)]).dt.strftime(TIME_FORMAT), None)
     if market is not None:
         gap = out['_drop_reason'].isna() & out[[f'market_{c}' for c in columns]].isna().any(axis=1)
         out.loc[gap, '_drop_reason'] = 'missing market price'
         if beta_window: out.loc[out['_drop_reason'].isna() & out['beta'].isna(), '_drop_reason'] = f'fewer than {beta_window // 2} returns for beta'
     out.attrs['report'] = {**({'sessions_missing': gaps} if gaps else {}), **({'notices': notices} if notices else {}),  # clean_events adds these to the drop report
-                           **({'beta_window': f'{beta_window} sessions up to d+0'} if market is not None and beta_window else {})}
+                           **({'beta_window': f'{beta_window} sessions up to d+0'} if market is not None and beta_window else {}),
+                           **({'time_of_day': TIME_OF_DAY_UNKNOWN} if time_of_day == 'unknown' else {})}
+    return out
+
+# %% ../../nbs/02c_data_prices.ipynb #9f9af839
+def log_realised_vol(closes) -> np.ndarray:
+    """(n,) log of the root mean square of the daily log returns along each row of (n, k + 1) closes: the literature's
+    log volatility (−inf for a constant price)."""
+    c = np.asarray(closes, dtype=np.float64)
+    if c.ndim != 2 or c.shape[1] < 2: raise DataError(f"log_realised_vol needs (events × sessions) closes with 2 or more sessions, got shape {c.shape}")
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return 0.5 * np.log(np.mean(np.square(np.diff(np.log(c), axis=1)), axis=1))
+
+# %% ../../nbs/02c_data_prices.ipynb #058ca4e6
+def adjusted_closes(prices:dict[str, pd.DataFrame], adjust:bool=True) -> dict[str, pd.DataFrame]:
+    """Ticker -> (date, close) with closes adjusted by adj_close / close when present, as `align_events` adjusts them:
+    the risk baselines' history."""
+    out = {}
+    for t, px in prices.items():
+        factor = (px['adj_close'] / px['close']).to_numpy() if adjust and 'adj_close' in px else 1.0
+        c = px['close'].to_numpy(np.float64) * factor
+        # a missing or non-positive close is not a price; `align_events` names such events
+        ok = np.isfinite(c) & (c > 0)
+        out[t] = pd.DataFrame({'date': px['date'].to_numpy()[ok], 'close': c[ok]})
+    return out
+
+# %% ../../nbs/02c_data_prices.ipynb #8c68615e
+def add_pre_closes(events:pd.DataFrame, prices:dict[str, pd.DataFrame], lookback:int, adjust:bool=True,
+                   calendar:str=DEFAULT_CALENDAR) -> pd.DataFrame:
+    """`align_events`' events with the closes of the `lookback` sessions before d+0 (`d-j_close`, adjusted alike); an
+    event without them is dropped, counted."""
+    st = session_table(calendar)['date'].values
+    out, names = events.copy(), [f'd-{j}_close' for j in range(lookback, 0, -1)]
+    d1 = pd.to_datetime(out['d+1_date']).to_numpy()
+    row1 = np.where(pd.isna(d1), -1, np.searchsorted(st, d1.astype(st.dtype)))  # d+1's calendar row
+    vals = np.full((len(out), lookback), np.nan)
+    for t, idx in out.groupby('ticker').groups.items():
+        idx, px = np.asarray(idx), prices.get(t)
+        if px is None: continue
+        pos = _session_rows(px['date'].values, st)
+        close = px['close'].to_numpy() * ((px['adj_close'] / px['close']).to_numpy() if adjust and 'adj_close' in px else 1.0)
+        r = row1[idx, None] - 1 - np.arange(lookback, 0, -1)[None, :]  # (n, lookback) calendar rows of d-lookback … d-1
+        at = np.where((r >= 0) & (row1[idx, None] >= 0), pos[np.clip(r, 0, None)], -1)
+        vals[idx] = np.where(at >= 0, close[np.clip(at, 0, None)], np.nan)
+    out[names] = vals
+    short = ~(vals > 0).all(1) & out['_drop_reason'].isna().to_numpy()
+    out.loc[short, '_drop_reason'] = f'fewer than {lookback} sessions before the event'
     return out

@@ -214,7 +214,9 @@ def _drop_reasons(df:pd.DataFrame, when:pd.Series) -> tuple[pd.Series, dict]:
     else: checks.append((df['texts'].map(len) == 0, 'window without texts', 'texts'))  # a text stream's events
     checks += [(when.isna(), 'unparsable date', 'event_start_at_et'), (~df['ticker'].map(_is_text), 'missing ticker', 'ticker')]
     # NaN compares False, so a missing price is caught too
-    checks += [(~(pd.to_numeric(df[c], errors='coerce') > 0), 'missing or non-positive price', c) for c in event_price_columns(df)]
+    # opens that are missing on every row come from price files with closes only: a label that reads one is refused by the label scheme
+    cols = [c for c in event_price_columns(df) if not (c.endswith('_open') and df[c].isna().all())]
+    checks += [(~(pd.to_numeric(df[c], errors='coerce') > 0), 'missing or non-positive price', c) for c in cols]
     key = [c for c in ('ticker', 'event_start_at_et', 'text') if c in df]
     checks.append((df.duplicated(subset=key, keep='first'), 'duplicate event', ', '.join(key)))
     return first_reasons(df.index, checks)
@@ -264,6 +266,7 @@ def format_report(report:dict) -> str:
         lines.append(f"  {'dropped: ' + reason:<34}{n:>9}   first: {w.get('file', '')} row {w.get('row', '')}, column {w.get('column', '')}")
     if 'texts' in report: lines += ['  texts: ' + format_report(report['texts']).replace('\n', '\n  ')]  # a text stream's texts, counted the same way
     if report.get('beta_window'): lines.append(f"  {'beta estimated on':<34}{report['beta_window']:>9}")
+    if report.get('time_of_day'): lines.append(f"  time of day {report['time_of_day']}")
     if report.get('untradable_accepted'): lines.append(f"  {'untradable, accepted':<34}{report['untradable_accepted']:>9}   (allow_untradable: true)")
     for ticker, gap in report.get('sessions_missing', {}).items():
         lines.append(f"  {'sessions missing: ' + ticker:<34}{gap['count']:>9}   first: {gap['first']}")

@@ -11,7 +11,7 @@ from pydantic import Field
 from fastcore.basics import patch
 from .schema import DataError, TIME_FORMAT, _is_text, drop_report, first_reasons, parse_event_times, price_point, read_events_file
 from .calendar import exchange_calendar, session_table, trading_sessions
-from .prices import prices_table, align_events, read_prices
+from .prices import prices_table, add_pre_closes, align_events, read_prices
 from .builders import BaseBuilder, LocalTranscriptBuilder
 from ..registry import registry
 
@@ -92,6 +92,8 @@ class TextStreamBuilder(BaseBuilder):
     timezone: str = 'America/New_York'       # of naive timestamps (sessions are in the exchange's own time)
     adjust: bool = True                      # adjust opens and closes by adj_close / close when present
     beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated
+    # closes of the sessions before d+0 (d-1_close …), for CollatorForVolatility's abnormal_vol
+    pre_closes: int = Field(0, ge=0, le=250)
     horizon: int = Field(3, ge=1, le=60)     # price points up to d+horizon; also the purge when used alone (TrainTask purges the label's span)
     cutoff: Literal['open', 'close'] = 'open'  # a window ends at its session's open, or at the previous session's close
     lookback_sessions: int = Field(1, ge=1, le=60)        # a window spans this many sessions' cut-offs...
@@ -146,6 +148,8 @@ def load_frame(self:TextStreamBuilder) -> pd.DataFrame:
     text_report['in no window'] = int(ok.sum() - len(np.unique(np.concatenate(events['text_ids'].values)))) if len(events) else int(ok.sum())
     market = read_market(self.market, self.price_columns) if self.market else None
     out = align_events(events, prices, tz, self.adjust, market, self.horizon, self.calendar, self.beta_window)
+    # abnormal volatility's pre-event closes
+    if self.pre_closes: out = add_pre_closes(out, prices, self.pre_closes, self.adjust, self.calendar)
     out.attrs['report'] = {**out.attrs.get('report', {}), **tx.attrs.get('report', {}),  # what reading the texts counted (days skipped)
                            'texts': text_report, 'windows_without_texts': self.windows_without_texts(out)}
     return out

@@ -5,13 +5,22 @@
 # %% ../../nbs/08b_evaluate_baselines.ipynb #80a3dca8
 from __future__ import annotations
 import warnings
+from typing import ClassVar
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
+from sklearn.base import BaseEstimator
+from ..collator import column_array
 from .metrics import EvaluationError, checked_vector, checked_labels, same_length
+from ..registry import registry
 
 # %% auto #0
 __all__ = ['majority_baseline', 'ticker_baseline', 'logistic_baseline', 'ridge_baseline', 'tfidf_baseline', 'lm_word_lists',
-           'lm_tone', 'lm_tone_baseline', 'previous_moves', 'momentum_baseline']
+           'lm_tone', 'lm_tone_baseline', 'previous_moves', 'momentum_baseline', 'SplitData', 'Baseline',
+           'register_baseline', 'get_baseline_class', 'list_baselines', 'baseline_ladder', 'MajorityBaseline',
+           'TrainMeanBaseline', 'TickerBaseline', 'LinearBaseline', 'LogisticBaseline', 'RidgeBaseline',
+           'TfidfBaseline', 'LmToneBaseline', 'MomentumBaseline', 'PastVolBaseline', 'PastVol30Baseline',
+           'GarchBaseline']
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #6e9096b8
 def _class_frequencies(labels:np.ndarray, num_labels:int) -> np.ndarray:
@@ -165,3 +174,368 @@ def momentum_baseline(previous,       # `previous_moves` of the train events the
     prev = np.asarray(previous, dtype=np.float64)
     X = np.stack([np.nan_to_num(prev), np.isnan(prev)], 1) * [100, 1]  # moves in percent: the solver's scale
     return _fit_logistic(X[:len(y)], y, X[len(y):], num_labels, seed)
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #9cfe90af
+class SplitData:
+    """One split as a baseline reads it: labels and, read only when asked, tickers, event times, texts, vectors, moves
+    and prices."""
+    def __init__(self, labels,                    # (n,) class ids, or regression targets
+                 problem_type:str='regression',  # or 'single_label_classification'
+                 num_labels:int=1,
+                 # the split's events (a `datasets.Dataset`, DataFrame or dict of columns)
+                 events=None,
+                 X=None,                         # (n, dim) vectors, or a function that returns them
+                 texts=None, tickers=None, times=None, moves=None,  # (n,) each; default: read from `events`
+                 name:str='train',
+                 # the `SplitData` of the splits before this one (look-backs: the previous move)
+                 earlier:list|None=None,
+                 prices=None,                    # ticker -> daily closes (date, close), or a function that returns them: the risk baselines
+                 horizon:int=3,                  # sessions the label spans (d+1 … d+horizon)
+                ):
+        self.labels, self.problem_type, self.num_labels, self.events, self._X = np.asarray(labels), problem_type, num_labels, events, X
+        self._given = {'texts': texts, 'tickers': tickers, 'times': times, 'moves': moves}
+        self.name, self.earlier, self._prices, self.horizon = name, list(earlier or []), prices, horizon
+    def __len__(self) -> int: return len(self.labels)
+    @property
+    def prices(self) -> dict|None:
+        if callable(self._prices): self._prices = self._prices()  # read only when a risk baseline asks
+        return self._prices
+    @property
+    def is_classification(self) -> bool: return self.problem_type != 'regression'
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #afd4df5e
+@patch
+def column(self:SplitData, name:str) -> np.ndarray:
+    "The events' column `name` as an ndarray, or one line naming what is missing."
+    have = [] if self.events is None else list(getattr(self.events, 'column_names', None) or list(self.events.keys() if isinstance(self.events, dict) else self.events.columns))
+    if name not in have: raise EvaluationError(f"the {self.name} events have no column '{name}'")
+    return column_array(self.events, name)
+
+@patch
+def _read(self:SplitData, key:str, read) -> np.ndarray:
+    "A given array (or the result of a given function), else `read()`; read once."
+    v = self._given[key]
+    v = self._given[key] = read() if v is None else v() if callable(v) else v
+    return np.asarray(v, dtype=np.float64 if key == 'moves' else object)
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #183072c0
+@patch(as_prop=True)
+def tickers(self:SplitData) -> np.ndarray: return self._read('tickers', lambda: self.column('ticker'))
+@patch(as_prop=True)
+def times(self:SplitData) -> np.ndarray: return self._read('times', lambda: self.column('event_start_at_et'))
+@patch(as_prop=True)
+def moves(self:SplitData) -> np.ndarray:
+    "Each event's move (a fraction) when given, else its label: what the previous-move baseline looks back on."
+    return self._read('moves', lambda: self.labels)
+@patch(as_prop=True)
+def texts(self:SplitData) -> np.ndarray:
+    """The texts; a text stream's event (its `texts`, many short posts) is read as its posts joined: the text baselines
+    are bags of words."""
+    def read():
+        try: return np.array([' '.join(t) for t in self.column('texts')], dtype=object)
+        except EvaluationError: return self.column('text')
+    return self._read('texts', read)
+@patch(as_prop=True)
+def X(self:SplitData) -> np.ndarray:
+    "(n, dim) float64 vectors."
+    if callable(self._X): self._X = self._X()
+    if self._X is None: raise EvaluationError(f"the {self.name} split has no vectors")
+    return _matrix(self._X, f'{self.name} vectors')
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #18b5879b
+@patch
+def sample(self:SplitData, n:int|None, seed:int=0) -> SplitData:
+    """At most `n` of the events, drawn without replacement (seeded) in their order: a linear model on 256-1024
+    features gains nothing from more than ~1e5."""
+    if n is None or len(self) <= n: return self
+    rows = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
+    lazy = lambda key: (lambda: getattr(self, key)[rows])
+    X = (lambda: self.X[rows]) if self._X is not None else None
+    return SplitData(self.labels[rows], self.problem_type, self.num_labels, None, X, name=self.name, prices=self._prices, horizon=self.horizon,
+                     **{k: lazy(k) for k in ('texts', 'tickers', 'times', 'moves')})
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #b6874ef6
+class Baseline(BaseEstimator):
+    """A baseline with scikit-learn's shape: `__init__` stores parameters, `fit(train)` returns self, fitted state ends
+    in `_`."""
+    problem_types: ClassVar[tuple[str, ...]] = ('single_label_classification', 'regression')  # what it can score
+    # the label kinds ('class', 'return', 'volatility', 'other') whose default ladder holds it
+    ladders: ClassVar[tuple[str, ...]] = ()
+    rung: ClassVar[int] = 9  # its place on the ladder, simplest first (reports list the baselines in this order)
+    def fit(self, train:SplitData) -> Baseline: raise NotImplementedError
+    def predict_proba(self, data:SplitData) -> np.ndarray:
+        "(n, num_labels) class probabilities."
+        raise EvaluationError(f"baseline {self.name} predicts numbers, not classes")
+    def predict(self, data:SplitData) -> np.ndarray:
+        "(n,) predictions: the most probable class, or the predicted number."
+        return self.predict_proba(data).argmax(1)
+    def scores(self, data:SplitData) -> np.ndarray:
+        "What the model's own scores are for this problem: class probabilities, or predicted numbers."
+        return self.predict_proba(data) if data.is_classification else self.predict(data)
+    @property
+    def name(self) -> str: return getattr(type(self), 'registered_name', type(self).__name__)
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #61730d1e
+def register_baseline(name:str):
+    "Register a `Baseline` subclass under `name` (its name in `evaluator.baselines` and in `baseline_<name>` columns)."
+    def wrap(cls):
+        cls.registered_name = name
+        return registry.register_baseline(name)(cls)
+    return wrap
+
+def get_baseline_class(name:str) -> type[Baseline]:
+    "The baseline class registered under `name`, or one line listing the registered ones with the closest name."
+    return registry.get_baseline_class(name)
+
+def list_baselines() -> list[str]: return registry.list_baselines()
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #db013c5e
+def baseline_ladder(label_kind:str) -> list[str]:
+    """The baselines fitted when `evaluator.baselines` is null: those whose `ladders` hold the label's kind ('class',
+    'return', 'volatility', 'other')."""
+    names = [n for n in list_baselines() if label_kind in get_baseline_class(n).ladders]
+    return sorted(names, key=lambda n: get_baseline_class(n).rung)  # stable: a rung's names stay alphabetical
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #4d28c35f
+@register_baseline('majority')
+class MajorityBaseline(Baseline):
+    """The train class frequencies for every event: it predicts the train majority class, and its log-loss is the
+    prior's."""
+    rung = 0
+    problem_types, ladders = ('single_label_classification',), ('class',)
+    def fit(self, train):
+        self.freq_ = _class_frequencies(checked_labels(train.labels, train.num_labels, 'train labels'), train.num_labels)
+        return self
+    def predict_proba(self, data): return np.tile(self.freq_, (len(data), 1))
+
+@register_baseline('train_mean')
+class TrainMeanBaseline(Baseline):
+    "The train mean of the target for every event: the reference of R² out of sample."
+    rung = 0
+    problem_types, ladders = ('regression',), ('return', 'volatility', 'other')
+    def fit(self, train):
+        self.mean_ = float(np.mean(checked_vector(train.labels, 'train labels', np.float64)))
+        return self
+    def predict(self, data): return np.full(len(data), self.mean_)
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #80b0177e
+@register_baseline('ticker')
+class TickerBaseline(Baseline):
+    """Each ticker's usual label on train: its class counts plus one pseudo-event spread as the overall frequencies, or
+    its mean target; unseen tickers get the overall ones."""
+    rung = 1
+    ladders = ('class', 'return', 'volatility', 'other')
+    def fit(self, train):
+        codes, tickers = pd.factorize(pd.Series(train.tickers))
+        self.tickers_ = pd.Index(tickers)
+        if train.is_classification:
+            y, k = checked_labels(train.labels, train.num_labels, 'train labels'), train.num_labels
+            self.prior_ = _class_frequencies(y, k)
+            counts = np.zeros((len(tickers), k)); np.add.at(counts, (codes, y), 1)
+            # the pseudo-event weighs < 1: the argmax is the ticker's majority label (ties go to the overall majority), log-loss stays finite
+            self.table_ = (counts + self.prior_) / (counts.sum(1, keepdims=True) + 1)
+        else:
+            y = checked_vector(train.labels, 'train labels', np.float64)
+            self.prior_, self.table_ = float(y.mean()), pd.Series(y).groupby(codes).mean().to_numpy()
+        return self
+    def _lookup(self, data):
+        at = self.tickers_.get_indexer(data.tickers)
+        return at, at >= 0
+    def predict_proba(self, data):
+        at, seen = self._lookup(data)
+        return np.where(seen[:, None], self.table_[at], self.prior_)
+    def predict(self, data):
+        if np.ndim(self.prior_): return self.predict_proba(data).argmax(1)
+        at, seen = self._lookup(data)
+        return np.where(seen, self.table_[at], self.prior_)
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #602ed6c0
+class LinearBaseline(Baseline):
+    """A logistic regression (classes) or ridge regression (numbers) on features of the events, fitted on a seeded
+    sample of train."""
+    # scale each feature to unit variance first (not TF-IDF: rare n-grams would weigh most)
+    standardise: ClassVar[bool] = True
+    def __init__(self, seed:int=0, max_train:int|None=100_000, C:float=1.0, alpha:float=1.0):
+        self.seed, self.max_train, self.C, self.alpha = seed, max_train, C, alpha
+    def features(self, data:SplitData, fitting:bool=False):
+        "(n, p) features of the events; `fitting`: learn the transformation (e.g. a vocabulary) from these."
+        raise NotImplementedError
+    def fit(self, train):
+        from sklearn.linear_model import LogisticRegression, Ridge
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        train = train.sample(self.max_train, self.seed)
+        X = self.features(train, fitting=True)
+        scale = [StandardScaler()] if self.standardise else []
+        if train.is_classification:
+            y = checked_labels(train.labels, train.num_labels, 'train labels')
+            if len(np.unique(y)) < 2: raise EvaluationError(f"train labels hold only class {y[0].item()}; a logistic regression needs two or more")
+            self.num_labels_ = train.num_labels
+            self.model_ = make_pipeline(*scale, LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)).fit(X, y)
+        else:
+            self.model_ = make_pipeline(*scale, Ridge(alpha=self.alpha)).fit(X, checked_vector(train.labels, 'train labels', np.float64))
+        return self
+    def predict_proba(self, data):
+        out = np.zeros((len(data), self.num_labels_))
+        # classes absent from train keep probability 0
+        out[:, self.model_.classes_] = self.model_.predict_proba(self.features(data))
+        return out
+    def predict(self, data): return self.model_.predict(self.features(data))
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #895cc8e3
+@register_baseline('logistic')
+class LogisticBaseline(LinearBaseline):
+    "Class probabilities from a multinomial logistic regression on the model's own (standardised) vectors."
+    rung = 2
+    problem_types, ladders = ('single_label_classification',), ('class',)
+    def features(self, data, fitting=False): return data.X
+
+@register_baseline('ridge')
+class RidgeBaseline(LinearBaseline):
+    "A ridge regression on the model's own (standardised) vectors: what a linear read of the embedding gets."
+    rung = 2
+    problem_types, ladders = ('regression',), ('return', 'volatility', 'other')
+    def features(self, data, fitting=False): return data.X
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #78e7c3e3
+@register_baseline('tfidf')
+class TfidfBaseline(LinearBaseline):
+    """A linear model on TF-IDF word uni- and bigrams of the text (logistic for classes, ridge for numbers): a text
+    model with no encoder."""
+    rung, standardise = 3, False  # TF-IDF rows are already comparable; scaled, rare n-grams would weigh most
+    ladders = ('class', 'return', 'volatility', 'other')
+    def __init__(self, seed:int=0, max_train:int|None=100_000, C:float=1.0, alpha:float=1.0, max_features:int=50_000):
+        super().__init__(seed, max_train, C, alpha); self.max_features = max_features
+    def features(self, data, fitting=False):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        if not fitting: return self.vectorizer_.transform(list(data.texts))
+        # float64: float32 probabilities miss sum-to-one by ~3e-8, past the tolerance of sklearn's log_loss (which then warns)
+        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=self.max_features, sublinear_tf=True, dtype=np.float64)
+        try: return self.vectorizer_.fit_transform(list(data.texts))
+        except ValueError as e: raise EvaluationError(f"train texts: {e}") from None  # e.g. no word occurs in two texts
+
+@register_baseline('lm_tone')
+class LmToneBaseline(LinearBaseline):
+    """A linear model on one feature, the text's Loughran–McDonald tone (`lm_tone`): does the dictionary's sentiment
+    already say it?"""
+    rung = 4
+    ladders = ('class', 'return', 'volatility', 'other')
+    def features(self, data, fitting=False): return lm_tone(data.texts)[:, None]
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #0205d16c
+@register_baseline('momentum')
+class MomentumBaseline(LinearBaseline):
+    """A linear model on the ticker's previous known value (`previous_moves`: its move for classes, its target for
+    numbers) and whether it has one."""
+    rung = 5
+    ladders = ('class', 'return', 'volatility', 'other')
+    def __init__(self, seed:int=0, max_train:int|None=None, C:float=1.0, alpha:float=1.0): super().__init__(seed, max_train, C, alpha)
+    def features(self, data, fitting=False):
+        splits = [*data.earlier, data]  # the look-back reads every earlier split's events, then this one's
+        value = (lambda s: s.moves) if data.is_classification else (lambda s: checked_vector(s.labels, f'{s.name} labels', np.float64))
+        prev = previous_moves(*(np.concatenate([f(s) for s in splits]) for f in (lambda s: s.tickers, lambda s: s.times, value)),
+                              horizon=data.horizon)[-len(data):]
+        scale = 100 if data.is_classification else 1  # moves in percent: the solver's scale
+        return np.stack([np.nan_to_num(prev) * scale, np.isnan(prev)], 1)
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #07bf4ace
+def _history(data:SplitData, ticker:str) -> tuple[np.ndarray, np.ndarray]:
+    "A ticker's daily log returns (n,) and their dates (n,), from `data.prices`, or one line saying what is missing."
+    if data.prices is None: raise EvaluationError("needs daily prices: a builder with price files (EventStudyBuilder's prices, a text stream's)")
+    px = data.prices.get(ticker)
+    if px is None or len(px) < 2: return np.array([]), np.array([], dtype='datetime64[ns]')
+    return np.diff(np.log(px['close'].to_numpy(np.float64))), px['date'].to_numpy()[1:]
+
+def _d0_rows(dates:np.ndarray, d1_dates) -> np.ndarray:
+    "Per event, the row of the return that ends at d+0's close (the last return dated before d+1); -1 with none."
+    return np.searchsorted(dates, pd.to_datetime(pd.Series(d1_dates)).to_numpy().astype(dates.dtype), 'left') - 1
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #b6409598
+def _subset(data:SplitData, rows) -> SplitData:
+    "The events of `data` at `rows` (a bool mask or indices)."
+    rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
+    ev = None if data.events is None else data.events.select(rows) if hasattr(data.events, 'select') else \
+         data.events.iloc[rows] if hasattr(data.events, 'iloc') else {k: np.asarray(v)[rows] for k, v in data.events.items()}
+    return SplitData(data.labels[rows], data.problem_type, data.num_labels, ev, name=data.name, prices=data._prices, horizon=data.horizon,
+                     tickers=data.tickers[rows], times=lambda: data.times[rows])
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #ff50eb9b
+@register_baseline('past_vol')
+class PastVolBaseline(Baseline):
+    """PEV: the label's statistic (`log_realised_vol`) over the `window` sessions up to d+0 (None: the label's span);
+    with fewer than 2 returns there, the train mean (counted)."""
+    rung = 6
+    problem_types, ladders = ('regression',), ('volatility',)
+    def __init__(self, window:int|None=None): self.window = window
+    def fit(self, train):
+        self.mean_, self.notes_ = float(np.mean(checked_vector(train.labels, 'train labels', np.float64))), {}
+        return self
+    def predict(self, data):
+        w, out = self.window or data.horizon, np.full(len(data), self.mean_)
+        d1, tickers = data.column('d+1_date'), data.tickers
+        for t in pd.unique(tickers):
+            at = np.flatnonzero(tickers == t)
+            r, dates = _history(data, t)
+            end = _d0_rows(dates, d1[at]) + 1
+            # prefix sums: each window's mean square in two lookups
+            sq = np.r_[0., np.cumsum(r * r)]; lo = np.maximum(end - w, 0)
+            n = end - lo; ok = n >= 2
+            ms = np.divide(sq[end] - sq[lo], n, out=np.zeros(len(at)), where=ok)
+            ok &= ms > 0  # a constant price: log 0 is no forecast
+            out[at[ok]] = 0.5 * np.log(ms[ok])
+            if (~ok).any(): self.notes_['train mean (fewer than 2 past returns, or none non-zero)'] = self.notes_.get('train mean (fewer than 2 past returns, or none non-zero)', 0) + int((~ok).sum())
+        return out
+
+@register_baseline('past_vol_30')
+class PastVol30Baseline(PastVolBaseline):
+    "PEV over the 30 sessions up to d+0, whatever the label's span."
+    def __init__(self, window:int|None=30): self.window = window
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #84cfe0f3
+@register_baseline('garch')
+class GarchBaseline(Baseline):
+    """GARCH(1,1) per ticker (`arch`), fitted on its returns up to the last train event's d+1 and forecast over d+1 …
+    d+k from d+0; too little history: PEV (counted)."""
+    rung = 7
+    problem_types, ladders = ('regression',), ('volatility',)
+    def __init__(self, min_returns:int=250): self.min_returns = min_returns
+    def fit(self, train):
+        import warnings
+        from arch import arch_model
+        cut = pd.to_datetime(pd.Series(train.column('d+1_date'))).max().to_datetime64()
+        self.models_, self.notes_, self.fallback_ = {}, {}, PastVolBaseline().fit(train)
+        if train.prices is None: _history(train, '')  # one line: no prices to fit on
+        for t in train.prices:
+            r, dates = _history(train, t)
+            n = int(np.searchsorted(dates, cut.astype(dates.dtype), 'right'))  # returns dated up to the cut
+            if n < self.min_returns or np.ptp(r[:n]) == 0: continue
+            # percent: arch's scale
+            am = arch_model(pd.Series(100 * r, index=dates), mean='Constant', vol='GARCH', p=1, q=1, rescale=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')  # convergence is read from the result, below
+                res = am.fit(last_obs=n, disp='off')
+            if res.convergence_flag == 0: self.models_[t] = res
+        return self
+
+# %% ../../nbs/08b_evaluate_baselines.ipynb #5f656e13
+@patch
+def predict(self:GarchBaseline, data):
+    "log √(mean over h = 1 … k of the forecast E[r²]) from each event's d+0; tickers without a fitted model get PEV."
+    out, k = np.full(len(data), np.nan), data.horizon
+    d1, tickers = data.column('d+1_date'), data.tickers
+    for t in pd.unique(tickers):
+        at, res = np.flatnonzero(tickers == t), self.models_.get(t)
+        if res is not None:
+            r, dates = _history(data, t)
+            rows = _d0_rows(dates, d1[at]); ok = rows >= 0
+            if ok.any():
+                # row t: forecasts of t+1 … t+k from returns up to t
+                fc = res.forecast(horizon=k, start=dates[rows[ok].min()], reindex=False)
+                var = fc.variance.reindex(dates[rows[ok]]).to_numpy() + res.params['mu'] ** 2
+                out[at[ok]] = 0.5 * np.log(var.mean(1)) - np.log(100)
+    miss = np.isnan(out)
+    if miss.any():
+        out[miss] = self.fallback_.predict(_subset(data, miss))
+        key = f'past_vol (a ticker with fewer than {self.min_returns} returns before the train end, constant, or not converged)'
+        self.notes_[key] = self.notes_.get(key, 0) + int(miss.sum())
+    return out

@@ -11,9 +11,9 @@ import pandas as pd
 from ..config import FinannError
 
 # %% auto #0
-__all__ = ['CI_METRICS', 'EvaluationError', 'checked_vector', 'same_length', 'checked_labels', 'direction_hits',
+__all__ = ['RISK_METRICS', 'CI_METRICS', 'EvaluationError', 'checked_vector', 'same_length', 'checked_labels', 'direction_hits',
            'direction_accuracy', 'classification_metrics', 'regression_metrics', 'classification_report',
-           'regression_report', 'bootstrap_draws', 'bootstrap_ci', 'ci_metric']
+           'regression_report', 'risk_report', 'risk_eval_metrics', 'bootstrap_draws', 'bootstrap_ci', 'ci_metric']
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #49529018
 class EvaluationError(FinannError, ValueError):
@@ -140,6 +140,38 @@ def regression_report(y_true, # true moves, shape (n,)
             'cosine': float(y_true @ y_pred / norms) if norms > 0 else float('nan'),  # undefined for an all-zero vector
             'direction_accuracy': direction_accuracy(y_true, y_pred)}
 
+# %% ../../nbs/08a_evaluate_metrics.ipynb #43870170
+RISK_METRICS = {'mse': 'mean squared error of the log volatility (the literature\'s headline; lower is better)',
+                'mae': 'mean absolute error (lower is better)',
+                'r2_oos': 'R² out of sample: 1 − MSE / MSE of the train mean (above 0 beats the train mean)',
+                'spearman': 'Spearman rank correlation of prediction and outcome (does it order the events by risk?)',
+                'qlike': 'QLIKE, the variance loss robust to noise in realised volatility: mean of σ²/σ̂² − log(σ²/σ̂²) − 1 (0 is perfect)'}
+
+def risk_report(y_true,                # true targets (log volatility), shape (n,)
+                y_pred,                # predicted targets, shape (n,)
+                train_mean:float|None=None, # the train mean of the target: the reference of R² out of sample
+                log_vol:bool=True,     # the target is a log volatility: QLIKE compares the variances exp(2y)
+               ) -> dict:
+    """MSE, MAE, R² out of sample against the train mean, Spearman and QLIKE of a risk target: no direction, no Sharpe
+    (they are for returns)."""
+    from scipy.stats import spearmanr
+    y, p = checked_vector(y_true, 'y_true', np.float64), checked_vector(y_pred, 'y_pred', np.float64)
+    n = same_length(y_true=y, y_pred=p)
+    mse = float(np.mean((y - p) ** 2))
+    ref = None if train_mean is None else float(np.mean((y - train_mean) ** 2))
+    rho = spearmanr(y, p).statistic if n >= 2 and np.ptp(y) > 0 and np.ptp(p) > 0 else None  # a constant ranks nothing
+    d = 2 * (y - p)  # log(σ² / σ̂²)
+    return {'n': n, 'mse': mse, 'mae': float(np.mean(np.abs(y - p))), 'r2_oos': None if not ref else 1 - mse / ref,
+            'spearman': None if rho is None else float(rho), 'qlike': float(np.mean(np.exp(d) - d - 1)) if log_vol else None}
+
+# %% ../../nbs/08a_evaluate_metrics.ipynb #9db2deac
+def risk_eval_metrics(pred) -> dict[str, float]:
+    """`Trainer` hook for a label without a direction (a volatility): MSE and MAE of the one output, no direction
+    accuracy."""
+    logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+    y, p = np.asarray(pred.label_ids, dtype=np.float64).ravel(), np.asarray(logits, dtype=np.float64)[:, 0]
+    return {'mse': float(np.mean((y - p) ** 2)), 'mae': float(np.mean(np.abs(y - p)))}
+
 # %% ../../nbs/08a_evaluate_metrics.ipynb #14a1d11a
 def bootstrap_draws(metric:Callable[..., float], # called as metric(*resampled_arrays)
                     *arrays,                     # row-aligned arrays, resampled together on their first axis
@@ -183,7 +215,7 @@ def bootstrap_ci(metric:Callable[..., float], # called as metric(*resampled_arra
     return float(lo), float(hi)
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #a5c997f4
-CI_METRICS = {'classification': ('accuracy', 'f1_macro', 'mcc'), 'regression': ('mse', 'direction_accuracy')}
+CI_METRICS = {'classification': ('accuracy', 'f1_macro', 'mcc'), 'regression': ('mse', 'direction_accuracy'), 'risk': ('mse',)}
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #cc46d8cb
 def ci_metric(name:str, num_labels:int) -> Callable[[np.ndarray, np.ndarray], float]:

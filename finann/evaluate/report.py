@@ -51,6 +51,9 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
                       folds=None,              # each event's walk-forward fold: a baseline constant within each fold ranks nothing
                       hold_days:int=3,         # sessions the label's move spans: positions held, for the overlap check
                       configs_tried:int=1,     # configurations tried: adjusts the IC's p-value
+                      label_kind:str='return', # 'volatility' or 'other': a risk report (`risk_report`), no returns-only figures
+                      train_mean:float|None=None, # a risk report's reference for R² out of sample
+                      log_vol:bool=True,       # a risk target that is a log volatility (QLIKE)
                      ) -> dict:
     "One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest with its Sharpe's uncertainty, IC and deciles."
     probs = np.asarray(probs, dtype=np.float64)
@@ -64,6 +67,8 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
     else:
         num_labels, y, pred, scores = 0, checked_vector(labels, 'labels', np.float64), probs, probs
         metrics, to_scores = (lambda p: regression_report(y, p)), (lambda p: np.asarray(p, dtype=np.float64))
+        if label_kind != 'return':  # direction, backtest, IC and deciles are figures for returns only
+            task, moves, metrics = 'risk', None, (lambda p: risk_report(y, p, train_mean, log_vol and label_kind == 'volatility'))
     n = same_length(labels=y, probs=probs, **{k: v for k, v in dict(moves=moves, dates=dates, tickers=tickers).items() if v is not None})
     out = {'task': task, 'n': n, 'model': metrics(probs), 'baselines': {k: metrics(v) for k, v in (baselines or {}).items()}}
 
@@ -110,7 +115,8 @@ def sharpe_text(bt:dict|None) -> str:
 
 # %% ../../nbs/08d_evaluate_report.ipynb #d1d4b344
 HEADLINE = {'classification': [('accuracy', 'accuracy'), ('f1_macro', 'macro-F1'), ('mcc', 'MCC'), ('balanced_accuracy', 'balanced acc.'), ('log_loss', 'log-loss')],
-            'regression': [('mse', 'MSE'), ('direction_accuracy', 'direction acc.'), ('r2', 'R²'), ('cosine', 'cosine')]}
+            'regression': [('mse', 'MSE'), ('direction_accuracy', 'direction acc.'), ('r2', 'R²'), ('cosine', 'cosine')],
+            'risk': [('mse', 'MSE'), ('mae', 'MAE'), ('r2_oos', 'R² oos'), ('spearman', 'Spearman'), ('qlike', 'QLIKE')]}
 
 # %% ../../nbs/08d_evaluate_report.ipynb #327bcd65
 def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.json works too: other keys are skipped)
@@ -133,7 +139,7 @@ def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.
                 continue
             rows.append({by: split, 'n': f"{rep['n']:,}", 'predictor': name, cols[0][1]: _fmt(m.get(cols[0][0])),
                          '95% CI': f"{_fmt(lohi[0])}–{_fmt(lohi[1])}" if lohi else '',
-                         **{label: _fmt(m.get(key)) for key, label in cols[1:]}, 'Sharpe ± se': sharpe_text(bt)})
+                         **{label: _fmt(m.get(key)) for key, label in cols[1:]}, **({} if rep['task'] == 'risk' else {'Sharpe ± se': sharpe_text(bt)})})  # a Sharpe is for returns
     if numbers: return pd.DataFrame(rows, columns=[by, 'predictor', 'n'] if not rows else None).set_index([by, 'predictor'])
     return pd.DataFrame(rows).fillna('')
 
@@ -209,6 +215,8 @@ def _repeats_md(rep:dict) -> list[str]:
         lines.append('| mean ± sd | ' + ' | '.join(f"{_fmt(s['mean'][k])} ± {_fmt(s['sd'][k])}" for k in keys) + ' |')
     if rep.get('skipped_folds'): lines += [''] + [f"**Skipped**: {s}." for s in rep['skipped_folds']]
     if rep.get('skipped_baselines'): lines += [''] + [f"**Baseline {b} not fitted**: {why}." for b, why in rep['skipped_baselines'].items()]
+    for b, notes in (rep.get('baseline_notes') or {}).items():  # counted fallbacks, never silent
+        lines += [''] + [f"**Baseline {b}**: {n:,} prediction(s) fell back to {what}." for what, n in notes.items()]
     return lines
 
 # %% ../../nbs/08d_evaluate_report.ipynb #0a558c3f
@@ -224,6 +232,8 @@ def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_rep
         if rep.get('floor'): lines += [f"**Against the majority class** (the floor every model must clear): {rep['floor']['line']}", '']
         if (t := rep.get('trials')) and t.get('source'): lines += [f"**Configurations tried**: {t['n']}, from {t['source']}.", '']
         lines += [results_table({split: rep}, 'markdown')] + _repeats_md(rep)
+        if rep['task'] == 'risk':
+            lines += ['', '**Metrics**:'] + [f"- {k}: {why}" for k, why in RISK_METRICS.items() if rep['model'].get(k) is not None or k != 'qlike']
         if ci.get('skipped'): lines += ['', f"No intervals: {ci['skipped']}."]
         if ci['metrics']:
             by = {'date': 'whole event dates', 'ticker': 'whole tickers', 'event': 'events'}[ci['by']]
@@ -317,6 +327,7 @@ def repeats_summary(rep:dict) -> list[str]:
         lines.append(f"{len(s['per_seed'])} seeds: {label} {_fmt(s['mean'][key])} ± {_fmt(s['sd'][key])}{sharpe} "
                      "(each seed alone, mean ± sd; the headline scores each event once with the seeds' mean score)")
     lines += rep.get('skipped_folds') or []
+    lines += [f"baseline {b}: {k:,} prediction(s) fell back to {what}" for b, notes in (rep.get('baseline_notes') or {}).items() for what, k in notes.items()]
     return lines
 
 # %% ../../nbs/08d_evaluate_report.ipynb #28c9627f
@@ -375,9 +386,13 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
     for split in ev.splits:
         if not (df['split'] == split).any(): continue
         x = inputs[split] = split_inputs(df, meta, split)
+        kind = meta.get('label_kind', 'return' if k == 1 else 'class')
+        tm = x['baselines'].get('train_mean')  # the train mean's prediction is the train mean
         rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
                                 n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=period, cost_bps=ev.cost_bps, rf=ev.rf, hold_days=hold,
-                                n_trials=n_trials, folds=df.loc[df['split'] == split, 'fold'].to_numpy(), configs_tried=tried['n'])
+                                n_trials=n_trials, folds=df.loc[df['split'] == split, 'fold'].to_numpy(), configs_tried=tried['n'], label_kind=kind,
+                                train_mean=None if tm is None else float(np.asarray(tm)[0]),
+                                log_vol=(meta.get('label') or {}).get('target', 'log_vol') == 'log_vol')
         rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
         y = x['labels']
         counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y.astype(int), minlength=k).tolist()
@@ -395,4 +410,5 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
         if by_seed['seed'].nunique() > 1: out[split]['seeds'] = seed_reports(by_seed, meta, split, ev)
         if meta.get('skipped_folds'): out[split]['skipped_folds'] = meta['skipped_folds']
         if meta.get('skipped_baselines'): out[split]['skipped_baselines'] = meta['skipped_baselines']
+        if meta.get('baseline_notes'): out[split]['baseline_notes'] = meta['baseline_notes']
     return out

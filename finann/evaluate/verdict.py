@@ -24,7 +24,7 @@ def too_little_data(n_events:int, n_dates:int|None=None) -> str|None:
     return f"too little data: {' and '.join(short)}" if short else None
 
 # %% ../../nbs/08e_evaluate_verdict.ipynb #2e18f290
-VERDICT_METRIC = {'classification': 'accuracy', 'regression': 'mse'}  # the headline metric the verdict tests
+VERDICT_METRIC = {'classification': 'accuracy', 'regression': 'mse', 'risk': 'mse'}  # the headline metric the verdict tests
 LOWER_IS_BETTER = ('mse', 'mae', 'log_loss')
 
 # %% ../../nbs/08e_evaluate_verdict.ipynb #3de12cce

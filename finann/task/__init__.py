@@ -15,6 +15,7 @@ from ..config import TrainConfig, load_config, lora_settings, run_name_of, run_o
 from ..registry import registry
 from .. import data, embedding, collator, model, trainer  # noqa: F401  (each registers its classes)
 from ..trainer import compute_metrics, CustomWandbCallback, StopOnSignal, ProgressCallback
+from ..evaluate.metrics import risk_eval_metrics
 from ..collator import column_array, PreloadedEvents
 from ..io import write_atomic
 from ..progress import ProgressLog
@@ -24,7 +25,7 @@ from .tracking import logger, setup_logger, check_wandb_reachable, tracking_env,
 from .guards import (Stopped, UNIT_FILE, finished_units, check_writable, check_output_dir, resolve_resume,
                                 check_same_config, check_eval_split, check_model_config)
 from . import study
-from .study import BASELINE_LADDER, setup_seeds, baseline_names, fit_baselines, unit_record, fit_predict_units
+from .study import setup_seeds, baseline_names, fit_baselines, unit_record, fit_predict_units
 
 # %% auto #0
 __all__ = ['EventVectors', 'embed_events', 'TrainTask', 'setup_task', 'study_flags']
@@ -84,8 +85,7 @@ def setup_task(config:TrainConfig):
 @patch
 def label_horizon(self:TrainTask) -> int:
     "Sessions the label's move spans (`data.schema.label_span`: d+1 open → d+3 close: 3): the purge of splits and folds."
-    col = self.build_collator()
-    return data.schema.label_span(col.start_field, col.end_field)
+    return self.build_collator().span  # a label column's `column_span`, when it gives one
 
 @patch
 def repeats(self:TrainTask) -> bool:
@@ -97,7 +97,9 @@ def repeats(self:TrainTask) -> bool:
 def build_builder(self:TrainTask):
     "The dataset builder named by `dataset.cls_name`, its purge gap the label's span unless set."
     cls, kw = registry.get_builder_class(self.config.dataset.cls_name), dict(self.config.dataset.config)
-    if 'purge_sessions' in getattr(cls, 'model_fields', {}) and kw.get('purge_sessions') is None and self.build_collator().label_column is None:
+    col = self.build_collator()
+    if 'purge_sessions' in getattr(cls, 'model_fields', {}) and kw.get('purge_sessions') is None and (
+            col.label_column is None or getattr(col, 'column_span', None)):
         kw['purge_sessions'] = self.label_horizon()  # the label's span (a label column's span is unknown: the builder's horizon)
     return cls(**kw)
 
@@ -204,8 +206,12 @@ def build_trainer(self:TrainTask, model, collator, train, val=None, args=None, p
     "The registered Trainer subclass for `model`, the collator (with its vectors), the train and val events, and finann's callbacks."
     args = args or self.training_arguments()
     trainer_cls = registry.get_trainer_class(self.config.run.runner)
-    t = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=val, data_collator=collator, compute_metrics=compute_metrics,
+    # a volatility has no direction to be accurate about
+    directional = self.build_collator().label_kind in ('class', 'return')
+    t = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=val, data_collator=collator,
+                    compute_metrics=compute_metrics if directional else risk_eval_metrics,
                     callbacks=[ProgressCallback(progress)] if progress is not None else None)
+    t.log_train_accuracy = directional
     self._stopper = StopOnSignal()
     t.add_callback(self._stopper)
     if 'wandb' in (args.report_to or []):
@@ -291,9 +297,14 @@ def predictions_meta(self:TrainTask, preds=None, skipped_baselines:dict|None=Non
     col = self.build_collator()
     names = baseline_names(self)
     if preds is not None: names = [b for b in names if score_columns(col.num_labels, f'baseline_{b}')[0] in preds.columns]
-    label = {k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target', 'label_column', 'drop_band', 'allow_untradable')}
+    label = {k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target', 'horizon', 'label_column',
+                                                                'column_kind', 'column_span', 'drop_band', 'allow_untradable')}
+    # `fit_baselines` gives why a baseline was skipped (a line) or what it fell back to, counted (a dict)
+    sb = skipped_baselines or {}
     return {'problem_type': col.problem_type, 'num_labels': col.num_labels, 'baselines': names, 'run_name': self.run_name,
-            'skipped_baselines': skipped_baselines or {}, 'label': {'collator': self.config.collator.cls_name, **label}}
+            'skipped_baselines': {k: v for k, v in sb.items() if isinstance(v, str)},
+            'baseline_notes': {k: v for k, v in sb.items() if isinstance(v, dict)},
+            'label_kind': col.label_kind, 'label_span': self.label_horizon(), 'label': {'collator': self.config.collator.cls_name, **label}}
 
 @patch
 def evaluate(self:TrainTask, preds, meta:dict) -> dict:

@@ -16,7 +16,7 @@ from .guards import UNIT_FILE, check_same_config, check_model_config
 from .tracking import start_study_wandb, log_unit
 
 # %% auto #0
-__all__ = ['logger', 'BASELINE_LADDER', 'setup_seeds', 'baseline_names', 'previous_moves', 'fit_baselines', 'fold_units',
+__all__ = ['logger', 'setup_seeds', 'baseline_data', 'baseline_names', 'previous_moves', 'fit_baselines', 'fold_units',
            'unit_record', 'fit_predict_units', 'evaluate_checkpoint']
 
 # %% ../../nbs/07c_task_study.ipynb #85abf361
@@ -30,13 +30,29 @@ def setup_seeds(seed:int) -> None:
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
 
 # %% ../../nbs/07c_task_study.ipynb #14a7a1c6
-BASELINE_LADDER = {'single_label_classification': ['majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum'],
-                   'regression': ['train_mean', 'ridge']}  # `evaluator.baselines: null` fits these
+def baseline_data(task, events, vectors, labels:dict, splits:list[str]) -> dict:
+    """split -> `SplitData` for train and `splits` (each knows the splits before it, and the tickers' daily closes when
+    the builder has price files)."""
+    from finann.evaluate.baselines import SplitData
+    from finann.data.prices import adjusted_closes
+    import functools
+    col, b = task.build_collator(), task.build_builder()
+    # read once, and only if a risk baseline asks
+    prices = functools.cache(lambda: adjusted_closes(b.load_prices(), getattr(b, 'adjust', True))) if hasattr(b, 'load_prices') else None
+    out = {}
+    for s in dict.fromkeys(['train', *splits]):
+        # classes look back on moves
+        moves = (lambda s=s: col.dataset_moves(events[s])) if col.problem_type != 'regression' else None
+        out[s] = SplitData(labels[s], col.problem_type, col.num_labels, events[s], X=lambda s=s: vectors.vectors[vectors.text_id[s]],
+                           moves=moves, name=s, earlier=list(out.values()), prices=prices, horizon=task.label_horizon())
+    return out
 
 # %% ../../nbs/07c_task_study.ipynb #98471547
 def baseline_names(task) -> list[str]:
-    "The baselines to fit: `evaluator.baselines`, else the ladder of the label scheme's problem type."
-    return task.config.evaluator.baselines or BASELINE_LADDER[task.build_collator().problem_type]
+    """The baselines to fit: `evaluator.baselines`, else the registry's ladder for the label's kind
+    (`evaluate.baselines.baseline_ladder`)."""
+    from finann.evaluate.baselines import baseline_ladder
+    return task.config.evaluator.baselines or baseline_ladder(task.build_collator().label_kind)
 
 # %% ../../nbs/07c_task_study.ipynb #e899dc7d
 def previous_moves(task, events, splits:list[str]) -> np.ndarray:
@@ -49,37 +65,27 @@ def previous_moves(task, events, splits:list[str]) -> np.ndarray:
 
 # %% ../../nbs/07c_task_study.ipynb #9464a905
 def fit_baselines(task, events, vectors, labels:dict, splits:list[str]) -> tuple[dict, dict]:
-    "(split -> baseline -> scores shaped like the model's, baseline -> why it was skipped): each fitted once, on train only."
-    from finann import evaluate as E
-    col, ev, seed = task.build_collator(), task.config.evaluator, task.config.run.seed
-    k = col.num_labels
-    # the linear and text baselines fit on a seeded sample of the train events: at a million events the full float64 matrix
-    # alone would be gigabytes, and a linear model on 256-1024 features gains nothing from more than ~1e5 events
-    n_train, cap = events['train'].num_rows, ev.baseline_max_train
-    fit = np.sort(np.random.default_rng(seed).choice(n_train, cap, replace=False)) if cap and n_train > cap else slice(None)
-    X = lambda n, rows=slice(None): vectors.vectors[vectors.text_id[n][rows]].astype(np.float64)
-    cat = lambda f: np.concatenate([f(s) for s in splits])  # the eval splits, one after another
-    y, sizes = labels['train'], [events[s].num_rows for s in splits]
-    # the text baselines are bags of words: a text stream's event (its `texts`, many short posts) is read as its posts joined
-    texts = lambda n: (column_array(events[n], 'text') if 'texts' not in events[n].column_names
-                       else np.array([' '.join(t) for t in events[n]['texts']], dtype=object))
-    fits = {'majority': lambda: E.majority_baseline(y, sum(sizes), k),
-            'ticker': lambda: E.ticker_baseline(y, column_array(events['train'], 'ticker'), cat(lambda s: column_array(events[s], 'ticker')), k),
-            'logistic': lambda: E.logistic_baseline(X('train', fit), y[fit], cat(X), k, seed=seed),
-            'tfidf': lambda: E.tfidf_baseline(texts('train')[fit], y[fit], cat(texts), k, seed=seed),
-            'lm_tone': lambda: E.lm_tone_baseline(texts('train')[fit], y[fit], cat(texts), k, seed=seed),
-            'momentum': lambda: E.momentum_baseline(previous_moves(task, events, ['train', *splits]), y, k, seed=seed),
-            'train_mean': lambda: np.full(sum(sizes), float(np.mean(y))),
-            'ridge': lambda: E.ridge_baseline(X('train', fit), y[fit], cat(X))}
-    out, skipped = {}, {}
+    """(split -> baseline -> scores shaped like the model's, baseline -> why it was skipped (a line) or what it fell back
+    to, counted (a dict)): each registered baseline fitted once, on train only."""
+    from finann.evaluate.baselines import get_baseline_class
+    data, ev = baseline_data(task, events, vectors, labels, splits), task.config.evaluator
+    out, skipped = {s: {} for s in splits}, {}
     for name in baseline_names(task):
-        try: out[name] = fits[name]()
-        # e.g. one class in train, no text column: the run goes on without it
+        cls = get_baseline_class(name)
+        # the linear and text baselines fit on a seeded sample of train: at a million events the float64 matrix alone is gigabytes
+        given = {'seed': task.config.run.seed, 'max_train': ev.baseline_max_train}
+        try:
+            b = cls(**{k: v for k, v in given.items() if k in cls._get_param_names()}).fit(data['train'])
+            scores = {s: b.scores(data[s]) for s in splits}
+        # e.g. one class in train, no text column, no prices: the run goes on without it
         except (FinannError, ValueError, KeyError) as e:
             skipped[name] = str(e).splitlines()[0]
             if get_rank() == 0: logger.warning(f"baseline {name} skipped: {skipped[name]}")
-    ends = np.cumsum(sizes)
-    return {s: {name: b[end - n:end] for name, b in out.items()} for s, n, end in zip(splits, sizes, ends)}, skipped
+            continue
+        for s in splits: out[s][name] = scores[s]
+        # counted fallbacks, e.g. garch → past_vol: the report states them
+        if getattr(b, 'notes_', None): skipped[name] = dict(b.notes_)
+    return out, skipped
 
 # %% ../../nbs/07c_task_study.ipynb #944ec9fd
 def fold_units(task, events, vectors, labels:dict) -> tuple[list, list[str]]:

@@ -1,0 +1,98 @@
+"""Volatility after the event on real prices: bokeh-sampledata's AAPL and MSFT daily files, read as closes only
+(date, close, adj_close), labelled by CollatorForVolatility and checked against log returns computed here by hand.
+
+Hand-checked rows (date: close, adj_close), both around a 2:1 split:
+  AAPL 2005-02-23 88.23 5.669392 | 02-24 88.93 5.714372 | 02-25 88.99 5.718228 | 02-28 (split) 44.86 5.765135
+       03-01 44.50 5.718870 | 03-02 44.121 5.670163
+  MSFT 2003-02-14 48.30 16.076443 | (Mon 02-17 Presidents' Day) | 02-18 (split) 24.96 16.615653 | 02-19 24.53 16.382661
+       02-20 24.14 16.122195
+"""
+import json, re
+import numpy as np
+import pandas as pd
+import pytest
+from bokeh_sampledata import stocks
+from conftest import BIN, run_cmd
+from finann.collator import CollatorForRegression, CollatorForVolatility
+from finann.config import FinannError
+from finann.data import align_events, read_prices
+
+
+def hand_log_vol(closes):
+    "log √(mean of squared daily log returns), written out with the standard library's view of it: numpy on a list."
+    r = np.log(np.asarray(closes[1:]) / np.asarray(closes[:-1]))
+    return float(np.log(np.sqrt(np.mean(r ** 2))))
+
+
+@pytest.fixture(scope='module')
+def closes_only(tmp_path_factory):
+    "The real files without opens, highs, lows or volumes: what many vendors give."
+    d = tmp_path_factory.mktemp('closes')
+    for t in ('AAPL', 'MSFT'): pd.DataFrame(getattr(stocks, t))[['date', 'close', 'adj_close']].to_csv(d / f'{t}.csv', index=False)
+    return read_prices(d)
+
+
+EVENTS = pd.DataFrame({'ticker': ['AAPL', 'MSFT'], 'event_start_at_et': ['2005-02-24 07:00', '2003-02-14 16:30'], 'text': ['a', 'm']})
+
+
+def test_log_vol_matches_a_hand_computation_across_a_split(closes_only):
+    al = align_events(EVENTS, closes_only, horizon=5)
+    assert al['d+1_open'].isna().all() and al['_drop_reason'].isna().all()  # closes only: read, and no event dropped for it
+    got = CollatorForVolatility(horizon=5).dataset_labels(al)
+    # AAPL: d+0 is Wed 02-23 (the event is before Thursday's open), d+1 … d+5 run to 03-02 through the split on 02-28
+    assert got[0] == pytest.approx(hand_log_vol([5.669392, 5.714372, 5.718228, 5.765135, 5.718870, 5.670163]), abs=1e-5)
+    m = CollatorForVolatility(horizon=3).dataset_labels(al)[1]  # MSFT: d+1 is the split day, after the holiday
+    assert m == pytest.approx(hand_log_vol([16.076443, 16.615653, 16.382661, 16.122195]), abs=1e-5)
+    raw = CollatorForVolatility(horizon=5).dataset_labels(align_events(EVENTS, closes_only, horizon=5, adjust=False))[0]
+    assert raw == pytest.approx(hand_log_vol([88.23, 88.93, 88.99, 44.86, 44.50, 44.121]), abs=1e-5)
+    assert raw > got[0] + 2  # unadjusted, the split looks like a crash: e² ≈ 7× the volatility
+
+
+def test_abs_move_and_a_label_that_needs_opens(closes_only):
+    al = align_events(EVENTS, closes_only, horizon=3)
+    got = CollatorForVolatility(horizon=3, target='abs_move').dataset_labels(al)
+    assert got[1] == pytest.approx(100 * abs(16.122195 / 16.076443 - 1), abs=1e-4)
+    with pytest.raises(FinannError, match=r"collator.config.start_field: 'd\+1_open' is a missing or non-positive price on every event"):
+        CollatorForRegression(start_field='d+1_open', end_field='d+3_close').dataset_labels(al)
+    assert CollatorForRegression(start_field='d+0_close', end_field='d+3_close').dataset_labels(al)[1] == pytest.approx(100 * (16.122195 / 16.076443 - 1), abs=1e-3)
+
+
+def test_volatility_config_trains_end_to_end_beside_pev_garch_and_text(tmp_path):
+    out = tmp_path / 'run'
+    p = run_cmd([str(BIN / 'finann-train'), '--cfg-path', 'configs/volatility.yml', '--options', f'trainer.output_dir={out}',
+                 'trainer.num_train_epochs=2', 'dataset.config.posts_per_session=2', 'evaluator.n_boot=50'], tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    report, metrics = (out / 'report.md').read_text(), json.loads((out / 'metrics.json').read_text())
+    val = metrics['val']
+    assert val['task'] == 'risk' and val['verdict']['metric'] == 'mse' and val['verdict']['chosen_on'] == 'val'
+    assert {'past_vol', 'past_vol_30', 'garch', 'tfidf', 'lm_tone', 'ticker', 'train_mean', 'ridge', 'momentum'} <= set(val['baselines'])
+    assert '**Verdict**: mse: model' in report and 'QLIKE' in report and 'R² out of sample' in report
+    assert not re.search(r'\bnan\b', report, re.I) and 'direction' not in report.lower() and 'Sharpe' not in report
+    console = p.stdout + p.stderr
+    assert 'val: mse: model' in console and 'direction' not in console and 'acc=' not in console  # the verdict line; no direction while training
+
+
+def test_an_event_study_label_from_the_close_before_the_text_is_refused(closes_only):
+    "A call at 07:00 cannot be traded at the previous close: refused in one line (as text streams are); a volatility includes the reaction on purpose."
+    from datasets import Dataset, DatasetDict
+    from finann.collator import CollatorForBinaryClassification
+    al = align_events(EVENTS, closes_only, horizon=3).drop(columns=['_drop_reason'])
+    events = DatasetDict({'train': Dataset.from_pandas(al.assign(text_id=[0, 1]), preserve_index=False)})
+    with pytest.raises(FinannError, match=r"train split: 2 event\(s\) have a text published after the label's start price d\+0_close \(first: AAPL at 2005-02-24 07:00"):
+        CollatorForBinaryClassification(start_field='d+0_close', end_field='d+1_close').filter_events(events)
+    kept, report = CollatorForBinaryClassification(start_field='d+0_close', end_field='d+1_close', allow_untradable=True).filter_events(events, {})
+    assert kept['train'].num_rows == 2 and report['untradable_accepted'] == 2
+    assert CollatorForVolatility(horizon=3).filter_events(events)[0]['train'].num_rows == 2
+
+
+def test_finann_init_notices_prices_without_opens(tmp_path):
+    "Closes only (real MSFT closes, 2003-2004): finann-init says so and writes a close-to-close label, which reads no open."
+    px = tmp_path / 'prices'; px.mkdir()
+    msft = pd.DataFrame(stocks.MSFT)
+    msft[(msft['date'] >= '2003-01-01') & (msft['date'] < '2005-01-01')][['date', 'close']].to_csv(px / 'MSFT.csv', index=False)
+    days = pd.bdate_range('2003-02-03', '2004-11-30', freq='7D')
+    pd.DataFrame({'ticker': 'MSFT', 'time': days.strftime('%Y-%m-%d 07:00'), 'text': [f'call {i}' for i in range(len(days))]}).to_csv(tmp_path / 'ev.csv', index=False)
+    p = run_cmd([str(BIN / 'finann-init'), '--events', str(tmp_path / 'ev.csv'), '--prices', str(px), '--output', str(tmp_path / 'cfg.yml')], tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert 'opens: the price files have no opens, so the label runs close to close' in p.stdout, p.stdout
+    assert 'start_field: d+1_close' in (tmp_path / 'cfg.yml').read_text()
