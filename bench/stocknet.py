@@ -6,7 +6,7 @@ import argparse, datetime, json, os, platform, re, subprocess, sys, tempfile, ti
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ENCODERS = {'hashing': [], 'minilm': ['embedding.cls_name=SentenceTransformerEmbedding', 'embedding.config={}']}
+ENCODERS = {'hashing': [], 'minilm': ['embedding={cls_name: SentenceTransformerEmbedding, config: {}}']}
 NAMES = {'hashing': 'hashed word 1–2-grams (1,024 features)', 'minilm': 'the packaged MiniLM (all-MiniLM-L6-v2, 384-d)'}
 
 

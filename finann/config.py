@@ -139,8 +139,8 @@ def read_yaml(path:str|Path) -> dict:
 
 # %% ../nbs/00_config.ipynb #783a24ce
 def merge_override(old, new):
-    "A mapping given for a section is merged into it, key by key (`trainer={learning_rate: 1e-3}` keeps the other trainer keys); anything else replaces it, as does a mapping naming another `cls_name` (another class's settings)."
-    if not (isinstance(old, dict) and isinstance(new, dict)): return new
+    "A mapping given for a section is merged into it, key by key (`trainer={learning_rate: 1e-3}` keeps the other trainer keys); anything else replaces it, as does an empty mapping (`embedding.config={}`: start from no settings) or a mapping naming another `cls_name` (another class's settings)."
+    if not (isinstance(old, dict) and isinstance(new, dict)) or not new: return new
     if 'cls_name' in new and new['cls_name'] != old.get('cls_name'): return new
     return {**old, **{k: merge_override(old.get(k), v) for k, v in new.items()}}
 

@@ -46,7 +46,7 @@ def test_lists_and_errors_name_every_builtin_without_importing():
     embeddings, err, data_loaded, embedding_loaded = json.loads(out)
     assert embeddings == ['HFEmbedding', 'HashingEmbedding', 'OpenAIEmbedding', 'SentenceTransformerEmbedding']
     assert "did you mean 'SyntheticEarningsCallBuilder'?" in err
-    assert 'EventStudyBuilder, FinancialTranscriptBuilder, LocalTranscriptBuilder, SyntheticEarningsCallBuilder' in err
+    assert 'EventStudyBuilder, FinancialTranscriptBuilder, LocalTranscriptBuilder, StockNetBuilder, SyntheticEarningsCallBuilder' in err
     assert not embedding_loaded
 
 

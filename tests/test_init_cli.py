@@ -70,7 +70,7 @@ def test_your_own_data_yml_refuses_splits_outside_the_data_before_any_encoder(ow
     assert p.returncode == 2
     last = p.stderr.strip().splitlines()[-1]
     assert last.startswith("finann-train: error: ") and last.endswith(": dataset.config.val_start: 2017-01-01 leaves val empty "
-                           "(the data has events from 2004-01-05 to 2012-12-28 (years 2004–2012))"), last
+                           "(the data has events from 2004-01-06 to 2012-12-31 (years 2004–2012))"), last
     assert 'Traceback' not in p.stderr
     phases = [e.get('phase', e['event']) for e in map(json.loads, (out/'progress.jsonl').read_text().splitlines())]
     assert phases == ['data', 'failed'], phases  # no encoder was built: the run never reached its embedding phase
