@@ -117,8 +117,9 @@ def ticker_without_prices(tmp):
 def price_file_without_open(tmp):
     write(events()[['ticker', 'event_start_at_et', 'text']], tmp / 'events.csv'); (tmp / 'px').mkdir()
     pd.DataFrame({'date': pd.bdate_range('2015-01-01', '2015-12-31'), 'close': 10.5}).to_csv(tmp / 'px' / 'ABC.csv', index=False)
-    return {'cls_name': 'EventStudyBuilder', 'config': {'events': str(tmp / 'events.csv'), 'prices': str(tmp / 'px')}}, \
-        ['ABC.csv: missing price column(s) open']
+    # closes only are read (a close-to-close label needs no opens); the default label starts at d+1's open: refused, naming it
+    return {'cls_name': 'EventStudyBuilder', 'config': {'events': str(tmp / 'events.csv'), 'prices': str(tmp / 'px'), 'val_start': '2015-07-01'}}, \
+        ["collator.config.start_field: 'd+1_open' is a missing or non-positive price on every event", 'start the label at a close']
 
 
 CASES = [nan_prices, zero_prices, negative_prices, missing_file, empty_file, missing_columns, non_utf8, unsupported_type,
