@@ -117,13 +117,16 @@ def run_card(folder:str|Path) -> str:
     emb, ds, tr, run, ev = sec('embedding'), sec('dataset'), sec('trainer'), sec('run'), sec('evaluator')
     splits = ' · '.join(f"{k} {v:,}" for k, v in (data.get('splits') or {}).items()) or '?'
     seeds = run.get('seeds') or [run.get('seed')]
+    tried = (f"{ev['configs_tried']} config(s) tried (evaluator.configs_tried)" if ev.get('configs_tried') else  # None: the study's ledger counts
+             f"configs tried: counted by the ledger of study {run['study']}" if run.get('study') else '1 config tried')
     rows = [('label', lab), ('encoder', f"{emb.get('cls_name', '?')} ({flat(emb.get('config'))})" + (f"; masking: {data['masking']}" if data.get('masking') else '')),
             ('data', f"{ds.get('cls_name', '?')} ({flat(ds.get('config'))}); {data.get('rows_kept', '?'):,} of {data.get('rows_in', '?'):,} rows kept"
                      if isinstance(data.get('rows_in'), int) else f"{ds.get('cls_name', '?')} ({flat(ds.get('config'))})"),
+            *([('prices', f"labels use {data['price']}")] if data.get('price') else []),  # e.g. StockNet: Adj Close
             ('splits (events)', splits),
             ('training', f"{tr.get('num_train_epochs', '?')} epoch(s), learning rate {tr.get('learning_rate', '?')}, batch {tr.get('per_device_train_batch_size', '?')}"),
             ('repeats', f"{len(seeds)} seed(s) ({', '.join(map(str, seeds))}), {'walk-forward folds ' + flat(ev.get('folds')) if ev.get('folds') else '1 fold'}, "
-                        f"{ev.get('configs_tried', 1)} config(s) tried")]
+                        + tried)]
     lines = ['| run card | |', '|---|---|'] + [f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows]
     return '\n'.join(lines + [''] + [f"**Notice**: {n}." for n in run_notices(folder)]).rstrip() + '\n\n'
 
