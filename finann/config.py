@@ -145,8 +145,8 @@ def merge_override(old, new):
     return {**old, **{k: merge_override(old.get(k), v) for k, v in new.items()}}
 
 def apply_overrides(data:dict, overrides:list[str]|None, source:str='<config>') -> dict:
-    "Apply dot-list overrides such as `trainer.learning_rate=1e-3`; values are parsed as YAML, and a mapping merges into its section (`merge_override`)."
-    data = copy.deepcopy(data)
+    "Apply dot-list overrides such as `trainer.learning_rate=1e-3`; values are parsed as YAML, and a mapping merges into its section (`merge_override`), except a `config` mapping after an override changed that section's `cls_name` (another class's settings replace the old ones)."
+    data, changed = copy.deepcopy(data), set()  # sections whose class an override changed
     for item in overrides or []:
         if '=' not in item: raise ConfigError(f"{source}: override '{item}' must look like key.path=value")
         key, raw = item.split('=', 1)
@@ -158,7 +158,9 @@ def apply_overrides(data:dict, overrides:list[str]|None, source:str='<config>') 
         for i, p in enumerate(parts[:-1]):
             node = node.setdefault(p, {})
             if not isinstance(node, dict): raise ConfigError(f"{source}: override '{item}': {'.'.join(parts[:i+1])} is not a section")
-        node[parts[-1]] = merge_override(node.get(parts[-1]), value)
+        if parts[-1] == 'cls_name' and value != node.get('cls_name'): changed.add(tuple(parts[:-1]))
+        fresh = parts[-1] == 'config' and tuple(parts[:-1]) in changed  # dataset.cls_name=B dataset.config={...}: B's settings only
+        node[parts[-1]] = value if fresh else merge_override(node.get(parts[-1]), value)
     return data
 
 # %% ../nbs/00_config.ipynb #de85062a

@@ -3,7 +3,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-CONFIGS = sorted((ROOT / 'configs').glob('*.yml'))
+import yaml
+
+# a search space (finann.search: config dot paths as keys, e.g. configs/search.yml) is not a config: checked on its own below
+SPACES = sorted(p for p in (ROOT / 'configs').glob('*.yml') if any('.' in str(k) for k in (yaml.safe_load(p.read_text()) or {})))
+CONFIGS = sorted(set((ROOT / 'configs').glob('*.yml')) - set(SPACES))
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[p.name for p in CONFIGS])
@@ -40,3 +44,12 @@ def test_the_openai_config_mirrors_the_original():
     assert cfg.embedding.cls_name == 'OpenAIEmbedding' and cfg.embedding.config['model_name_or_path'] == 'text-embedding-3-large'
     assert cfg.model.config['num_mlp_layers'] == 2 and cfg.model.config['intermediate_size'] == 6144
     assert cfg.dataset.cls_name == 'FinancialTranscriptBuilder'
+
+
+@pytest.mark.parametrize('path', SPACES, ids=[p.name for p in SPACES])
+def test_search_space_loads_against_the_default_config(path):
+    "Every shipped search space names keys the default config has, with values it accepts (each choice and each end of each range)."
+    from finann.search import read_space, check_space
+    params, metric, source = read_space(path)
+    assert params and source == str(path)
+    check_space(ROOT / 'configs' / 'default.yml', [], params, source)  # one line and a failure on an unknown key or a bad value
