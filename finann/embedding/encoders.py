@@ -111,6 +111,9 @@ def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None) 
     rank, world = dist_rank_world() if self.use_cache else (0, 1)
     encoded = cached = 0
     if cache is not None:
+        if world > 1:  # every rank looks the texts up in the same cache: none has written its shard yet
+            import torch.distributed as dist
+            dist.barrier()
         if (dim := cache.dim) is not None: vecs = np.zeros((len(first), dim), dtype=np.float32)
         found, hit = cache.get(keys, out=vecs if dim is not None else None)  # straight into the matrix returned: no copy
         if hit is not None: fill(found, hit)  # the cache was empty when asked its width, and filled since
