@@ -58,7 +58,7 @@ def test_launch_shows_results_table_and_plots(launcher):
     # the plots: live during the run, then the results
     assert la.monitor.results_plot.value[:4] == b'\x89PNG' and la.monitor.results_plot.layout.display is None
     assert la.monitor.live_plot.value[:4] == b'\x89PNG'
-    assert len(la.monitor.saved_plots.children) == len([p for p in (la.output_dir / 'plots').glob('*.png') if p.stem != 'training_curves'])
+    assert len(la.monitor.saved_plots.children) == len([p for p in (la.output_dir / 'plots').glob('*.png') if p.stem not in ('training_curves', 'explain_fit')])  # both are the training curves, drawn live
     assert la.monitor.progress.bar_style == 'success' and la.error is None
     # its own run folder, with the overrides applied and wandb offline
     out = la.output_dir
