@@ -11,7 +11,7 @@ MODULES = {'00_config': 'load_config', '01_registry': 'Registry', '02a_data_sche
            '03d_embedding_openai': 'OpenAIEmbedding', '03f_embedding_masking': 'mask_text',
            '04_collator': 'CollatorForBinaryClassification', '05_model': 'MLPModelForTokenClassification', '06_trainer': 'SequentialTrainer',
            '06a_progress': 'ProgressLog', '07_task': 'TrainTask', '07a_predictions': 'write_predictions', '07b_runs': 'load_run',
-           '08a_evaluate_metrics': 'direction_accuracy', '08b_evaluate_baselines': 'logistic_baseline', '08c_evaluate_backtest': 'long_short_backtest',
+           '08a_evaluate_metrics': 'direction_accuracy', '08b_evaluate_baselines': 'LogisticBaseline', '08h_evaluate_risk_baselines': 'GarchBaseline', '08c_evaluate_backtest': 'long_short_backtest',
            '08d_evaluate_report': 'results_table', '09_plots': 'plot_equity_curve', '10_widgets': 'Launcher', '10a_launch': 'TrainingProcess', '00a_io': 'write_atomic',
            '11_cli': 'train_main', '02f_data_calendar': 'trading_sessions', '02g_data_stream': 'TextStreamBuilder', '02h_data_folds': 'walk_forward_folds',
            '03e_embedding_pooling': 'pool_texts', '04a_collator_tokens': 'TokenCollator', '05a_model_encoder': 'EncoderMLPForTokenClassification',
