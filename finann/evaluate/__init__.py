@@ -11,5 +11,6 @@ from .baselines import *
 from .risk_baselines import *
 from .backtest import *
 from .report import *
+from .markdown import *
 from .verdict import *
 from .sharpe import *
