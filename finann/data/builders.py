@@ -109,7 +109,8 @@ class CachedSplits:
 
     def write_splits(self, folder:Path):
         "Load, check and split the events, and write each split to `folder` as an Arrow file."
-        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3), getattr(self, 'label_points', None))
+        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3),
+                                        getattr(self, 'label_points', None))
         splits = self.split_frame(df); del df
         write_split_files(folder, splits, None, {**self._report, 'splits': {k: len(v) for k, v in splits.items()}})
 
@@ -132,14 +133,16 @@ class CachedSplits:
         except (OSError, ValueError) as e: why = (str(e).splitlines() or [type(e).__name__])[0]  # truncated or overwritten
         logger.warning(f"dataset cache: damaged {path} ({why}); rebuilding the {name} split only")
         report = self._report
-        split = self.split_frame(clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3), getattr(self, 'label_points', None))[0])[name]
+        df, _ = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3), getattr(self, 'label_points', None))
+        split = self.split_frame(df)[name]
         self._report = report
         with atomic_path(path) as tmp, tqdm(total=len(split), disable=True) as bar: _write_split(tmp, split, None, 20_000, bar)
         return Dataset.from_file(str(path))
 
     def _in_memory(self):
         from datasets import Dataset, DatasetDict
-        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3), getattr(self, 'label_points', None))
+        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3),
+                                        getattr(self, 'label_points', None))
         splits = self.split_frame(df)
         splits = {k: splits[k] for k in _pick_splits(self.split, list(splits), self.source)}
         self._report['splits'] = {k: len(v) for k, v in splits.items()}
