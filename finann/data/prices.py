@@ -64,10 +64,13 @@ def read_prices(path:str|Path, columns:dict|None=None) -> dict[str, pd.DataFrame
     "Daily prices by ticker: a folder of `<TICKER>.csv|parquet|jsonl` files, or one long table with a `ticker` column."
     p = Path(path).expanduser()
     if not p.exists(): raise DataError(f"{p}: price file or folder not found")
-    if p.is_dir(): return {table_stem(f).upper(): _from(prices_table(read_events_file(f, columns), str(f), None), f) for f in table_files(p)}
+    if p.is_dir():
+        return {table_stem(f).upper(): _from(prices_table(read_events_file(f, columns), str(f), None), f)
+                for f in table_files(p)}
     df = read_events_file(p, columns).assign(_row=lambda d: np.arange(1, len(d) + 1))
     if 'ticker' not in df: raise DataError(f"{p}: a single price file needs a ticker column (has {', '.join(c for c in df.columns if c != '_row')}); or use a folder of <TICKER>.csv files")
-    return {str(t).upper(): _from(prices_table(g.drop(columns='ticker'), f"{p} (ticker {t})", None), p) for t, g in df.groupby('ticker')}
+    return {str(t).upper(): _from(prices_table(g.drop(columns='ticker'), f"{p} (ticker {t})", None), p)
+            for t, g in df.groupby('ticker')}
 
 # %% ../../nbs/02c_data_prices.ipynb #9567505a
 def _check_timezone(name:str) -> str:
@@ -175,7 +178,8 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
                  market:pd.DataFrame|None=None, horizon:int=3, calendar:str=DEFAULT_CALENDAR, beta_window:int|None=None,
                  time_of_day:str='given', source:str='events', reads:list[str]|None=None) -> pd.DataFrame:
     """Events (ticker, event_start_at_et, text) with their price points: `d+0_close`, then d+1 … d+`horizon` opens and
-    closes (and `beta` on the market); an event lacking a session the label `reads` (None: any) is dropped, the others keep NaN."""
+    closes (and `beta` on the market); an event lacking a session the label `reads` (None: any) is dropped, the others
+    keep NaN there."""
     st, columns, need = session_table(calendar), price_columns(horizon, reference=True), label_sessions(reads, horizon)
     ev = events.reset_index(drop=True).copy()
     ev['ticker'] = ev['ticker'].astype('string').str.strip().str.upper()
@@ -199,7 +203,8 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
         have = np.flatnonzero(pos >= 0)
         if len(missing := missing_sessions(px['date'], calendar)):
             gaps[t] = {'count': len(missing), 'first': str(missing[0])[:10]}
-            warnings.warn(f"prices of {t}: {len(missing)} {calendar} session(s) missing (first {gaps[t]['first']}); events whose label reads one are dropped")
+            warnings.warn(f"prices of {t}: {len(missing)} {calendar} session(s) missing (first {gaps[t]['first']}); "
+                          "events whose label reads one are dropped")
         if jumps := split_like_jumps(px, adjust):  # a split read as a move: stated, not dropped
             more = f" (and {len(jumps) - 1} more day{'s' * (len(jumps) > 2)})" if len(jumps) > 1 else ''
             notices.append(f"prices of {t}: on {jumps[0]['date']} the open {jumps[0]['open']:g} is a {jumps[0]['ratio']} split's ratio from the previous close "
@@ -210,10 +215,10 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
         bad = (rows[:, need] < 0).any(axis=1)  # a session the label does not read may be missing: its prices are NaN
         if bad.any():
             reason[idx[bad]] = why = _why_unaligned(s[bad][:, need], rows[bad][:, need], have[0], have[-1])
-            if (gap := why == 'price missing on a session').any():  # named: the ticker, the first such session, the file
+            if (gap := why == 'price missing on a session').any():  # named: ticker, first such session, file
                 i = np.flatnonzero(gap)[0]; k = need[np.argmax(rows[bad][i, need] < 0)]
-                read_gaps[t] = {'count': int(gap.sum()), 'first': f"{st['date'].iloc[s[bad][i, k]]:%Y-%m-%d}", 'session': f'd+{k}',
-                                'file': px.attrs.get('file', f'the prices of {t}')}
+                read_gaps[t] = {'count': int(gap.sum()), 'first': f"{st['date'].iloc[s[bad][i, k]]:%Y-%m-%d}",
+                                'session': f'd+{k}', 'file': px.attrs.get('file', f'the prices of {t}')}
         for c, v in _point_values(px, rows[~bad], columns, adjust).items(): cols[c][idx[~bad]] = v
         if market is not None:
             mrows = np.where(s[~bad] >= 0, mpos[s[~bad]], -1)
@@ -230,7 +235,8 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
         out['last_text_at'] = out['event_start_at_et']
         out['d+0_close_at'] = np.where(ok, pd.Series(st['close'].values[np.clip(d0, 0, len(st) - 1)]).dt.strftime(TIME_FORMAT), None)
     if market is not None:
-        gap = out['_drop_reason'].isna() & out[[f'market_{c}' for c in columns if price_point(c)[0] in need]].isna().any(axis=1)
+        read = [f'market_{c}' for c in columns if price_point(c)[0] in need]
+        gap = out['_drop_reason'].isna() & out[read].isna().any(axis=1)
         out.loc[gap, '_drop_reason'] = 'missing market price'
         if beta_window: out.loc[out['_drop_reason'].isna() & out['beta'].isna(), '_drop_reason'] = f'fewer than {beta_window // 2} returns for beta'
     out.attrs['report'] = {**({'sessions_missing': gaps} if gaps else {}), **({'notices': notices} if notices else {}),  # clean_events adds these to the drop report

@@ -216,7 +216,8 @@ def _drop_reasons(df:pd.DataFrame, when:pd.Series, reads:list[str]|None=None) ->
     # NaN compares False, so a missing price is caught too
     # opens that are missing on every row come from price files with closes only: a label that reads one is refused by the label scheme
     # only the prices a label `reads` (None: all) must be there: a missing price it does not read drops nothing
-    cols = [c for c in event_price_columns(df) if not (c.endswith('_open') and df[c].isna().all()) and (reads is None or c in reads)]
+    cols = [c for c in event_price_columns(df)
+            if not (c.endswith('_open') and df[c].isna().all()) and (reads is None or c in reads)]
     checks += [(~(pd.to_numeric(df[c], errors='coerce') > 0), 'missing or non-positive price', c) for c in cols]
     key = [c for c in ('ticker', 'event_start_at_et', 'text') if c in df]
     checks.append((df.duplicated(subset=key, keep='first'), 'duplicate event', ', '.join(key)))
@@ -242,8 +243,8 @@ def drop_report(df:pd.DataFrame, reasons:pd.Series, first:dict, source:str, max_
 # %% ../../nbs/02a_data_schema.ipynb #d20cae52
 def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5, horizon:int=3,
                  reads:list[str]|None=None) -> tuple[pd.DataFrame, dict]:
-    """Drop unusable events, counting each reason; raise `DataError` if more than `max_drop_share` go. Price columns up to
-    d+`horizon` are required; their prices where a label `reads` them (None: everywhere)."""
+    """Drop unusable events, counting each reason; raise `DataError` if more than `max_drop_share` go. Price columns
+    up to d+`horizon` are required; their prices where a label `reads` them (None: everywhere)."""
     # a text stream's events carry their texts, never a joined one
     need = ['texts' if 'texts' in df else 'text', 'ticker', 'event_start_at_et'] + price_columns(horizon)
     missing = [c for c in need if c not in df.columns]
@@ -274,7 +275,8 @@ def format_report(report:dict) -> str:
     for ticker, gap in report.get('sessions_missing', {}).items():
         lines.append(f"  {'sessions missing: ' + ticker:<34}{gap['count']:>9}   first: {gap['first']}")
     for ticker, gap in report.get('sessions_read_missing', {}).items():  # counted in 'price missing on a session' above
-        lines.append(f"  {'  its label reads one: ' + ticker:<34}{gap['count']:>9}   first: {gap['first']} ({gap['session']}), "
+        name = '  its label reads one: ' + ticker
+        lines.append(f"  {name:<34}{gap['count']:>9}   first: {gap['first']} ({gap['session']}), "
                      f"not in {gap['file']}")
     for reason, s in report.get('days_skipped', {}).items():  # a text stream's unreadable day files (StockNetBuilder)
         lines.append(f"  {'day files skipped: ' + reason:<34}{s['count']:>9}   first: {s['first']}")

@@ -102,7 +102,7 @@ def build_builder(self:TrainTask):
             col.label_column is None or getattr(col, 'column_span', None)):
         kw['purge_sessions'] = self.label_horizon()  # the label's span (a label column's span is unknown: the builder's horizon)
     if 'label_points' in getattr(cls, 'model_fields', {}) and kw.get('label_points') is None:
-        kw['label_points'] = [c for c in col.columns if data.price_point(c)]  # only the sessions the label reads must exist
+        kw['label_points'] = [c for c in col.columns if data.price_point(c)]  # only the sessions it reads must exist
     return cls(**kw)
 
 # %% ../../nbs/07_task.ipynb #c30a09e2

@@ -136,11 +136,13 @@ def _reusable(folder:Path, unit:dict) -> bool:
 
 # %% ../../nbs/07c_task_study.ipynb #5e1d0a0a
 def pool_baseline_notes(pooled:dict, fold:dict) -> dict:
-    """Add one fold's `fit_baselines` notes to `pooled` (in place): counted fallbacks (dicts) are summed over the folds, so
-    the report counts them all, not the last fold's; a line saying why a baseline was skipped is kept from its first fold."""
+    """Add one fold's `fit_baselines` notes to `pooled` (in place): counted fallbacks (dicts) are summed over the folds,
+    so the report counts them all, not the last fold's; a line saying why a baseline was skipped is kept from its first
+    fold."""
     for name, note in fold.items():
         have = pooled.get(name)
-        if isinstance(note, dict) and isinstance(have, dict): pooled[name] = {k: have.get(k, 0) + note.get(k, 0) for k in {**have, **note}}
+        if isinstance(note, dict) and isinstance(have, dict):
+            pooled[name] = {k: have.get(k, 0) + note.get(k, 0) for k in {**have, **note}}
         elif isinstance(note, dict) or have is None: pooled[name] = dict(note) if isinstance(note, dict) else note
     return pooled
 
@@ -177,7 +179,8 @@ def fit_predict_units(task, events, vectors, labels:dict, dim:int, progress=None
                                          args, progress, wandb_extra=None if study else wandb_extra)
             task.fit(trainer, None if study else resume)
             if base is None and trainer.is_world_process_zero():
-                base, why = task.baselines(ev, vec, lab, task.eval_splits(ev)); pool_baseline_notes(skipped_baselines, why)
+                base, why = task.baselines(ev, vec, lab, task.eval_splits(ev))
+                pool_baseline_notes(skipped_baselines, why)  # summed over the folds
             preds = task.predict(trainer, ev, vec, lab, baselines=base)
             if preds is not None and study:
                 preds = preds.assign(fold=np.int64(unit['fold']), seed=np.int64(s))
