@@ -102,6 +102,8 @@ def build_builder(self:TrainTask):
     if 'purge_sessions' in getattr(cls, 'model_fields', {}) and kw.get('purge_sessions') is None and (
             col.label_column is None or getattr(col, 'column_span', None)):
         kw['purge_sessions'] = self.label_horizon()  # the label's span (a label column's span is unknown: the builder's horizon)
+    if 'label_points' in getattr(cls, 'model_fields', {}) and kw.get('label_points') is None:
+        kw['label_points'] = [c for c in col.columns if data.price_point(c)]  # only the sessions it reads must exist
     return cls(**kw)
 
 # %% ../../nbs/07_task.ipynb #c30a09e2
