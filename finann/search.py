@@ -107,6 +107,13 @@ def recover_killed(study, ledger:Ledger) -> list[int]:
         out.append(t.number)
     return out
 
+# %% ../nbs/15_search.ipynb #9061474e
+def _trials_taken(study, ledger:Ledger) -> int:
+    "Trials finished, pruned, failed or running, less those killed with their process (their redo takes their place)."
+    from optuna.trial import TrialState
+    killed = {e['trial'] for e in ledger.entries() if e.get('state') == 'killed'}
+    return sum(t.number not in killed for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING)
+
 # %% ../nbs/15_search.ipynb #cb4730cb
 def _trial_seed(study, base:int, ledger:Ledger) -> int:
     "The run's seed plus the trials that came before (killed trials left out: their redo gets the same seed)."
@@ -215,13 +222,6 @@ def run_search(config:str|Path|TrainConfig,  # the base config: a YAML file, or 
         fault_point('search.after_trial')
     _wait_for_workers(study)
     return search_summary(study, params, cfg_path, options, folder, name, metric, storage, final)
-
-# %% ../nbs/15_search.ipynb #9061474e
-def _trials_taken(study, ledger:Ledger) -> int:
-    "Trials finished, pruned, failed or running, less those killed with their process (their redo takes their place)."
-    from optuna.trial import TrialState
-    killed = {e['trial'] for e in ledger.entries() if e.get('state') == 'killed'}
-    return sum(t.number not in killed for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING)
 
 # %% ../nbs/15_search.ipynb #7c21f429
 def _wait_for_workers(study, poll:float=2.0, timeout:float=3600.):
