@@ -101,6 +101,8 @@ def build_builder(self:TrainTask):
     if 'purge_sessions' in getattr(cls, 'model_fields', {}) and kw.get('purge_sessions') is None and (
             col.label_column is None or getattr(col, 'column_span', None)):
         kw['purge_sessions'] = self.label_horizon()  # the label's span (a label column's span is unknown: the builder's horizon)
+    if 'label_points' in getattr(cls, 'model_fields', {}) and kw.get('label_points') is None:
+        kw['label_points'] = [c for c in col.columns if data.price_point(c)]  # only the sessions it reads must exist
     return cls(**kw)
 
 # %% ../../nbs/07_task.ipynb #c30a09e2
@@ -300,7 +302,7 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())), splits={k: ds.num_rows for k, ds in events.items()})
     vectors = self.embed(events, emb, progress)
     labels = self.build_labels(events)
-    report = {**report, 'class_balance': self.class_balance(labels)}
+    report = {**report, 'class_balance': self.class_balance(labels), 'split_dates': data.splits.split_spans(events)}  # the run card's dates
     progress.phase('training'); t1 = time.time()
     trainer, preds, skipped_folds, skipped_baselines = fit_predict_units(self, events, vectors, labels, emb.dim, progress, resume,
                                                                          wandb_extra={'data_report': report})
@@ -314,6 +316,9 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     _, meta = self.write_predictions(preds, out, skipped_folds, skipped_baselines)
     metrics = {'run_name': self.run_name, **self.evaluate(preds, meta), 'train': self.train_counts(labels['train']), 'data': report,
                'embedding': {'cls': self.config.embedding.cls_name, 'dim': emb.dim, **vectors.stats}, 'world_size': trainer.args.world_size}
+    if skip := [s for s in self.config.evaluator.splits if s not in events]:  # never silent: the run card, the console's last lines
+        report['notices'] = [*report.get('notices', []), *(f"split {s} skipped: the data has no {s} events (dataset.config); "
+                                                            "evaluator.splits asks for it" for s in skip)]
     write_atomic(out/'data_report.json', json.dumps(report, indent=1))
     self.write_report({s: metrics[s] for s in self.config.evaluator.splits if s in metrics}, out, state=out/'trainer_state.json')
     from finann.evaluate.explain import explain_finished_run; explain_finished_run(events, preds, out)  # explain.md: what the model learned
