@@ -137,3 +137,38 @@ def test_only_the_sessions_a_label_reads_must_exist(tmp_path, monkeypatch):
     assert np.isfinite(CollatorForVolatility(horizon=3).dataset_labels(events['train'])).all()
     _, report = built({'cls_name': 'CollatorForRegression', 'config': {'start_field': 'd+0_close', 'end_field': 'd+3_close', 'allow_untradable': True}})
     assert report['dropped'] == {'price missing on a session': 2}  # 02-18 (d+3 is 02-23) and 02-24 (d+0 is 02-23)
+
+
+def test_garch_is_fitted_on_the_returns_before_each_splits_start(tmp_path):
+    """GARCH(1,1) on real AAPL adjusted closes (bokeh-sampledata): a test event's forecast comes from a model fitted on the
+    returns dated before the test split's start (its first d+1), computed here independently with `arch`, not from the
+    model fitted up to the train end (the old behaviour) nor from one that has seen the test split's returns."""
+    from arch import arch_model
+    from finann.data.prices import adjusted_closes
+    from finann.evaluate.baselines import SplitData, get_baseline_class
+    aapl = pd.DataFrame(stocks.AAPL)[['date', 'close', 'adj_close']]
+    (tmp_path / 'px').mkdir(); aapl.to_csv(tmp_path / 'px' / 'AAPL.csv', index=False)
+    prices = adjusted_closes(read_prices(tmp_path / 'px'))
+    k = 7
+
+    def split(name, d1):  # events of AAPL whose d+1 sessions are `d1`
+        ev = pd.DataFrame({'ticker': 'AAPL', 'd+1_date': d1})
+        return SplitData(np.zeros(len(ev)), events=ev, name=name, prices=prices, horizon=k)
+    days = aapl['date'].to_numpy()
+    train = split('train', days[(days >= '2008-01-02') & (days < '2010-12-01')][::5])
+    test = split('test', ['2012-07-02', '2012-07-16', '2012-10-01'])  # the split starts on Mon 2012-07-02
+    got = get_baseline_class('garch')().fit(train).predict(test)
+
+    # by hand: log returns of the adjusted closes, in percent (arch's scale)
+    a = aapl.assign(date=pd.to_datetime(aapl['date'])).set_index('date')['adj_close']
+    r = 100 * np.log(a).diff().dropna()
+
+    def by_hand(last_return_date):
+        n = int((r.index <= pd.Timestamp(last_return_date)).sum())
+        res = arch_model(r, mean='Constant', vol='GARCH', p=1, q=1, rescale=False).fit(last_obs=n, disp='off')
+        d0 = [pd.Timestamp(d) for d in ('2012-06-29', '2012-07-13', '2012-09-28')]  # the sessions before each d+1
+        var = res.forecast(horizon=k, start=d0[0], reindex=False).variance.loc[d0].to_numpy() + res.params['mu'] ** 2
+        return 0.5 * np.log(var.mean(1)) - np.log(100)
+    np.testing.assert_allclose(got, by_hand("2012-06-29"), atol=1e-5)  # returns up to the close before the split's start
+    assert np.abs(got - by_hand('2010-11-30')).max() > 1e-3            # not the model fitted up to the train end
+    assert np.abs(got - by_hand('2012-12-31')).max() > 1e-4            # nor one that saw the test split's returns
