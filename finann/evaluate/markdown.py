@@ -6,6 +6,7 @@
 from __future__ import annotations
 from .report import HEADLINE, _fmt, sharpe_text, results_table
 from .verdict import p_text
+from .metrics import RISK_METRICS  # the risk report explains each metric in one line
 
 # %% auto #0
 __all__ = ['report_markdown']
