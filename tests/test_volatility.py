@@ -172,3 +172,27 @@ def test_garch_is_fitted_on_the_returns_before_each_splits_start(tmp_path):
     np.testing.assert_allclose(got, by_hand("2012-06-29"), atol=1e-5)  # returns up to the close before the split's start
     assert np.abs(got - by_hand('2010-11-30')).max() > 1e-3            # not the model fitted up to the train end
     assert np.abs(got - by_hand('2012-12-31')).max() > 1e-4            # nor one that saw the test split's returns
+
+
+def test_garch_fallbacks_are_counted_over_every_fold(tmp_path, monkeypatch):
+    """configs/volatility.yml (real bokeh prices from late 2009), 2010-2011 in quarterly walk-forward folds: GARCH needs 250 returns
+    before a split's start, so the early folds fall back to PEV and the later ones do not. The run's report counts the
+    fallbacks of every fold (the sum of each fold's, computed here fold by fold), not the last fold's that had any."""
+    from finann import load_config, setup_task
+    from finann.task.study import fit_baselines, fold_units
+    monkeypatch.setenv('FINANN_CACHE', str(tmp_path / 'cache'))
+    out = tmp_path / 'run'
+    opts = [f'trainer.output_dir={out}', 'trainer.num_train_epochs=1', 'trainer.report_to=[]', 'dataset.config.posts_per_session=1',
+            'evaluator.n_boot=0', 'evaluator.baselines=[garch]', 'evaluator.folds.period=quarter', 'evaluator.folds.train_periods=2',
+            'dataset.config.end=2011-12-31', 'dataset.config.val_start=2011-07-01', 'dataset.config.test_start=2011-10-01']  # 8 quarters
+    task = setup_task(load_config('configs/volatility.yml', opts))
+    events, _ = task.build_datasets()
+    vectors, labels = task.embed(events), task.build_labels(events)
+    per_fold = []
+    for fold, ev, vec, lab in fold_units(task, events, vectors, labels)[0]:
+        notes = fit_baselines(task, ev, vec, lab, task.eval_splits(ev))[1].get('garch', {})
+        per_fold.append(sum(notes.values()))
+    assert per_fold[0] > 0 and per_fold[-1] == 0 and sum(per_fold) > max(per_fold), per_fold  # more than one fold falls back
+    metrics = task.run()
+    reported = metrics['test']['baseline_notes']['garch']
+    assert sum(reported.values()) == sum(per_fold), (reported, per_fold)
