@@ -185,10 +185,17 @@ def eval_main(argv:list[str]|None=None) -> int:
             print(f"finann: {args.run} → {Path(args.output_dir or args.run)/'explain.md'}\n" + '\n'.join(sheet.summary(6)))
             return 0
         if args.run:
-            from finann.runs import evaluate_run, notices_text
+            import warnings
+            from finann.runs import evaluate_run, notices_text, SplitSkipped
             from finann.evaluate import results_table
-            reports = evaluate_run(args.run, args.output_dir, args.options, args.split)
-            print(f"finann: {args.run} → {args.output_dir or args.run}/report.md\n" + results_table(reports) + notices_text(args.run))
+            with warnings.catch_warnings(record=True) as seen:  # a split skipped: said again in the last lines
+                warnings.simplefilter('always', SplitSkipped)
+                reports = evaluate_run(args.run, args.output_dir, args.options, args.split)
+            for w in seen:
+                if not issubclass(w.category, SplitSkipped): warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+            skipped = ''.join(f"\nnotice: {w.message}" for w in seen if issubclass(w.category, SplitSkipped))
+            print(f"finann: {args.run} → {args.output_dir or args.run}/report.md\n" + results_table(reports) + notices_text(args.run)
+                  + skipped)
             return 0
         from finann.task import setup_task, setup_logger
         cfg = load_config(args.cfg_path, args.options)

@@ -76,7 +76,10 @@ def fault_point(name:str) -> None:
     if name not in FAULT_POINTS: raise ValueError(f"unknown fault point '{name}';{did_you_mean(name, FAULT_POINTS)} add it to FAULT_POINTS")
     want = os.environ.get('FINANN_FAULT')
     if not want or want.partition('@')[0] != name: return
+    nth = want.partition('@')[2] or '1'
+    if not nth.isdecimal() or int(nth) < 1:  # a typo would otherwise never kill, or fail with int()'s message
+        raise FinannError(f"FINANN_FAULT={want}: the count after '@' must be a whole number ≥ 1, e.g. {name}@2")
     _fault_hits[name] = hits = _fault_hits.get(name, 0) + 1
-    if hits == int(want.partition('@')[2] or 1):
+    if hits == int(nth):
         os.kill(os.getpid(), getattr(signal, 'SIGKILL', signal.SIGTERM))
         time.sleep(10)  # the signal is delivered at once; never go on past the point

@@ -35,8 +35,9 @@ BUILTINS = {
                 'TextStreamBuilder': 'finann.data.stream', 'SyntheticTextStreamBuilder': 'finann.data.stream',
                 'StockNetBuilder': 'finann.data.stocknet'},
     'trainer': {'SequentialTrainer': 'finann.trainer', 'RandomSamplerTrainer': 'finann.trainer'},
-    'baseline': {n: 'finann.evaluate.baselines' for n in ('majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum', 'train_mean',
-                 'ridge', 'past_vol', 'past_vol_30', 'garch')},
+    'baseline': {**{n: 'finann.evaluate.baselines' for n in ('majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum',
+                                                             'train_mean', 'ridge')},
+                 **{n: 'finann.evaluate.risk_baselines' for n in ('past_vol', 'past_vol_30', 'garch')}},
 }
 
 # %% ../nbs/01_registry.ipynb #deede4df

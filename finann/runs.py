@@ -4,16 +4,16 @@
 
 # %% ../nbs/07b_runs.ipynb #ec10eb61
 from __future__ import annotations
-import json
+import json, warnings
 from functools import cached_property
 from pathlib import Path
 from .config import FinannError
 from .predictions import saved_run_config  # a run's saved config: read by runs, guards and the explanation sheet
 
 # %% auto #0
-__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'run_notices', 'run_card',
-           'notices_text', 'write_report', 'evaluate_run', 'run_label', 'run_differences', 'compare_runs',
-           'predict_texts']
+__all__ = ['is_complete_checkpoint', 'latest_checkpoint', 'Run', 'load_run', 'config_differences', 'run_notices', 'fold_periods',
+           'run_card', 'notices_text', 'write_report', 'SplitSkipped', 'evaluate_run', 'run_label', 'run_differences',
+           'compare_runs', 'predict_texts']
 
 # %% ../nbs/07b_runs.ipynb #92e9f210
 def is_complete_checkpoint(path:str|Path) -> bool:
@@ -98,16 +98,26 @@ def run_notices(folder:str|Path) -> list[str]:
     "The fallbacks and suspicions the run stated (its data report's `notices`: masking that fell back to tickers only, split-like price jumps…)."
     return list(_json_file(Path(folder)/'data_report.json').get('notices') or [])
 
+# %% ../nbs/07b_runs.ipynb #12b92e00
+def fold_periods(df) -> str:
+    """A walk-forward study's folds as the run card gives them: each fold's test period (first – last target session)
+    and its events, each counted once however many seeds predicted it."""
+    import pandas as pd
+    test = df[df['split'] == 'test'].drop_duplicates(['fold', 'ticker', 'event_start_at_et'])
+    day = pd.to_datetime(test['d+1_date']).fillna(pd.to_datetime(test['event_start_at_et'].str[:10]))  # the split's own date
+    return ' · '.join(f"fold {k}: {d.min():%Y-%m-%d} – {d.max():%Y-%m-%d} ({len(d):,} events)" for k, d in day.groupby(test['fold']))
+
 # %% ../nbs/07b_runs.ipynb #1b205401
-def run_card(folder:str|Path) -> str:
-    "report.md's opening table: what was trained on what (label, encoder, data, splits, training, repeats) and every notice, from the run's saved files."
+def run_card(folder:str|Path, notices:list[str]|None=None) -> str:
+    """report.md's opening table: what was trained on what (label, encoder, data, splits with their dates and sizes, the
+    folds' test periods, the time-of-day assumption, training, repeats) and every notice, from the run's saved files."""
     import yaml
     folder = Path(folder)
     cfg, data = saved_run_config(folder) or {}, _json_file(folder/'data_report.json')
-    label = {}
+    df, label = None, {}
     if (folder/'predictions.parquet').is_file():
         from finann.predictions import read_predictions
-        try: label = read_predictions(folder)[1].get('label') or {}
+        try: df, meta = read_predictions(folder); label = meta.get('label') or {}
         except FinannError: pass
     sec = lambda s: cfg.get(s) or {}
     flat = lambda d: ', '.join(f"{k}={v}" for k, v in (d or {}).items() if v not in (None, [], {})) or 'defaults'
@@ -115,7 +125,9 @@ def run_card(folder:str|Path) -> str:
            f"move {label['start_field']} → {label['end_field']}" if label.get('start_field') else flat(sec('collator').get('config')))
     lab = f"{label.get('collator') or sec('collator').get('cls_name', '?')}: {how}" + (f", dead band {label['drop_band']}" if label.get('drop_band') else '')
     emb, ds, tr, run, ev = sec('embedding'), sec('dataset'), sec('trainer'), sec('run'), sec('evaluator')
-    splits = ' · '.join(f"{k} {v:,}" for k, v in (data.get('splits') or {}).items()) or '?'
+    spans, folds = data.get('split_dates') or {}, fold_periods(df) if ev.get('folds') and df is not None else ''
+    span = lambda k: f" ({spans[k]['first']} – {spans[k]['last']})" if spans.get(k, {}).get('first') else ''
+    splits = ' · '.join(f"{k} {v:,}{span(k)}" for k, v in (data.get('splits') or {}).items()) or '?'
     seeds = run.get('seeds') or [run.get('seed')]
     tried = (f"{ev['configs_tried']} config(s) tried (evaluator.configs_tried)" if ev.get('configs_tried') else  # None: the study's ledger counts
              f"configs tried: counted by the ledger of study {run['study']}" if run.get('study') else '1 config tried')
@@ -123,12 +135,14 @@ def run_card(folder:str|Path) -> str:
             ('data', f"{ds.get('cls_name', '?')} ({flat(ds.get('config'))}); {data.get('rows_kept', '?'):,} of {data.get('rows_in', '?'):,} rows kept"
                      if isinstance(data.get('rows_in'), int) else f"{ds.get('cls_name', '?')} ({flat(ds.get('config'))})"),
             *([('prices', f"labels use {data['price']}")] if data.get('price') else []),  # e.g. StockNet: Adj Close
-            ('splits (events)', splits),
+            ('splits (events, first – last target session)', splits + ('; pooled, then cut into the folds below' if folds else '')),
+            *([('walk-forward folds (test periods)', folds)] if folds else []),
+            *([('time of day', data['time_of_day'])] if data.get('time_of_day') else []),  # dates without times: where they were placed
             ('training', f"{tr.get('num_train_epochs', '?')} epoch(s), learning rate {tr.get('learning_rate', '?')}, batch {tr.get('per_device_train_batch_size', '?')}"),
             ('repeats', f"{len(seeds)} seed(s) ({', '.join(map(str, seeds))}), {'walk-forward folds ' + flat(ev.get('folds')) if ev.get('folds') else '1 fold'}, "
                         + tried)]
     lines = ['| run card | |', '|---|---|'] + [f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows]
-    return '\n'.join(lines + [''] + [f"**Notice**: {n}." for n in run_notices(folder)]).rstrip() + '\n\n'
+    return '\n'.join(lines + [''] + [f"**Notice**: {n}." for n in run_notices(folder) + list(notices or [])]).rstrip() + '\n\n'
 
 def notices_text(folder:str|Path) -> str:
     "The run's notices as the console's last lines ('' when there are none)."
@@ -140,6 +154,7 @@ def write_report(reports:dict, # split -> report (`evaluate_predictions`)
                  title:str,    # the report's heading (the run's name)
                  state=None,   # trainer_state.json (path or dict) for the training curves, if any
                  run:str|Path|None=None, # the run folder whose config and data report make the run card (default: `out`)
+                 notices:list[str]|None=None, # what this evaluation skipped or changed, stated in the card beside the run's own
                 ) -> Path:
     "`report.md` (opening with the run card), `report.json` and the PNG plots of the evaluated splits."
     from finann.evaluate import report_markdown
@@ -148,16 +163,20 @@ def write_report(reports:dict, # split -> report (`evaluate_predictions`)
     out = Path(out)
     plots = save_report_plots(reports, out, state=state)
     write_atomic(out/'report.json', json.dumps(reports, indent=1, default=str))
-    write_atomic(out/'report.md', f"# {title}\n\n" + run_card(run or out) + report_markdown(reports, plots))
+    write_atomic(out/'report.md', f"# {title}\n\n" + run_card(run or out, notices) + report_markdown(reports, plots))
     return out/'report.md'
 
 # %% ../nbs/07b_runs.ipynb #93dac7b1
+class SplitSkipped(UserWarning):
+    "A split that `evaluator.splits` asks for and the predictions table lacks: skipped, and said so."
+
 def evaluate_run(path:str|Path,            # a run folder with predictions.parquet and config.yaml
                  out:str|Path|None=None,   # where the report goes (default: the run folder)
                  options:list[str]|None=None, # config overrides, e.g. ['evaluator.cost_bps=5']
                  splits:list[str]|None=None,
                 ) -> dict:
-    "`finann-eval --run`: the report again from the saved predictions, with no encoder, model or data loaded."
+    """`finann-eval --run`: the report again from the saved predictions, with no encoder, model or data loaded. A split
+    of `evaluator.splits` that the table lacks is skipped with a `SplitSkipped` warning and a notice in the run card."""
     from finann.config import load_config
     from finann.predictions import read_predictions, check_predictions
     from finann.registry import registry
@@ -170,14 +189,17 @@ def evaluate_run(path:str|Path,            # a run folder with predictions.parqu
     df, meta = read_predictions(run.path)
     col = registry.get_collator_class(cfg.collator.cls_name)
     check_predictions(df, meta, run.path/'predictions.parquet', col.problem_type, col.num_labels)
-    missing = [s for s in cfg.evaluator.splits if not (df['split'] == s).any()]
+    missing, have = [s for s in cfg.evaluator.splits if not (df['split'] == s).any()], ', '.join(map(str, df['split'].unique()))
     # --split names what it wants; the config's splits are reported where the table has them, as the run itself did (a run without a test split)
-    if missing and (splits or len(missing) == len(cfg.evaluator.splits)): raise FinannError(f"{run.path/'predictions.parquet'}: no rows for split(s) {', '.join(missing)} (has {', '.join(map(str, df['split'].unique()))})")
+    if missing and (splits or len(missing) == len(cfg.evaluator.splits)): raise FinannError(f"{run.path/'predictions.parquet'}: no rows for split(s) {', '.join(missing)} (has {have})")
+    skipped = [f"split {s} skipped: {run.path/'predictions.parquet'} has no {s} rows (it has {have}); evaluator.splits asks for it" for s in missing]
+    for n in skipped: warnings.warn(n, SplitSkipped, stacklevel=2)  # never silent: the console's last lines and the run card say it too
     cfg.evaluator.splits = [s for s in cfg.evaluator.splits if s not in missing]
     from finann.ledger import study_trials  # a run of a study: adjusted for the configurations its ledger counts now
     reports = evaluate_predictions(df, meta, cfg.evaluator, seed=cfg.run.seed, trials=study_trials(cfg, run.path))
     state = run.path/'trainer_state.json'
-    write_report(reports, Path(out).expanduser() if out else run.path, meta.get('run_name') or run.path.name, state if state.exists() else None, run.path)
+    write_report(reports, Path(out).expanduser() if out else run.path, meta.get('run_name') or run.path.name,
+                 state if state.exists() else None, run.path, skipped)
     return reports
 
 # %% ../nbs/07b_runs.ipynb #c6132810

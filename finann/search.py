@@ -7,170 +7,18 @@ from __future__ import annotations
 import dataclasses, datetime as dt, fcntl, json, logging, math, os, socket, time
 from itertools import combinations
 from pathlib import Path
-from typing import Any
 import numpy as np
 import pandas as pd
-from .config import ConfigError, FinannError, FoldsSection, TrainConfig, load_config, read_yaml, run_name_of, run_output_dir
+from .config import ConfigError, FinannError, FoldsSection, TrainConfig, load_config, run_name_of
 from .io import write_atomic
 from .ledger import LEDGER_FILE, Ledger, study_name_of, study_dir, study_trials, record_run  # noqa: F401  (the ledger is its own module)
+# the space, the metric and a trial's score (re-exported here: `from finann.search import read_space` keeps working)
+from .search_space import *
 
 # %% auto #0
-__all__ = ['RESERVED_SEARCH_KEYS', 'SEARCH_METRICS', 'SearchParam', 'read_space', 'space_overrides', 'check_space',
-           'check_metric', 'metric_of', 'search_data', 'fold_task', 'score_trial',
-           'probability_of_backtest_overfitting', 'pbo_plot', 'open_study', 'recover_killed', 'run_trial', 'final_run',
+__all__ = ['probability_of_backtest_overfitting', 'pbo_plot', 'open_study', 'recover_killed', 'run_trial', 'final_run',
            'run_search', 'search_pbo', 'objective_plot', 'param_importances', 'search_sentence', 'search_summary',
            'search_markdown']
-
-# %% ../nbs/15_search.ipynb #7f24f6a4
-@dataclasses.dataclass(frozen=True)
-class SearchParam:
-    "One searched config key: a list of `choices`, or a range `low`…`high` (integers when both ends are, on a log scale when `log`)."
-    key: str
-    choices: tuple|None = None
-    low: float|int|None = None
-    high: float|int|None = None
-    log: bool = False
-
-    def distribution(self):
-        "The Optuna distribution it is sampled from (choices that are not plain values are sampled as their JSON text)."
-        import optuna.distributions as D
-        if self.choices is not None: return D.CategoricalDistribution([_plain(c) for c in self.choices])
-        ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (self.low, self.high))
-        return D.IntDistribution(self.low, self.high, log=self.log) if ints else D.FloatDistribution(self.low, self.high, log=self.log)
-
-    def value(self, sampled):
-        "The config value of what Optuna sampled."
-        return next((c for c in self.choices if _plain(c) == sampled), sampled) if self.choices is not None else sampled
-
-def _plain(v): return v if v is None or isinstance(v, (bool, int, float, str)) else json.dumps(v)
-
-# %% ../nbs/15_search.ipynb #61a832d1
-RESERVED_SEARCH_KEYS = ('metric',)  # top-level keys of search.yml that are not config keys
-
-# %% ../nbs/15_search.ipynb #b1226323
-def read_space(space:str|Path|dict,            # search.yml, or the same mapping
-               source:str|None=None,           # the name errors give (default: the file)
-              ) -> tuple[dict[str, SearchParam], str|None, str]:
-    "The searched keys, the metric named in the file (or None), and the source name; a malformed space is refused in one line."
-    if isinstance(space, (str, Path)): source, space = source or str(space), read_yaml(space)
-    source = source or '<search space>'
-    if not isinstance(space, dict): raise ConfigError(f"{source}: a search space is a mapping of config keys, got {type(space).__name__}")
-    metric, params = space.get('metric'), {}
-    for key, v in space.items():
-        if key in RESERVED_SEARCH_KEYS: continue
-        where = f"{source}: {key}"
-        if isinstance(v, list):
-            if not v: raise ConfigError(f"{where}: the list of choices is empty")
-            params[key] = SearchParam(key, choices=tuple(v))
-        elif isinstance(v, dict):
-            extra = set(v) - {'low', 'high', 'log'}
-            if extra or not {'low', 'high'} <= set(v):
-                raise ConfigError(f"{where}: a range is {{low: …, high: …, log: true|false}}, got keys {sorted(v)}")
-            lo, hi, log = v['low'], v['high'], v.get('log', False)
-            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)):
-                raise ConfigError(f"{where}: low and high must be numbers, got {lo!r} and {hi!r}")
-            if lo > hi: raise ConfigError(f"{where}: low {lo} is above high {hi}")
-            if not isinstance(log, bool): raise ConfigError(f"{where}: log must be true or false, got {log!r}")
-            if log and lo <= 0: raise ConfigError(f"{where}: a log range needs low > 0, got {lo}")
-            params[key] = SearchParam(key, low=lo, high=hi, log=log)
-        else: raise ConfigError(f"{where}: give a list of choices or {{low, high, log}}, got {v!r}")
-    if not params: raise ConfigError(f"{source}: the search space is empty; map config keys (as --options writes them) "
-                                     "to a list of choices or to {low, high, log}")
-    return params, metric, source
-
-# %% ../nbs/15_search.ipynb #8ab26b66
-def space_overrides(params:dict[str, SearchParam], sampled:dict) -> list[str]:
-    "`--options`-style overrides (`key=value`, the value as JSON, which YAML reads) of sampled values."
-    return [f"{k}={json.dumps(params[k].value(v))}" for k, v in sampled.items()]
-
-# %% ../nbs/15_search.ipynb #9f68453a
-def check_space(cfg_path:str|Path, options:list[str], params:dict[str, SearchParam], source:str) -> None:
-    "Load the config with each choice (or each end of each range) of every key: an unknown key or bad value is one line."
-    for key, p in params.items():
-        for v in (p.choices if p.choices is not None else (p.low, p.high)):
-            try: load_config(cfg_path, [*options, f"{key}={json.dumps(v)}"])
-            except ConfigError as e:
-                msg = str(e)
-                # the key's own message, from the config module, less the config file's name
-                msg = msg[len(str(cfg_path)) + 2:] if msg.startswith(f"{cfg_path}: ") else msg
-                raise ConfigError(f"{source}: {msg}" + ('' if msg.startswith(key) else f" (from {key}: {v!r})")) from None
-
-# %% ../nbs/15_search.ipynb #1438b4e3
-SEARCH_METRICS = {'single_label_classification': ('accuracy', 'balanced_accuracy', 'f1_macro', 'mcc', 'log_loss'),
-                  'regression': ('mse', 'mae', 'r2', 'cosine', 'direction_accuracy')}  # what a search can optimise
-
-# %% ../nbs/15_search.ipynb #2d812bde
-def check_metric(metric:str|None, problem_type:str, source:str) -> tuple[str, str]:
-    "The metric (default: the verdict's, accuracy or MSE) and Optuna's direction; a metric the task does not have is one line."
-    from finann.config import did_you_mean
-    from finann.evaluate.verdict import VERDICT_METRIC, LOWER_IS_BETTER
-    metric = metric or VERDICT_METRIC['regression' if problem_type == 'regression' else 'classification']
-    have = SEARCH_METRICS[problem_type]
-    if metric not in have:
-        hint = did_you_mean(metric, have) or ''
-        raise ConfigError(f"{source}: metric: '{metric}' is not a metric of this task;{hint} (choices: {', '.join(have)})")
-    return metric, 'minimize' if metric in LOWER_IS_BETTER else 'maximize'
-
-# %% ../nbs/15_search.ipynb #2ccfc59b
-def metric_of(df:pd.DataFrame, meta:dict, split:str, metric:str, by_period:str|None=None):
-    "`metric` of the model on `split`'s rows of a predictions table; with `by_period` ('M', 'W'), a Series of it per period."
-    from finann.predictions import split_inputs
-    from finann.evaluate.metrics import classification_report, regression_report
-    x = split_inputs(df, meta, split)
-    f = (lambda y, p: regression_report(y, p)[metric]) if meta['num_labels'] == 1 else \
-        (lambda y, p: classification_report(y, p, meta['num_labels'])[metric])
-    if by_period is None: return float(f(x['labels'], x['probs']))
-    periods = pd.to_datetime(pd.Series(x['dates']), format='mixed', utc=True).dt.tz_localize(None).dt.to_period(by_period).astype(str)
-    return pd.Series({p: float(f(x['labels'][i], x['probs'][i])) for p, i in periods.groupby(periods).indices.items()}).sort_index()
-
-# %% ../nbs/15_search.ipynb #8ae5e03b
-def search_data(task) -> tuple:
-    "Train and val events only (test is dropped before it is embedded, labelled or folded), their vectors and labels, the width."
-    import datasets
-    events, _ = task.build_datasets()
-    events = datasets.DatasetDict({k: v for k, v in events.items() if k != 'test'})
-    emb = task.build_embedding()
-    vectors = task.embed(events, emb)
-    return events, vectors, task.build_labels(events), emb.dim
-
-# %% ../nbs/15_search.ipynb #8f0db2a0
-def fold_task(task, folder:Path):
-    "A copy of `task` that trains one fold's events as one run (no folds of its own) into `folder`."
-    from finann.task import setup_task
-    cfg = task.config.model_copy(deep=True)
-    # one unit, trained and predicted once: no checkpoints (its predictions are what the trial keeps)
-    cfg.evaluator.folds = None
-    cfg.trainer = {**cfg.trainer, 'output_dir': str(folder), 'save_strategy': 'no', 'load_best_model_at_end': False}
-    return setup_task(cfg)
-
-# %% ../nbs/15_search.ipynb #3909f921
-def score_trial(task,             # the trial's task (its config has `evaluator.folds`)
-                metric:str,
-                data=None,         # `search_data(task)`, when already built for this data config
-                trial=None,        # the Optuna trial: each fold's pooled score is reported to it, and it may be pruned
-               ) -> dict:
-    "Train and predict each walk-forward fold inside train+val; the metric pooled over the folds' held-out periods, per month, and the folds."
-    import optuna
-    from finann.errors import fault_point
-    from finann.task.study import fold_units, fit_predict_units
-    events, vectors, labels, dim = data or search_data(task)
-    units, skipped = fold_units(task, events, vectors, labels)
-    held, folds, value = [], [], None
-    for step, (fold, ev, vec, lab) in enumerate(units):
-        _, preds, _, _ = fit_predict_units(fold_task(task, task.output_dir/f'fold{fold.index}'), ev, vec, lab, dim)
-        fault_point('search.after_fold')
-        held.append(preds[preds['split'] == 'test'].assign(fold=fold.index))  # the fold's held-out period: inside train+val
-        folds.append({'fold': fold.index, 'held_out': str(fold.test_period), 'n': int(len(held[-1]))})
-        pooled, meta = pd.concat(held, ignore_index=True), task.predictions_meta(held[-1])
-        value = metric_of(pooled, meta, 'test', metric)
-        if trial is not None:
-            trial.report(value, step)
-            if trial.should_prune():
-                stop = optuna.TrialPruned(f"pruned after fold {fold.index}: {metric} {value:.4f}"); stop.value = value
-                raise stop
-    dates = pd.to_datetime(pd.concat([pd.Series(d['event_start_at_et']) for d in events.values()]), format='mixed', utc=True)
-    return {'value': value, 'periods': metric_of(pooled, meta, 'test', metric, 'M').to_dict(), 'folds': folds, 'skipped_folds': skipped,
-            'data': {'first': str(dates.min()), 'last': str(dates.max()), 'n_events': int(len(dates)), 'splits': list(events)}}
 
 # %% ../nbs/15_search.ipynb #21c483e0
 def probability_of_backtest_overfitting(perf,            # (T periods, N trials) performance, higher is better

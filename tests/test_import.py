@@ -32,7 +32,7 @@ def test_lookup_imports_the_registering_module(kind, name, module):
 
 def test_builtins_match_what_the_modules_register():
     "BUILTINS (name -> module) is exactly what importing every module registers."
-    out = py("import json, finann.data, finann.embedding, finann.collator, finann.model, finann.model_encoder, finann.trainer, finann.task, finann.evaluate.baselines\n"
+    out = py("import json, finann.data, finann.embedding, finann.collator, finann.model, finann.model_encoder, finann.trainer, finann.task, finann.evaluate.baselines, finann.evaluate.risk_baselines\n"
              "from finann.registry import registry, BUILTINS\n"
              "print(json.dumps([{k: {n: c.__module__ for n, c in v.items()} for k, v in registry.mapping.items()}, BUILTINS]))")
     registered, builtins = json.loads(out)

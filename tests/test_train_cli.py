@@ -1,5 +1,5 @@
 "End-to-end runs of `finann-train`: results, run folder, reload, bad input, secrets."
-import json, sys
+import json, re, sys
 import numpy as np
 import pytest
 import torch
@@ -20,6 +20,9 @@ def test_default_job_beats_majority_and_writes_run_folder(small_run):
     saved = yaml.safe_load((out / 'config.yaml').read_text())
     assert saved['dataset']['config']['n_tickers'] == 100  # the resolved config, overrides applied
     assert 'accuracy' in p.stdout and 'majority' in p.stdout  # the results table
+    card = (out / 'report.md').read_text().split('# Evaluation')[0]  # the run card: each split's size and first and last date
+    assert re.search(r'\| splits \(events, first – last target session\) \| train [\d,]+ \(2010-\d\d-\d\d – 2016-\d\d-\d\d\) · '
+                     r'val [\d,]+ \(2017-\d\d-\d\d – 2017-\d\d-\d\d\) · test [\d,]+ \(2018-\d\d-\d\d – 2019-\d\d-\d\d\) \|', card), card
 
 
 def test_saved_model_reloads_and_reproduces_val_accuracy(small_run, tmp_path):
@@ -169,8 +172,20 @@ def test_finann_eval_run_refuses_a_bad_predictions_file_in_one_line(small_run, t
 
 
 def test_finann_eval_run_refuses_predictions_that_do_not_match_the_config(small_run, tmp_path):
+    "Predictions of another label scheme: one line. Predictions without the test split the config asks for: val is reported, and the skip is said."
     p, out = small_run
     assert p.returncode == 0
+    import pandas as pd
+    from finann.predictions import read_predictions, write_predictions
+    val = tmp_path / 'val-only'; val.mkdir()
+    (val / 'config.yaml').write_bytes((out / 'config.yaml').read_bytes())
+    df, meta = read_predictions(out)
+    write_predictions(df[df['split'] == 'val'], val, {k: v for k, v in meta.items() if k != 'version'})
+    e = run_cmd([str(BIN / 'finann-eval'), '--run', str(val)], tmp_path)
+    said = f"split test skipped: {val / 'predictions.parquet'} has no test rows (it has val); evaluator.splits asks for it"
+    assert e.returncode == 0 and e.stdout.strip().splitlines()[-1] == f"notice: {said}", e.stdout[-2000:] + e.stderr[-2000:]
+    assert list(json.loads((val / 'report.json').read_text())) == ['val']
+    assert f"**Notice**: {said}." in (val / 'report.md').read_text().split('# Evaluation')[0]
     run = tmp_path / 'copy'; run.mkdir()
     for f in ('predictions.parquet', 'metrics.json'): (run / f).write_bytes((out / f).read_bytes())
     cfg = (out / 'config.yaml').read_text().replace('CollatorForBinaryClassification', 'CollatorForClassificationWithNeutral')

@@ -8,6 +8,7 @@ Hand-checked rows (date: close, adj_close), both around a 2:1 split:
        02-20 24.14 16.122195
 """
 import json, re
+import yaml
 import numpy as np
 import pandas as pd
 import pytest
@@ -96,3 +97,43 @@ def test_finann_init_notices_prices_without_opens(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     assert 'opens: the price files have no opens, so the label runs close to close' in p.stdout, p.stdout
     assert 'start_field: d+1_close' in (tmp_path / 'cfg.yml').read_text()
+
+
+def test_only_the_sessions_a_label_reads_must_exist(tmp_path, monkeypatch):
+    """Real AAPL closes (2005) with one session, Wed 2005-02-23, taken out of the file; events every business day at 07:00
+    with price points to d+5. The builder alone needs every session d+0 … d+5 (7 events dropped, as before); through
+    TrainTask only the label's: a 3-session volatility reads d+0 … d+3 (5 dropped), a move d+0 close → d+3 close reads two
+    (2 dropped), and the drop report names the ticker, the first missing session it reads and the file."""
+    from finann import load_config, setup_task
+    from finann.data import EventStudyBuilder
+    from finann.data.schema import format_report
+    monkeypatch.setenv('FINANN_CACHE', str(tmp_path / 'cache'))
+    px = tmp_path / 'px'; px.mkdir()
+    aapl = pd.DataFrame(stocks.AAPL)[['date', 'close', 'adj_close']]
+    aapl[(aapl['date'] >= '2004-06-01') & (aapl['date'] != '2005-02-23')].to_csv(px / 'AAPL.csv', index=False)
+    days = pd.bdate_range('2005-01-03', '2005-06-30')
+    pd.DataFrame({'ticker': 'AAPL', 'event_start_at_et': days.strftime('%Y-%m-%d 07:00'),
+                  'text': [f'post {i}' for i in range(len(days))]}).to_csv(tmp_path / 'events.csv', index=False)
+    ds = {'events': str(tmp_path / 'events.csv'), 'prices': str(px), 'horizon': 5, 'val_start': '2005-05-02'}
+    alone = EventStudyBuilder(**ds); alone.build_datasets()
+    assert alone.report['dropped'] == {'price missing on a session': 7}  # 02-16 … 02-24: d+0 … d+5 hold 02-23
+
+    def built(collator):
+        cfg = {'model': {'config': {'hidden_size': 'auto'}}, 'collator': collator,
+               'embedding': {'cls_name': 'HashingEmbedding', 'config': {'n_features': 64}},
+               'dataset': {'cls_name': 'EventStudyBuilder', 'config': ds}, 'trainer': {'output_dir': str(tmp_path / 'run')}}
+        (tmp_path / 'cfg.yml').write_text(yaml.safe_dump(cfg))
+        return setup_task(load_config(tmp_path / 'cfg.yml')).build_datasets()
+
+    events, report = built({'cls_name': 'CollatorForVolatility', 'config': {'horizon': 3}})
+    # d+0 … d+3 hold 02-23 for the events of 02-18 (d+3), 02-21 and 02-22 (d+2), 02-23 (d+1), 02-24 (d+0)
+    assert report['dropped'] == {'price missing on a session': 5}
+    assert report['sessions_read_missing'] == {'AAPL': {'count': 5, 'first': '2005-02-23', 'session': 'd+3', 'file': str(px / 'AAPL.csv')}}
+    line = next(l for l in format_report(report).splitlines() if 'its label reads one' in l)
+    assert 'AAPL' in line and '2005-02-23 (d+3)' in line and str(px / 'AAPL.csv') in line, line
+    ev = pd.concat([events[s].to_pandas() for s in events])
+    kept = ev.set_index(ev['event_start_at_et'].str[:10])
+    assert np.isnan(kept.loc['2005-02-16', 'd+5_close']) and kept.loc['2005-02-16', 'd+3_close'] > 0  # 02-23 is its d+5: not read
+    assert np.isfinite(CollatorForVolatility(horizon=3).dataset_labels(events['train'])).all()
+    _, report = built({'cls_name': 'CollatorForRegression', 'config': {'start_field': 'd+0_close', 'end_field': 'd+3_close', 'allow_untradable': True}})
+    assert report['dropped'] == {'price missing on a session': 2}  # 02-18 (d+3 is 02-23) and 02-24 (d+0 is 02-23)

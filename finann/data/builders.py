@@ -109,7 +109,9 @@ class CachedSplits:
 
     def write_splits(self, folder:Path):
         "Load, check and split the events, and write each split to `folder` as an Arrow file."
-        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3))
+        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share,
+                                        getattr(self, 'horizon', 3),
+                                        getattr(self, 'label_points', None))
         splits = self.split_frame(df); del df
         write_split_files(folder, splits, None, {**self._report, 'splits': {k: len(v) for k, v in splits.items()}})
 
@@ -132,14 +134,18 @@ class CachedSplits:
         except (OSError, ValueError) as e: why = (str(e).splitlines() or [type(e).__name__])[0]  # truncated or overwritten
         logger.warning(f"dataset cache: damaged {path} ({why}); rebuilding the {name} split only")
         report = self._report
-        split = self.split_frame(clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3))[0])[name]
+        df, _ = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3),
+                             getattr(self, 'label_points', None))
+        split = self.split_frame(df)[name]
         self._report = report
         with atomic_path(path) as tmp, tqdm(total=len(split), disable=True) as bar: _write_split(tmp, split, None, 20_000, bar)
         return Dataset.from_file(str(path))
 
     def _in_memory(self):
         from datasets import Dataset, DatasetDict
-        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3))
+        df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share,
+                                        getattr(self, 'horizon', 3),
+                                        getattr(self, 'label_points', None))
         splits = self.split_frame(df)
         splits = {k: splits[k] for k in _pick_splits(self.split, list(splits), self.source)}
         self._report['splits'] = {k: len(v) for k, v in splits.items()}
@@ -158,6 +164,9 @@ class BaseBuilder(CachedSplits, BaseModel):
     test_end: Optional[str] = None     # with val_start: test up to (not including) this date; each event goes by its target session
     test_start: Optional[str] = None
     embargo_days: int = Field(0, ge=0)  # exchange sessions left out before each later split
+    # the price points the label reads (TrainTask sets them: the collator's columns); None: all of d+0 … d+horizon.
+    # Only these must exist: an event lacking another session keeps NaN there
+    label_points: Optional[list[str]] = None
     purge_sessions: Optional[int] = Field(None, ge=0)  # sessions purged as well; None: the label's span (TrainTask sets it), else the builder's horizon
     calendar: str = DEFAULT_CALENDAR    # the exchange calendar (exchange_calendars name) that sessions are counted on
     allow_overlap: bool = False  # accept val/test events that are not after the last train event
@@ -270,7 +279,8 @@ class EventStudyBuilder(BaseBuilder):
         if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours with dataset.config.columns)")
         market = read_market(self.market, self.price_columns) if self.market else None
         px = self.load_prices()
-        out = align_events(ev, px, self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window, self.time_of_day, self.events)
+        out = align_events(ev, px, self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window,
+                           self.time_of_day, self.events, self.label_points)
         return add_pre_closes(out, px, self.pre_closes, self.adjust, self.calendar) if self.pre_closes else out
 
     def load_prices(self) -> dict[str, pd.DataFrame]:

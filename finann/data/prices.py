@@ -14,7 +14,7 @@ from ..config import did_you_mean
 from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, parse_event_times, table_files, table_stem
 
 # %% auto #0
-__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'SPLIT_RATIOS', 'TIME_OF_DAY_UNKNOWN', 'prices_table', 'read_prices',
+__all__ = ['PRICE_FIELDS', 'TimeZoneName', 'SPLIT_RATIOS', 'TIME_OF_DAY_UNKNOWN', 'prices_table', 'read_prices', 'label_sessions',
            'split_like_jumps', 'rolling_beta', 'align_events', 'log_realised_vol', 'adjusted_closes', 'add_pre_closes']
 
 # %% ../../nbs/02c_data_prices.ipynb #c9e77269
@@ -56,14 +56,21 @@ def prices_table(df:pd.DataFrame, where:str, columns:dict|None) -> pd.DataFrame:
     return out.sort_values('date').drop_duplicates('date').reset_index(drop=True)
 
 # %% ../../nbs/02c_data_prices.ipynb #57dfaf7b
+def _from(px:pd.DataFrame, file) -> pd.DataFrame:
+    px.attrs['file'] = str(file)  # named when a session a label reads is missing from it
+    return px
+
 def read_prices(path:str|Path, columns:dict|None=None) -> dict[str, pd.DataFrame]:
     "Daily prices by ticker: a folder of `<TICKER>.csv|parquet|jsonl` files, or one long table with a `ticker` column."
     p = Path(path).expanduser()
     if not p.exists(): raise DataError(f"{p}: price file or folder not found")
-    if p.is_dir(): return {table_stem(f).upper(): prices_table(read_events_file(f, columns), str(f), None) for f in table_files(p)}
+    if p.is_dir():
+        return {table_stem(f).upper(): _from(prices_table(read_events_file(f, columns), str(f), None), f)
+                for f in table_files(p)}
     df = read_events_file(p, columns).assign(_row=lambda d: np.arange(1, len(d) + 1))
     if 'ticker' not in df: raise DataError(f"{p}: a single price file needs a ticker column (has {', '.join(c for c in df.columns if c != '_row')}); or use a folder of <TICKER>.csv files")
-    return {str(t).upper(): prices_table(g.drop(columns='ticker'), f"{p} (ticker {t})", None) for t, g in df.groupby('ticker')}
+    return {str(t).upper(): _from(prices_table(g.drop(columns='ticker'), f"{p} (ticker {t})", None), p)
+            for t, g in df.groupby('ticker')}
 
 # %% ../../nbs/02c_data_prices.ipynb #9567505a
 def _check_timezone(name:str) -> str:
@@ -103,6 +110,12 @@ def _why_unaligned(sess:np.ndarray, rows:np.ndarray, first:int, last:int) -> np.
     "For events with a missing price: why, from their calendar sessions (n, 1 + horizon) and the first and last session the prices have."
     return np.where((sess[:, -1] < 0) | (sess[:, -1] > last), 'no session after the event',
                     np.where(sess[:, 0] < first, 'no session before the event', 'price missing on a session'))
+
+# %% ../../nbs/02c_data_prices.ipynb #5e1d0a01
+def label_sessions(reads:list[str]|None, horizon:int) -> np.ndarray:
+    "The sessions (0 for d+0 … `horizon`) whose prices a label reads, from the columns it reads (None: every session)."
+    if reads is None: return np.arange(horizon + 1)
+    return np.array(sorted({p[0] for c in reads if (p := price_point(c)) and p[0] <= horizon}), dtype=int)
 
 # %% ../../nbs/02c_data_prices.ipynb #045706b0
 def _session_returns(px:pd.DataFrame, sessions:np.ndarray, adjust:bool) -> np.ndarray:
@@ -163,9 +176,11 @@ def _time_of_day(wall:pd.Series, tickers:pd.Series, time_of_day:str, source:str)
 # %% ../../nbs/02c_data_prices.ipynb #69202f2f
 def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:str='America/New_York', adjust:bool=True,
                  market:pd.DataFrame|None=None, horizon:int=3, calendar:str=DEFAULT_CALENDAR, beta_window:int|None=None,
-                 time_of_day:str='given', source:str='events') -> pd.DataFrame:
-    "Events (ticker, event_start_at_et, text) with their price points: `d+0_close`, then d+1 … d+`horizon` opens and closes (and `beta` on the market)."
-    st, columns = session_table(calendar), price_columns(horizon, reference=True)
+                 time_of_day:str='given', source:str='events', reads:list[str]|None=None) -> pd.DataFrame:
+    """Events (ticker, event_start_at_et, text) with their price points: `d+0_close`, then d+1 … d+`horizon` opens and
+    closes (and `beta` on the market); an event lacking a session the label `reads` (None: any) is dropped, the others
+    keep NaN there."""
+    st, columns, need = session_table(calendar), price_columns(horizon, reference=True), label_sessions(reads, horizon)
     ev = events.reset_index(drop=True).copy()
     ev['ticker'] = ev['ticker'].astype('string').str.strip().str.upper()
     wall = parse_event_times(ev['event_start_at_et'], timezone, wall_clock=False).dt.tz_convert(str(exchange_calendar(calendar).tz)).dt.tz_localize(None)
@@ -177,7 +192,8 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
     cols = {c: np.full(len(ev), np.nan) for c in columns + ([f'market_{c}' for c in columns] if market is not None else [])}
     reason = pd.Series(None, index=ev.index, dtype='object')
     reason[wall.isna()] = 'unparsable date'
-    gaps, notices, mpos = {}, [], _session_rows(market['date'].values, st['date'].values) if market is not None else None
+    gaps, read_gaps, notices = {}, {}, []
+    mpos = _session_rows(market['date'].values, st['date'].values) if market is not None else None
     for t, idx in ev.groupby('ticker').groups.items():
         idx, px = np.asarray(idx), prices.get(t)
         idx = idx[wall.values[idx] == wall.values[idx]]  # NaT is not equal to itself: unparsable dates keep their reason
@@ -187,7 +203,8 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
         have = np.flatnonzero(pos >= 0)
         if len(missing := missing_sessions(px['date'], calendar)):
             gaps[t] = {'count': len(missing), 'first': str(missing[0])[:10]}
-            warnings.warn(f"prices of {t}: {len(missing)} {calendar} session(s) missing (first {gaps[t]['first']}); events that need them are dropped")
+            warnings.warn(f"prices of {t}: {len(missing)} {calendar} session(s) missing (first {gaps[t]['first']}); "
+                          "events whose label reads one are dropped")
         if jumps := split_like_jumps(px, adjust):  # a split read as a move: stated, not dropped
             more = f" (and {len(jumps) - 1} more day{'s' * (len(jumps) > 2)})" if len(jumps) > 1 else ''
             notices.append(f"prices of {t}: on {jumps[0]['date']} the open {jumps[0]['open']:g} is a {jumps[0]['ratio']} split's ratio from the previous close "
@@ -195,8 +212,13 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
                            "(give adjusted prices or an adj_close column)")
             warnings.warn(notices[-1])
         rows = np.where(s >= 0, pos[s], -1)
-        bad = (rows < 0).any(axis=1)
-        if bad.any(): reason[idx[bad]] = _why_unaligned(s[bad], rows[bad], have[0], have[-1])
+        bad = (rows[:, need] < 0).any(axis=1)  # a session the label does not read may be missing: its prices are NaN
+        if bad.any():
+            reason[idx[bad]] = why = _why_unaligned(s[bad][:, need], rows[bad][:, need], have[0], have[-1])
+            if (gap := why == 'price missing on a session').any():  # named: ticker, first such session, file
+                i = np.flatnonzero(gap)[0]; k = need[np.argmax(rows[bad][i, need] < 0)]
+                read_gaps[t] = {'count': int(gap.sum()), 'first': f"{st['date'].iloc[s[bad][i, k]]:%Y-%m-%d}",
+                                'session': f'd+{k}', 'file': px.attrs.get('file', f'the prices of {t}')}
         for c, v in _point_values(px, rows[~bad], columns, adjust).items(): cols[c][idx[~bad]] = v
         if market is not None:
             mrows = np.where(s[~bad] >= 0, mpos[s[~bad]], -1)
@@ -213,10 +235,12 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
         out['last_text_at'] = out['event_start_at_et']
         out['d+0_close_at'] = np.where(ok, pd.Series(st['close'].values[np.clip(d0, 0, len(st) - 1)]).dt.strftime(TIME_FORMAT), None)
     if market is not None:
-        gap = out['_drop_reason'].isna() & out[[f'market_{c}' for c in columns]].isna().any(axis=1)
+        read = [f'market_{c}' for c in columns if price_point(c)[0] in need]
+        gap = out['_drop_reason'].isna() & out[read].isna().any(axis=1)
         out.loc[gap, '_drop_reason'] = 'missing market price'
         if beta_window: out.loc[out['_drop_reason'].isna() & out['beta'].isna(), '_drop_reason'] = f'fewer than {beta_window // 2} returns for beta'
     out.attrs['report'] = {**({'sessions_missing': gaps} if gaps else {}), **({'notices': notices} if notices else {}),  # clean_events adds these to the drop report
+                           **({'sessions_read_missing': read_gaps} if read_gaps else {}),
                            **({'beta_window': f'{beta_window} sessions up to d+0'} if market is not None and beta_window else {}),
                            **({'time_of_day': TIME_OF_DAY_UNKNOWN} if time_of_day == 'unknown' else {})}
     return out

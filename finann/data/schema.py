@@ -205,7 +205,7 @@ def first_reasons(index:pd.Index, checks) -> tuple[pd.Series, dict]:
 def _is_text(t) -> bool: return isinstance(t, str) and t.strip() != ''
 
 # %% ../../nbs/02a_data_schema.ipynb #dde1de30
-def _drop_reasons(df:pd.DataFrame, when:pd.Series) -> tuple[pd.Series, dict]:
+def _drop_reasons(df:pd.DataFrame, when:pd.Series, reads:list[str]|None=None) -> tuple[pd.Series, dict]:
     "The first reason each row is unusable ('' when it is fine), and the index and column of each reason's first row."
     checks = []
     if '_drop_reason' in df:  # set by builders that align events to prices (e.g. 'ticker without prices')
@@ -215,7 +215,9 @@ def _drop_reasons(df:pd.DataFrame, when:pd.Series) -> tuple[pd.Series, dict]:
     checks += [(when.isna(), 'unparsable date', 'event_start_at_et'), (~df['ticker'].map(_is_text), 'missing ticker', 'ticker')]
     # NaN compares False, so a missing price is caught too
     # opens that are missing on every row come from price files with closes only: a label that reads one is refused by the label scheme
-    cols = [c for c in event_price_columns(df) if not (c.endswith('_open') and df[c].isna().all())]
+    # only the prices a label `reads` (None: all) must be there: a missing price it does not read drops nothing
+    cols = [c for c in event_price_columns(df)
+            if not (c.endswith('_open') and df[c].isna().all()) and (reads is None or c in reads)]
     checks += [(~(pd.to_numeric(df[c], errors='coerce') > 0), 'missing or non-positive price', c) for c in cols]
     key = [c for c in ('ticker', 'event_start_at_et', 'text') if c in df]
     checks.append((df.duplicated(subset=key, keep='first'), 'duplicate event', ', '.join(key)))
@@ -239,8 +241,10 @@ def drop_report(df:pd.DataFrame, reasons:pd.Series, first:dict, source:str, max_
     return report
 
 # %% ../../nbs/02a_data_schema.ipynb #d20cae52
-def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5, horizon:int=3) -> tuple[pd.DataFrame, dict]:
-    "Drop unusable events, counting each reason; raise `DataError` if more than `max_drop_share` go. Prices up to d+`horizon` are required."
+def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5, horizon:int=3,
+                 reads:list[str]|None=None) -> tuple[pd.DataFrame, dict]:
+    """Drop unusable events, counting each reason; raise `DataError` if more than `max_drop_share` go. Price columns
+    up to d+`horizon` are required; their prices where a label `reads` them (None: everywhere)."""
     # a text stream's events carry their texts, never a joined one
     need = ['texts' if 'texts' in df else 'text', 'ticker', 'event_start_at_et'] + price_columns(horizon)
     missing = [c for c in need if c not in df.columns]
@@ -249,7 +253,7 @@ def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5,
     extra = df.attrs.get('report', {})  # what the builder's earlier steps counted (align_events: sessions missing from price files)
     df = df.reset_index(drop=True)
     when = parse_event_times(df['event_start_at_et'])
-    reasons, first = _drop_reasons(df, when)
+    reasons, first = _drop_reasons(df, when, reads)
     report = {**drop_report(df, reasons, first, source, max_drop_share), **extra}
     keep = reasons == ''
     out = df[keep].drop(columns=[c for c in ('_drop_reason', '_file', '_row') if c in df]).copy()
@@ -270,6 +274,10 @@ def format_report(report:dict) -> str:
     if report.get('untradable_accepted'): lines.append(f"  {'untradable, accepted':<34}{report['untradable_accepted']:>9}   (allow_untradable: true)")
     for ticker, gap in report.get('sessions_missing', {}).items():
         lines.append(f"  {'sessions missing: ' + ticker:<34}{gap['count']:>9}   first: {gap['first']}")
+    for ticker, gap in report.get('sessions_read_missing', {}).items():  # counted in 'price missing on a session' above
+        name = '  its label reads one: ' + ticker
+        lines.append(f"  {name:<34}{gap['count']:>9}   first: {gap['first']} ({gap['session']}), "
+                     f"not in {gap['file']}")
     for reason, s in report.get('days_skipped', {}).items():  # a text stream's unreadable day files (StockNetBuilder)
         lines.append(f"  {'day files skipped: ' + reason:<34}{s['count']:>9}   first: {s['first']}")
     if 'windows_without_texts' in report: lines.append(f"  {'sessions without texts (no event)':<34}{report['windows_without_texts']:>9}")

@@ -10,7 +10,7 @@ from .schema import DataError, TIME_FORMAT
 from .calendar import DEFAULT_CALENDAR, locate_sessions
 
 # %% auto #0
-__all__ = ['split_date_column', 'split_dates', 'split_by_years', 'split_by_dates', 'label_clears', 'apply_embargo',
+__all__ = ['split_date_column', 'split_dates', 'split_spans', 'split_by_years', 'split_by_dates', 'label_clears', 'apply_embargo',
            'check_leakage']
 
 # %% ../../nbs/02b_data_splits.ipynb #7171d8fd
@@ -28,6 +28,17 @@ def split_dates(df:pd.DataFrame) -> pd.Series:
     "Each event's split date (`split_date_column`) as a timestamp."
     col = split_date_column(df.columns)
     return pd.to_datetime(df[col], format='%Y-%m-%d' if col == 'd+1_date' else TIME_FORMAT)
+
+# %% ../../nbs/02b_data_splits.ipynb #bc849869
+def split_spans(splits) -> dict[str, dict]:
+    """Each split's first and last split date (`split_dates`: its target session when known) and its size, for the run
+    card: `{split: {'first': 'YYYY-MM-DD', 'last': …, 'events': n}}`; `splits` maps names to DataFrames or datasets."""
+    out = {}
+    for name, part in splits.items():
+        col = split_date_column(getattr(part, 'column_names', None) or part.columns)
+        t = split_dates(part.select_columns([col]).to_pandas() if hasattr(part, 'select_columns') else part[[col]])
+        out[name] = {'first': f"{t.min():%Y-%m-%d}", 'last': f"{t.max():%Y-%m-%d}", 'events': len(t)} if len(t) else {'events': 0}
+    return out
 
 # %% ../../nbs/02b_data_splits.ipynb #0bbf3b73
 def _data_span(t:pd.Series) -> str:

@@ -147,7 +147,8 @@ def load_frame(self:TextStreamBuilder) -> pd.DataFrame:
     events = group_texts(tx[ok], when[ok], self.cutoff, self.calendar, self.lookback_sessions, self.lookback_hours)
     text_report['in no window'] = int(ok.sum() - len(np.unique(np.concatenate(events['text_ids'].values)))) if len(events) else int(ok.sum())
     market = read_market(self.market, self.price_columns) if self.market else None
-    out = align_events(events, prices, tz, self.adjust, market, self.horizon, self.calendar, self.beta_window)
+    out = align_events(events, prices, tz, self.adjust, market, self.horizon, self.calendar, self.beta_window,
+                       reads=self.label_points)  # only the sessions the label reads must exist
     # abnormal volatility's pre-event closes
     if self.pre_closes: out = add_pre_closes(out, prices, self.pre_closes, self.adjust, self.calendar)
     out.attrs['report'] = {**out.attrs.get('report', {}), **tx.attrs.get('report', {}),  # what reading the texts counted (days skipped)

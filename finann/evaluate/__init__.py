@@ -8,7 +8,9 @@ __all__ = []
 # %% ../../nbs/08_evaluate.ipynb #6c5c18e4
 from .metrics import *
 from .baselines import *
+from .risk_baselines import *
 from .backtest import *
 from .report import *
+from .markdown import *
 from .verdict import *
 from .sharpe import *

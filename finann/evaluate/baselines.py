@@ -15,114 +15,13 @@ from .metrics import EvaluationError, checked_vector, checked_labels, same_lengt
 from ..registry import registry
 
 # %% auto #0
-__all__ = ['majority_baseline', 'ticker_baseline', 'logistic_baseline', 'ridge_baseline', 'tfidf_baseline', 'lm_word_lists',
-           'lm_tone', 'lm_tone_baseline', 'previous_moves', 'momentum_baseline', 'SplitData', 'Baseline',
-           'register_baseline', 'get_baseline_class', 'list_baselines', 'baseline_ladder', 'MajorityBaseline',
-           'TrainMeanBaseline', 'TickerBaseline', 'LinearBaseline', 'LogisticBaseline', 'RidgeBaseline',
-           'TfidfBaseline', 'LmToneBaseline', 'MomentumBaseline', 'PastVolBaseline', 'PastVol30Baseline',
-           'GarchBaseline']
+__all__ = ['lm_word_lists', 'lm_tone', 'previous_moves', 'SplitData', 'Baseline', 'register_baseline', 'get_baseline_class',
+           'list_baselines', 'baseline_ladder', 'MajorityBaseline', 'TrainMeanBaseline', 'TickerBaseline',
+           'LinearBaseline', 'LogisticBaseline', 'RidgeBaseline', 'TfidfBaseline', 'LmToneBaseline', 'MomentumBaseline']
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #6e9096b8
 def _class_frequencies(labels:np.ndarray, num_labels:int) -> np.ndarray:
     return np.bincount(labels, minlength=num_labels) / len(labels)
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #96281128
-def majority_baseline(train_labels,   # train class ids, shape (n_train,)
-                      n_eval:int,     # how many eval events to predict
-                      num_labels:int,
-                     ) -> np.ndarray:
-    "The train class frequencies for every eval event: it predicts the train majority class, and its log-loss is the prior's."
-    freq = _class_frequencies(checked_labels(train_labels, num_labels, 'train_labels'), num_labels)
-    return np.tile(freq, (int(n_eval), 1))
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #63c66134
-def ticker_baseline(train_labels,   # train class ids, shape (n_train,)
-                    train_tickers,  # the ticker of each train event
-                    eval_tickers,   # the ticker of each eval event
-                    num_labels:int,
-                   ) -> np.ndarray:
-    "Each ticker's train label counts plus one pseudo-event spread as the overall train frequencies, normalised; unseen tickers get the overall frequencies."
-    labels = checked_labels(train_labels, num_labels, 'train_labels')
-    same_length(train_labels=labels, train_tickers=train_tickers)
-    codes, tickers = pd.factorize(pd.Series(np.asarray(train_tickers, dtype=object)))
-    prior = _class_frequencies(labels, num_labels)
-    counts = np.zeros((len(tickers), num_labels))
-    np.add.at(counts, (codes, labels), 1)
-    # the pseudo-event weighs < 1, so the argmax is the ticker's majority label and only breaks ties (towards the
-    # overall majority); it also keeps log-loss finite for classes a ticker never showed
-    per_ticker = (counts + prior) / (counts.sum(1, keepdims=True) + 1)
-    at = pd.Index(tickers).get_indexer(np.asarray(eval_tickers, dtype=object))
-    return np.where((at >= 0)[:, None], per_ticker[at], prior)
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #455d50ac
-def _matrix(x, name:str) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim != 2 or len(a) == 0: raise EvaluationError(f"{name} must be a non-empty 2-d array (events × features), got shape {a.shape}")
-    return a
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #93fa8b6a
-def logistic_baseline(train_X,         # train vectors, shape (n_train, dim)
-                      train_labels,    # train class ids, shape (n_train,)
-                      eval_X,          # eval vectors, shape (n_eval, dim)
-                      num_labels:int,
-                      seed:int=0,      # `random_state` of the solver
-                      C:float=1.0,     # inverse L2 strength
-                     ) -> np.ndarray:
-    "Class probabilities from a multinomial logistic regression on standardised vectors (scikit-learn, lbfgs)."
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    X, Xe, y = _matrix(train_X, 'train_X'), _matrix(eval_X, 'eval_X'), checked_labels(train_labels, num_labels, 'train_labels')
-    same_length(train_X=X, train_labels=y)
-    if X.shape[1] != Xe.shape[1]: raise EvaluationError(f"train_X has {X.shape[1]} features but eval_X has {Xe.shape[1]}")
-    if len(np.unique(y)) < 2: raise EvaluationError(f"train_labels hold only class {y[0].item()}; a logistic regression needs two or more")
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed)).fit(X, y)
-    out = np.zeros((len(Xe), num_labels))
-    out[:, clf.classes_] = clf.predict_proba(Xe)  # classes absent from train keep probability 0
-    return out
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #90413923
-def ridge_baseline(train_X,       # train vectors, shape (n_train, dim)
-                   train_y,       # train moves, shape (n_train,)
-                   eval_X,        # eval vectors, shape (n_eval, dim)
-                   alpha:float=1.0, # L2 strength
-                  ) -> np.ndarray:
-    "Predicted moves from a ridge regression on standardised vectors (scikit-learn)."
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    X, Xe, y = _matrix(train_X, 'train_X'), _matrix(eval_X, 'eval_X'), checked_vector(train_y, 'train_y', np.float64)
-    same_length(train_X=X, train_y=y)
-    if X.shape[1] != Xe.shape[1]: raise EvaluationError(f"train_X has {X.shape[1]} features but eval_X has {Xe.shape[1]}")
-    return make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(X, y).predict(Xe)
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #991159c9
-def _fit_logistic(X, y, Xe, num_labels:int, seed:int, C:float=1.0) -> np.ndarray:
-    "Class probabilities (n_eval, num_labels) of a logistic regression fitted on (X, y); classes absent from train keep probability 0."
-    from sklearn.linear_model import LogisticRegression
-    if len(np.unique(y)) < 2: raise EvaluationError(f"train_labels hold only class {y[0].item()}; a logistic regression needs two or more")
-    clf = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(X, y)
-    out = np.zeros((Xe.shape[0], num_labels))
-    out[:, clf.classes_] = clf.predict_proba(Xe)
-    return out
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #cf72ff00
-def tfidf_baseline(train_texts,      # train texts, shape (n_train,)
-                   train_labels,     # train class ids, shape (n_train,)
-                   eval_texts,       # eval texts, shape (n_eval,)
-                   num_labels:int,
-                   seed:int=0,
-                   max_features:int=50_000, # the most frequent word uni- and bigrams kept
-                  ) -> np.ndarray:
-    "Class probabilities from a logistic regression on TF-IDF word uni- and bigrams of the text (scikit-learn): a text model with no encoder."
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    y = checked_labels(train_labels, num_labels, 'train_labels')
-    same_length(train_texts=train_texts, train_labels=y)
-    # float64: float32 probabilities miss sum-to-one by ~3e-8, past the tolerance of sklearn's log_loss (which then warns)
-    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True, dtype=np.float64)
-    try: X = vec.fit_transform(list(train_texts))
-    except ValueError as e: raise EvaluationError(f"train_texts: {e}") from None  # e.g. no word occurs in two texts
-    return _fit_logistic(X, y, vec.transform(list(eval_texts)), num_labels, seed)
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #bb6f1dc5
 def lm_word_lists() -> tuple[frozenset, frozenset]:
@@ -143,13 +42,6 @@ def lm_tone(texts) -> np.ndarray:
     p, n = np.asarray(counts[:, is_pos].sum(1)).ravel(), np.asarray(counts[:, is_neg].sum(1)).ravel()
     return np.divide(p - n, p + n, out=np.zeros(len(p)), where=(p + n) > 0)
 
-# %% ../../nbs/08b_evaluate_baselines.ipynb #df98b6ff
-def lm_tone_baseline(train_texts, train_labels, eval_texts, num_labels:int, seed:int=0) -> np.ndarray:
-    "Class probabilities from a logistic regression on the Loughran–McDonald tone of the text (one feature)."
-    y = checked_labels(train_labels, num_labels, 'train_labels')
-    same_length(train_texts=train_texts, train_labels=y)
-    return _fit_logistic(lm_tone(train_texts)[:, None], y, lm_tone(eval_texts)[:, None], num_labels, seed)
-
 # %% ../../nbs/08b_evaluate_baselines.ipynb #a4914ec1
 def previous_moves(tickers, times, moves, # every event (train and eval): ticker, event time, realised move; shape (n,) each
                    horizon:int=3,        # weekdays until a move is known (its label closes on d+horizon)
@@ -163,17 +55,11 @@ def previous_moves(tickers, times, moves, # every event (train and eval): ticker
     m = pd.merge_asof(left, right, left_on='time', right_on='known', by='ticker', allow_exact_matches=False)
     return m.sort_values('row')['previous'].to_numpy()
 
-# %% ../../nbs/08b_evaluate_baselines.ipynb #7c681a74
-def momentum_baseline(previous,       # `previous_moves` of the train events then the eval events, shape (n_train + n_eval,)
-                      train_labels,   # train class ids, shape (n_train,)
-                      num_labels:int,
-                      seed:int=0,
-                     ) -> np.ndarray:
-    "Class probabilities of the eval events from a logistic regression on the ticker's previous move (and whether it has one), fitted on train."
-    y = checked_labels(train_labels, num_labels, 'train_labels')
-    prev = np.asarray(previous, dtype=np.float64)
-    X = np.stack([np.nan_to_num(prev), np.isnan(prev)], 1) * [100, 1]  # moves in percent: the solver's scale
-    return _fit_logistic(X[:len(y)], y, X[len(y):], num_labels, seed)
+# %% ../../nbs/08b_evaluate_baselines.ipynb #455d50ac
+def _matrix(x, name:str) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 2 or len(a) == 0: raise EvaluationError(f"{name} must be a non-empty 2-d array (events × features), got shape {a.shape}")
+    return a
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #9cfe90af
 class SplitData:
@@ -437,105 +323,3 @@ class MomentumBaseline(LinearBaseline):
                               horizon=data.horizon)[-len(data):]
         scale = 100 if data.is_classification else 1  # moves in percent: the solver's scale
         return np.stack([np.nan_to_num(prev) * scale, np.isnan(prev)], 1)
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #07bf4ace
-def _history(data:SplitData, ticker:str) -> tuple[np.ndarray, np.ndarray]:
-    "A ticker's daily log returns (n,) and their dates (n,), from `data.prices`, or one line saying what is missing."
-    if data.prices is None: raise EvaluationError("needs daily prices: a builder with price files (EventStudyBuilder's prices, a text stream's)")
-    px = data.prices.get(ticker)
-    if px is None or len(px) < 2: return np.array([]), np.array([], dtype='datetime64[ns]')
-    return np.diff(np.log(px['close'].to_numpy(np.float64))), px['date'].to_numpy()[1:]
-
-def _d0_rows(dates:np.ndarray, d1_dates) -> np.ndarray:
-    "Per event, the row of the return that ends at d+0's close (the last return dated before d+1); -1 with none."
-    return np.searchsorted(dates, pd.to_datetime(pd.Series(d1_dates)).to_numpy().astype(dates.dtype), 'left') - 1
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #b6409598
-def _subset(data:SplitData, rows) -> SplitData:
-    "The events of `data` at `rows` (a bool mask or indices)."
-    rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
-    ev = None if data.events is None else data.events.select(rows) if hasattr(data.events, 'select') else \
-         data.events.iloc[rows] if hasattr(data.events, 'iloc') else {k: np.asarray(v)[rows] for k, v in data.events.items()}
-    return SplitData(data.labels[rows], data.problem_type, data.num_labels, ev, name=data.name, prices=data._prices, horizon=data.horizon,
-                     tickers=data.tickers[rows], times=lambda: data.times[rows])
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #ff50eb9b
-@register_baseline('past_vol')
-class PastVolBaseline(Baseline):
-    """PEV: the label's statistic (`log_realised_vol`) over the `window` sessions up to d+0 (None: the label's span);
-    with fewer than 2 returns there, the train mean (counted)."""
-    rung = 6
-    problem_types, ladders = ('regression',), ('volatility',)
-    def __init__(self, window:int|None=None): self.window = window
-    def fit(self, train):
-        self.mean_, self.notes_ = float(np.mean(checked_vector(train.labels, 'train labels', np.float64))), {}
-        return self
-    def predict(self, data):
-        w, out = self.window or data.horizon, np.full(len(data), self.mean_)
-        d1, tickers = data.column('d+1_date'), data.tickers
-        for t in pd.unique(tickers):
-            at = np.flatnonzero(tickers == t)
-            r, dates = _history(data, t)
-            end = _d0_rows(dates, d1[at]) + 1
-            # prefix sums: each window's mean square in two lookups
-            sq = np.r_[0., np.cumsum(r * r)]; lo = np.maximum(end - w, 0)
-            n = end - lo; ok = n >= 2
-            ms = np.divide(sq[end] - sq[lo], n, out=np.zeros(len(at)), where=ok)
-            ok &= ms > 0  # a constant price: log 0 is no forecast
-            out[at[ok]] = 0.5 * np.log(ms[ok])
-            if (~ok).any(): self.notes_['train mean (fewer than 2 past returns, or none non-zero)'] = self.notes_.get('train mean (fewer than 2 past returns, or none non-zero)', 0) + int((~ok).sum())
-        return out
-
-@register_baseline('past_vol_30')
-class PastVol30Baseline(PastVolBaseline):
-    "PEV over the 30 sessions up to d+0, whatever the label's span."
-    def __init__(self, window:int|None=30): self.window = window
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #84cfe0f3
-@register_baseline('garch')
-class GarchBaseline(Baseline):
-    """GARCH(1,1) per ticker (`arch`), fitted on its returns up to the last train event's d+1 and forecast over d+1 …
-    d+k from d+0; too little history: PEV (counted)."""
-    rung = 7
-    problem_types, ladders = ('regression',), ('volatility',)
-    def __init__(self, min_returns:int=250): self.min_returns = min_returns
-    def fit(self, train):
-        import warnings
-        from arch import arch_model
-        cut = pd.to_datetime(pd.Series(train.column('d+1_date'))).max().to_datetime64()
-        self.models_, self.notes_, self.fallback_ = {}, {}, PastVolBaseline().fit(train)
-        if train.prices is None: _history(train, '')  # one line: no prices to fit on
-        for t in train.prices:
-            r, dates = _history(train, t)
-            n = int(np.searchsorted(dates, cut.astype(dates.dtype), 'right'))  # returns dated up to the cut
-            if n < self.min_returns or np.ptp(r[:n]) == 0: continue
-            # percent: arch's scale
-            am = arch_model(pd.Series(100 * r, index=dates), mean='Constant', vol='GARCH', p=1, q=1, rescale=False)
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore')  # convergence is read from the result, below
-                res = am.fit(last_obs=n, disp='off')
-            if res.convergence_flag == 0: self.models_[t] = res
-        return self
-
-# %% ../../nbs/08b_evaluate_baselines.ipynb #5f656e13
-@patch
-def predict(self:GarchBaseline, data):
-    "log √(mean over h = 1 … k of the forecast E[r²]) from each event's d+0; tickers without a fitted model get PEV."
-    out, k = np.full(len(data), np.nan), data.horizon
-    d1, tickers = data.column('d+1_date'), data.tickers
-    for t in pd.unique(tickers):
-        at, res = np.flatnonzero(tickers == t), self.models_.get(t)
-        if res is not None:
-            r, dates = _history(data, t)
-            rows = _d0_rows(dates, d1[at]); ok = rows >= 0
-            if ok.any():
-                # row t: forecasts of t+1 … t+k from returns up to t
-                fc = res.forecast(horizon=k, start=dates[rows[ok].min()], reindex=False)
-                var = fc.variance.reindex(dates[rows[ok]]).to_numpy() + res.params['mu'] ** 2
-                out[at[ok]] = 0.5 * np.log(var.mean(1)) - np.log(100)
-    miss = np.isnan(out)
-    if miss.any():
-        out[miss] = self.fallback_.predict(_subset(data, miss))
-        key = f'past_vol (a ticker with fewer than {self.min_returns} returns before the train end, constant, or not converged)'
-        self.notes_[key] = self.notes_.get(key, 0) + int(miss.sum())
-    return out

@@ -26,6 +26,7 @@ from .guards import (Stopped, UNIT_FILE, finished_units, check_writable, check_o
                                 check_same_config, check_eval_split, check_model_config)
 from . import study
 from .study import setup_seeds, baseline_names, fit_baselines, unit_record, fit_predict_units
+from .outputs import TaskOutputs
 
 # %% auto #0
 __all__ = ['EventVectors', 'embed_events', 'TrainTask', 'setup_task', 'study_flags']
@@ -61,7 +62,7 @@ def embed_events(events, emb, progress=None, pooling:str='mean', half_life_hours
 
 # %% ../../nbs/07_task.ipynb #06c80b45
 @registry.register_task('TrainTask')
-class TrainTask:
+class TrainTask(TaskOutputs):
     "Builds a run's parts from a `TrainConfig`, one step at a time, and runs them: `outputs/<run_name>/` holds the result."
     def __init__(self, config:TrainConfig):
         self.config = config
@@ -101,6 +102,8 @@ def build_builder(self:TrainTask):
     if 'purge_sessions' in getattr(cls, 'model_fields', {}) and kw.get('purge_sessions') is None and (
             col.label_column is None or getattr(col, 'column_span', None)):
         kw['purge_sessions'] = self.label_horizon()  # the label's span (a label column's span is unknown: the builder's horizon)
+    if 'label_points' in getattr(cls, 'model_fields', {}) and kw.get('label_points') is None:
+        kw['label_points'] = [c for c in col.columns if data.price_point(c)]  # only the sessions it reads must exist
     return cls(**kw)
 
 # %% ../../nbs/07_task.ipynb #c30a09e2
@@ -289,78 +292,6 @@ def predict(self:TrainTask, trainer, events, vectors:EventVectors, labels:dict, 
                                         (baselines or {}).get(split, {}), seed=self.config.run.seed))
     return pd.concat(frames, ignore_index=True) if frames else None
 
-# %% ../../nbs/07_task.ipynb #1ed2b2da
-@patch
-def predictions_meta(self:TrainTask, preds=None, skipped_baselines:dict|None=None) -> dict:
-    "What a reader of the predictions table needs: problem type, classes, the baselines in `preds` and those skipped, the label."
-    from finann.predictions import score_columns
-    col = self.build_collator()
-    names = baseline_names(self)
-    if preds is not None: names = [b for b in names if score_columns(col.num_labels, f'baseline_{b}')[0] in preds.columns]
-    label = {k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target', 'horizon', 'label_column',
-                                                                'column_kind', 'column_span', 'drop_band', 'allow_untradable')}
-    # `fit_baselines` gives why a baseline was skipped (a line) or what it fell back to, counted (a dict)
-    sb = skipped_baselines or {}
-    return {'problem_type': col.problem_type, 'num_labels': col.num_labels, 'baselines': names, 'run_name': self.run_name,
-            'skipped_baselines': {k: v for k, v in sb.items() if isinstance(v, str)},
-            'baseline_notes': {k: v for k, v in sb.items() if isinstance(v, dict)},
-            'label_kind': col.label_kind, 'label_span': self.label_horizon(), 'label': {'collator': self.config.collator.cls_name, **label}}
-
-@patch
-def evaluate(self:TrainTask, preds, meta:dict) -> dict:
-    "split -> report (metrics beside the baselines, intervals, backtest, deciles): a pure function of the predictions table."
-    from finann.evaluate import evaluate_predictions
-    from finann.ledger import study_trials  # a run of a study: its claims are adjusted for the configurations in the ledger
-    trials = study_trials(self.config, self.output_dir, getattr(self, 'ledger_role', 'run'))
-    return evaluate_predictions(preds, meta, self.config.evaluator, seed=self.config.run.seed, trials=trials)
-
-# %% ../../nbs/07_task.ipynb #cfe0f583
-@patch
-def write_report(self:TrainTask, reports:dict, out:Path, state=None) -> Path:
-    "`report.md`, `report.json` and the PNG plots of the evaluated splits, in `out` (`finann.runs.write_report`)."
-    from finann.runs import write_report
-    return write_report(reports, out, self.run_name, state)
-
-@patch
-def write_predictions(self:TrainTask, preds, out:Path, skipped_folds:list[str]|None=None, skipped_baselines:dict|None=None) -> tuple[Path, dict]:
-    "`predictions.parquet` in `out` with its metadata (the folds and baselines skipped); returns the path and the metadata."
-    from finann.predictions import write_predictions
-    meta = {**self.predictions_meta(preds, skipped_baselines), **({'skipped_folds': skipped_folds} if skipped_folds else {})}
-    return write_predictions(preds, out, meta), meta
-
-@patch
-def write_config(self:TrainTask, out:Path) -> Path:
-    "The resolved config, secrets removed, as `out/config.yaml`: written when a run starts, so a resume can be checked against it."
-    return write_atomic(Path(out)/'config.yaml', yaml.safe_dump(redact(self.config.model_dump()), sort_keys=False))
-
-# %% ../../nbs/07_task.ipynb #3d56134b
-@patch
-def class_balance(self:TrainTask, labels:dict) -> dict:
-    "split -> count of each class (logged); {} for a regression."
-    col = self.build_collator()
-    if col.problem_type == 'regression': return {}
-    bal = {n: np.bincount(y, minlength=col.num_labels).tolist() for n, y in labels.items()}
-    if get_rank() == 0: logger.info('labels per split (class 0 / 1 / ...): ' + ', '.join(f"{n} {' / '.join(map(str, c))}" for n, c in bal.items()))
-    return bal
-
-@patch
-def train_counts(self:TrainTask, y:np.ndarray) -> dict:
-    "The train labels' count and class counts (or mean, sd and share of ups for a regression), for metrics.json."
-    k = self.build_collator().num_labels
-    counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y, minlength=k).tolist()
-    return {'n': int(len(y)), 'class_counts': counts}
-
-# %% ../../nbs/07_task.ipynb #0953de2f
-@patch
-def write_tuned_encoder(self:TrainTask, model) -> Path:
-    "Merge a trained encoder model's adapters into its encoder and save it in `model.tuned_encoder` (relative: in the run folder)."
-    folder = self.output_dir/Path(self.config.model.tuned_encoder).expanduser()  # an absolute path stays as it is
-    emb = model.save_tuned_encoder(folder)
-    section = {'embedding': {'cls_name': 'HFEmbedding', 'config': emb.model_dump(include={'model_name_or_path', 'pooling', 'max_length', 'long_text', 'normalize'})}}
-    write_atomic(folder/'finann_embedding.yml', yaml.safe_dump(section, sort_keys=False))  # paste into a config: frozen vectors, tuned
-    logger.info(f"tuned encoder (adapters merged) → {folder}; its embedding section: {folder/'finann_embedding.yml'}")
-    return folder
-
 # %% ../../nbs/07_task.ipynb #80c997f0
 @patch
 def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
@@ -392,7 +323,7 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())), splits={k: ds.num_rows for k, ds in events.items()})
     vectors = self.embed(events, emb, progress)
     labels = self.build_labels(events)
-    report = {**report, 'class_balance': self.class_balance(labels)}
+    report = {**report, 'class_balance': self.class_balance(labels), 'split_dates': data.splits.split_spans(events)}  # the run card's dates
     progress.phase('training'); t1 = time.time()
     trainer, preds, skipped_folds, skipped_baselines = fit_predict_units(self, events, vectors, labels, emb.dim, progress, resume,
                                                                          wandb_extra={'data_report': report})
@@ -406,6 +337,9 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     _, meta = self.write_predictions(preds, out, skipped_folds, skipped_baselines)
     metrics = {'run_name': self.run_name, **self.evaluate(preds, meta), 'train': self.train_counts(labels['train']), 'data': report,
                'embedding': {'cls': self.config.embedding.cls_name, 'dim': emb.dim, **vectors.stats}, 'world_size': trainer.args.world_size}
+    if skip := [s for s in self.config.evaluator.splits if s not in events]:  # never silent: the run card, the console's last lines
+        report['notices'] = [*report.get('notices', []), *(f"split {s} skipped: the data has no {s} events (dataset.config); "
+                                                            "evaluator.splits asks for it" for s in skip)]
     write_atomic(out/'data_report.json', json.dumps(report, indent=1))
     self.write_report({s: metrics[s] for s in self.config.evaluator.splits if s in metrics}, out, state=out/'trainer_state.json')
     from finann.evaluate.explain import explain_finished_run; explain_finished_run(events, preds, out)  # explain.md: what the model learned

@@ -17,7 +17,7 @@ from .tracking import start_study_wandb, log_unit
 
 # %% auto #0
 __all__ = ['logger', 'setup_seeds', 'baseline_data', 'baseline_names', 'previous_moves', 'fit_baselines', 'fold_units',
-           'unit_record', 'fit_predict_units', 'evaluate_checkpoint']
+           'unit_record', 'pool_baseline_notes', 'fit_predict_units', 'evaluate_checkpoint']
 
 # %% ../../nbs/07c_task_study.ipynb #85abf361
 logger = logging.getLogger('finann')
@@ -134,6 +134,18 @@ def _reusable(folder:Path, unit:dict) -> bool:
     "Whether `folder` holds this unit, finished before an interruption (its unit.json is the same record)."
     return (folder/UNIT_FILE).is_file() and json.loads((folder/UNIT_FILE).read_text()) == unit
 
+# %% ../../nbs/07c_task_study.ipynb #5e1d0a0a
+def pool_baseline_notes(pooled:dict, fold:dict) -> dict:
+    """Add one fold's `fit_baselines` notes to `pooled` (in place): counted fallbacks (dicts) are summed over the folds,
+    so the report counts them all, not the last fold's; a line saying why a baseline was skipped is kept from its first
+    fold."""
+    for name, note in fold.items():
+        have = pooled.get(name)
+        if isinstance(note, dict) and isinstance(have, dict):
+            pooled[name] = {k: have.get(k, 0) + note.get(k, 0) for k in {**have, **note}}
+        elif isinstance(note, dict) or have is None: pooled[name] = dict(note) if isinstance(note, dict) else note
+    return pooled
+
 # %% ../../nbs/07c_task_study.ipynb #6c44048c
 def fit_predict_units(task, events, vectors, labels:dict, dim:int, progress=None, resume:str|None=None,
                       wandb_extra:dict|None=None) -> tuple:
@@ -167,7 +179,8 @@ def fit_predict_units(task, events, vectors, labels:dict, dim:int, progress=None
                                          args, progress, wandb_extra=None if study else wandb_extra)
             task.fit(trainer, None if study else resume)
             if base is None and trainer.is_world_process_zero():
-                base, why = task.baselines(ev, vec, lab, task.eval_splits(ev)); skipped_baselines.update(why)
+                base, why = task.baselines(ev, vec, lab, task.eval_splits(ev))
+                pool_baseline_notes(skipped_baselines, why)  # summed over the folds
             preds = task.predict(trainer, ev, vec, lab, baselines=base)
             if preds is not None and study:
                 preds = preds.assign(fold=np.int64(unit['fold']), seed=np.int64(s))
