@@ -266,7 +266,8 @@ def param_importances(study) -> tuple[dict, str|None]:
     try:
         with warnings.catch_warnings():  # with a few trials, Optuna warns that the importances come out equal: the table shows it
             warnings.simplefilter('ignore')
-            return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}, None
+            imps = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        return (imps, None) if imps else ({}, 'no finished trial has a parameter to rank')
     except (RuntimeError, ValueError) as e: return {}, (str(e).strip().splitlines() or [''])[0]
 
 # %% ../nbs/15_search.ipynb #56804ade
