@@ -94,9 +94,19 @@ def _json_file(f:Path) -> dict:
     try: return json.loads(f.read_text(encoding='utf-8')) if f.is_file() else {}
     except (OSError, ValueError): return {}
 
+def _table_meta(folder:Path) -> dict:
+    "predictions.parquet's metadata (its Parquet footer only); {} without a readable table."
+    try:
+        import pyarrow.parquet as pq
+        return json.loads((pq.read_schema(folder/'predictions.parquet').metadata or {}).get(b'finann', b'{}'))
+    except (OSError, ValueError, ImportError): return {}
+
 def run_notices(folder:str|Path) -> list[str]:
-    "The fallbacks and suspicions the run stated (its data report's `notices`: masking that fell back to tickers only, split-like price jumps…)."
-    return list(_json_file(Path(folder)/'data_report.json').get('notices') or [])
+    """The fallbacks and suspicions the run stated: its data report's `notices` (masking that fell back to tickers
+    only, split-like price jumps, a split the data lacks…) and each baseline of the ladder it could not fit."""
+    folder = Path(folder)
+    return (list(_json_file(folder/'data_report.json').get('notices') or [])
+            + [f"baseline {b} not fitted: {why}" for b, why in (_table_meta(folder).get('skipped_baselines') or {}).items()])
 
 # %% ../nbs/07b_runs.ipynb #12b92e00
 def fold_periods(df) -> str:
