@@ -26,8 +26,8 @@ BUILTINS = {
     'model': {'MLPModelForTokenClassification': 'finann.model', 'MLPModelForMSELoss': 'finann.model',
               'EncoderMLPForTokenClassification': 'finann.model_encoder', 'EncoderMLPForMSELoss': 'finann.model_encoder'},
     'model_config': {'MLPModelConfig': 'finann.model', 'EncoderMLPConfig': 'finann.model_encoder'},
-    'embedding': {'HashingEmbedding': 'finann.embedding.encoders', 'HFEmbedding': 'finann.embedding.encoders',
-                  'SentenceTransformerEmbedding': 'finann.embedding.encoders', 'OpenAIEmbedding': 'finann.embedding.openai'},
+    'embedding': {'HashingEmbedding': 'finann.embedding.encoders', 'HFEmbedding': 'finann.embedding.transformer',
+                  'SentenceTransformerEmbedding': 'finann.embedding.transformer', 'OpenAIEmbedding': 'finann.embedding.openai'},
     'collator': {'CollatorForBinaryClassification': 'finann.collator', 'CollatorForClassificationWithNeutral': 'finann.collator',
                  'CollatorForRegression': 'finann.collator', 'CollatorForVolatility': 'finann.collator'},
     'builder': {'SyntheticEarningsCallBuilder': 'finann.data.synthetic', 'LocalTranscriptBuilder': 'finann.data.builders',
@@ -35,8 +35,8 @@ BUILTINS = {
                 'TextStreamBuilder': 'finann.data.stream', 'SyntheticTextStreamBuilder': 'finann.data.stream',
                 'StockNetBuilder': 'finann.data.stocknet'},
     'trainer': {'SequentialTrainer': 'finann.trainer', 'RandomSamplerTrainer': 'finann.trainer'},
-    'baseline': {**{n: 'finann.evaluate.baselines' for n in ('majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum',
-                                                             'train_mean', 'ridge')},
+    'baseline': {**{n: 'finann.evaluate.baselines'
+                    for n in ('majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum', 'train_mean', 'ridge')},
                  **{n: 'finann.evaluate.risk_baselines' for n in ('past_vol', 'past_vol_30', 'garch')}},
 }
 
