@@ -4,27 +4,18 @@
 
 # %% ../nbs/00_config.ipynb #cdc7bb4b
 from __future__ import annotations
-import inspect, dataclasses, copy, os, re, typing
+import copy, re
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 import yaml
 from .errors import FinannError, ConfigError, did_you_mean
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
+from .config_checks import (unknown_key, pydantic_error, refuse_coerced_numbers, check_params, check_lora, check_config,
+    LEGACY_TRAINER_KEYS, RENAMED_TRAINER_KEYS, run_name_of, run_output_dir, training_arguments_kwargs)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 # %% auto #0
-__all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS', 'TRAINER_LIMITS', 'OPTIMIZER_PACKAGES',
-           'unknown_key', 'RunSection', 'ComponentSection', 'CollatorSection', 'ModelSection', 'FoldsSection',
-           'EvaluatorSection', 'TrainConfig', 'parse_yaml', 'read_yaml', 'merge_override', 'apply_overrides',
-           'check_params', 'run_name_of', 'run_output_dir', 'training_arguments_kwargs', 'lora_settings',
-           'check_config', 'load_config']
-
-# %% ../nbs/00_config.ipynb #22e57db4
-def unknown_key(key:str, choices, owner:str='') -> str:
-    "'unknown key; did you mean ...? (choices: ...)', the choices listed when there are 20 or fewer."
-    hint = did_you_mean(key, choices)
-    many = len(choices) > 20 and owner  # a long list is named by its owner, whose help lists them; without one, listed: a "see" always names its target
-    listed = f" ({len(choices)} keys accepted; see help({owner}))" if many else f" (choices: {', '.join(sorted(map(str, choices)))})"
-    return f"unknown key{';' + hint if hint else ''}" + (listed if choices else "")
+__all__ = ['RunSection', 'ComponentSection', 'CollatorSection', 'ModelSection', 'FoldsSection', 'EvaluatorSection', 'TrainConfig',
+           'parse_yaml', 'read_yaml', 'merge_override', 'apply_overrides', 'lora_settings', 'load_config']
 
 # %% ../nbs/00_config.ipynb #691668d5
 class _Section(BaseModel):
@@ -163,206 +154,15 @@ def apply_overrides(data:dict, overrides:list[str]|None, source:str='<config>') 
         node[parts[-1]] = value if fresh else merge_override(node.get(parts[-1]), value)
     return data
 
-# %% ../nbs/00_config.ipynb #de85062a
-def _pydantic_error(e:ValidationError, source:str, prefix:str, choices=()) -> ConfigError:
-    "Turn the first pydantic error into one line naming the file and the dotted key."
-    err = e.errors()[0]
-    key = '.'.join([prefix] * bool(prefix) + [str(p) for p in err['loc']])
-    if err['type'] == 'extra_forbidden':
-        return ConfigError(f"{source}: {key}: {unknown_key(str(err['loc'][-1]) if err['loc'] else '', choices)}")
-    if err['type'] == 'missing': return ConfigError(f"{source}: {key}: required key is missing")
-    hint = did_you_mean(err.get('input'), re.findall(r"'([^']*)'", err.get('ctx', {}).get('expected', ''))) if err['type'] == 'literal_error' else ''
-    return ConfigError(f"{source}: {key}: {err['msg']} (got {err.get('input')!r}){';' + hint if hint else ''}")
-
-# %% ../nbs/00_config.ipynb #09396ef5
-def _signature_fields(cls) -> dict[str, Any]:
-    "The keyword arguments `cls` accepts, with their annotations."
-    # dataclass fields (TrainingArguments, and HF configs' common keys such as num_labels) plus the __init__ arguments
-    out = {f.name: f.type for f in dataclasses.fields(cls) if f.init} if dataclasses.is_dataclass(cls) else {}
-    sig = inspect.signature(cls.__init__)
-    try: hints = typing.get_type_hints(cls.__init__)
-    except Exception: hints = {}  # unresolvable annotations: check names only
-    out.update({n: hints.get(n, Any) for n, p in sig.parameters.items()
-                if n != 'self' and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)})
-    return out
-
-# %% ../nbs/00_config.ipynb #efe73574
-_NUMBER_TYPES = {'int_type': 'an integer', 'float_type': 'a number', 'bool_type': 'true or false'}
-def _refuse_coerced_numbers(validate_strict, source:str, prefix:str) -> None:
-    "Refuse what pydantic's lax mode would turn into a number or a boolean but only a mistake writes: `\"1\"`, `yes` for an int, `true` for a float."
-    try: validate_strict()
-    except ValidationError as e:
-        for err in e.errors():
-            v = err.get('input')
-            if err['type'] in _NUMBER_TYPES and isinstance(v, (str, bool)):  # an integral float (1e5 for an int) is fine
-                loc = [str(p) for p in err['loc'] if str(p) not in ('int', 'float', 'bool', 'str') and '[' not in str(p)]  # not the union's branch names
-                key = '.'.join([prefix] * bool(prefix) + loc)
-                quotes = ' (remove the quotes)' if isinstance(v, str) else ''
-                raise ConfigError(f"{source}: {key}: expected {_NUMBER_TYPES[err['type']]}, got {v!r}{quotes}") from None
-
-# %% ../nbs/00_config.ipynb #94a7e982
-def check_params(cls, params:dict, source:str, prefix:str, extra:dict|None=None, ignore=()):
-    "Check `params` against what `cls` accepts (plus `extra` keys); raise one `ConfigError` line."
-    if not isinstance(params, dict): raise ConfigError(f"{source}: {prefix}: must be a mapping, got {type(params).__name__}")
-    if isinstance(cls, type) and issubclass(cls, BaseModel):
-        try: cls.model_validate(params)
-        except ValidationError as e: raise _pydantic_error(e, source, prefix, choices=list(cls.model_fields)) from None
-        return _refuse_coerced_numbers(lambda: cls.model_validate(params, strict=True), source, prefix)
-    fields = {**_signature_fields(cls), **(extra or {})}
-    for k, v in params.items():
-        if k in ignore: continue
-        if k not in fields:
-            raise ConfigError(f"{source}: {prefix}.{k}: {unknown_key(k, fields, getattr(cls, '__name__', str(cls)))}")
-        ann = fields[k]
-        if ann is Any or isinstance(ann, str): continue
-        try: TypeAdapter(ann).validate_python(v)
-        except Exception: raise ConfigError(f"{source}: {prefix}.{k}: expected {getattr(ann, '__name__', ann)}, got {v!r}") from None
-        _refuse_coerced_numbers(lambda: TypeAdapter(ann).validate_python(v, strict=True), source, f'{prefix}.{k}')
-
-# %% ../nbs/00_config.ipynb #3179ccde
-# keys of the original's configs that recent `TrainingArguments` no longer takes: accepted and dropped
-LEGACY_TRAINER_KEYS = {'fp16_opt_level', 'logging_dir', 'save_safetensors', 'overwrite_output_dir', 'group_by_length'}
-# keys that recent `TrainingArguments` renamed: translated
-RENAMED_TRAINER_KEYS = {'warmup_ratio': 'warmup_steps', 'evaluation_strategy': 'eval_strategy', 'no_cuda': 'use_cpu'}
-# keys that finann sets itself: (the only value accepted, where the setting lives); anything else would be silently overridden
-HANDLED_TRAINER_KEYS = {'resume_from_checkpoint': (None, 'use finann-train --resume-from-checkpoint DIR|latest'),
-                        'remove_unused_columns': (False, 'finann sets it to false (its batches hold event ids, not model inputs)'),
-                        'label_names': (['labels'], "finann sets it to ['labels'] (the collator names the labels)")}
-# the lowest value each count or rate can take: (bound, inclusive); 0 epochs or a batch of 0 can only be a mistake
-TRAINER_LIMITS = {'num_train_epochs': (0, False), 'per_device_train_batch_size': (1, True), 'per_device_eval_batch_size': (1, True),
-                  'gradient_accumulation_steps': (1, True), 'learning_rate': (0, False), 'weight_decay': (0, True), 'warmup_steps': (0, True),
-                  'max_grad_norm': (0, True), 'logging_steps': (0, False), 'eval_steps': (0, False), 'save_steps': (0, False),
-                  'save_total_limit': (1, True), 'dataloader_num_workers': (0, True), 'seed': (0, True)}
-# optimizers of `TrainingArguments.optim` that need an optional package: (part of the name, module); the first match counts
-OPTIMIZER_PACKAGES = [('adamw_torch_4bit', 'torchao'), ('adamw_torch_8bit', 'torchao'), ('galore', 'galore_torch'), ('apollo', 'apollo_torch'),
-                      ('lomo', 'lomo_optim'), ('grokadamw', 'grokadamw'), ('schedule_free', 'schedulefree'), ('anyprecision', 'torchdistx'),
-                      ('stable_adamw', 'optimi'), ('xla', 'torch_xla'), ('npu', 'torch_npu'), ('8bit', 'bitsandbytes'), ('bnb', 'bitsandbytes'),
-                      ('paged', 'bitsandbytes'), ('lion', 'bitsandbytes'), ('ademamix', 'bitsandbytes')]
-
-# %% ../nbs/00_config.ipynb #6a3857d2
-def _check_trainer_values(trainer:dict, src:str) -> None:
-    "Keys finann handles itself, counts and rates out of range, and a `report_to` or `optim` whose package is missing."
-    import importlib.util
-    from transformers.integrations import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
-    for k, (accepted, why) in HANDLED_TRAINER_KEYS.items():
-        if k in trainer and trainer[k] != accepted: raise ConfigError(f"{src}: trainer.{k}: not a config key here; {why}")
-    for k, (low, inclusive) in TRAINER_LIMITS.items():
-        v = trainer.get(k, trainer.get(next((o for o, n in RENAMED_TRAINER_KEYS.items() if n == k), k)))
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and (v < low if inclusive else v <= low):
-            if k == 'num_train_epochs' and (trainer.get('max_steps') or 0) > 0: continue  # max_steps decides
-            need = 'positive' if (low, inclusive) == (0, False) else 'zero or more' if low == 0 else f'at least {low}'
-            raise ConfigError(f"{src}: trainer.{k}: must be {need}, got {v}")
-    report_to = trainer.get('report_to') or []
-    for name in ([report_to] if isinstance(report_to, str) else report_to):
-        if name in ('all', 'none'): continue
-        if name not in INTEGRATION_TO_CALLBACK:
-            raise ConfigError(f"{src}: trainer.report_to: unknown integration '{name}';{did_you_mean(name, INTEGRATION_TO_CALLBACK) or ' choices: ' + ', '.join(INTEGRATION_TO_CALLBACK)}")
-        if name not in get_available_reporting_integrations():
-            raise ConfigError(f"{src}: trainer.report_to: '{name}' needs its package, which is not installed; install it or remove '{name}'")
-    optim = str(trainer.get('optim') or '')
-    module = next((m for part, m in OPTIMIZER_PACKAGES if part in optim), None)
-    if module and importlib.util.find_spec(module) is None:
-        raise ConfigError(f"{src}: trainer.optim: '{optim}' needs the package '{module}', which is not installed; install it or use adamw_torch")
-
-# %% ../nbs/00_config.ipynb #5f8e2377
-def run_name_of(trainer:dict, source:str) -> str:
-    "The run's name: `trainer.run_name`, else the config file's name."
-    return trainer.get('run_name') or Path(source).stem
-
-def run_output_dir(trainer:dict, source:str) -> Path:
-    "The run's folder: `trainer.output_dir` with `~` and $VARS expanded (TrainingArguments, wandb and finann all write there), else outputs/<run_name>."
-    d = trainer.get('output_dir')
-    return Path(os.path.expandvars(d)).expanduser() if d and d != 'TBD' else Path('outputs')/run_name_of(trainer, source)
-
-# %% ../nbs/00_config.ipynb #3617f297
-def training_arguments_kwargs(trainer:dict, source:str, seed:int=0) -> dict:
-    "`TrainingArguments` keyword arguments from the trainer section: old keys renamed or dropped, finann's defaults, the run's folder, CPU without a GPU."
-    import torch
-    kw = {RENAMED_TRAINER_KEYS.get(k, k): v for k, v in trainer.items() if k not in LEGACY_TRAINER_KEYS}
-    kw['output_dir'], kw['run_name'] = str(run_output_dir(trainer, source)), run_name_of(trainer, source)
-    defaults = dict(seed=seed, report_to=['wandb'], eval_strategy='epoch', save_strategy='epoch',
-                    logging_steps=10, save_total_limit=2, ddp_find_unused_parameters=False, dataloader_num_workers=0)
-    kw = {**defaults, **kw, 'remove_unused_columns': False, 'label_names': ['labels']}
-    if not torch.cuda.is_available(): kw['use_cpu'] = True  # also what makes torchrun on CPU real DDP (gloo)
-    return kw
-
-# %% ../nbs/00_config.ipynb #91c1d06d
-def _check_training_arguments(trainer:dict, src:str) -> None:
-    "Build `TrainingArguments` once from the trainer section, so that its own checks fail now, not after the data is embedded."
-    from transformers import TrainingArguments
-    kw = training_arguments_kwargs(trainer, src)
-    for k in ('fp16', 'gradient_checkpointing', 'gradient_checkpointing_kwargs'): kw.pop(k, None)  # checked where they are used
-    try: TrainingArguments(**{**kw, 'report_to': []})  # report_to is checked in _check_trainer_values; its callbacks are made at train time
-    except (ValueError, TypeError, ImportError) as e:  # HF's message may list the values on following lines: one line of it
-        raise ConfigError(f"{src}: trainer: {' '.join(str(e).split())[:400]}") from None
-
-# %% ../nbs/00_config.ipynb #6618f8d8
-def _check_output_paths(trainer:dict, src:str) -> None:
-    "A `run_name` names one folder under outputs/ (no separators, no '..'); `output_dir` (with `~` and $VARS expanded) is outside the installed package."
-    name = trainer.get('run_name')
-    if name is not None and (not isinstance(name, str) or not name.strip() or name in ('.', '..') or re.search(r'[/\\]|\.\.', name)):
-        raise ConfigError(f"{src}: trainer.run_name: {name!r} must be a plain folder name under outputs/ (no '/', '\\' or '..'); use trainer.output_dir for another place")
-    out = trainer.get('output_dir')
-    if isinstance(out, str) and out != 'TBD':
-        import finann
-        package = Path(finann.__file__).resolve().parent
-        resolved = run_output_dir(trainer, src).resolve()
-        if resolved == package or package in resolved.parents:
-            raise ConfigError(f"{src}: trainer.output_dir: {out} is inside the installed finann package ({package}); write runs somewhere else, e.g. outputs/")
-
 # %% ../nbs/00_config.ipynb #lora00a
 def lora_settings(lora:str|dict, source:str='<config>') -> dict:
     "The `model.lora` section as peft `LoraConfig` keyword arguments (read from its YAML file when it is a path), checked."
-    from peft import LoraConfig
     if isinstance(lora, str):
         path = Path(lora).expanduser()
         if not path.is_absolute() and not path.is_file(): path = Path(source).parent/path  # relative to the config file
         if not path.is_file(): raise ConfigError(f"{source}: model.lora: LoRA file '{lora}' not found")
         lora = read_yaml(path)
-    check_params(LoraConfig, lora, source, 'model.lora')
-    return dict(lora)
-
-# %% ../nbs/00_config.ipynb #160f8634
-def check_config(cfg:TrainConfig) -> TrainConfig:
-    "Check class names against the registry and each component's parameters against its class."
-    from finann.registry import registry, RegistryError
-    import finann  # noqa: F401  (the registry imports a built-in class's module when it is looked up)
-    src = cfg.source
-    def get(kind, name, key):
-        try: return registry.get(kind, name)
-        except RegistryError as e: raise ConfigError(f"{src}: {key}: {e.args[0]}") from None
-    get('task', cfg.run.task, 'run.task'); get('trainer', cfg.run.runner, 'run.runner')
-    model_cls = get('model', cfg.model.model_cls_name, 'model.model_cls_name')
-    config_cls = get('model_config', cfg.model.config_cls_name, 'model.config_cls_name')
-    if getattr(model_cls, 'takes_tokens', False) and not issubclass(config_cls, model_cls.config_class):
-        raise ConfigError(f"{src}: model.config_cls_name: {model_cls.__name__} takes {model_cls.config_class.__name__}, not {config_cls.__name__}")
-    if getattr(model_cls, 'takes_tokens', False) and issubclass(get('builder', cfg.dataset.cls_name, 'dataset.cls_name'), registry.get('builder', 'TextStreamBuilder')):
-        raise ConfigError(f"{src}: dataset.cls_name: {cfg.dataset.cls_name} gives each event many texts, and {model_cls.__name__} reads one text per event; train text streams on cached embeddings (MLPModelForTokenClassification)")
-    if cfg.model.lora is not None:
-        if not getattr(model_cls, 'takes_tokens', False):
-            raise ConfigError(f"{src}: model.lora: LoRA adapters need a model that reads text, such as EncoderMLPForTokenClassification; {model_cls.__name__} trains on cached embeddings")
-        lora_settings(cfg.model.lora, src)
-    if cfg.model.tuned_encoder and not getattr(model_cls, 'takes_tokens', False):
-        raise ConfigError(f"{src}: model.tuned_encoder: only a model that fine-tunes its encoder has one to save; {model_cls.__name__} trains on cached embeddings")
-    mc = dict(cfg.model.config)
-    if mc.get('hidden_size') == 'auto': mc.pop('hidden_size')  # resolved from the embedding when the model is built
-    check_params(config_cls, mc, src, 'model.config', extra={'num_labels': int})
-    for k, v in mc.items():  # a dropout given in percent (10) would train a model that drops everything
-        if 'dropout' in k and isinstance(v, (int, float)) and not 0 <= v < 1: raise ConfigError(f"{src}: model.config.{k}: a probability in [0, 1), got {v}")
-    check_params(get('embedding', cfg.embedding.cls_name, 'embedding.cls_name'), cfg.embedding.config, src, 'embedding.config')
-    check_params(get('collator', cfg.collator.cls_name, 'collator.cls_name'), cfg.collator.config, src, 'collator.config')
-    collator_cls = get('collator', cfg.collator.cls_name, 'collator.cls_name')
-    for name in cfg.evaluator.baselines or []:  # names and what they can score come from the registry
-        b = get('baseline', name, 'evaluator.baselines')
-        if collator_cls.problem_type not in b.problem_types:
-            raise ConfigError(f"{src}: evaluator.baselines: '{name}' does not score a {collator_cls.problem_type} label ({cfg.collator.cls_name})")
-    check_params(get('builder', cfg.dataset.cls_name, 'dataset.cls_name'), cfg.dataset.config, src, 'dataset.config')
-    from transformers import TrainingArguments
-    _check_trainer_values(cfg.trainer, src)
-    check_params(TrainingArguments, {RENAMED_TRAINER_KEYS.get(k, k): v for k, v in cfg.trainer.items()}, src, 'trainer', ignore=LEGACY_TRAINER_KEYS)
-    _check_training_arguments(cfg.trainer, src)
-    _check_output_paths(cfg.trainer, src)
-    return cfg
+    return check_lora(lora, source)
 
 # %% ../nbs/00_config.ipynb #1fc593d3
 def load_config(path:str|Path, overrides:list[str]|None=None, cls=TrainConfig, check:bool=True) -> TrainConfig:
@@ -378,7 +178,10 @@ def load_config(path:str|Path, overrides:list[str]|None=None, cls=TrainConfig, c
             f = model.model_fields.get(str(p)) if isinstance(model, type) and issubclass(model, BaseModel) else None
             model = f.annotation if f is not None else None
         choices = list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else ()
-        raise _pydantic_error(e, source, '', choices) from None
-    _refuse_coerced_numbers(lambda: cls.model_validate(data, strict=True), source, '')
+        raise pydantic_error(e, source, '', choices) from None
+    refuse_coerced_numbers(lambda: cls.model_validate(data, strict=True), source, '')
     cfg._source = source
-    return check_config(cfg) if check else cfg
+    if not check: return cfg
+    check_config(cfg)  # the registry's names, TrainingArguments and the output paths
+    if cfg.model.lora is not None: lora_settings(cfg.model.lora, source)  # peft's LoraConfig (check_config checked the model)
+    return cfg

@@ -8,8 +8,8 @@ import difflib, os, re, signal, sys, time
 from typing import Any
 
 # %% auto #0
-__all__ = ['SECRET_NAME', 'FAULT_POINTS', 'FinannError', 'ConfigError', 'DataError', 'did_you_mean', 'get_rank', 'is_secret_name',
-           'redact', 'fault_point']
+__all__ = ['SECRET_NAME', 'FAULT_POINTS', 'FinannError', 'ConfigError', 'DataError', 'did_you_mean', 'dist_rank_world',
+           'get_rank', 'is_secret_name', 'redact', 'fault_point']
 
 # %% ../nbs/00b_errors.ipynb #88ccfab7
 class FinannError(Exception):
@@ -30,11 +30,16 @@ def did_you_mean(name:str, choices) -> str:
     return f" did you mean '{close[0]}'?" if close else ""
 
 # %% ../nbs/00b_errors.ipynb #b569ecc9
+def dist_rank_world() -> tuple[int, int]:
+    "(rank, world size) of torch.distributed once it is initialised, else (0, 1): the one place the rank is read."
+    dist = sys.modules.get('torch.distributed')  # only when something imported torch: the floor imports nothing heavy
+    if dist is not None and dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
 def get_rank() -> int:
     "This process's global rank: torch.distributed's once it is initialised, else `$RANK` (set by torchrun), else 0."
-    dist = sys.modules.get('torch.distributed')  # only when something imported torch: the floor imports nothing heavy
-    if dist is not None and dist.is_available() and dist.is_initialized(): return dist.get_rank()
-    return int(os.environ.get('RANK', 0))
+    rank, world = dist_rank_world()
+    return rank if world > 1 else int(os.environ.get('RANK', rank))
 
 # %% ../nbs/00b_errors.ipynb #5339d5c7
 # a key or flag whose value is a secret: api_key, openai_api_key, hf_token, wandb-key, password (not api_key_env, max_tokens)
@@ -71,7 +76,10 @@ def fault_point(name:str) -> None:
     if name not in FAULT_POINTS: raise ValueError(f"unknown fault point '{name}';{did_you_mean(name, FAULT_POINTS)} add it to FAULT_POINTS")
     want = os.environ.get('FINANN_FAULT')
     if not want or want.partition('@')[0] != name: return
+    nth = want.partition('@')[2] or '1'
+    if not nth.isdecimal() or int(nth) < 1:  # a typo would otherwise never kill, or fail with int()'s message
+        raise FinannError(f"FINANN_FAULT={want}: the count after '@' must be a whole number ≥ 1, e.g. {name}@2")
     _fault_hits[name] = hits = _fault_hits.get(name, 0) + 1
-    if hits == int(want.partition('@')[2] or 1):
+    if hits == int(nth):
         os.kill(os.getpid(), getattr(signal, 'SIGKILL', signal.SIGTERM))
         time.sleep(10)  # the signal is delivered at once; never go on past the point

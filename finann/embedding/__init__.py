@@ -13,8 +13,11 @@ __all__ = ['FAULT_POINTS', 'EmbeddingCache', 'cache_root', 'fault_point', 'text_
 # %% ../../nbs/03_embedding.ipynb #4c4d7cac
 from .cache import FAULT_POINTS, EmbeddingCache, cache_root, fault_point, text_keys
 from .text import TextColumn, average_chunks, check_texts, clean_text, token_windows
-from .encoders import (BaseEmbedding, HashingEmbedding, HFEmbedding, SentenceTransformerEmbedding, TransformerEmbedding,
-                                       auto_device, dist_rank_world, file_digest, model_fingerprint, packaged_minilm_path, pool, resolve_dtype)
+from ..errors import dist_rank_world
+from .base import BaseEmbedding
+from .encoders import HashingEmbedding
+from .transformer import (HFEmbedding, SentenceTransformerEmbedding, TransformerEmbedding, auto_device,
+                                          file_digest, model_fingerprint, packaged_minilm_path, pool, resolve_dtype)
 from .openai import OPENAI_DIMS, ByteTokens, OpenAIEmbedding, openai_tokenizer, text_windows
 from .masking import COMPANY_MASK, TICKER_MASK, company_names, mask_entities, mask_events, mask_text
 

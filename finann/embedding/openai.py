@@ -11,7 +11,8 @@ from urllib.parse import urlparse
 import numpy as np
 from pydantic import AliasChoices, Field, PrivateAttr
 from ..config import FinannError
-from .encoders import BaseEmbedding, dist_rank_world
+from ..errors import dist_rank_world
+from .base import BaseEmbedding
 from .text import WindowCollector, clean_text
 from ..registry import registry
 from fastcore.basics import patch
