@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['load_config', 'TrainConfig', 'FinannError', 'ConfigError', 'registry', 'TrainTask', 'setup_task', 'load_run',
-           'evaluate_run', 'compare_runs', 'results_table', 'Launcher']
+           'evaluate_run', 'compare_runs', 'results_table', 'Launcher', 'run_search']
 
 # %% ../nbs/12_package.ipynb #b9f085c9
 __version__ = "0.1.0"
@@ -16,9 +16,10 @@ import finann.registry as registry  # the module, answering with the registry's 
 # %% ../nbs/12_package.ipynb #bc074f06
 # what a notebook user types, and the module each comes from: imported on first use, so `import finann` stays fast
 _LAZY = {'TrainTask': 'finann.task', 'setup_task': 'finann.task', 'load_run': 'finann.runs', 'evaluate_run': 'finann.runs',
-         'compare_runs': 'finann.runs', 'results_table': 'finann.evaluate.report', 'Launcher': 'finann.widgets'}
+         'compare_runs': 'finann.runs', 'results_table': 'finann.evaluate.report', 'Launcher': 'finann.widgets',
+         'run_search': 'finann.search'}
 _all_ = ['load_config', 'TrainConfig', 'FinannError', 'ConfigError', 'registry', 'TrainTask', 'setup_task',
-         'load_run', 'evaluate_run', 'compare_runs', 'results_table', 'Launcher']
+         'load_run', 'evaluate_run', 'compare_runs', 'results_table', 'Launcher', 'run_search']
 
 # %% ../nbs/12_package.ipynb #4a57a203
 def __getattr__(name:str):

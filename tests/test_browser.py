@@ -59,6 +59,7 @@ def test_launcher_in_jupyterlab(jupyterlab, tmp_path):
             mine = page.locator('.jp-OutputArea-output:has(.finann-status)').first
             status, message, phase = mine.locator('.finann-status'), mine.locator('.finann-message'), mine.locator('.finann-phase')
             expect(status).to_have_text('idle')
+            expect(mine.locator('.finann-progress')).to_be_hidden()  # idle: no empty 'starting' bar
             extra = mine.locator('textarea').first
             expect(extra).to_have_value('')
             # now as a user: a smaller run typed into "more options", then Launch, and watch it go through its phases

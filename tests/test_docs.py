@@ -18,9 +18,8 @@ MODULES = {'00_config': 'load_config', '01_registry': 'Registry', '02a_data_sche
            '08e_evaluate_verdict': 'model_verdict', '08f_evaluate_sharpe': 'sharpe_uncertainty', '13_init': 'inspect_files',
            '00b_errors': 'redact', '07c_task_study': 'fit_predict_units', '07d_task_guards': 'check_output_dir', '07e_task_tracking': 'tracking_env', '07f_task_outputs': 'TaskOutputs', '08k_evaluate_markdown': 'report_markdown',
            '08g_evaluate_explain': 'write_explain', '15_search': 'run_search', '15b_search_space': 'read_space', '08i_evaluate_explain_text': 'words_probe', '08j_evaluate_explain_market': 'fit_health',
-           '00c_config_checks': 'check_config', '03g_embedding_base': 'BaseEmbedding',
-           '03h_embedding_transformer': 'HFEmbedding', '03i_embedding_onnx': 'onnx_model_path', '10b_widgets_form': 'LaunchForm',
-           '10c_widgets_monitor': 'RunMonitor'}
+           '00c_config_checks': 'check_config', '03g_embedding_base': 'BaseEmbedding', '03h_embedding_transformer': 'HFEmbedding',
+           '03i_embedding_onnx': 'onnx_model_path', '10b_widgets_form': 'LaunchForm', '10c_widgets_monitor': 'RunMonitor'}
 
 
 @pytest.fixture(scope='module')

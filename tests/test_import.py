@@ -74,7 +74,10 @@ def test_the_public_face_after_import_finann_alone():
     "What a notebook user types is in finann.__all__ and reachable after `import finann` (the README's finann.runs.load_run too)."
     out = py("import sys, json, finann\n"
              "print(json.dumps([finann.__all__, 'finann.runs' in sys.modules, finann.runs.load_run is finann.load_run, "
-             "finann.results_table.__module__, finann.setup_task.__module__, 'torch' in sys.modules]))")
-    names, runs_before, same, table_mod, task_mod, torch = json.loads(out)
-    assert {'load_config', 'setup_task', 'load_run', 'evaluate_run', 'compare_runs', 'results_table', 'Launcher'} <= set(names)
+             "finann.results_table.__module__, finann.setup_task.__module__, 'torch' in sys.modules, "
+             "'finann.search' in sys.modules, finann.run_search.__module__]))")
+    names, runs_before, same, table_mod, task_mod, torch, search_before, search_mod = json.loads(out)
+    assert {'load_config', 'setup_task', 'load_run', 'evaluate_run', 'compare_runs', 'results_table', 'Launcher',
+            'run_search'} <= set(names)
     assert (runs_before, same, table_mod, task_mod) == (False, True, 'finann.evaluate.report', 'finann.task')
+    assert (search_before, search_mod) == (False, 'finann.search')  # lazy: imported on first use

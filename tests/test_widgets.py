@@ -36,6 +36,7 @@ def test_launch_shows_results_table_and_plots(launcher):
     assert time.time() - t0 < 15 and la.status == 'running'  # the click returns while the run goes on
     assert la.command_line.value.startswith('<code') and 'finann-train --cfg-path configs/default.yml' in la.command_line.value
     assert la.monitor.progress_label.value.startswith('starting') and la.monitor.log_tail.value  # something from the first second
+    assert la.monitor.box.layout.display is None  # shown once a run starts (hidden while idle)
     seen = set()
     while la.status == 'running' and time.time() - t0 < 240:
         seen.add(la.monitor.progress.description); time.sleep(0.1)
@@ -168,3 +169,20 @@ def test_a_fresh_launcher_inherits_nothing(launcher, tmp_path):
     assert fresh.form.extra.value == '' and fresh.form.run_name.value == 'default' and fresh.form.epochs.value == 5.0
     assert fresh.form.learning_rate.value == '0.001' and fresh.error is None and fresh.message.value == '' and fresh.status == 'idle'
     assert fresh.form.overrides() == []
+    assert fresh.monitor.box.layout.display == 'none'  # idle: no empty 'starting' bar, no empty log
+
+
+def test_results_plot_legend_is_beside_the_bars():
+    "The results plot's legend never covers a bar, even when every score is close to 1 (issue 29)."
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from finann.evaluate.report import results_frame
+    from finann.widgets import plot_run
+    acc = lambda a: {'accuracy': a, 'f1_macro': a}
+    metrics = {s: {'task': 'classification', 'n': 800, 'model': acc(0.93),
+                   'baselines': {b: acc(0.9) for b in ('majority', 'logistic', 'tfidf')}} for s in ('val', 'test')}
+    fig = plot_run([], results_frame(metrics, numbers=True))
+    r = FigureCanvasAgg(fig).get_renderer(); fig.draw(r)
+    ax = next(a for a in fig.axes if a.get_title() == 'accuracy by split')
+    legend = ax.get_legend().get_window_extent(r)
+    assert len(ax.patches) == 8 and not any(legend.overlaps(b.get_window_extent(r)) for b in ax.patches)
+    assert fig.bbox.x1 >= legend.x1

@@ -38,7 +38,8 @@ def plot_run(history:list[dict], # the curves' points (`run_history`: the progre
         w = 0.8 / len(tab.columns)
         for i, c in enumerate(tab.columns): axs[2].bar([j + i * w for j in range(len(tab))], tab[c], w, label=c)
         axs[2].set_xticks([j + 0.4 - w / 2 for j in range(len(tab))], tab.index)
-        axs[2].set(title=f"{score.replace('_', ' ')} by split", ylim=(0, 1)); axs[2].legend(fontsize='small')
+        axs[2].set(title=f"{score.replace('_', ' ')} by split", ylim=(0, 1))
+        axs[2].legend(fontsize='small', loc='upper left', bbox_to_anchor=(1.0, 1.0), frameon=False)  # beside the bars, never on them
     if title: fig.suptitle(title)
     return fig
 
@@ -121,23 +122,26 @@ class RunMonitor:
         self.box = widgets.VBox([self.progress, self.progress_label, self.embed_box, self.live_plot, self.results, self.results_plot, self.saved_plots,
                                  widgets.Accordion([self.log_tail], titles=('log',), selected_index=0)])
         self.reset()
+        self.box.layout.display = 'none'  # idle: no bar, no 'starting' until a run starts (`reset`)
 
 # %% ../../nbs/10c_widgets_monitor.ipynb #f6c9e870
 @patch
 def reset(self:RunMonitor) -> None:
-    "Clear everything for a new run, and say it is starting."
+    "Clear everything for a new run, say it is starting, and show the monitor."
     self._plotted, self._plot_at = 0, 0.0
     self.progress.value, self.progress.max, self.progress.bar_style, self.progress.description = 0, 1, 'info', 'starting'
     self.progress_label.value, self.log_tail.value = 'starting…', _pre(['(waiting for the run to print)'])
     self.results.value, self.saved_plots.children = '', ()
     for w in (self.live_plot, self.results_plot): w.value, w.layout.display = b'', 'none'
     self.embed_progress.value, self.embed_progress.max, self.embed_label.value, self.embed_box.layout.display = 0, 1, '', 'none'
+    self.box.layout.display = None
 
 # %% ../../nbs/10c_widgets_monitor.ipynb #14c7477a
 @patch
 def update(self:RunMonitor, proc:TrainingProcess, force:bool=False) -> None:
     "Show `proc`'s phase, step, embedding and console tail; redraw the live plot when new points came and `plot_every` s passed."
     s, emb = proc.state, proc.state.get('embedding') or proc.state.get('embed') or {}
+    self.box.layout.display = None  # a run is going
     if s['max_steps']: self.progress.value, self.progress.max, self.progress.value = 0, s['max_steps'], s['step']
     self.progress.description = s['phase'] or 'starting'
     self.progress_label.value = escape(progress_text(s)) + f" · {time.time() - proc.started_at:.0f} s"
