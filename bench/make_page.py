@@ -38,12 +38,18 @@ SECTIONS = {
     'encoder_cuda': "The HF encoder in bf16 on a GPU against sentence-transformers' `encode`.",
     'lora_cuda': "One LoRA epoch with gradient checkpointing and bf16 on a GPU.",
     'default_job_cuda': "The default job on a GPU against the same job on the CPU of the same machine.",
+    'onnx_options': "onnxruntime's int8 options for the packaged MiniLM on this CPU, each against sentence-transformers' torch `encode` "
+                    "in the same process: the export (SDPA attention, or eager attention that onnxruntime's BERT optimizer fuses), "
+                    "per-channel or per-tensor weights, `reduce_range`, the ops quantized, the graph optimisation level and intra-op threads.",
     'embedding_api': "`OpenAIEmbedding` against a real HTTP server on 127.0.0.1 that takes 200 ms per request: requests in flight against one "
                      "at a time, and the most tokens the server saw in any 60 s under a tokens-per-minute limit.",
     'text_stream': "Many short texts per event (`TextStreamBuilder`): each unique text through the model once and pooled per event, against "
                    "joining each window's texts into one string (chunked when longer than the model's window), in one run with the packaged MiniLM.",
     'stocknet': "The StockNet protocol (`configs/stocknet.yml`) on the real clone of 106,338 tweets, run once cold by `finann-train`, "
                 "phase by phase from the run's progress log: where the time of a real-data run goes.",
+    'study_profile': "A walk-forward × seeds study on the real tweet benchmark, phase by phase in one process: what a study costs "
+                     "beyond its units' training. Data and vectors run once per study, baselines once per fold (they do not depend on "
+                     "the seed), training and prediction once per unit.",
     'lora': "What fine-tuning the encoder buys: the packaged MiniLM frozen (vectors cached, then the MLP) against the same MiniLM with LoRA "
             "adapters trained with the same MLP head (`configs/lora_minilm.yml`), on the same synthetic calls, seed, windows and schedule.",
     'calibration': "Whether the verdict against the best baseline is honest: with no signal in the text, a test at the 5% level must say "

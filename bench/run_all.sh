@@ -12,6 +12,8 @@ echo "== bench/token_batches.py"
 if [ "$QUICK" = --quick ]; then $PY bench/token_batches.py --repeats 1; else $PY bench/token_batches.py; fi
 echo "== bench/onnx_cpu.py"
 if [ "$QUICK" = --quick ]; then $PY bench/onnx_cpu.py --repeats 1; else $PY bench/onnx_cpu.py; fi
+echo "== bench/onnx_options.py"
+if [ "$QUICK" = --quick ]; then $PY bench/onnx_options.py --repeats 1; else $PY bench/onnx_options.py; fi
 echo "== bench/embedding_api.py"
 if [ "$QUICK" = --quick ]; then $PY bench/embedding_api.py --repeats 1; else $PY bench/embedding_api.py; fi
 echo "== bench/train_loop.py"
@@ -30,6 +32,8 @@ echo "== bench/text_stream.py"
 if [ "$QUICK" = --quick ]; then $PY bench/text_stream.py --texts 5000; else $PY bench/text_stream.py; fi
 echo "== bench/data_scale.py"
 if [ "$QUICK" = --quick ]; then $PY bench/data_scale.py --sizes 10000 100000; else $PY bench/data_scale.py; fi
+echo "== bench/study_profile.py"  # needs the StockNet clone beside the checkout
+if [ "$QUICK" = --quick ]; then $PY bench/study_profile.py --tickers 4 --seeds 2 --epochs 1; else $PY bench/study_profile.py; fi
 echo "== bench/lora.py"
 if [ "$QUICK" = --quick ]; then $PY bench/lora.py --epochs 1; else $PY bench/lora.py; fi
 if [ "$QUICK" != --quick ]; then echo "== bench/calibration.py"; $PY bench/calibration.py; fi  # 2 x 60 trainings: skipped by --quick

@@ -216,7 +216,8 @@ def init_main(argv:list[str]|None=None) -> int:
     def init():
         if out.exists() and not args.force: raise FinannError(f"{out}: already exists (--force overwrites it; --output writes elsewhere)")
         label, horizon = label_fields(args.label, args.horizon)
-        found = inspect_files(args.events, args.prices, args.text_column, args.ticker_column, args.time_column, args.timezone, horizon=horizon)
+        found = inspect_files(args.events, args.prices, args.text_column, args.ticker_column, args.time_column, args.timezone, horizon=horizon,
+                              date_format=args.date_format, label=label)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(config_yaml(found, args.embedding, run_name=out.stem, label=label))
         load_config(out)  # what it wrote loads, or this is a bug worth one line

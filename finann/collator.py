@@ -71,11 +71,10 @@ class PreloadedEvents:
         return {'text_id': self.text_id[idx], 'labels': self.labels[idx]}
     def __getitem__(self, i:int) -> dict: return self.__getitems__([i])
 
-# %% ../nbs/04_collator.ipynb #a2a4b687
+# %% ../nbs/04_collator.ipynb #eb86a399
 # keys of the original's collator config that finann does not need: the Trainer places tensors and vectors are precomputed
 _LEGACY_KEYS = {'show_progress_bar', 'convert_to_numpy', 'convert_to_tensor', 'device', 'max_length', 'padding', 'truncation', 'return_tensors'}
 
-# %% ../nbs/04_collator.ipynb #eb86a399
 class BaseCollator(BaseModel):
     "Looks up each event's vector by `text_id` and labels it from the move between two price points (or a column of moves)."
     model_config = ConfigDict(extra='forbid', protected_namespaces=(), arbitrary_types_allowed=True)
@@ -174,11 +173,14 @@ def dataset_labels(self:BaseCollator, ds) -> np.ndarray:
 # %% ../nbs/04_collator.ipynb #ba549052
 @patch
 def attach(self:BaseCollator, vectors:np.ndarray):
-    "Give the collator the matrix of unique-text vectors, shape (n_texts, dim)."
+    """Give the collator the matrix of unique-text vectors, shape (n_texts, dim), in its `precision`: shared, not copied,
+    when they already have it (float32 or float16, writable); else converted in one copy."""
     import torch
-    v = np.asarray(vectors, dtype=np.float32)
-    v = torch.from_numpy(v if v.flags.writeable else v.copy())  # torch can't share a read-only array (np.load(mmap_mode='r'), Arrow): copied, only then
-    self._vectors = v.to(getattr(torch, self.precision))  # rounded here (memory); normalised by the model (`prepare_embeddings`)
+    want = {'float32': np.float32, 'float16': np.float16}.get(self.precision, np.float32)  # bfloat16: none in NumPy, rounded by torch
+    v = np.asarray(vectors)
+    # torch can't share a read-only array (np.load(mmap_mode='r'), Arrow): copied, only then
+    if v.dtype != want or not v.flags.writeable: v = v.astype(want)
+    self._vectors = torch.from_numpy(v).to(getattr(torch, self.precision))  # normalised by the model (`prepare_embeddings`)
     return self
 
 # %% ../nbs/04_collator.ipynb #eb0b6136

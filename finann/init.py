@@ -9,14 +9,15 @@ from datetime import date
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .data.schema import DataError, clean_events, read_events_file, table_files
+from .data.schema import DataError, canonical_column, clean_events, label_span, read_events_file, table_files
 from .data.builders import EventStudyBuilder
 from .data.prices import PRICE_FIELDS
 from .showdoc import field_comments
 
 # %% auto #0
-__all__ = ['EVENT_NAMES', 'PRICE_NAMES', 'normalized_name', 'guess_columns', 'renames', 'split_dates', 'opens_note',
-           'inspect_files', 'text_stream_hint', 'config_yaml', 'summary', 'init_parser', 'label_fields']
+__all__ = ['EVENT_NAMES', 'PRICE_NAMES', 'DEFAULT_LABEL', 'normalized_name', 'guess_columns', 'renames', 'split_dates',
+           'opens_note', 'pick_label', 'read_times', 'text_stream_hint', 'inspect_files', 'config_yaml', 'summary',
+           'init_parser', 'label_fields']
 
 # %% ../nbs/13_init.ipynb #019e7ff1
 def normalized_name(name) -> str:
@@ -85,30 +86,26 @@ def opens_note(prices:pd.DataFrame, found:dict) -> str|None:
     same = float((o == c).mean())
     return f'the opens equal the closes on {same:.0%} of rows' if same >= 0.95 else None
 
-# %% ../nbs/13_init.ipynb #9e04b762
-def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_column:str|None=None, time_column:str|None=None,
-                  timezone:str='America/New_York', embargo_days:int=5, max_drop_share:float=0.2, horizon:int=3) -> dict:
-    "Read the events and prices as `EventStudyBuilder` will, find their columns, and pick date splits that fit the events."
-    ev = _read_table(Path(events).expanduser(), 'events')
-    flags = {'ticker': '--ticker-column', 'event_start_at_et': '--time-column', 'text': '--text-column'}
-    found = guess_columns(ev, EVENT_NAMES, {'ticker': ticker_column, 'event_start_at_et': time_column, 'text': text_column})
-    for f, flag in flags.items(): _need(found, [f], events, ev.columns, flag)
-    pp = Path(prices).expanduser()
-    pr = _read_table(pp, 'price')
-    want = {**PRICE_NAMES, **({} if pp.is_dir() else {'ticker': EVENT_NAMES['ticker']})}  # one long table also needs its tickers
-    price_found = guess_columns(pr, want)
-    _need(price_found, [*PRICE_FIELDS, *([] if pp.is_dir() else ['ticker'])], prices, pr.columns)
-    no_opens = opens_note(pr, price_found)  # vendors often give closes only, or fill the opens with the closes
-    b = EventStudyBuilder(events=events, prices=prices, columns=renames(found), price_columns=renames(price_found),
-                          timezone=timezone, embargo_days=embargo_days, max_drop_share=max_drop_share, horizon=horizon)
-    df, report = clean_events(b.load_frame(), b.source, max_drop_share)
-    times = pd.to_datetime(df['event_start_at_et'])
-    val_start, test_start = split_dates(times)
-    b = b.model_copy(update={'val_start': val_start, 'test_start': test_start})
-    splits = b.split_frame(df)
-    return {'builder': b, 'found': found, 'rows_in': report['rows_in'], 'dropped': report['dropped'], 'tickers': int(df['ticker'].nunique()),
-            'first': str(times.min().date()), 'last': str(times.max().date()), 'splits': {k: len(v) for k, v in splits.items()},
-            'embargoed': b.report.get('embargoed', {}), 'stream': text_stream_hint(ev, found), 'no_opens': no_opens}
+# %% ../nbs/13_init.ipynb #9cdfd700
+DEFAULT_LABEL = ('d+1_open', 'd+3_close')  # finann-init's label: from the next open to the third close
+
+def pick_label(found:dict, label:tuple[str, str]=DEFAULT_LABEL) -> tuple[tuple[str, str], str]:
+    "The label the config gets and why, when it is not `label`: the default's open cannot be read from closes only."
+    if label == DEFAULT_LABEL and found.get('no_opens'): return ('d+1_close', 'd+3_close'), f"{found['no_opens']}: the label runs close to close"
+    return label, ''
+
+# %% ../nbs/13_init.ipynb #3826b8ce
+def read_times(times:pd.Series, where:str, column:str, date_format:str|None=None) -> tuple[pd.Series, str|None]:
+    """The events' times as `EventStudyBuilder` reads them, and how their dates were read, for the summary. With
+    `--date-format` every value must match it, else one line naming the row; without, slashed dates are checked."""
+    from finann.data.schema import parse_event_times, times_in_format, slashed_date_order
+    if not date_format: return parse_event_times(times), slashed_date_order(times, where, column, fix='--date-format')
+    iso = times_in_format(times, date_format, '--date-format')
+    bad = (iso.isna() & times.astype('string').str.strip().fillna('').ne('')).to_numpy()  # a blank is a missing date, counted
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{where}: row {i + 1}, column {column}: {times.iloc[i]!r} does not match --date-format {date_format!r}")
+    return parse_event_times(iso), f"as --date-format {date_format!r}"
 
 # %% ../nbs/13_init.ipynb #1e0ad8c6
 def text_stream_hint(ev:pd.DataFrame, found:dict) -> str|None:
@@ -124,6 +121,40 @@ def text_stream_hint(ev:pd.DataFrame, found:dict) -> str|None:
             "TextStreamBuilder makes one event per ticker and session from the texts before its open (lookback 1 session) with a next-day label "
             "(d+1 open → d+1 close); configs/text_stream.yml shows its keys (texts, prices, cutoff, lookback_sessions)")
 
+# %% ../nbs/13_init.ipynb #9e04b762
+def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_column:str|None=None, time_column:str|None=None,
+                  timezone:str='America/New_York', embargo_days:int=5, max_drop_share:float=0.2, horizon:int=3,
+                  date_format:str|None=None, label:tuple[str, str]=DEFAULT_LABEL) -> dict:
+    "Read the events and prices as `EventStudyBuilder` will, find their columns, and pick date splits that fit the events."
+    ev = _read_table(Path(events).expanduser(), 'events')
+    flags = {'ticker': '--ticker-column', 'event_start_at_et': '--time-column', 'text': '--text-column'}
+    found = guess_columns(ev, EVENT_NAMES, {'ticker': ticker_column, 'event_start_at_et': time_column, 'text': text_column})
+    for f, flag in flags.items(): _need(found, [f], events, ev.columns, flag)
+    tc = found['event_start_at_et']
+    when, dates = read_times(ev[tc if tc in ev else canonical_column(tc)], events, tc, date_format)
+    ok = when.dropna()
+    time_of_day = 'unknown' if len(ok) and (ok == ok.dt.normalize()).all() else 'given'  # dates only: placed before the open
+    pp = Path(prices).expanduser()
+    pr = _read_table(pp, 'price')
+    want = {**PRICE_NAMES, **({} if pp.is_dir() else {'ticker': EVENT_NAMES['ticker']})}  # one long table also needs its tickers
+    price_found = guess_columns(pr, want)
+    _need(price_found, [*PRICE_FIELDS, *([] if pp.is_dir() else ['ticker'])], prices, pr.columns)
+    no_opens = opens_note(pr, price_found)  # vendors often give closes only, or fill the opens with the closes
+    b = EventStudyBuilder(events=events, prices=prices, columns=renames(found), price_columns=renames(price_found),
+                          timezone=timezone, embargo_days=embargo_days, max_drop_share=max_drop_share, horizon=horizon,
+                          date_format=date_format, time_of_day=time_of_day)
+    df, report = clean_events(b.load_frame(), b.source, max_drop_share)
+    times = pd.to_datetime(df['event_start_at_et'])
+    val_start, test_start = split_dates(times)
+    b = b.model_copy(update={'val_start': val_start, 'test_start': test_start})
+    span = label_span(*pick_label({'time_of_day': time_of_day, 'no_opens': no_opens}, label)[0])
+    cut = b.model_copy(update={'purge_sessions': span})  # purged by the label's span, as TrainTask does
+    splits = cut.split_frame(df)
+    return {'builder': b, 'found': found, 'rows_in': report['rows_in'], 'dropped': report['dropped'], 'tickers': int(df['ticker'].nunique()),
+            'first': str(times.min().date()), 'last': str(times.max().date()), 'splits': {k: len(v) for k, v in splits.items()},
+            'embargoed': cut.report.get('embargoed', {}), 'stream': text_stream_hint(ev, found), 'no_opens': no_opens,
+            'dates': dates, 'time_of_day': time_of_day}
+
 # %% ../nbs/13_init.ipynb #7f4f9d75
 def _yaml_map(d:dict|None, indent:str) -> str:
     "A small mapping as YAML lines (JSON strings are YAML strings, quoted when they must be)."
@@ -133,16 +164,18 @@ def config_yaml(found:dict, embedding:str='SentenceTransformerEmbedding', run_na
                 label:tuple[str, str]=('d+1_open', 'd+3_close'), # the label's start and end price points (--label)
                ) -> str:
     "The commented YAML config of `inspect_files`' result `found`, for `finann-train --cfg-path`."
-    if found.get('no_opens') and label == ('d+1_open', 'd+3_close'): label = ('d+1_close', 'd+3_close')  # closes only: close to close
+    label, why = pick_label(found, label)
     b, s, e = found['builder'], found['splits'], found['embargoed']
     meaning = field_comments(EventStudyBuilder)  # what each builder key means, as written beside its field
     drops = ', '.join(f"{v} {k}" for k, v in found['dropped'].items()) or 'none'
     emb = {'SentenceTransformerEmbedding': 'SentenceTransformerEmbedding   # the packaged all-MiniLM-L6-v2, offline (HashingEmbedding: faster, weaker)',
            'HashingEmbedding': 'HashingEmbedding               # hashed word n-grams: fast (SentenceTransformerEmbedding: the packaged MiniLM)'}.get(embedding, embedding)
     cols = f"\n    columns:                      # your event columns → the event schema{_yaml_map(b.columns, '      ')}" if b.columns else ''
+    times = (f"\n    date_format: {json.dumps(b.date_format)}       # how the event times are written (finann-init --date-format)" if b.date_format else '') + (
+        "\n    time_of_day: unknown          # dates only: each event is placed before the open of its date (d+1: that session)" if b.time_of_day == 'unknown' else '')
     pcols = f"\n    price_columns:                # your price columns → date, open, close, adj_close{_yaml_map(b.price_columns, '      ')}" if b.price_columns else ''
     return f"""# Written by finann-init on {date.today()} for your data: {found['rows_in']} events of {found['tickers']} tickers with prices,
-# from {found['first']} to {found['last']} (rows dropped: {drops}).
+# from {found['first']} to {found['last']} (rows dropped: {drops}).{chr(10) + '# Event dates: read ' + found['dates'] if found.get('dates') else ''}
 # Train:  finann-train --cfg-path THIS_FILE     (any key can be changed with --options key=value)
 # The keys of dataset.config are EventStudyBuilder's (see the docs' data builders page).
 model:
@@ -159,7 +192,7 @@ embedding:
 collator:
   cls_name: CollatorForBinaryClassification   # up or down, from {label[0]} to {label[1]} (finann-init --label)
   config:
-    start_field: {label[0]}{'   # ' + found['no_opens'] + ': the label runs close to close' if found.get('no_opens') else ''}
+    start_field: {label[0]}{'   # ' + why if why else ''}
     end_field: {label[1]}
 
 dataset:
@@ -167,7 +200,7 @@ dataset:
   config:
     events: {json.dumps(b.events)}
     prices: {json.dumps(b.prices)}{cols}{pcols}
-    timezone: {b.timezone}    # of naive timestamps
+    timezone: {b.timezone}    # of naive timestamps{times}
     horizon: {b.horizon}                    # price points up to d+{b.horizon} (finann-init --horizon)
     val_start: '{b.val_start}'      # validation: {s.get('val', 0)} events (the 10% of event dates before test)
     test_start: '{b.test_start}'     # test: {s.get('test', 0)} events (the last 20% of event dates); train before val_start: {s.get('train', 0)} events
@@ -187,6 +220,9 @@ def summary(found:dict, path:str|Path) -> str:
     s = found['splits']; cols = ', '.join(f"{f} ← {c!r}" for f, c in found['found'].items())
     return (f"finann-init: {found['rows_in']} events, {found['tickers']} tickers with prices, {found['first']} … {found['last']}\n"
             f"  columns: {cols}\n"
+            + (f"  dates: read {found['dates']}\n" if found.get('dates') else '')
+            + ("  times: none (dates only), so time_of_day: unknown: each event is placed before the open of its date; a label from d+1 "
+               "(that open) leaves out the overnight move of news published before it\n" if found.get('time_of_day') == 'unknown' else '')
             + (f"  opens: {found['no_opens']}, so the label runs close to close (d+1 close → d+3 close)\n" if found.get('no_opens') else '') +
             f"  splits: train {s.get('train', 0)} · val {s.get('val', 0)} (from {found['builder'].val_start}) · test {s.get('test', 0)} (from {found['builder'].test_start})\n"
             f"  wrote {path}\n  next: finann-train --cfg-path {path}" + (f"\n  note: {found['stream']}" if found.get('stream') else ''))
@@ -201,6 +237,8 @@ def init_parser() -> argparse.ArgumentParser:
     p.add_argument('--ticker-column', help='the events column holding the ticker (default: guessed, e.g. ticker, symbol)')
     p.add_argument('--time-column', help='the events column holding the time (default: guessed, e.g. timestamp, date, published_at)')
     p.add_argument('--timezone', default='America/New_York', help='the time zone of naive timestamps (default: America/New_York)')
+    p.add_argument('--date-format', default=None, metavar='FORMAT', help="how the event times are written, in strftime codes: '%%m/%%d/%%Y' "
+                   "for US dates, '%%d/%%m/%%Y %%H:%%M' (default: ISO and other unambiguous forms; dates with slashes are checked)")
     p.add_argument('--embedding', default='SentenceTransformerEmbedding', choices=['SentenceTransformerEmbedding', 'HashingEmbedding'])
     p.add_argument('--label', default='d+1_open:d+3_close', metavar='START:END', help='the move to predict, between two price points (default: d+1_open:d+3_close; next day: d+1_open:d+1_close)')
     p.add_argument('--horizon', type=int, default=None, metavar='N', help='price points up to d+N (default: 3, or the label end if later)')

@@ -79,7 +79,8 @@ def record_run(task, metrics:dict) -> dict|None:
     if not cfg.run.study or not metrics: return None
     from finann.evaluate.verdict import VERDICT_METRIC
     role = getattr(task, 'ledger_role', 'run')
-    key = VERDICT_METRIC['regression' if (metrics.get('val') or {}).get('task') == 'regression' else 'classification']
+    # the verdict's headline metric of the run's task (a risk run's is mse)
+    key = VERDICT_METRIC.get((metrics.get('val') or {}).get('task'), VERDICT_METRIC['classification'])
     val = (metrics.get('val') or {}).get('model', {}).get(key)
     from finann.errors import redact
     return Ledger(study_dir(cfg)).append({

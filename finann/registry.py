@@ -35,8 +35,8 @@ BUILTINS = {
                 'TextStreamBuilder': 'finann.data.stream', 'SyntheticTextStreamBuilder': 'finann.data.stream',
                 'StockNetBuilder': 'finann.data.stocknet'},
     'trainer': {'SequentialTrainer': 'finann.trainer', 'RandomSamplerTrainer': 'finann.trainer'},
-    'baseline': {**{n: 'finann.evaluate.baselines' for n in ('majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum',
-                                                             'train_mean', 'ridge')},
+    'baseline': {**{n: 'finann.evaluate.baselines'
+                    for n in ('majority', 'ticker', 'logistic', 'tfidf', 'lm_tone', 'momentum', 'train_mean', 'ridge')},
                  **{n: 'finann.evaluate.risk_baselines' for n in ('past_vol', 'past_vol_30', 'garch')}},
 }
 
@@ -113,3 +113,20 @@ for _k in KINDS: _add_kind_methods(_k)
 
 # %% ../nbs/01_registry.ipynb #b36c2db8
 registry = Registry(BUILTINS)
+
+# %% ../nbs/01_registry.ipynb #68a3e639
+for _n in ('_pending', '_load', 'register', 'get', 'list', 'unregister'):  # what fastcore's @patch leaves behind (None,
+    globals().pop(_n, None)                                            # or the builtin list): the registry's names
+
+# %% ../nbs/01_registry.ipynb #6e493dc1
+def __getattr__(name:str):
+    "PEP 562: the module answers with its registry's methods and maps (`finann.registry.list_builders()`)."
+    if not name.startswith('__'):
+        try: return getattr(registry, name)
+        except AttributeError: pass
+    raise AttributeError(f"module 'finann.registry' has no attribute {name!r}")
+
+# %% ../nbs/01_registry.ipynb #cd5f55dc
+def __dir__() -> list[str]:
+    "The module's names and its registry's public ones, for completion."
+    return sorted({*globals(), *(n for n in dir(registry) if not n.startswith('_'))})

@@ -94,9 +94,19 @@ def _json_file(f:Path) -> dict:
     try: return json.loads(f.read_text(encoding='utf-8')) if f.is_file() else {}
     except (OSError, ValueError): return {}
 
+def _table_meta(folder:Path) -> dict:
+    "predictions.parquet's metadata (its Parquet footer only); {} without a readable table."
+    try:
+        import pyarrow.parquet as pq
+        return json.loads((pq.read_schema(folder/'predictions.parquet').metadata or {}).get(b'finann', b'{}'))
+    except (OSError, ValueError, ImportError): return {}
+
 def run_notices(folder:str|Path) -> list[str]:
-    "The fallbacks and suspicions the run stated (its data report's `notices`: masking that fell back to tickers only, split-like price jumps…)."
-    return list(_json_file(Path(folder)/'data_report.json').get('notices') or [])
+    """The fallbacks and suspicions the run stated: its data report's `notices` (masking that fell back to tickers
+    only, split-like price jumps, a split the data lacks…) and each baseline of the ladder it could not fit."""
+    folder = Path(folder)
+    return (list(_json_file(folder/'data_report.json').get('notices') or [])
+            + [f"baseline {b} not fitted: {why}" for b, why in (_table_meta(folder).get('skipped_baselines') or {}).items()])
 
 # %% ../nbs/07b_runs.ipynb #12b92e00
 def fold_periods(df) -> str:
@@ -265,7 +275,7 @@ def predict_texts(run:str|Path,   # a finished run folder (its config.yaml and m
     "The run's model on new texts: the file's columns, then `p_0 … p_{k-1}`, `predicted` and `score` (P(up) − P(down)), or `y_hat` for a regression."
     import numpy as np, pandas as pd, torch
     from finann.data.schema import read_events_file
-    from finann.embedding.masking import mask_text
+    from finann.embedding.masking import NAME_COLUMNS, mask_text
     from finann.predictions import score_columns
     from finann.registry import registry
     r = Run(run)
@@ -279,8 +289,14 @@ def predict_texts(run:str|Path,   # a finished run folder (its config.yaml and m
     if getattr(model, 'takes_tokens', False): raise FinannError(f"{r.path}: a model that reads tokens (LoRA) is not scored by finann-predict yet; use finann-eval --checkpoint")
     emb = registry.get_embedding_class(cfg.embedding.cls_name)(**cfg.embedding.config)
     text = df['text'].tolist()
-    if emb.mask_entities:  # the model learnt from masked texts: each text's own ticker is masked the same way
-        text = [mask_text(t, k) for t, k in zip(text, df['ticker'] if 'ticker' in df else [''] * len(df))]
+    if emb.mask_entities:  # the model learnt from masked texts: new texts are masked the same way, or refused
+        masked = _json_file(r.path/'data_report.json').get('masking') or 'tickers only'
+        col = next((c for c in NAME_COLUMNS if c in df), None)  # each text's company, as the run's data named them
+        if 'ticker' not in df or (masked != 'tickers only' and col is None):
+            raise FinannError(f"{texts}: the run masked {masked} in every text (embedding.config.mask_entities); give "
+                              f"{'a ticker column' if 'ticker' not in df else 'a company column'} so these texts are masked alike")
+        names = df[col] if col else [None] * len(df)
+        text = [mask_text(t, k, [n] if isinstance(n, str) else ()) for t, k, n in zip(text, df['ticker'], names)]
     inverse, vecs = emb.embed_unique(text)
     model.eval()
     with torch.no_grad():

@@ -107,6 +107,13 @@ def recover_killed(study, ledger:Ledger) -> list[int]:
         out.append(t.number)
     return out
 
+# %% ../nbs/15_search.ipynb #9061474e
+def _trials_taken(study, ledger:Ledger) -> int:
+    "Trials finished, pruned, failed or running, less those killed with their process (their redo takes their place)."
+    from optuna.trial import TrialState
+    killed = {e['trial'] for e in ledger.entries() if e.get('state') == 'killed'}
+    return sum(t.number not in killed for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING)
+
 # %% ../nbs/15_search.ipynb #cb4730cb
 def _trial_seed(study, base:int, ledger:Ledger) -> int:
     "The run's seed plus the trials that came before (killed trials left out: their redo gets the same seed)."
@@ -216,13 +223,6 @@ def run_search(config:str|Path|TrainConfig,  # the base config: a YAML file, or 
     _wait_for_workers(study)
     return search_summary(study, params, cfg_path, options, folder, name, metric, storage, final)
 
-# %% ../nbs/15_search.ipynb #9061474e
-def _trials_taken(study, ledger:Ledger) -> int:
-    "Trials finished, pruned, failed or running, less those killed with their process (their redo takes their place)."
-    from optuna.trial import TrialState
-    killed = {e['trial'] for e in ledger.entries() if e.get('state') == 'killed'}
-    return sum(t.number not in killed for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING)
-
 # %% ../nbs/15_search.ipynb #7c21f429
 def _wait_for_workers(study, poll:float=2.0, timeout:float=3600.):
     "Wait until no live worker of this machine is still running a trial of the study (another machine's trials are not waited for)."
@@ -266,7 +266,8 @@ def param_importances(study) -> tuple[dict, str|None]:
     try:
         with warnings.catch_warnings():  # with a few trials, Optuna warns that the importances come out equal: the table shows it
             warnings.simplefilter('ignore')
-            return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}, None
+            imps = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        return (imps, None) if imps else ({}, 'no finished trial has a parameter to rank')
     except (RuntimeError, ValueError) as e: return {}, (str(e).strip().splitlines() or [''])[0]
 
 # %% ../nbs/15_search.ipynb #56804ade

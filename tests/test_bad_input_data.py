@@ -125,6 +125,12 @@ def embargo_empties_val(tmp):
 
 def no_val_split(tmp): return local(write(events(60, '2014-01-06'), tmp / 'ev.csv'), val_years=None, test_years=[2015])
 
+def two_files_one_ticker(tmp):  # aapl.csv beside AAPL.csv: one ticker (upper case), two files; one would silently win
+    write(event_rows(('ABC',))[['Ticker', 'Event Start At ET', 'Text']], tmp / 'events.csv')
+    (tmp / 'px').mkdir()
+    for name in ('abc.csv', 'ABC.csv'): prices().to_csv(tmp / 'px' / name, index=False)
+    return study(tmp, tmp / 'events.csv', tmp / 'px')
+
 
 DATA = {
     'price_not_a_number': (price_case(bad_number), ['stocks.csv (ticker 0007203): row 5, column close: \'20,1\' is not a number']),
@@ -141,6 +147,7 @@ DATA = {
     'val_start_after_the_data': (val_start_after_the_data, ['dataset.config.val_start: 2017-01-01 leaves val empty (the data has events from 2014-01-06 to 2015-02-23']),
     'test_start_after_the_data': (late_test_start, ['dataset.config.test_start: 2030-01-01 leaves test empty']),
     'embargo_empties_val': (embargo_empties_val, ['dataset.config.embargo_days leaves val with no events (all are within the embargo before test)']),
+    'two_price_files_for_one_ticker': (two_files_one_ticker, ['px: two price files for ticker ABC (', 'keep one per ticker']),
     'no_val_split_to_evaluate_on': (no_val_split, ["dataset.config: the data has no val split (splits: {'train': ", 'set trainer.eval_strategy: no']),
 }
 
@@ -173,3 +180,15 @@ def test_tickers_named_like_missing_values_stay_tickers(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     assert json.loads((tmp_path / 'run' / 'metrics.json').read_text())['data']['rows_kept'] == 80
     assert set(pd.read_parquet(tmp_path / 'run' / 'predictions.parquet')['ticker']) == set(odd)
+
+
+def test_tickers_in_any_case_meet_their_prices(tmp_path):
+    "`abc` and ` Abc ` in the events file are the `ABC` of the price file, ` xyz` in the price file is the events' `XYZ`: every reader upper-cases"
+    " and trims tickers, so no event is dropped as 'ticker without prices' and each company is one ticker."
+    ev = event_rows(('abc', ' Abc ', 'XYZ'), n=60)
+    ev.to_csv(tmp_path / 'events.csv', index=False)
+    pd.concat([prices(seed=0).assign(Ticker='ABC'), prices(seed=1).assign(Ticker=' xyz')]).to_csv(tmp_path / 'stocks.csv', index=False)
+    p = train(tmp_path, study(tmp_path, tmp_path / 'events.csv', tmp_path / 'stocks.csv'))
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert json.loads((tmp_path / 'run' / 'metrics.json').read_text())['data']['rows_kept'] == 60
+    assert set(pd.read_parquet(tmp_path / 'run' / 'predictions.parquet')['ticker']) == {'ABC', 'XYZ'}

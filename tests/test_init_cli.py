@@ -91,3 +91,38 @@ def test_finann_init_takes_the_label_and_proposes_a_text_stream(own_data, tmp_pa
     b = run_cmd([str(BIN/'finann-init'), '--events', str(own_data/'tweets.csv'), '--prices', str(own_data/'prices'), '--label', 'open:close',
                  '--output', str(own_data/'x.yml')], tmp_path, timeout=120)
     assert b.returncode == 2 and b.stderr.strip().splitlines()[-1].startswith("finann-init: error: --label: 'open:close' is not START:END"), b.stderr
+
+
+def test_finann_init_reads_us_dates_with_date_format_and_training_reads_them_alike(own_data, tmp_path):
+    "--date-format '%m/%d/%Y' on headlines with US dates and no times: time_of_day unknown, stated; the splits it printed are"
+    " the ones training gets and the run card says where the events were placed; a value that does not match, or day-first dates without"
+    " the flag, is one line naming the file, row and column."
+    ev = pd.read_csv(own_data/'events.csv')
+    ev['Published At (ET)'] = pd.to_datetime(ev['Published At (ET)']).dt.strftime('%m/%d/%Y')
+    ev.to_csv(own_data/'us.csv', index=False)
+    cfg = own_data/'us.yml'
+    base = [str(BIN/'finann-init'), '--events', str(own_data/'us.csv'), '--prices', str(own_data/'prices'), '--text-column', 'Call Text',
+            '--embedding', 'HashingEmbedding']
+    p = run_cmd(base + ['--date-format', '%m/%d/%Y', '--output', str(cfg)], tmp_path, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "dates: read as --date-format '%m/%d/%Y'" in p.stdout and 'times: none (dates only), so time_of_day: unknown' in p.stdout, p.stdout
+    written = yaml.safe_load(cfg.read_text())
+    assert (written['dataset']['config']['date_format'], written['dataset']['config']['time_of_day']) == ('%m/%d/%Y', 'unknown')
+    printed = dict(part.split()[:2] for part in p.stdout.split('splits: ')[1].splitlines()[0].split(' · '))
+    out = tmp_path/'run'
+    t = run_cmd([str(BIN/'finann-train'), '--cfg-path', str(cfg), '--options', f'trainer.output_dir={out}', 'trainer.num_train_epochs=1',
+                 'evaluator.n_boot=0', 'trainer.report_to=[]'], tmp_path, timeout=300)
+    assert t.returncode == 0, t.stderr[-3000:]
+    metrics = json.loads((out/'metrics.json').read_text())
+    assert {k: str(v) for k, v in metrics['data']['splits'].items()} == printed
+    assert '| time of day | unknown: each event is placed before the open of its date' in (out/'report.md').read_text()
+    bad = run_cmd(base + ['--date-format', '%d/%m/%Y', '--output', str(own_data/'x.yml')], tmp_path, timeout=120)
+    row = next(i for i, d in enumerate(ev['Published At (ET)'], 1) if int(d[3:5]) > 12)  # the first date whose day cannot be a month
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == (
+        f"finann-init: error: {own_data/'us.csv'}: row {row}, column published_at_(et): {ev['Published At (ET)'][row - 1]!r} does not match "
+        "--date-format '%d/%m/%Y'"), bad.stderr
+    ev['Published At (ET)'] = pd.to_datetime(ev['Published At (ET)']).dt.strftime('%d/%m/%Y')  # day first, and no --date-format
+    ev.to_csv(own_data/'eu.csv', index=False)
+    eu = run_cmd([*base[:2], str(own_data/'eu.csv'), *base[3:], '--output', str(own_data/'y.yml')], tmp_path, timeout=120)
+    assert eu.returncode == 2 and ' can only be day first, but ' in eu.stderr and 'give --date-format' in eu.stderr, eu.stderr
+    assert not (own_data/'x.yml').exists() and not (own_data/'y.yml').exists()

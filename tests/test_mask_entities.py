@@ -33,6 +33,21 @@ def test_masked_run_writes_a_report_and_compare_prints_both_runs(tmp_path):
     rows = [l.split() for l in lines[3:]]
     assert [r[0] for r in rows if 'model' in r] == ['plain', 'masked'], p.stdout
     assert any(r[0] == 'ticker' for r in rows), p.stdout  # the ticker-identity baseline, beside each run's model
+    # finann-predict masks new texts as the run did (ticker and company name), or refuses texts it cannot mask alike
+    import pandas as pd
+    pd.DataFrame({'text': ['ACME beat estimates']}).to_csv(tmp_path / 'bare.csv', index=False)
+    pd.DataFrame({'text': ['ACME beat estimates'], 'ticker': ['ACME']}).to_csv(tmp_path / 'no_names.csv', index=False)
+    pd.DataFrame({'text': ['Acme Corp (ACME) beat', '[COMPANY] ([TICKER]) beat'], 'ticker': ['ACME', 'ACME'],
+                  'company': ['Acme Corp', 'Acme Corp']}).to_csv(tmp_path / 'named.csv', index=False)
+    for f, want in (('bare.csv', 'give a ticker column'), ('no_names.csv', 'give a company column')):
+        p = run_cmd([str(BIN / 'finann-predict'), '--run', str(tmp_path / 'masked'), '--texts', str(tmp_path / f)], tmp_path)
+        last = p.stderr.strip().splitlines()[-1]
+        assert p.returncode == 2 and last.startswith(f"finann-predict: error: {tmp_path / f}: the run masked tickers and company names") and want in last, p.stderr
+    p = run_cmd([str(BIN / 'finann-predict'), '--run', str(tmp_path / 'masked'), '--texts', str(tmp_path / 'named.csv'),
+                 '--output', str(tmp_path / 'scored.csv')], tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    scored = pd.read_csv(tmp_path / 'scored.csv')
+    assert abs(scored['p_1'][0] - scored['p_1'][1]) < 1e-6  # the named text, masked, is the masked text
     p = run_cmd([str(BIN / 'finann-eval'), '--compare', str(tmp_path / 'plain'), str(tmp_path / 'nowhere')], tmp_path)
     assert p.returncode == 2 and 'Traceback' not in p.stderr, p.stderr[-2000:]
     assert p.stderr.strip().splitlines()[-1] == f"finann-eval: error: {tmp_path / 'nowhere'}: no such run folder"

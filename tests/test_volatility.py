@@ -137,3 +137,62 @@ def test_only_the_sessions_a_label_reads_must_exist(tmp_path, monkeypatch):
     assert np.isfinite(CollatorForVolatility(horizon=3).dataset_labels(events['train'])).all()
     _, report = built({'cls_name': 'CollatorForRegression', 'config': {'start_field': 'd+0_close', 'end_field': 'd+3_close', 'allow_untradable': True}})
     assert report['dropped'] == {'price missing on a session': 2}  # 02-18 (d+3 is 02-23) and 02-24 (d+0 is 02-23)
+
+
+def test_garch_is_fitted_on_the_returns_before_each_splits_start(tmp_path):
+    """GARCH(1,1) on real AAPL adjusted closes (bokeh-sampledata): a test event's forecast comes from a model fitted on the
+    returns dated before the test split's start (its first d+1), computed here independently with `arch`, not from the
+    model fitted up to the train end (the old behaviour) nor from one that has seen the test split's returns."""
+    from arch import arch_model
+    from finann.data.prices import adjusted_closes
+    from finann.evaluate.baselines import SplitData, get_baseline_class
+    aapl = pd.DataFrame(stocks.AAPL)[['date', 'close', 'adj_close']]
+    (tmp_path / 'px').mkdir(); aapl.to_csv(tmp_path / 'px' / 'AAPL.csv', index=False)
+    prices = adjusted_closes(read_prices(tmp_path / 'px'))
+    k = 7
+
+    def split(name, d1):  # events of AAPL whose d+1 sessions are `d1`
+        ev = pd.DataFrame({'ticker': 'AAPL', 'd+1_date': d1})
+        return SplitData(np.zeros(len(ev)), events=ev, name=name, prices=prices, horizon=k)
+    days = aapl['date'].to_numpy()
+    train = split('train', days[(days >= '2008-01-02') & (days < '2010-12-01')][::5])
+    test = split('test', ['2012-07-02', '2012-07-16', '2012-10-01'])  # the split starts on Mon 2012-07-02
+    got = get_baseline_class('garch')().fit(train).predict(test)
+
+    # by hand: log returns of the adjusted closes, in percent (arch's scale)
+    a = aapl.assign(date=pd.to_datetime(aapl['date'])).set_index('date')['adj_close']
+    r = 100 * np.log(a).diff().dropna()
+
+    def by_hand(last_return_date):
+        n = int((r.index <= pd.Timestamp(last_return_date)).sum())
+        res = arch_model(r, mean='Constant', vol='GARCH', p=1, q=1, rescale=False).fit(last_obs=n, disp='off')
+        d0 = [pd.Timestamp(d) for d in ('2012-06-29', '2012-07-13', '2012-09-28')]  # the sessions before each d+1
+        var = res.forecast(horizon=k, start=d0[0], reindex=False).variance.loc[d0].to_numpy() + res.params['mu'] ** 2
+        return 0.5 * np.log(var.mean(1)) - np.log(100)
+    np.testing.assert_allclose(got, by_hand("2012-06-29"), atol=1e-5)  # returns up to the close before the split's start
+    assert np.abs(got - by_hand('2010-11-30')).max() > 1e-3            # not the model fitted up to the train end
+    assert np.abs(got - by_hand('2012-12-31')).max() > 1e-4            # nor one that saw the test split's returns
+
+
+def test_garch_fallbacks_are_counted_over_every_fold(tmp_path, monkeypatch):
+    """configs/volatility.yml (real bokeh prices from late 2009), 2010-2011 in quarterly walk-forward folds: GARCH needs 250 returns
+    before a split's start, so the early folds fall back to PEV and the later ones do not. The run's report counts the
+    fallbacks of every fold (the sum of each fold's, computed here fold by fold), not the last fold's that had any."""
+    from finann import load_config, setup_task
+    from finann.task.study import fit_baselines, fold_units
+    monkeypatch.setenv('FINANN_CACHE', str(tmp_path / 'cache'))
+    out = tmp_path / 'run'
+    opts = [f'trainer.output_dir={out}', 'trainer.num_train_epochs=1', 'trainer.report_to=[]', 'dataset.config.posts_per_session=1',
+            'evaluator.n_boot=0', 'evaluator.baselines=[garch]', 'evaluator.folds.period=quarter', 'evaluator.folds.train_periods=2',
+            'dataset.config.end=2011-12-31', 'dataset.config.val_start=2011-07-01', 'dataset.config.test_start=2011-10-01']  # 8 quarters
+    task = setup_task(load_config('configs/volatility.yml', opts))
+    events, _ = task.build_datasets()
+    vectors, labels = task.embed(events), task.build_labels(events)
+    per_fold = []
+    for fold, ev, vec, lab in fold_units(task, events, vectors, labels)[0]:
+        notes = fit_baselines(task, ev, vec, lab, task.eval_splits(ev))[1].get('garch', {})
+        per_fold.append(sum(notes.values()))
+    assert per_fold[0] > 0 and per_fold[-1] == 0 and sum(per_fold) > max(per_fold), per_fold  # more than one fold falls back
+    metrics = task.run()
+    reported = metrics['test']['baseline_notes']['garch']
+    assert sum(reported.values()) == sum(per_fold), (reported, per_fold)

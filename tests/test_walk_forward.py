@@ -43,6 +43,9 @@ def test_walk_forward_with_seeds_trains_each_fold_and_seed_and_reports_them(stud
     assert t['backtest']['uncertainty']['n_trials'] == 4  # 2 folds × 2 seeds
     md = (out / 'report.md').read_text()
     assert '**Walk-forward folds**' in md and '| mean ± sd |' in md and f'## test ({n_events:,} events)' in md
+    card = md.split('# Evaluation')[0]  # the run card: each fold's test period, its events counted once
+    folds = [f"fold {f['fold']}: {f['start']} – {f['end']} ({f['n']:,} events)" for f in t['folds']]
+    assert f"| walk-forward folds (test periods) | {' · '.join(folds)} |" in card and folds[0].startswith('fold 0: 2015-'), card
     assert 'test: 2 folds: ' in p.stdout and 'test: 2 seeds: accuracy ' in p.stdout
     assert (out / 'model.safetensors').is_file() and (out / 'trainer_state.json').is_file()
 

@@ -265,6 +265,8 @@ class EventStudyBuilder(BaseBuilder):
     beta_window: Optional[int] = Field(None, ge=20, le=500)  # with a market: sessions up to d+0 on which each event's beta is estimated
     # unknown: dates without times, placed before the open (a time at midnight is refused otherwise)
     time_of_day: Literal['given', 'unknown'] = 'given'
+    # strftime format of the event times ('%m/%d/%Y': US dates); None: ISO, epochs and others, slashed dates checked
+    date_format: Optional[str] = None
     # closes of the sessions before d+0 (d-1_close …), for CollatorForVolatility's abnormal_vol
     pre_closes: int = Field(0, ge=0, le=250)
 
@@ -277,10 +279,15 @@ class EventStudyBuilder(BaseBuilder):
         ev = LocalTranscriptBuilder(path=self.events, columns=self.columns).load_frame()
         missing = [c for c in ('ticker', 'event_start_at_et', 'text') if c not in ev]
         if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours with dataset.config.columns)")
+        from finann.data.schema import times_in_format, slashed_date_order
+        if self.date_format: ev['event_start_at_et'] = times_in_format(ev['event_start_at_et'], self.date_format)
+        order = None if self.date_format else slashed_date_order(ev['event_start_at_et'], self.events, rows=ev.get('_row'))
         market = read_market(self.market, self.price_columns) if self.market else None
         px = self.load_prices()
         out = align_events(ev, px, self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window,
                            self.time_of_day, self.events, self.label_points)
+        if order and 'assumed' in order:  # an assumption about the user's dates: stated in the run card and the console
+            out.attrs['report'] = {**out.attrs.get('report', {}), 'notices': [*out.attrs.get('report', {}).get('notices', []), f"event dates: {order}"]}
         return add_pre_closes(out, px, self.pre_closes, self.adjust, self.calendar) if self.pre_closes else out
 
     def load_prices(self) -> dict[str, pd.DataFrame]:

@@ -18,7 +18,7 @@ __all__ = ['DEFAULT_CALENDAR', 'CALENDAR_START', 'check_calendar_name', 'exchang
 DEFAULT_CALENDAR = 'XNYS'       # the New York Stock Exchange
 CALENDAR_START = '1990-01-01'   # exchange_calendars starts 20 years back unless told: the bokeh prices begin in 2000
 
-# %% ../../nbs/02f_data_calendar.ipynb #48364166
+# %% ../../nbs/02f_data_calendar.ipynb #cfff8237
 def check_calendar_name(name:str) -> str:
     "`name` when `exchange_calendars` knows it (checked without loading the calendar), else one line with a suggestion."
     import exchange_calendars as xc
@@ -27,6 +27,7 @@ def check_calendar_name(name:str) -> str:
         raise DataError(f"unknown exchange calendar '{name}';{did_you_mean(name, names) or ' see exchange_calendars.get_calendar_names()'} (XNYS is New York)")
     return name
 
+# %% ../../nbs/02f_data_calendar.ipynb #d06bec83
 @functools.lru_cache(maxsize=8)
 def exchange_calendar(name:str=DEFAULT_CALENDAR, start:str=CALENDAR_START):
     "The `exchange_calendars` calendar `name` from `start` (loaded once per process)."

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from .schema import DataError
-from .splits import label_clears
+from .splits import check_split_dates, label_clears
 
 # %% auto #0
 __all__ = ['PERIOD_CODES', 'Fold', 'walk_forward_folds']
@@ -40,6 +40,7 @@ def walk_forward_folds(dates,                   # each event's date: its d+1 ses
                        purge_sessions:int=3,    # the label's span in sessions (`label_span`; d+1 open → d+3 close: 3)
                        embargo_sessions:int=0,  # more sessions left out before each block
                        sessions=None,           # the trading sessions, sorted dates; None: the unique event dates
+                       column:str='d+1_date',   # the dates' column, for the message about a missing one
                       ) -> list[Fold]:
     "Walk-forward folds over the events' periods: train, val, then the next period as test, with purged gaps counted in sessions."
     if period not in PERIOD_CODES: raise DataError(f"evaluator.folds.period: unknown period {period!r}; choices: year, quarter")
@@ -47,6 +48,7 @@ def walk_forward_folds(dates,                   # each event's date: its d+1 ses
     if train_periods < 1 or val_periods < 0 or purge_sessions < 0 or embargo_sessions < 0:
         raise DataError("evaluator.folds: train_periods must be ≥ 1, and val_periods, purge_sessions and embargo_sessions ≥ 0")
     day = pd.Series(pd.to_datetime(pd.Series(np.asarray(dates, dtype=object)), format='mixed')).dt.tz_localize(None).dt.normalize()
+    check_split_dates(day, column, 'evaluator.folds')  # an event without a date is in no period: refused, as by the splits
     sess = np.sort(np.unique(pd.DatetimeIndex(sessions if sessions is not None else day).normalize().to_numpy()))
     pos = np.searchsorted(sess, day.to_numpy())  # each event's session number
     per = day.dt.to_period(PERIOD_CODES[period])

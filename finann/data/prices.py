@@ -60,17 +60,22 @@ def _from(px:pd.DataFrame, file) -> pd.DataFrame:
     px.attrs['file'] = str(file)  # named when a session a label reads is missing from it
     return px
 
-def read_prices(path:str|Path, columns:dict|None=None) -> dict[str, pd.DataFrame]:
-    "Daily prices by ticker: a folder of `<TICKER>.csv|parquet|jsonl` files, or one long table with a `ticker` column."
-    p = Path(path).expanduser()
+def read_prices(path:str|Path, columns:dict|None=None, tickers=None) -> dict[str, pd.DataFrame]:
+    """Daily prices by ticker: a folder of `<TICKER>.csv|parquet|jsonl` files, or one long table with a `ticker` column;
+    `tickers` (any case): only these, and in a folder only their files are read (a ticker without one is absent)."""
+    p, want = Path(path).expanduser(), None if tickers is None else {str(t).upper() for t in tickers}
     if not p.exists(): raise DataError(f"{p}: price file or folder not found")
     if p.is_dir():
-        return {table_stem(f).upper(): _from(prices_table(read_events_file(f, columns), str(f), None), f)
-                for f in table_files(p)}
+        files = {}
+        for f in table_files(p):  # aapl.csv and AAPL.csv, or 2019/AAPL.csv and 2020/AAPL.csv: one ticker, two files
+            if (t := table_stem(f).upper()) in files: raise DataError(f"{p}: two price files for ticker {t} ({files[t]} and {f}); keep one per ticker")
+            files[t] = f
+        return {t: _from(prices_table(read_events_file(f, columns), str(f), None), f) for t, f in files.items()
+                if want is None or t in want}
     df = read_events_file(p, columns).assign(_row=lambda d: np.arange(1, len(d) + 1))
     if 'ticker' not in df: raise DataError(f"{p}: a single price file needs a ticker column (has {', '.join(c for c in df.columns if c != '_row')}); or use a folder of <TICKER>.csv files")
     return {str(t).upper(): _from(prices_table(g.drop(columns='ticker'), f"{p} (ticker {t})", None), p)
-            for t, g in df.groupby('ticker')}
+            for t, g in df.groupby('ticker') if want is None or str(t).upper() in want}
 
 # %% ../../nbs/02c_data_prices.ipynb #9567505a
 def _check_timezone(name:str) -> str:
@@ -168,8 +173,7 @@ def _time_of_day(wall:pd.Series, tickers:pd.Series, time_of_day:str, source:str)
     if midnight.any():
         i = int(np.flatnonzero(midnight)[0])
         raise DataError(f"{source}: {int(midnight.sum())} event(s) at exactly midnight (first: row {i + 1}, {tickers.iloc[i]} on {wall.iloc[i]:%Y-%m-%d}): "
-                        """dates without a time of day? A call before the open and one after the close move different
-                        sessions;"""
+                        "dates without a time of day? A call before the open and one after the close move different sessions; "
                         "set dataset.config.time_of_day: unknown (a label from d+0_close spanning 2+ sessions covers both), or give the times")
     return wall
 

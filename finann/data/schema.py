@@ -13,8 +13,8 @@ from ..errors import FinannError, DataError
 # %% auto #0
 __all__ = ['MAX_HORIZON', 'PRICE_COLUMNS', 'EVENT_COLUMNS', 'TIME_FORMAT', 'price_columns', 'price_point', 'label_span',
            'event_price_columns', 'table_format', 'is_table_file', 'table_stem', 'canonical_column', 'column_names',
-           'read_events_file', 'table_files', 'read_events_files', 'parse_event_times', 'first_reasons', 'drop_report',
-           'clean_events', 'format_report']
+           'ticker_names', 'read_events_file', 'table_files', 'read_events_files', 'parse_event_times',
+           'times_in_format', 'slashed_date_order', 'first_reasons', 'drop_report', 'clean_events', 'format_report']
 
 # %% ../../nbs/02a_data_schema.ipynb #8c656ce7
 MAX_HORIZON = 60  # the furthest session after the event that a price point can name
@@ -118,6 +118,12 @@ def _as_text(values:pd.Series) -> pd.Series:
         return str(v)
     return values.map(one).astype('object')
 
+# %% ../../nbs/02a_data_schema.ipynb #b8dde0a8
+def ticker_names(values:pd.Series) -> pd.Series:
+    """Tickers as every reader gives them: text (zeros kept, numbers not floats), trimmed and upper case, so `aapl` in a
+    text file is the `AAPL` of `AAPL.csv`; missing stays missing."""
+    return _as_text(values).map(lambda t: t.strip().upper() if isinstance(t, str) else t).astype('object')
+
 # %% ../../nbs/02a_data_schema.ipynb #f71093e3
 def read_events_file(path:Path, columns:dict|None=None, text_columns=('ticker',)) -> pd.DataFrame:
     "Read one table file (CSV, JSONL, JSON, parquet; compressed or not): headers matched and renamed by `columns`, `text_columns` kept as strings (zeros kept; `NA`, `NULL`, `TRUE` are tickers, not missing or booleans)."
@@ -137,7 +143,7 @@ def read_events_file(path:Path, columns:dict|None=None, text_columns=('ticker',)
     except Exception as e: raise DataError(f"{path}: could not read it: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     df = df.rename(columns=column_names(df.columns, columns, str(path)))
     for c in text_columns:
-        if c in df: df[c] = _as_text(df[c])
+        if c in df: df[c] = ticker_names(df[c]) if c == 'ticker' else _as_text(df[c])  # tickers: upper case
     return df
 
 # %% ../../nbs/02a_data_schema.ipynb #f6a6af12
@@ -190,6 +196,35 @@ def parse_event_times(values:pd.Series, timezone:str='America/New_York', wall_cl
             at = unit.index[unit == u]
             out[at] = pd.to_datetime(pd.to_numeric(s[at]), unit=u, utc=True).dt.tz_convert(timezone)
     return out.dt.tz_localize(None) if wall_clock else out
+
+# %% ../../nbs/02a_data_schema.ipynb #df39b177
+def times_in_format(values:pd.Series, date_format:str, where:str='dataset.config.date_format') -> pd.Series:
+    """Event times written in `date_format` (strftime codes: '%m/%d/%Y' for US dates, '%d.%m.%Y %H:%M'…) as ISO text,
+    which `parse_event_times` reads without guessing; a value that does not match is missing (an unparsable date)."""
+    try: t = pd.to_datetime(values.astype('string').str.strip(), format=date_format, errors='coerce')
+    except ValueError as e: raise DataError(f"{where}: {date_format!r} is not a date format: {e} (use strftime codes such as %m/%d/%Y)") from None
+    return pd.Series([None if pd.isna(v) else v.isoformat() for v in t], index=values.index, dtype='object')
+
+# %% ../../nbs/02a_data_schema.ipynb #551d84a4
+_SLASHED = r'^(\d{1,2})[/.](\d{1,2})[/.](?:\d{4}|\d{2})(?:\D|$)'  # 03/04/2010, 3.4.10, 03/04/2010 16:30
+
+def slashed_date_order(values:pd.Series, where:str, column:str='event_start_at_et', rows=None,
+                       fix:str='dataset.config.date_format') -> str|None:
+    """How dates with slashes or dots (03/04/2010) are read without a format: None when there are none, else the
+    reading and what it rests on ('assumed' when no value tells). A file with both a value that can only be day first
+    (14/01/2005) and values that would be read month first is refused, naming the row: it would be read half each way."""
+    s = values.astype('string').str.strip()
+    m = s.str.extract(_SLASHED).astype('float')
+    if m[0].isna().all(): return None
+    day, month = (m[0] > 12).to_numpy(), (m[1] > 12).to_numpy()
+    either = ((m[0] <= 12) & (m[1] <= 12)).to_numpy()
+    if day.any() and (either.any() or month.any()):
+        i = int(np.flatnonzero(day)[0]); j = int(np.flatnonzero(either | month)[0])
+        raise DataError(f"{where}: row {rows[i] if rows is not None else i + 1}, column {column}: {s.iloc[i]!r} can only be day first, "
+                        f"but {s.iloc[j]!r} would be read month first; give {fix} (e.g. '%d/%m/%Y', or '%d/%m/%Y %H:%M' with times)")
+    if day.any(): return 'day first (every such date has a day above 12)'
+    if month.any(): return f"month first ({s.iloc[int(np.flatnonzero(month)[0])]!r} shows it)"
+    return f"month first, assumed: no date tells (such as {s.iloc[int(np.flatnonzero(either)[0])]!r}); give {fix} '%d/%m/%Y' if they are day first"
 
 # %% ../../nbs/02a_data_schema.ipynb #37b530cd
 def first_reasons(index:pd.Index, checks) -> tuple[pd.Series, dict]:

@@ -10,8 +10,8 @@ from .schema import DataError, TIME_FORMAT
 from .calendar import DEFAULT_CALENDAR, locate_sessions
 
 # %% auto #0
-__all__ = ['split_date_column', 'split_dates', 'split_spans', 'split_by_years', 'split_by_dates', 'label_clears', 'apply_embargo',
-           'check_leakage']
+__all__ = ['split_date_column', 'check_split_dates', 'split_dates', 'split_spans', 'split_by_years', 'split_by_dates',
+           'label_clears', 'apply_embargo', 'check_leakage']
 
 # %% ../../nbs/02b_data_splits.ipynb #7171d8fd
 def _event_times(df:pd.DataFrame) -> pd.Series:
@@ -23,11 +23,21 @@ def split_date_column(columns) -> str:
     "The column whose date decides an event's split, in a single run and in a walk-forward study alike: its target session `d+1_date` when the events have one, else `event_start_at_et`."
     return 'd+1_date' if 'd+1_date' in list(columns) else 'event_start_at_et'
 
+# %% ../../nbs/02b_data_splits.ipynb #385b8bf0
+def check_split_dates(dates, column:str, source:str='<data>'):
+    "`dates` (one per event, parsed), refused in one line when some are missing: an event without a split date is in no split."
+    missing = np.flatnonzero(pd.isna(np.asarray(dates)))
+    if len(missing): raise DataError(
+        f"{source}: {len(missing)} of {len(dates)} event(s) have no {column} "
+        f"(the first is row {missing[0]}, counting from 0), so no split can place them; drop them first (the builders do, "
+        f"and count them in the drop report)")
+    return dates
+
 # %% ../../nbs/02b_data_splits.ipynb #d41129fa
-def split_dates(df:pd.DataFrame) -> pd.Series:
-    "Each event's split date (`split_date_column`) as a timestamp."
+def split_dates(df:pd.DataFrame, source:str='<data>') -> pd.Series:
+    "Each event's split date (`split_date_column`) as a timestamp; a missing one is refused (`check_split_dates`)."
     col = split_date_column(df.columns)
-    return pd.to_datetime(df[col], format='%Y-%m-%d' if col == 'd+1_date' else TIME_FORMAT)
+    return check_split_dates(pd.to_datetime(df[col], format='%Y-%m-%d' if col == 'd+1_date' else TIME_FORMAT), col, source)
 
 # %% ../../nbs/02b_data_splits.ipynb #bc849869
 def split_spans(splits) -> dict[str, dict]:
@@ -50,7 +60,7 @@ def _data_span(t:pd.Series) -> str:
 # %% ../../nbs/02b_data_splits.ipynb #6ee673a2
 def split_by_years(df:pd.DataFrame, train_years=None, val_years=None, test_years=None, source:str='<data>') -> dict[str, pd.DataFrame]:
     "Split events by the year of their split date (`split_dates`: the target session when known); `train_years=None` means every year not in val or test."
-    years = split_dates(df).dt.year
+    years = split_dates(df, source).dt.year
     held = set(val_years or []) | set(test_years or [])
     overlap = set(train_years or []) & held | set(val_years or []) & set(test_years or [])
     if overlap: raise DataError(f"{source}: year(s) {sorted(overlap)} are in more than one split")
@@ -67,7 +77,7 @@ def split_by_years(df:pd.DataFrame, train_years=None, val_years=None, test_years
 def split_by_dates(df:pd.DataFrame, val_start:str, test_start:str|None=None, source:str='<data>',
                    train_start:str|None=None, test_end:str|None=None) -> dict[str, pd.DataFrame]:
     "train from `train_start` (if given) before `val_start`, val up to `test_start`, test from `test_start` up to `test_end` (if given), by `split_dates`."
-    t = split_dates(df)
+    t = split_dates(df, source)
     cut = {k: pd.Timestamp(v) for k, v in (('train_start', train_start), ('val_start', val_start), ('test_start', test_start), ('test_end', test_end)) if v}
     order = list(cut)
     for a, b in zip(order, order[1:]):
@@ -75,7 +85,7 @@ def split_by_dates(df:pd.DataFrame, val_start:str, test_start:str|None=None, sou
     lo, hi = cut.get('train_start', pd.Timestamp.min), cut.get('test_end', pd.Timestamp.max)
     vs, ts = cut['val_start'], cut.get('test_start')
     masks = {'train': (t >= lo) & (t < vs), 'val': (t >= vs) & (t < (ts if ts is not None else hi)),
-             'test': (t >= ts) & (t < hi) if ts is not None else t.isna()}
+             'test': (t >= ts) & (t < hi) if ts is not None else pd.Series(False, index=t.index)}  # no test_start: no test
     if not masks['train'].any(): raise DataError(f"{source}: dataset.config.val_start: no events before {val_start} to train on (the data has {_data_span(t)})")
     for name, key, at in (('val', 'val_start', val_start), ('test', 'test_start', test_start)):
         if at and not masks[name].any():  # e.g. a config written for data that goes on to 2018, on data that ends in 2012

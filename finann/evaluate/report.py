@@ -17,7 +17,7 @@ from .verdict import too_little_data, best_baseline, model_verdict
 
 # %% auto #0
 __all__ = ['HEADLINE', 'FLOOR', 'ranks_within_periods', 'evaluation_report', 'sharpe_text', 'results_frame', 'results_table',
-           'pool_seeds', 'fold_reports', 'seed_reports', 'repeats_summary', 'backtest_period', 'label_sessions',
+           'pool_seeds', 'backtest_period', 'label_sessions', 'fold_reports', 'seed_reports', 'repeats_summary',
            'trials_tried', 'evaluate_predictions']
 
 # %% ../../nbs/08d_evaluate_report.ipynb #b227c099
@@ -179,6 +179,26 @@ def pool_seeds(df:pd.DataFrame, # the predictions table (`finann.predictions`), 
                               f"has {r['_seeds']} of {n_seeds} seeds' rows; a study's seeds must predict the same events")
     return out.drop(columns=['_nth', '_seeds']).assign(seed=np.int64(-1))[df.columns]
 
+# %% ../../nbs/08d_evaluate_report.ipynb #28c9627f
+def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
+    "The best baseline on the val rows of the table (evaluated or not), or None without val rows or baselines."
+    from finann.predictions import split_inputs
+    if 'val' in reports: return best_baseline(reports['val'])
+    if not (df['split'] == 'val').any(): return None
+    x = split_inputs(df, meta, 'val')
+    return best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
+
+# %% ../../nbs/08d_evaluate_report.ipynb #3c12c723
+def backtest_period(span:int|None) -> Literal['D', 'W', 'M']:
+    "The book a label's span calls for: a one-session label trades daily books, up to a week's weekly, longer ones monthly (so books seldom overlap)."
+    return 'W' if span is None else 'D' if span <= 1 else 'W' if span <= 5 else 'M'
+
+def label_sessions(meta:dict) -> int|None:
+    "Sessions the predictions' label spans (`label_span` of its start and end fields), or None when it comes from a column of unknown span."
+    from finann.data.schema import label_span
+    lab = meta.get('label') or {}
+    return label_span(lab['start_field'], lab['end_field']) if lab.get('start_field') and lab.get('end_field') and not lab.get('label_column') else None
+
 # %% ../../nbs/08d_evaluate_report.ipynb #fe938c13
 def fold_reports(df:pd.DataFrame, meta:dict, split:str, n_boot:int=1000, seed:int=0) -> list[dict]:
     "Per walk-forward fold of `split` (all its seeds): n, first and last date, the model's headline metric with its interval, and the verdict."
@@ -235,26 +255,6 @@ def repeats_summary(rep:dict) -> list[str]:
     lines += rep.get('skipped_folds') or []
     lines += [f"baseline {b}: {k:,} prediction(s) fell back to {what}" for b, notes in (rep.get('baseline_notes') or {}).items() for what, k in notes.items()]
     return lines
-
-# %% ../../nbs/08d_evaluate_report.ipynb #28c9627f
-def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
-    "The best baseline on the val rows of the table (evaluated or not), or None without val rows or baselines."
-    from finann.predictions import split_inputs
-    if 'val' in reports: return best_baseline(reports['val'])
-    if not (df['split'] == 'val').any(): return None
-    x = split_inputs(df, meta, 'val')
-    return best_baseline(evaluation_report(x['labels'], x['probs'], x['baselines'], n_boot=0))
-
-# %% ../../nbs/08d_evaluate_report.ipynb #3c12c723
-def backtest_period(span:int|None) -> Literal['D', 'W', 'M']:
-    "The book a label's span calls for: a one-session label trades daily books, up to a week's weekly, longer ones monthly (so books seldom overlap)."
-    return 'W' if span is None else 'D' if span <= 1 else 'W' if span <= 5 else 'M'
-
-def label_sessions(meta:dict) -> int|None:
-    "Sessions the predictions' label spans (`label_span` of its start and end fields), or None when it comes from a column of unknown span."
-    from finann.data.schema import label_span
-    lab = meta.get('label') or {}
-    return label_span(lab['start_field'], lab['end_field']) if lab.get('start_field') and lab.get('end_field') and not lab.get('label_column') else None
 
 # %% ../../nbs/08d_evaluate_report.ipynb #8b9969ac
 FLOOR = 'majority'  # the baseline every model must clear: the verdict also states the model against it

@@ -69,37 +69,54 @@ class PastVol30Baseline(PastVolBaseline):
 # %% ../../nbs/08h_evaluate_risk_baselines.ipynb #84cfe0f3
 @register_baseline('garch')
 class GarchBaseline(Baseline):
-    """GARCH(1,1) per ticker (`arch`), fitted on its returns up to the last train event's d+1 and forecast over d+1 …
-    d+k from d+0; too little history: PEV (counted)."""
+    """GARCH(1,1) per ticker (`arch`), forecast over d+1 … d+k from d+0. For a split after train, fitted on the returns
+    dated before that split's start (its first d+1), not after; for train, on those up to its last d+1. Too little
+    history: PEV (counted)."""
     rung = 7
     problem_types, ladders = ('regression',), ('volatility',)
     def __init__(self, min_returns:int=250): self.min_returns = min_returns
     def fit(self, train):
-        import warnings
-        from arch import arch_model
-        cut = pd.to_datetime(pd.Series(train.column('d+1_date'))).max().to_datetime64()
-        self.models_, self.notes_, self.fallback_ = {}, {}, PastVolBaseline().fit(train)
-        if train.prices is None: _history(train, '')  # one line: no prices to fit on
-        for t in train.prices:
-            r, dates = _history(train, t)
-            n = int(np.searchsorted(dates, cut.astype(dates.dtype), 'right'))  # returns dated up to the cut
-            if n < self.min_returns or np.ptp(r[:n]) == 0: continue
-            # percent: arch's scale
-            am = arch_model(pd.Series(100 * r, index=dates), mean='Constant', vol='GARCH', p=1, q=1, rescale=False)
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore')  # convergence is read from the result, below
-                res = am.fit(last_obs=n, disp='off')
-            if res.convergence_flag == 0: self.models_[t] = res
+        self.cut_ = pd.to_datetime(pd.Series(train.column('d+1_date'))).max().to_datetime64()
+        self.notes_, self.fallback_ = {}, PastVolBaseline().fit(train)
+        self.models_ = self.fit_until(train, self.cut_, 'right')  # the returns dated up to train's last d+1
+        self.split_models_ = {}  # a later split's models, by its start: fitted when it is predicted
         return self
+
+# %% ../../nbs/08h_evaluate_risk_baselines.ipynb #5e1d0d01
+@patch
+def fit_until(self:GarchBaseline, data, cut, side:str='left', tickers=None) -> dict:
+    """Ticker -> GARCH(1,1) fitted on its returns dated before `cut` (`side='right'`: up to and including it), for
+    `tickers` (None: every ticker with prices); a ticker with fewer than `min_returns`, a constant price or no
+    convergence is left out (`predict` gives it PEV, counted)."""
+    import warnings
+    from arch import arch_model
+    if data.prices is None: _history(data, '')  # one line: no prices to fit on
+    out = {}
+    for t in (data.prices if tickers is None else tickers):
+        r, dates = _history(data, t)
+        n = int(np.searchsorted(dates, np.datetime64(cut).astype(dates.dtype), side))
+        if n < self.min_returns or np.ptp(r[:n]) == 0: continue
+        # percent: arch's scale; the returns after `cut` only filter the variance at each d+0 (fixed parameters)
+        am = arch_model(pd.Series(100 * r, index=dates), mean='Constant', vol='GARCH', p=1, q=1, rescale=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # convergence is read from the result, below
+            res = am.fit(last_obs=n, disp='off')
+        if res.convergence_flag == 0: out[t] = res
+    return out
 
 # %% ../../nbs/08h_evaluate_risk_baselines.ipynb #5f656e13
 @patch
 def predict(self:GarchBaseline, data):
-    "log √(mean over h = 1 … k of the forecast E[r²]) from each event's d+0; tickers without a fitted model get PEV."
+    """log √(mean over h = 1 … k of the forecast E[r²]) from each event's d+0, by a model fitted on the returns before
+    the split's start (train's: up to its end); tickers without a fitted model get PEV."""
     out, k = np.full(len(data), np.nan), data.horizon
     d1, tickers = data.column('d+1_date'), data.tickers
+    start, models = pd.to_datetime(pd.Series(d1)).min().to_datetime64(), self.models_
+    if start > self.cut_:  # val, test: what was known when the split started
+        if start not in self.split_models_: self.split_models_[start] = self.fit_until(data, start, 'left', pd.unique(tickers))
+        models = self.split_models_[start]
     for t in pd.unique(tickers):
-        at, res = np.flatnonzero(tickers == t), self.models_.get(t)
+        at, res = np.flatnonzero(tickers == t), models.get(t)
         if res is not None:
             r, dates = _history(data, t)
             rows = _d0_rows(dates, d1[at]); ok = rows >= 0
@@ -111,6 +128,6 @@ def predict(self:GarchBaseline, data):
     miss = np.isnan(out)
     if miss.any():
         out[miss] = self.fallback_.predict(_subset(data, miss))
-        key = f'past_vol (a ticker with fewer than {self.min_returns} returns before the train end, constant, or not converged)'
+        key = f"past_vol (a ticker with fewer than {self.min_returns} returns before the split's start, constant, or not converged)"
         self.notes_[key] = self.notes_.get(key, 0) + int(miss.sum())
     return out

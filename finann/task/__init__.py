@@ -8,7 +8,6 @@ import dataclasses, json, logging, time
 from pathlib import Path
 from typing import Any, Optional
 import numpy as np
-import yaml
 from fastcore.basics import patch
 from ..errors import FinannError, ConfigError, get_rank, redact
 from ..config import TrainConfig, load_config, lora_settings, run_name_of, run_output_dir, training_arguments_kwargs
@@ -197,6 +196,12 @@ def training_arguments(self:TrainTask, **overrides):
     try: return TrainingArguments(**kw)
     except (ValueError, TypeError) as e: raise ConfigError(f"{src}: trainer: {str(e).strip().splitlines()[0]}") from None
 
+# %% ../../nbs/07_task.ipynb #9b29e32f
+def study_flags(cfg) -> str:
+    "The flags that make `cfg`'s study again (`--walk-forward`, `--seeds N`), for the line that says how to continue it."
+    seeds = cfg.run.seeds or []
+    return ' '.join(['--walk-forward'] * bool(cfg.evaluator.folds) + ([f'--seeds {len(seeds)}'] if len(seeds) > 1 else []))
+
 # %% ../../nbs/07_task.ipynb #62bdcc7b
 @patch
 def event_dataset(self:TrainTask, vectors:EventVectors, labels:dict, split:str) -> PreloadedEvents:
@@ -245,12 +250,6 @@ def request_stop(self:TrainTask, why:str='signal'):
     if self._stopper is not None: self._stopper.request(why)
     else: raise KeyboardInterrupt(why)
 
-# %% ../../nbs/07_task.ipynb #9b29e32f
-def study_flags(cfg) -> str:
-    "The flags that make `cfg`'s study again (`--walk-forward`, `--seeds N`), for the line that says how to continue it."
-    seeds = cfg.run.seeds or []
-    return ' '.join(['--walk-forward'] * bool(cfg.evaluator.folds) + ([f'--seeds {len(seeds)}'] if len(seeds) > 1 else []))
-
 # %% ../../nbs/07_task.ipynb #3761f058
 @patch
 def baselines(self:TrainTask, events, vectors:EventVectors, labels:dict, splits:list[str]) -> tuple[dict, dict]:
@@ -292,26 +291,6 @@ def predict(self:TrainTask, trainer, events, vectors:EventVectors, labels:dict, 
                                         (baselines or {}).get(split, {}), seed=self.config.run.seed))
     return pd.concat(frames, ignore_index=True) if frames else None
 
-# %% ../../nbs/07_task.ipynb #80c997f0
-@patch
-def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
-    "The whole line: data, vectors, labels, model, fit, predictions, evaluation; writes the run folder (rank 0). Returns the metrics."
-    t0, out = time.time(), self.output_dir
-    check_output_dir(self, bool(resume_from_checkpoint))
-    resume = resolve_resume(self, resume_from_checkpoint)
-    check_writable(out)
-    if resume: check_same_config(self, out, '--resume-from-checkpoint')
-    elif get_rank() == 0: self.write_config(out)  # first, so that an interrupted run can be checked against the config it is resumed with
-    progress = ProgressLog(out)
-    if not resume and get_rank() == 0: (out/'progress.jsonl').unlink(missing_ok=True)  # a fresh run: a fresh log
-    try:
-        with tracking_env(self.config, out): metrics = self._run(resume, progress, t0)
-    except Stopped as e: progress.write('stopped', message=str(e)); raise
-    except BaseException as e: progress.write('failed', message=f"{type(e).__name__}: {e}" if not isinstance(e, FinannError) else str(e)); raise
-    from finann.ledger import record_run
-    record_run(self, metrics)  # a run that names a study (run.study) counts in its trial ledger
-    return metrics
-
 # %% ../../nbs/07_task.ipynb #77ad1fd6
 @patch
 def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
@@ -349,6 +328,26 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     from finann.runs import notices_text
     print(f"\nfinann: {self.run_name} → {out}\n" + results_table(metrics) + notices_text(out))  # a fallback stated in the last lines
     progress.write('done', output_dir=str(out), message=f"finished in {time.time() - t0:.0f} s")
+    return metrics
+
+# %% ../../nbs/07_task.ipynb #80c997f0
+@patch
+def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
+    "The whole line: data, vectors, labels, model, fit, predictions, evaluation; writes the run folder (rank 0). Returns the metrics."
+    t0, out = time.time(), self.output_dir
+    check_output_dir(self, bool(resume_from_checkpoint))
+    resume = resolve_resume(self, resume_from_checkpoint)
+    check_writable(out)
+    if resume: check_same_config(self, out, '--resume-from-checkpoint')
+    elif get_rank() == 0: self.write_config(out)  # first, so that an interrupted run can be checked against the config it is resumed with
+    progress = ProgressLog(out)
+    if not resume and get_rank() == 0: (out/'progress.jsonl').unlink(missing_ok=True)  # a fresh run: a fresh log
+    try:
+        with tracking_env(self.config, out): metrics = self._run(resume, progress, t0)
+    except Stopped as e: progress.write('stopped', message=str(e)); raise
+    except BaseException as e: progress.write('failed', message=f"{type(e).__name__}: {e}" if not isinstance(e, FinannError) else str(e)); raise
+    from finann.ledger import record_run
+    record_run(self, metrics)  # a run that names a study (run.study) counts in its trial ledger
     return metrics
 
 # %% ../../nbs/07_task.ipynb #a6bb5194
