@@ -172,7 +172,7 @@ def _check_output_paths(trainer:dict, src:str) -> None:
 
 # %% ../nbs/00c_config_checks.ipynb #77e0dcd6
 def check_lora(lora:dict, source:str='<config>') -> dict:
-    "The `model.lora` mapping checked against peft's `LoraConfig` (`config.lora_settings` reads it from its file first)."
+    "The `model.lora` mapping checked against peft's `LoraConfig` (`config.lora_settings` reads its file first)."
     from peft import LoraConfig
     check_params(LoraConfig, lora, source, 'model.lora')
     return dict(lora)

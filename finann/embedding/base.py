@@ -83,6 +83,83 @@ def cache(self:BaseEmbedding) -> EmbeddingCache:
     "This encoder's cache."
     return EmbeddingCache(Path(self.cache_dir) if self.cache_dir else cache_root()/'embeddings', self.vector_identity())
 
+# %% ../../nbs/03g_embedding_base.ipynb #e30d6cf6
+@patch
+def count_tokens(self:BaseEmbedding, texts:list[str]) -> np.ndarray:
+    "(len(texts),) int64 tokens the encoder reads for each text (here: words); for progress and the dry run."
+    return np.array([len(t.split()) for t in texts], dtype=np.int64)
+
+# %% ../../nbs/03g_embedding_base.ipynb #f0add9fc
+@patch
+def _group_size(self:BaseEmbedding) -> int: return self.batch_size
+
+# %% ../../nbs/03g_embedding_base.ipynb #c855b6cc
+@patch
+def _encode_batches(self:BaseEmbedding, texts:list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    "(positions, vectors) for groups of similar-length texts."
+    order = np.argsort([-len(t) for t in texts], kind='stable')  # longest first: out-of-memory shows at once; less padding
+    bs = self._group_size()
+    for s in range(0, len(texts), bs):
+        idx = order[s:s + bs]
+        yield idx, np.asarray(self.encode([texts[i] for i in idx]), dtype=np.float32)
+
+# %% ../../nbs/03g_embedding_base.ipynb #b5390c2c
+class EmbedProgress:
+    "Texts and tokens done, with an ETA: a tqdm bar, and `embed` events in a run's `ProgressLog` at most every `every` seconds."
+    def __init__(self, total:int, desc:str='', log=None, # a `finann.progress.ProgressLog`, or None
+                 tokens_total:int|None=None, every:float=0.5, disable:bool=False):
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=total, desc=desc, unit='text', disable=disable)
+        self.total, self.tokens_total, self.log, self.every = total, tokens_total, log, every
+        self.done = self.tokens = 0
+        self.t0, self.last = time.monotonic(), None
+        self._emit()
+
+    def eta(self) -> float|None:
+        "Seconds left at the rate so far: by tokens when their total is known (texts differ in length), else by texts."
+        spent = time.monotonic() - self.t0
+        if self.tokens_total and self.tokens: return spent / self.tokens * max(self.tokens_total - self.tokens, 0)
+        return spent / self.done * (self.total - self.done) if self.done else None
+
+    def update(self, texts:int, tokens:int) -> None:
+        self.done += texts; self.tokens += tokens
+        self.bar.set_postfix(tokens=f'{self.tokens:,}', refresh=False); self.bar.update(texts)
+        if self.last is None or time.monotonic() - self.last >= self.every: self._emit()
+
+    def _emit(self) -> None:
+        self.last = time.monotonic()
+        if self.log is None: return
+        eta = self.eta()
+        self.log.write('embed', done=self.done, total=self.total, tokens=self.tokens, tokens_total=self.tokens_total,
+                       eta_s=None if eta is None else round(eta, 1))
+
+    def close(self) -> None: self._emit(); self.bar.close()
+
+# %% ../../nbs/03g_embedding_base.ipynb #24cf77a5
+@patch
+def _encode_into(self:BaseEmbedding, texts_of, idx, fill, cache=None, keys=None, compact=True, log=None) -> int:
+    "Encode the unique texts `texts_of(idx)` a block at a time, pass the vectors to `fill`, save them to `cache` every `shard_rows`, report to `log`; how many were encoded."
+    if not len(idx): return 0
+    pending, block = [], max(self.shard_rows, self._group_size())
+    def flush():
+        if cache is not None and pending:
+            i = np.concatenate([p for p, _ in pending])
+            cache.put(keys[i], np.concatenate([v for _, v in pending]), compact=compact)
+        pending.clear()
+    texts = texts_of(idx[:block])
+    tokens = self.count_tokens(texts)  # of the first block; of them all when there is one block
+    progress = EmbedProgress(len(idx), f"embedding {len(idx)} texts ({type(self).__name__})", log, int(tokens.sum()) if len(idx) <= block else None,
+                             disable=not self.show_progress_bar or dist_rank_world()[0] != 0)
+    try:
+        for b in range(0, len(idx), block):  # only a block of texts is ever held as Python strings
+            sub = idx[b:b + block]
+            if b: texts = texts_of(sub); tokens = self.count_tokens(texts)
+            for i, v in self._encode_batches(texts):
+                fill(sub[i], v); pending.append((sub[i], v)); progress.update(len(i), int(tokens[i].sum()))
+                if sum(len(p) for p, _ in pending) >= self.shard_rows: flush()
+    finally: flush(); progress.close()  # a failure keeps what was encoded before it
+    return len(idx)
+
 # %% ../../nbs/03g_embedding_base.ipynb #1dd307fc
 @patch
 def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None) -> tuple[np.ndarray, np.ndarray]:
@@ -119,83 +196,6 @@ def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None) 
     if vecs.shape[1] == 0: vecs = np.zeros((len(first), self.dim), dtype=np.float32)  # nothing but empty texts
     self._stats = {'texts': len(src), 'unique': len(first), 'encoded': encoded, 'cached': cached, 'empty': int(empty.sum())}
     return inverse.astype(np.int64), vecs
-
-# %% ../../nbs/03g_embedding_base.ipynb #b5390c2c
-class EmbedProgress:
-    "Texts and tokens done, with an ETA: a tqdm bar, and `embed` events in a run's `ProgressLog` at most every `every` seconds."
-    def __init__(self, total:int, desc:str='', log=None, # a `finann.progress.ProgressLog`, or None
-                 tokens_total:int|None=None, every:float=0.5, disable:bool=False):
-        from tqdm.auto import tqdm
-        self.bar = tqdm(total=total, desc=desc, unit='text', disable=disable)
-        self.total, self.tokens_total, self.log, self.every = total, tokens_total, log, every
-        self.done = self.tokens = 0
-        self.t0, self.last = time.monotonic(), None
-        self._emit()
-
-    def eta(self) -> float|None:
-        "Seconds left at the rate so far: by tokens when their total is known (texts differ in length), else by texts."
-        spent = time.monotonic() - self.t0
-        if self.tokens_total and self.tokens: return spent / self.tokens * max(self.tokens_total - self.tokens, 0)
-        return spent / self.done * (self.total - self.done) if self.done else None
-
-    def update(self, texts:int, tokens:int) -> None:
-        self.done += texts; self.tokens += tokens
-        self.bar.set_postfix(tokens=f'{self.tokens:,}', refresh=False); self.bar.update(texts)
-        if self.last is None or time.monotonic() - self.last >= self.every: self._emit()
-
-    def _emit(self) -> None:
-        self.last = time.monotonic()
-        if self.log is None: return
-        eta = self.eta()
-        self.log.write('embed', done=self.done, total=self.total, tokens=self.tokens, tokens_total=self.tokens_total,
-                       eta_s=None if eta is None else round(eta, 1))
-
-    def close(self) -> None: self._emit(); self.bar.close()
-
-# %% ../../nbs/03g_embedding_base.ipynb #e30d6cf6
-@patch
-def count_tokens(self:BaseEmbedding, texts:list[str]) -> np.ndarray:
-    "(len(texts),) int64 tokens the encoder reads for each text (here: words); for progress and the dry run."
-    return np.array([len(t.split()) for t in texts], dtype=np.int64)
-
-# %% ../../nbs/03g_embedding_base.ipynb #24cf77a5
-@patch
-def _encode_into(self:BaseEmbedding, texts_of, idx, fill, cache=None, keys=None, compact=True, log=None) -> int:
-    "Encode the unique texts `texts_of(idx)` a block at a time, pass the vectors to `fill`, save them to `cache` every `shard_rows`, report to `log`; how many were encoded."
-    if not len(idx): return 0
-    pending, block = [], max(self.shard_rows, self._group_size())
-    def flush():
-        if cache is not None and pending:
-            i = np.concatenate([p for p, _ in pending])
-            cache.put(keys[i], np.concatenate([v for _, v in pending]), compact=compact)
-        pending.clear()
-    texts = texts_of(idx[:block])
-    tokens = self.count_tokens(texts)  # of the first block; of them all when there is one block
-    progress = EmbedProgress(len(idx), f"embedding {len(idx)} texts ({type(self).__name__})", log, int(tokens.sum()) if len(idx) <= block else None,
-                             disable=not self.show_progress_bar or dist_rank_world()[0] != 0)
-    try:
-        for b in range(0, len(idx), block):  # only a block of texts is ever held as Python strings
-            sub = idx[b:b + block]
-            if b: texts = texts_of(sub); tokens = self.count_tokens(texts)
-            for i, v in self._encode_batches(texts):
-                fill(sub[i], v); pending.append((sub[i], v)); progress.update(len(i), int(tokens[i].sum()))
-                if sum(len(p) for p, _ in pending) >= self.shard_rows: flush()
-    finally: flush(); progress.close()  # a failure keeps what was encoded before it
-    return len(idx)
-
-# %% ../../nbs/03g_embedding_base.ipynb #f0add9fc
-@patch
-def _group_size(self:BaseEmbedding) -> int: return self.batch_size
-
-# %% ../../nbs/03g_embedding_base.ipynb #c855b6cc
-@patch
-def _encode_batches(self:BaseEmbedding, texts:list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    "(positions, vectors) for groups of similar-length texts."
-    order = np.argsort([-len(t) for t in texts], kind='stable')  # longest first: out-of-memory shows at once; less padding
-    bs = self._group_size()
-    for s in range(0, len(texts), bs):
-        idx = order[s:s + bs]
-        yield idx, np.asarray(self.encode([texts[i] for i in idx]), dtype=np.float32)
 
 # %% ../../nbs/03g_embedding_base.ipynb #ab2dd914
 @patch

@@ -155,6 +155,59 @@ class TransformerEmbedding(BaseEmbedding):
             raise FinannError(f"{type(self).__name__}.max_length: {self.max_length} is more than '{self.path}' can read ({limit} tokens)")
         return self.max_length or self._model_max_length()
 
+# %% ../../nbs/03h_embedding_transformer.ipynb #d14ee7fd
+def pool(hidden, # (b, t, d) last hidden states
+         mask,   # (b, t) 1 on real tokens
+         how:str) -> 'torch.Tensor':
+    "Pooled (b, d) vectors: 'mean' over real tokens, 'cls' first real token, 'last' last real token."
+    import torch
+    if how == 'mean':
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+    rows = torch.arange(hidden.shape[0], device=hidden.device)
+    if how == 'cls': return hidden[rows, mask.argmax(1)]  # first 1 of the mask: 0 with right padding
+    last = mask.shape[1] - 1 - mask.flip(1).argmax(1)     # last 1 of the mask, whichever side was padded
+    return hidden[rows, last]
+
+# %% ../../nbs/03h_embedding_transformer.ipynb #cda6679a
+@registry.register_embedding('HFEmbedding')
+class HFEmbedding(TransformerEmbedding):
+    "Any Hugging Face AutoModel with mean, CLS or last-token pooling; long texts chunked and averaged."
+    pooling: Literal['mean', 'cls', 'last'] = 'mean'
+    trust_remote_code: bool = False  # run the model folder's own code (some embedders need it)
+    _hf_max: Any = PrivateAttr(default=None)  # the tokenizer's model_max_length
+
+    def identity(self) -> dict: return {**super().identity(), 'pooling': self.pooling}
+
+    @property
+    def dim(self) -> int:
+        if self._model is not None: return int(self._model.config.hidden_size)
+        from transformers import AutoConfig
+        cfg = AutoConfig.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
+        return int(getattr(cfg, 'hidden_size', None) or getattr(cfg, 'd_model'))
+
+    def _load(self):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        dev = self._device()
+        tok = AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
+        model = AutoModel.from_pretrained(self.path, dtype=getattr(torch, resolve_dtype(self.torch_dtype, dev)), trust_remote_code=self.trust_remote_code)
+        if getattr(model.config, 'is_encoder_decoder', False): model = model.get_encoder()
+        self._setup_tokenizer(tok)
+        self._hf_max = tok.model_max_length
+        self._model = model.to(dev).eval()
+
+    def _position_limit(self) -> int|None: return getattr(self._model.config, 'max_position_embeddings', None)
+
+    def _model_max_length(self) -> int:
+        limits = [n for n in (self._hf_max, self._position_limit()) if n and n < 1_000_000]
+        return min(limits) if limits else 512
+
+    def _forward(self, ids, mask):
+        out = self._model(input_ids=ids, attention_mask=mask)
+        hidden = out.last_hidden_state if hasattr(out, 'last_hidden_state') else out[0]
+        return pool(hidden.float(), mask, self.pooling)
+
 # %% ../../nbs/03h_embedding_transformer.ipynb #146a783f
 @patch
 def _windows(self:TransformerEmbedding, texts:list[str]) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
@@ -227,59 +280,6 @@ def onnx_session(self:TransformerEmbedding):
     "The onnxruntime CPU session of `onnx_model_path(self)` (`backend='onnx'`, see `finann.embedding.onnx`), opened on first use."
     if self._ort is None: self._ort = onnx_cpu_session(onnx_model_path(self))
     return self._ort
-
-# %% ../../nbs/03h_embedding_transformer.ipynb #d14ee7fd
-def pool(hidden, # (b, t, d) last hidden states
-         mask,   # (b, t) 1 on real tokens
-         how:str) -> 'torch.Tensor':
-    "Pooled (b, d) vectors: 'mean' over real tokens, 'cls' first real token, 'last' last real token."
-    import torch
-    if how == 'mean':
-        m = mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
-    rows = torch.arange(hidden.shape[0], device=hidden.device)
-    if how == 'cls': return hidden[rows, mask.argmax(1)]  # first 1 of the mask: 0 with right padding
-    last = mask.shape[1] - 1 - mask.flip(1).argmax(1)     # last 1 of the mask, whichever side was padded
-    return hidden[rows, last]
-
-# %% ../../nbs/03h_embedding_transformer.ipynb #cda6679a
-@registry.register_embedding('HFEmbedding')
-class HFEmbedding(TransformerEmbedding):
-    "Any Hugging Face AutoModel with mean, CLS or last-token pooling; long texts chunked and averaged."
-    pooling: Literal['mean', 'cls', 'last'] = 'mean'
-    trust_remote_code: bool = False  # run the model folder's own code (some embedders need it)
-    _hf_max: Any = PrivateAttr(default=None)  # the tokenizer's model_max_length
-
-    def identity(self) -> dict: return {**super().identity(), 'pooling': self.pooling}
-
-    @property
-    def dim(self) -> int:
-        if self._model is not None: return int(self._model.config.hidden_size)
-        from transformers import AutoConfig
-        cfg = AutoConfig.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
-        return int(getattr(cfg, 'hidden_size', None) or getattr(cfg, 'd_model'))
-
-    def _load(self):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-        dev = self._device()
-        tok = AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
-        model = AutoModel.from_pretrained(self.path, dtype=getattr(torch, resolve_dtype(self.torch_dtype, dev)), trust_remote_code=self.trust_remote_code)
-        if getattr(model.config, 'is_encoder_decoder', False): model = model.get_encoder()
-        self._setup_tokenizer(tok)
-        self._hf_max = tok.model_max_length
-        self._model = model.to(dev).eval()
-
-    def _position_limit(self) -> int|None: return getattr(self._model.config, 'max_position_embeddings', None)
-
-    def _model_max_length(self) -> int:
-        limits = [n for n in (self._hf_max, self._position_limit()) if n and n < 1_000_000]
-        return min(limits) if limits else 512
-
-    def _forward(self, ids, mask):
-        out = self._model(input_ids=ids, attention_mask=mask)
-        hidden = out.last_hidden_state if hasattr(out, 'last_hidden_state') else out[0]
-        return pool(hidden.float(), mask, self.pooling)
 
 # %% ../../nbs/03h_embedding_transformer.ipynb #36155857
 @registry.register_embedding('SentenceTransformerEmbedding')

@@ -48,6 +48,18 @@ class Launcher:
                                     self.message, self.command_line, self.monitor.box])
         self._set_status('idle')
 
+    def _set_status(self, status:str) -> None:
+        from finann.runs import latest_checkpoint
+        colors = {'idle': '#777', 'running': '#1f77b4', 'done': '#2ca02c', 'failed': '#d62728', 'stopped': '#ff7f0e'}
+        self.status = status
+        self.status_label.value = f'<b style="color:{colors[status]};margin-left:8px">{status}</b>'
+        self.launch_button.disabled, self.stop_button.disabled = status == 'running', status != 'running'
+        self.resume_button.disabled = not (status == 'stopped' and latest_checkpoint(self.output_dir) is not None)
+
+    def _show_error(self, msg:str) -> None:
+        self.error = msg
+        self.message.value = f'<span style="color:#d62728">✗ {escape(msg)}</span>'
+
 # %% ../../nbs/10_widgets.ipynb #cbcd2a9e
 @patch
 def _repr_mimebundle_(self:Launcher, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
@@ -57,22 +69,6 @@ def _repr_mimebundle_(self:Launcher, **kwargs): return self.widget._repr_mimebun
 def set(self:Launcher, **values) -> 'Launcher':
     "Set form fields by name, e.g. `set(epochs=2, learning_rate='3e-3', device='CPU')`."
     self.form.set(**values); return self
-
-# %% ../../nbs/10_widgets.ipynb #45a57639
-@patch
-def _set_status(self:Launcher, status:str) -> None:
-    from finann.runs import latest_checkpoint
-    colors = {'idle': '#777', 'running': '#1f77b4', 'done': '#2ca02c', 'failed': '#d62728', 'stopped': '#ff7f0e'}
-    self.status = status
-    self.status_label.value = f'<b style="color:{colors[status]};margin-left:8px">{status}</b>'
-    self.launch_button.disabled, self.stop_button.disabled = status == 'running', status != 'running'
-    self.resume_button.disabled = not (status == 'stopped' and latest_checkpoint(self.output_dir) is not None)
-
-# %% ../../nbs/10_widgets.ipynb #78d5f26d
-@patch
-def _show_error(self:Launcher, msg:str) -> None:
-    self.error = msg
-    self.message.value = f'<span style="color:#d62728">✗ {escape(msg)}</span>'
 
 # %% ../../nbs/10_widgets.ipynb #3c7a2f35
 @patch

@@ -124,17 +124,15 @@ class RunMonitor:
         self.reset()
         self.box.layout.display = 'none'  # idle: no bar, no 'starting' until a run starts (`reset`)
 
-# %% ../../nbs/10c_widgets_monitor.ipynb #f6c9e870
-@patch
-def reset(self:RunMonitor) -> None:
-    "Clear everything for a new run, say it is starting, and show the monitor."
-    self._plotted, self._plot_at = 0, 0.0
-    self.progress.value, self.progress.max, self.progress.bar_style, self.progress.description = 0, 1, 'info', 'starting'
-    self.progress_label.value, self.log_tail.value = 'starting…', _pre(['(waiting for the run to print)'])
-    self.results.value, self.saved_plots.children = '', ()
-    for w in (self.live_plot, self.results_plot): w.value, w.layout.display = b'', 'none'
-    self.embed_progress.value, self.embed_progress.max, self.embed_label.value, self.embed_box.layout.display = 0, 1, '', 'none'
-    self.box.layout.display = None
+    def reset(self) -> None:
+        "Clear everything for a new run, say it is starting, and show the monitor."
+        self._plotted, self._plot_at = 0, 0.0
+        self.progress.value, self.progress.max, self.progress.bar_style, self.progress.description = 0, 1, 'info', 'starting'
+        self.progress_label.value, self.log_tail.value = 'starting…', _pre(['(waiting for the run to print)'])
+        self.results.value, self.saved_plots.children = '', ()
+        for w in (self.live_plot, self.results_plot): w.value, w.layout.display = b'', 'none'
+        self.embed_progress.value, self.embed_progress.max, self.embed_label.value, self.embed_box.layout.display = 0, 1, '', 'none'
+        self.box.layout.display = None
 
 # %% ../../nbs/10c_widgets_monitor.ipynb #14c7477a
 @patch
