@@ -95,7 +95,7 @@ def main(argv=None):
     head = (f"{len(texts):,} texts: {len(tweets):,} real StockNet tweets (median {int(np.median(lens[~is_long]))} tokens) and {len(longs)} "
             f"transcript-like texts (median {int(np.median(lens[is_long])):,} tokens, read to MiniLM's 256-token window by all), {int(tok.sum()):,} tokens; "
             f"packaged all-MiniLM-L6-v2 on CPU; the contenders take turns on blocks of {a.block} texts, order alternating, fastest of {a.repeats} turns "
-            f"per block (the machine is shared by 7 developers); {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
+            f"per block (the machine is shared by 8 developers); {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}; {datetime.date.today().isoformat()}.\n\n"
             f"`uptime` before: `{up0}`; after: `{up1}`.")
     text = head + '\n\n' + '\n'.join(lines) + '\n'

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 import importlib, importlib.util, pkgutil, sys
 from .config import FinannError, ConfigError, TrainConfig, load_config
 from .registry import RegistryError
-import finann.registry as registry  # the module (it answers with the registry's methods): one meaning for finann.registry
+import finann.registry as registry  # the module, answering with the registry's methods: one meaning for finann.registry
 
 # %% ../nbs/12_package.ipynb #bc074f06
 # what a notebook user types, and the module each comes from: imported on first use, so `import finann` stays fast

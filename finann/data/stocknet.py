@@ -52,7 +52,7 @@ class StockNetBuilder(TextStreamBuilder):
     def source(self) -> str: return self.path
 
     def sources(self) -> list[str]:
-        "The files the cache key covers: the tweet and price folders, or with `tickers` only their folders and price files."
+        "What the cache key covers: the tweet and price folders, or with `tickers` only their folders and price files."
         root = Path(self.path)
         if self.tickers is None: return [str(root/self.texts), str(root/self.prices)]
         folders = self.ticker_folders()  # an unknown ticker: one line, before anything is read
@@ -111,11 +111,11 @@ def load_texts(self:StockNetBuilder) -> pd.DataFrame:
 # %% ../../nbs/02i_data_stocknet.ipynb #a2ac6ec5
 @patch
 def load_prices(self:StockNetBuilder) -> dict[str, pd.DataFrame]:
-    """Daily prices by ticker: all files, or with `tickers` only theirs (an unknown ticker is refused by `ticker_folders`);
+    """Daily prices by ticker: all files, or with `tickers` only theirs (`ticker_folders` refuses an unknown one);
     with `price: adj_close` (the paper's) each file must have `Adj Close`, with `close` it is ignored."""
     folder = self.clone_root()/self.prices
     tickers = {f.name.upper() for f in self.ticker_folders()}
-    px = read_prices(folder, tickers=None if self.tickers is None else tickers)  # one ticker asked: one file read, not 88
+    px = read_prices(folder, tickers=None if self.tickers is None else tickers)  # one ticker: one file read, not 88
     if self.price == 'close': return {t: p.drop(columns=['adj_close'], errors='ignore') for t, p in px.items()}
     lacking = sorted(t for t, p in px.items() if t in tickers and 'adj_close' not in p)
     if lacking: raise DataError(f"{folder/(lacking[0] + '.csv')}: no Adj Close column (the labels use the adjusted close); set dataset.config.price: close to use Close")

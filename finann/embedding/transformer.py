@@ -111,7 +111,8 @@ class TransformerEmbedding(BaseEmbedding):
         return {'cls': type(self).__name__, 'model': model_fingerprint(self.path) or self.path, 'max_length': self.max_length,
                 'long_text': self.long_text, 'normalize': self.normalize, 'prefix': self.prefix,
                 'dtype': resolve_dtype(self.torch_dtype, self._device()), 'v': 1,
-                **({'backend': 'onnx', 'onnx_quantize': self.onnx_quantize} if self.backend == 'onnx' else {})}  # torch keys unchanged
+                **({'backend': 'onnx', 'onnx_quantize': self.onnx_quantize} if self.backend == 'onnx' else {}),  # torch keys unchanged
+                **({'int8_v': 2} if self.onnx_quantize else {})}  # 2: the fused graph's int8 (bench/onnx_options.py)
 
     @property
     def model(self):

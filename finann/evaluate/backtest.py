@@ -134,7 +134,51 @@ def period_starts(dates,                                 # each event's date (an
     day = _event_days(dates)
     return day if period in (None, 'D') else day.dt.to_period(period).dt.start_time
 
-# %% ../../nbs/08c_evaluate_backtest.ipynb #c9b4d5ad
+# %% ../../nbs/08c_evaluate_backtest.ipynb #156f49f9
+def _check_backtest_args(q:float, weighting:str, period, cost_bps:float) -> None:
+    "One line naming the `long_short_backtest` setting out of range, if any."
+    if not 0 < q <= 0.5: raise EvaluationError(f"q must be in (0, 0.5], got {q}")
+    if weighting not in WEIGHTINGS: raise EvaluationError(f"unknown weighting '{weighting}';{did_you_mean(weighting, WEIGHTINGS)} choices: {', '.join(WEIGHTINGS)}")
+    if period not in PERIOD_DAYS: raise EvaluationError(f"unknown period {period!r}; choices: None (event date), 'D', 'W', 'M'")
+    if cost_bps < 0: raise EvaluationError(f"cost_bps must be ≥ 0, got {cost_bps}")
+
+# %% ../../nbs/08c_evaluate_backtest.ipynb #c3ffa6c2
+def _books(scores:np.ndarray, moves:np.ndarray, day:pd.Series, key:pd.Series) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """The events of the periods (`key`) that have 2 or more, sorted by period and ascending score (ties in input
+    order); each one's period size; and how many periods were skipped."""
+    df = pd.DataFrame({'key': key, 'day': day, 'score': scores, 'move': moves, 'row': np.arange(len(scores))})
+    m = df.groupby('key')['score'].transform('size')
+    n_skipped = int(df.loc[m < 2, 'key'].nunique())
+    df, m = df[m >= 2].sort_values(['key', 'score', 'row']), m[m >= 2]  # ascending score; ties in input order
+    if df.empty: raise EvaluationError(f"no period has 2 or more events to go long and short ({n_skipped} skipped); try period='W' or 'M'")
+    return df, m.loc[df.index].to_numpy(), n_skipped
+
+# %% ../../nbs/08c_evaluate_backtest.ipynb #09fe6e96
+def _leg_weights(df:pd.DataFrame, m:np.ndarray, q:float, weighting:str) -> pd.DataFrame:
+    """`_books`'s events that are held, with their signed weight `w`: per period the top `q` long and the bottom `q`
+    short (at least one each), each leg 0.5 gross, weighted by `weighting` (uniform when a leg's scores are all 0)."""
+    asc = df.groupby('key').cumcount().to_numpy()          # 0 = lowest score in its group
+    k = np.maximum(1, np.floor(q * m + 1e-9)).astype(int)  # events per leg; ≤ m/2 as q ≤ 0.5
+    side = np.where(m - 1 - asc < k, 1, np.where(asc < k, -1, 0))
+    raw = {'uniform': np.ones(len(df)), 'l1': df['score'].abs().to_numpy(), 'l2': df['score'].to_numpy() ** 2}[weighting]
+    legs = df.assign(raw=raw, side=side)[side != 0].groupby(['key', 'side'])['raw']
+    leg_sum, leg_n = legs.transform('sum').to_numpy(), legs.transform('size').to_numpy()
+    raw_held = raw[side != 0]
+    w = 0.5 * np.where(leg_sum > 0, raw_held / np.where(leg_sum > 0, leg_sum, 1), 1 / leg_n)  # each leg 0.5 gross
+    return df[side != 0].assign(w=w * side[side != 0])
+
+# %% ../../nbs/08c_evaluate_backtest.ipynb #dc437422
+def _period_returns(held:pd.DataFrame, df:pd.DataFrame, cost_bps:float) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per period: the book's return after costs, the equal-weight long-all benchmark's (over `df`, all the events of
+    the traded periods), and the gross traded."""
+    turnover = 2 * held['w'].abs().groupby(held['key']).sum()  # bought at entry, sold at exit
+    cost = turnover * cost_bps / 1e4
+    ret = (held['w'] * held['move']).groupby(held['key']).sum() - cost
+    bench = df.groupby('key')['move'].mean() - 2 * cost_bps / 1e4  # gross 1, traded twice
+    ret.index.name = bench.index.name = 'period'
+    return ret, bench, turnover
+
+# %% ../../nbs/08c_evaluate_backtest.ipynb #df42dd40
 def long_short_backtest(scores,                  # the signal, shape (n,): higher means more likely up
                         moves,                   # each event's simple return over the label's window, shape (n,)
                         dates,                   # each event's date (anything pandas can parse)
@@ -148,34 +192,11 @@ def long_short_backtest(scores,                  # the signal, shape (n,): highe
     "Per period, long the top `q` of events by score and short the bottom `q`, each leg 0.5 gross, earning each event's move."
     scores, moves = checked_vector(scores, 'scores', np.float64), checked_vector(moves, 'moves', np.float64)
     same_length(scores=scores, moves=moves, dates=dates)
-    if not 0 < q <= 0.5: raise EvaluationError(f"q must be in (0, 0.5], got {q}")
-    if weighting not in WEIGHTINGS: raise EvaluationError(f"unknown weighting '{weighting}';{did_you_mean(weighting, WEIGHTINGS)} choices: {', '.join(WEIGHTINGS)}")
-    if period not in PERIOD_DAYS: raise EvaluationError(f"unknown period {period!r}; choices: None (event date), 'D', 'W', 'M'")
-    if cost_bps < 0: raise EvaluationError(f"cost_bps must be ≥ 0, got {cost_bps}")
+    _check_backtest_args(q, weighting, period, cost_bps)
     day = _event_days(dates)
-    key = period_starts(day, period)
-
-    df = pd.DataFrame({'key': key, 'day': day, 'score': scores, 'move': moves, 'row': np.arange(len(scores))})
-    m = df.groupby('key')['score'].transform('size')
-    n_skipped = int(df.loc[m < 2, 'key'].nunique())
-    df, m = df[m >= 2].sort_values(['key', 'score', 'row']), m[m >= 2]  # ascending score; ties in input order
-    if df.empty: raise EvaluationError(f"no period has 2 or more events to go long and short ({n_skipped} skipped); try period='W' or 'M'")
-    m = m.loc[df.index].to_numpy()
-    asc = df.groupby('key').cumcount().to_numpy()          # 0 = lowest score in its group
-    k = np.maximum(1, np.floor(q * m + 1e-9)).astype(int)  # events per leg; ≤ m/2 as q ≤ 0.5
-    side = np.where(m - 1 - asc < k, 1, np.where(asc < k, -1, 0))
-    raw = {'uniform': np.ones(len(df)), 'l1': df['score'].abs().to_numpy(), 'l2': df['score'].to_numpy() ** 2}[weighting]
-    legs = df.assign(raw=raw, side=side)[side != 0].groupby(['key', 'side'])['raw']
-    leg_sum, leg_n = legs.transform('sum').to_numpy(), legs.transform('size').to_numpy()
-    raw_held = raw[side != 0]
-    w = 0.5 * np.where(leg_sum > 0, raw_held / np.where(leg_sum > 0, leg_sum, 1), 1 / leg_n)  # each leg 0.5 gross
-    held = df[side != 0].assign(w=w * side[side != 0])
-
-    turnover = 2 * held['w'].abs().groupby(held['key']).sum()  # bought at entry, sold at exit
-    cost = turnover * cost_bps / 1e4
-    ret = (held['w'] * held['move']).groupby(held['key']).sum() - cost
-    bench = df.groupby('key')['move'].mean() - 2 * cost_bps / 1e4  # gross 1, traded twice
-    ret.index.name = bench.index.name = 'period'
+    df, m, n_skipped = _books(scores, moves, day, period_starts(day, period))
+    held = _leg_weights(df, m, q, weighting)
+    ret, bench, turnover = _period_returns(held, df, cost_bps)
     ppy = periods_per_year(ret.index, period)
     stats = performance_stats(ret.to_numpy(), ppy, rf)
     return BacktestResult(returns=ret.rename('returns'), equity=(1 + ret).cumprod().rename('equity'),

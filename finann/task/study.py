@@ -146,47 +146,76 @@ def pool_baseline_notes(pooled:dict, fold:dict) -> dict:
         elif isinstance(note, dict) or have is None: pooled[name] = dict(note) if isinstance(note, dict) else note
     return pooled
 
-# %% ../../nbs/07c_task_study.ipynb #6c44048c
+# %% ../../nbs/07c_task_study.ipynb #274626b2
+def _study_units(task, events, vectors, labels:dict) -> tuple[list, list[str]]:
+    """The study's units before seeds, as `fold_units` gives them: one per walk-forward fold, or the builder's one split
+    (fold `None`); and the lines for the folds skipped."""
+    if task.config.evaluator.folds is not None: return fold_units(task, events, vectors, labels)
+    return [(None, events, vectors, labels)], []
+
+# %% ../../nbs/07c_task_study.ipynb #56c0dd78
+def _start_study(task, resume:str|None) -> None:
+    "A study's start: a new one (not resumed) reuses no earlier unit, so rank 0 clears `repeats/`; then its one wandb run."
+    if not resume and get_rank() == 0: shutil.rmtree(task.output_dir/'repeats', ignore_errors=True)
+    start_study_wandb(task, task.training_arguments())
+
+# %% ../../nbs/07c_task_study.ipynb #fb00e833
+def _unit_place(out:Path, fold, unit:dict, study:bool) -> tuple[Path, str]:
+    "Where a unit writes (a study's: its own folder in `out/repeats`; a single run's: `out`), and its name in the log."
+    folder = out/'repeats'/f"fold{unit['fold']}-seed{unit['seed']}" if study else out
+    return folder, f"fold {unit['fold']}{f' (test {fold.test_period})' if fold else ''}, seed {unit['seed']}"
+
+# %% ../../nbs/07c_task_study.ipynb #6df07aeb
+def _fit_unit(task, ev, vec, lab:dict, dim:int, seed:int, folder:Path, study:bool, progress=None, resume:str|None=None,
+              wandb_extra:dict|None=None):
+    """One unit's model trained, seeded with the unit's seed: the trainer. A single run trains with the run's settings
+    (checkpoints, resume, its wandb run); a study's unit writes in `folder`, keeps no checkpoints (dozens of them) and
+    logs to the study's wandb run."""
+    setup_seeds(seed)
+    args = task.training_arguments(**(dict(output_dir=str(folder), seed=seed, save_strategy='no', report_to=[],
+                                           load_best_model_at_end=False) if study else {}))
+    model = task.build_model(dim)  # the collator the model needs: cached vectors, or token ids (LoRA)
+    val = task.event_dataset(vec, lab, 'val') if 'val' in ev else None
+    trainer = task.build_trainer(model, task.build_collator(vec, ev, model), task.event_dataset(vec, lab, 'train'), val,
+                                 args, progress, wandb_extra=None if study else wandb_extra)
+    task.fit(trainer, None if study else resume)
+    return trainer
+
+# %% ../../nbs/07c_task_study.ipynb #aec76864
+def _save_unit(folder:Path, unit:dict, preds, trainer):
+    """A study's finished unit: its predictions with their `fold` and `seed` (returned) written to `folder`, then its
+    `unit.json` (last: the unit is finished), and its row in the study's wandb run."""
+    preds = preds.assign(fold=np.int64(unit['fold']), seed=np.int64(unit['seed']))
+    write_atomic(folder/'predictions.parquet', lambda f: preds.to_parquet(f, index=False))
+    write_atomic(folder/UNIT_FILE, json.dumps(unit))  # last: the unit is finished
+    log_unit(unit, trainer)
+    return preds
+
+# %% ../../nbs/07c_task_study.ipynb #d3a4adde
 def fit_predict_units(task, events, vectors, labels:dict, dim:int, progress=None, resume:str|None=None,
                       wandb_extra:dict|None=None) -> tuple:
     "fit → predict once per unit: (the last trainer, every unit's predictions in one table, folds skipped, baselines skipped)."
     import pandas as pd
     study, out = task.repeats(), task.output_dir
     seeds = task.config.run.seeds or [task.config.run.seed]
-    units, skipped = fold_units(task, events, vectors, labels) if task.config.evaluator.folds is not None else ([(None, events, vectors, labels)], [])
-    if study:
-        # a new study reuses no earlier unit
-        if not resume and get_rank() == 0: shutil.rmtree(out/'repeats', ignore_errors=True)
-        start_study_wandb(task, task.training_arguments())
+    units, skipped = _study_units(task, events, vectors, labels)
+    if study: _start_study(task, resume)
     frames, skipped_baselines, last = [], {}, unit_record(task, units[-1][0], seeds[-1])
     for fold, ev, vec, lab in units:  # the vectors were embedded once, outside the loops: a fold costs training only
         base = None  # this fold's baselines: fitted once (rank 0), for every seed
         for s in seeds:
-            unit = unit_record(task, fold, s); folder = out/'repeats'/f"fold{unit['fold']}-seed{s}" if study else out
-            name = f"fold {unit['fold']}{f' (test {fold.test_period})' if fold else ''}, seed {s}"
+            unit = unit_record(task, fold, s); folder, name = _unit_place(out, fold, unit, study)
             # the last unit trains again on resume: the run folder keeps its model, which the interrupted run may not have saved
             if study and resume and unit != last and _reusable(folder, unit):
                 frames.append(pd.read_parquet(folder/'predictions.parquet'))
                 if get_rank() == 0: logger.info(f"reused {name}: finished before the interruption")
                 continue
-            setup_seeds(s)
-            # a study's units keep no checkpoints (dozens of them) and log to the study's wandb run
-            args = task.training_arguments(**(dict(output_dir=str(folder), seed=s, save_strategy='no', report_to=[],
-                                                   load_best_model_at_end=False) if study else {}))
-            model = task.build_model(dim)  # the collator the model needs: cached vectors, or token ids (LoRA)
-            val = task.event_dataset(vec, lab, 'val') if 'val' in ev else None
-            trainer = task.build_trainer(model, task.build_collator(vec, ev, model), task.event_dataset(vec, lab, 'train'), val,
-                                         args, progress, wandb_extra=None if study else wandb_extra)
-            task.fit(trainer, None if study else resume)
+            trainer = _fit_unit(task, ev, vec, lab, dim, s, folder, study, progress, resume, wandb_extra)
             if base is None and trainer.is_world_process_zero():
                 base, why = task.baselines(ev, vec, lab, task.eval_splits(ev))
                 pool_baseline_notes(skipped_baselines, why)  # summed over the folds
             preds = task.predict(trainer, ev, vec, lab, baselines=base)
-            if preds is not None and study:
-                preds = preds.assign(fold=np.int64(unit['fold']), seed=np.int64(s))
-                write_atomic(folder/'predictions.parquet', lambda f: preds.to_parquet(f, index=False))
-                write_atomic(folder/UNIT_FILE, json.dumps(unit))  # last: the unit is finished
-                log_unit(unit, trainer)
+            if preds is not None and study: preds = _save_unit(folder, unit, preds, trainer)
             if preds is not None: frames.append(preds)
             if study and get_rank() == 0: logger.info(f"trained {name}")
             if study: fault_point('study.after_unit')
