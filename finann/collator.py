@@ -71,10 +71,11 @@ class PreloadedEvents:
         return {'text_id': self.text_id[idx], 'labels': self.labels[idx]}
     def __getitem__(self, i:int) -> dict: return self.__getitems__([i])
 
-# %% ../nbs/04_collator.ipynb #eb86a399
+# %% ../nbs/04_collator.ipynb #1000fd8a
 # keys of the original's collator config that finann does not need: the Trainer places tensors and vectors are precomputed
 _LEGACY_KEYS = {'show_progress_bar', 'convert_to_numpy', 'convert_to_tensor', 'device', 'max_length', 'padding', 'truncation', 'return_tensors'}
 
+# %% ../nbs/04_collator.ipynb #30b4d947
 class BaseCollator(BaseModel):
     "Looks up each event's vector by `text_id` and labels it from the move between two price points (or a column of moves)."
     model_config = ConfigDict(extra='forbid', protected_namespaces=(), arbitrary_types_allowed=True)
@@ -115,17 +116,6 @@ class BaseCollator(BaseModel):
         if self.drop_band is not None and not self.drop_band[0] < self.drop_band[1]:
             raise ValueError(f"drop_band must be [low, high] with low < high, got {list(self.drop_band)}")
         return self
-
-    def __call__(self, rows:list[dict]|dict) -> dict:
-        "A batch from events as dicts (`rows`), or from a `PreloadedEvents` batch ({'text_id', 'labels'} tensors)."
-        import torch
-        if self._vectors is None: raise FinannError("the collator has no vectors: call attach(vectors) first (TrainTask.build_collator does)")
-        if isinstance(rows, dict): ids, y = rows['text_id'], rows['labels']  # preloaded: labels are known, look vectors up
-        else:
-            ids = torch.tensor([r['text_id'] for r in rows])
-            y = torch.from_numpy(self.dataset_labels({c: np.array([r[c] for r in rows], dtype=np.float64) for c in self.columns[1:]}))
-        return {'inputs_embeds': self._vectors[ids],  # (batch, dim)
-                'labels': y}                          # (batch,)
 
 # %% ../nbs/04_collator.ipynb #712622dc
 @patch(as_prop=True)
@@ -202,6 +192,19 @@ def keep(self:BaseCollator, ds) -> np.ndarray:
     if self.drop_band is None: return np.ones(len(ds), dtype=bool)
     m = self.dataset_moves(ds)
     return ~((m >= self.drop_band[0]) & (m <= self.drop_band[1]))
+
+# %% ../nbs/04_collator.ipynb #63118e1e
+@patch
+def __call__(self:BaseCollator, rows:list[dict]|dict) -> dict:
+    "A batch from events as dicts (`rows`), or from a `PreloadedEvents` batch ({'text_id', 'labels'} tensors)."
+    import torch
+    if self._vectors is None: raise FinannError("the collator has no vectors: call attach(vectors) first (TrainTask.build_collator does)")
+    if isinstance(rows, dict): ids, y = rows['text_id'], rows['labels']  # preloaded: labels are known, look vectors up
+    else:
+        ids = torch.tensor([r['text_id'] for r in rows])
+        y = torch.from_numpy(self.dataset_labels({c: np.array([r[c] for r in rows], dtype=np.float64) for c in self.columns[1:]}))
+    return {'inputs_embeds': self._vectors[ids],  # (batch, dim)
+            'labels': y}                          # (batch,)
 
 # %% ../nbs/04_collator.ipynb #a083ef66
 @patch

@@ -155,25 +155,43 @@ def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_colu
             'embargoed': cut.report.get('embargoed', {}), 'stream': text_stream_hint(ev, found), 'no_opens': no_opens,
             'dates': dates, 'time_of_day': time_of_day}
 
-# %% ../nbs/13_init.ipynb #7f4f9d75
+# %% ../nbs/13_init.ipynb #ccfc4c21
 def _yaml_map(d:dict|None, indent:str) -> str:
     "A small mapping as YAML lines (JSON strings are YAML strings, quoted when they must be)."
     return ''.join(f"\n{indent}{json.dumps(k)}: {json.dumps(v)}" for k, v in (d or {}).items())
 
+# %% ../nbs/13_init.ipynb #0ca6c18c
+def _dataset_yaml(b, s:dict, e:dict) -> str:
+    """The `dataset:` section of `config_yaml`: `EventStudyBuilder` `b`'s keys, commented with what they hold
+    (`s`: events per split, `e`: events embargoed); a key the builder leaves unset is left out."""
+    meaning = field_comments(EventStudyBuilder)  # what each builder key means, as written beside its field
+    cols = f"\n    columns:                      # your event columns → the event schema{_yaml_map(b.columns, '      ')}" if b.columns else ''
+    times = (f"\n    date_format: {json.dumps(b.date_format)}       # how the event times are written (finann-init --date-format)" if b.date_format else '') + (
+        "\n    time_of_day: unknown          # dates only: each event is placed before the open of its date (d+1: that session)" if b.time_of_day == 'unknown' else '')
+    pcols = f"\n    price_columns:                # your price columns → date, open, close, adj_close{_yaml_map(b.price_columns, '      ')}" if b.price_columns else ''
+    return f"""dataset:
+  cls_name: EventStudyBuilder
+  config:
+    events: {json.dumps(b.events)}
+    prices: {json.dumps(b.prices)}{cols}{pcols}
+    timezone: {b.timezone}    # of naive timestamps{times}
+    horizon: {b.horizon}                    # price points up to d+{b.horizon} (finann-init --horizon)
+    val_start: '{b.val_start}'      # validation: {s.get('val', 0)} events (the 10% of event dates before test)
+    test_start: '{b.test_start}'     # test: {s.get('test', 0)} events (the last 20% of event dates); train before val_start: {s.get('train', 0)} events
+    embargo_days: {b.embargo_days}               # {meaning['embargo_days']} ({sum(e.values())} events)
+    max_drop_share: {b.max_drop_share}           # more unusable rows than this is an error naming the first bad rows
+"""
+
+# %% ../nbs/13_init.ipynb #588e8fc0
 def config_yaml(found:dict, embedding:str='SentenceTransformerEmbedding', run_name:str='my-data',
                 label:tuple[str, str]=('d+1_open', 'd+3_close'), # the label's start and end price points (--label)
                ) -> str:
     "The commented YAML config of `inspect_files`' result `found`, for `finann-train --cfg-path`."
     label, why = pick_label(found, label)
     b, s, e = found['builder'], found['splits'], found['embargoed']
-    meaning = field_comments(EventStudyBuilder)  # what each builder key means, as written beside its field
     drops = ', '.join(f"{v} {k}" for k, v in found['dropped'].items()) or 'none'
     emb = {'SentenceTransformerEmbedding': 'SentenceTransformerEmbedding   # the packaged all-MiniLM-L6-v2, offline (HashingEmbedding: faster, weaker)',
            'HashingEmbedding': 'HashingEmbedding               # hashed word n-grams: fast (SentenceTransformerEmbedding: the packaged MiniLM)'}.get(embedding, embedding)
-    cols = f"\n    columns:                      # your event columns → the event schema{_yaml_map(b.columns, '      ')}" if b.columns else ''
-    times = (f"\n    date_format: {json.dumps(b.date_format)}       # how the event times are written (finann-init --date-format)" if b.date_format else '') + (
-        "\n    time_of_day: unknown          # dates only: each event is placed before the open of its date (d+1: that session)" if b.time_of_day == 'unknown' else '')
-    pcols = f"\n    price_columns:                # your price columns → date, open, close, adj_close{_yaml_map(b.price_columns, '      ')}" if b.price_columns else ''
     return f"""# Written by finann-init on {date.today()} for your data: {found['rows_in']} events of {found['tickers']} tickers with prices,
 # from {found['first']} to {found['last']} (rows dropped: {drops}).{chr(10) + '# Event dates: read ' + found['dates'] if found.get('dates') else ''}
 # Train:  finann-train --cfg-path THIS_FILE     (any key can be changed with --options key=value)
@@ -195,18 +213,7 @@ collator:
     start_field: {label[0]}{'   # ' + why if why else ''}
     end_field: {label[1]}
 
-dataset:
-  cls_name: EventStudyBuilder
-  config:
-    events: {json.dumps(b.events)}
-    prices: {json.dumps(b.prices)}{cols}{pcols}
-    timezone: {b.timezone}    # of naive timestamps{times}
-    horizon: {b.horizon}                    # price points up to d+{b.horizon} (finann-init --horizon)
-    val_start: '{b.val_start}'      # validation: {s.get('val', 0)} events (the 10% of event dates before test)
-    test_start: '{b.test_start}'     # test: {s.get('test', 0)} events (the last 20% of event dates); train before val_start: {s.get('train', 0)} events
-    embargo_days: {b.embargo_days}               # {meaning['embargo_days']} ({sum(e.values())} events)
-    max_drop_share: {b.max_drop_share}           # more unusable rows than this is an error naming the first bad rows
-
+{_dataset_yaml(b, s, e)}
 trainer:
   run_name: {run_name}
   num_train_epochs: 10

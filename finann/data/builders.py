@@ -89,7 +89,7 @@ def _pick_splits(split:str|list[str]|None, have:list[str], source:str) -> list[s
     if unknown: raise DataError(f"{source}: split(s) {unknown} are empty or unknown (have {list(have)})")
     return list(wanted)
 
-# %% ../../nbs/02d_data_builders.ipynb #ca0a8750
+# %% ../../nbs/02d_data_builders.ipynb #017f2f08
 class CachedSplits:
     "How a builder with `sources` builds: check and split once, write the splits as Arrow files, return them memory-mapped."
     def cache_folder(self) -> Path|None:
@@ -115,32 +115,6 @@ class CachedSplits:
         splits = self.split_frame(df); del df
         write_split_files(folder, splits, None, {**self._report, 'splits': {k: len(v) for k, v in splits.items()}})
 
-    def _load_splits(self, folder:Path):
-        from datasets import Dataset, DatasetDict
-        self._report = json.loads((folder/'report.json').read_text())
-        names = _pick_splits(self.split, [n for n in self._report['splits'] if (folder/f'{n}.arrow').exists()], self.source)
-        self._report['splits'] = {k: self._report['splits'][k] for k in names}
-        return DatasetDict({k: self._open_split(folder, k) for k in names})
-
-    def _open_split(self, folder:Path, name:str):
-        "One split's memory-mapped Arrow file; a damaged one (unreadable, or not the rows the report counted) is named in the log and rebuilt alone."
-        from datasets import Dataset
-        from tqdm.auto import tqdm
-        path = folder/f'{name}.arrow'
-        try:
-            ds = Dataset.from_file(str(path))
-            if ds.num_rows == self._report['splits'][name]: return ds
-            why = f"{ds.num_rows} rows, the report counted {self._report['splits'][name]}"
-        except (OSError, ValueError) as e: why = (str(e).splitlines() or [type(e).__name__])[0]  # truncated or overwritten
-        logger.warning(f"dataset cache: damaged {path} ({why}); rebuilding the {name} split only")
-        report = self._report
-        df, _ = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3),
-                             getattr(self, 'label_points', None))
-        split = self.split_frame(df)[name]
-        self._report = report
-        with atomic_path(path) as tmp, tqdm(total=len(split), disable=True) as bar: _write_split(tmp, split, None, 20_000, bar)
-        return Dataset.from_file(str(path))
-
     def _in_memory(self):
         from datasets import Dataset, DatasetDict
         df, self._report = clean_events(self.load_frame(), self.source, self.max_drop_share,
@@ -150,6 +124,37 @@ class CachedSplits:
         splits = {k: splits[k] for k in _pick_splits(self.split, list(splits), self.source)}
         self._report['splits'] = {k: len(v) for k, v in splits.items()}
         return DatasetDict({k: Dataset.from_pandas(v, preserve_index=False) for k, v in splits.items()})
+
+# %% ../../nbs/02d_data_builders.ipynb #bb4517f9
+@patch
+def _open_split(self:CachedSplits, folder:Path, name:str):
+    "One split's memory-mapped Arrow file; a damaged one (unreadable, or not the rows the report counted) is named in the log and rebuilt alone."
+    from datasets import Dataset
+    from tqdm.auto import tqdm
+    path = folder/f'{name}.arrow'
+    try:
+        ds = Dataset.from_file(str(path))
+        if ds.num_rows == self._report['splits'][name]: return ds
+        why = f"{ds.num_rows} rows, the report counted {self._report['splits'][name]}"
+    except (OSError, ValueError) as e: why = (str(e).splitlines() or [type(e).__name__])[0]  # truncated or overwritten
+    logger.warning(f"dataset cache: damaged {path} ({why}); rebuilding the {name} split only")
+    report = self._report
+    df, _ = clean_events(self.load_frame(), self.source, self.max_drop_share, getattr(self, 'horizon', 3),
+                         getattr(self, 'label_points', None))
+    split = self.split_frame(df)[name]
+    self._report = report
+    with atomic_path(path) as tmp, tqdm(total=len(split), disable=True) as bar: _write_split(tmp, split, None, 20_000, bar)
+    return Dataset.from_file(str(path))
+
+# %% ../../nbs/02d_data_builders.ipynb #8b093f7a
+@patch
+def _load_splits(self:CachedSplits, folder:Path):
+    "The built splits in `folder` that the builder's `split` asks for, memory-mapped; the report read back."
+    from datasets import Dataset, DatasetDict
+    self._report = json.loads((folder/'report.json').read_text())
+    names = _pick_splits(self.split, [n for n in self._report['splits'] if (folder/f'{n}.arrow').exists()], self.source)
+    self._report['splits'] = {k: self._report['splits'][k] for k in names}
+    return DatasetDict({k: self._open_split(folder, k) for k in names})
 
 # %% ../../nbs/02d_data_builders.ipynb #2ee2f0d4
 class BaseBuilder(CachedSplits, BaseModel):
@@ -250,7 +255,7 @@ def read_market(path:str, columns:dict|None=None) -> pd.DataFrame:
     if not mp.is_file(): raise DataError(f"{mp}: market index file not found")
     return prices_table(read_events_file(mp), str(mp), columns)
 
-# %% ../../nbs/02d_data_builders.ipynb #a6b6170c
+# %% ../../nbs/02d_data_builders.ipynb #afabb6d7
 @registry.register_builder('EventStudyBuilder')
 class EventStudyBuilder(BaseBuilder):
     "Events (ticker, timestamp, text) aligned to daily prices on an exchange calendar: d+0 close, then d+1 … d+`horizon`."
@@ -275,24 +280,27 @@ class EventStudyBuilder(BaseBuilder):
 
     def sources(self) -> list[str]: return [self.events, self.prices] + ([self.market] if self.market else [])
 
-    def load_frame(self) -> pd.DataFrame:
-        ev = LocalTranscriptBuilder(path=self.events, columns=self.columns).load_frame()
-        missing = [c for c in ('ticker', 'event_start_at_et', 'text') if c not in ev]
-        if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours with dataset.config.columns)")
-        from finann.data.schema import times_in_format, slashed_date_order
-        if self.date_format: ev['event_start_at_et'] = times_in_format(ev['event_start_at_et'], self.date_format)
-        order = None if self.date_format else slashed_date_order(ev['event_start_at_et'], self.events, rows=ev.get('_row'))
-        market = read_market(self.market, self.price_columns) if self.market else None
-        px = self.load_prices()
-        out = align_events(ev, px, self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window,
-                           self.time_of_day, self.events, self.label_points)
-        if order and 'assumed' in order:  # an assumption about the user's dates: stated in the run card and the console
-            out.attrs['report'] = {**out.attrs.get('report', {}), 'notices': [*out.attrs.get('report', {}).get('notices', []), f"event dates: {order}"]}
-        return add_pre_closes(out, px, self.pre_closes, self.adjust, self.calendar) if self.pre_closes else out
-
     def load_prices(self) -> dict[str, pd.DataFrame]:
         "Daily prices by ticker (also what the risk baselines read)."
         return read_prices(self.prices, self.price_columns)
+
+# %% ../../nbs/02d_data_builders.ipynb #c32d874e
+@patch
+def load_frame(self:EventStudyBuilder) -> pd.DataFrame:
+    "The events read (`LocalTranscriptBuilder`), their dates checked, aligned to the prices (`align_events`)."
+    ev = LocalTranscriptBuilder(path=self.events, columns=self.columns).load_frame()
+    missing = [c for c in ('ticker', 'event_start_at_et', 'text') if c not in ev]
+    if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours with dataset.config.columns)")
+    from finann.data.schema import times_in_format, slashed_date_order
+    if self.date_format: ev['event_start_at_et'] = times_in_format(ev['event_start_at_et'], self.date_format)
+    order = None if self.date_format else slashed_date_order(ev['event_start_at_et'], self.events, rows=ev.get('_row'))
+    market = read_market(self.market, self.price_columns) if self.market else None
+    px = self.load_prices()
+    out = align_events(ev, px, self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window,
+                       self.time_of_day, self.events, self.label_points)
+    if order and 'assumed' in order:  # an assumption about the user's dates: stated in the run card and the console
+        out.attrs['report'] = {**out.attrs.get('report', {}), 'notices': [*out.attrs.get('report', {}).get('notices', []), f"event dates: {order}"]}
+    return add_pre_closes(out, px, self.pre_closes, self.adjust, self.calendar) if self.pre_closes else out
 
 # %% ../../nbs/02d_data_builders.ipynb #c9f4f46f
 @registry.register_builder('FinancialTranscriptBuilder')

@@ -177,59 +177,72 @@ def _time_of_day(wall:pd.Series, tickers:pd.Series, time_of_day:str, source:str)
                         "set dataset.config.time_of_day: unknown (a label from d+0_close spanning 2+ sessions covers both), or give the times")
     return wall
 
-# %% ../../nbs/02c_data_prices.ipynb #69202f2f
-def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:str='America/New_York', adjust:bool=True,
-                 market:pd.DataFrame|None=None, horizon:int=3, calendar:str=DEFAULT_CALENDAR, beta_window:int|None=None,
-                 time_of_day:str='given', source:str='events', reads:list[str]|None=None) -> pd.DataFrame:
-    """Events (ticker, event_start_at_et, text) with their price points: `d+0_close`, then d+1 … d+`horizon` opens and
-    closes (and `beta` on the market); an event lacking a session the label `reads` (None: any) is dropped, the others
-    keep NaN there."""
-    st, columns, need = session_table(calendar), price_columns(horizon, reference=True), label_sessions(reads, horizon)
+# %% ../../nbs/02c_data_prices.ipynb #8b12b96a
+def _event_times(events:pd.DataFrame, timezone:str, calendar:str, time_of_day:str, source:str) -> tuple[pd.DataFrame, pd.Series]:
+    """The events (tickers stripped and upper-cased, times written in exchange time) and their naive exchange times
+    (NaT where unparsable)."""
     ev = events.reset_index(drop=True).copy()
     ev['ticker'] = ev['ticker'].astype('string').str.strip().str.upper()
     wall = parse_event_times(ev['event_start_at_et'], timezone, wall_clock=False).dt.tz_convert(str(exchange_calendar(calendar).tz)).dt.tz_localize(None)
     wall = _time_of_day(wall, ev['ticker'], time_of_day, source)
     ev['event_start_at_et'] = wall.dt.strftime(TIME_FORMAT)
+    return ev, wall
+
+# %% ../../nbs/02c_data_prices.ipynb #5cdc6464
+def _event_session_rows(wall:pd.Series, st:pd.DataFrame, calendar:str, horizon:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each event's d+0 and d+1 rows of the session table `st`, and its rows d+0, d+1 … d+`horizon`, shape
+    (n, 1 + horizon), -1 past the table's end."""
     d0, d1 = locate_sessions(wall.fillna(st['open'].iloc[0]), calendar)  # a missing time gets any session: it is dropped below
     sess = np.column_stack([d0] + [d1 + k for k in range(horizon)])     # (n, 1 + horizon) rows of `st`: d+0, d+1 … d+horizon
-    sess = np.where(sess < len(st), sess, -1)
-    cols = {c: np.full(len(ev), np.nan) for c in columns + ([f'market_{c}' for c in columns] if market is not None else [])}
-    reason = pd.Series(None, index=ev.index, dtype='object')
-    reason[wall.isna()] = 'unparsable date'
-    gaps, read_gaps, notices = {}, {}, []
-    mpos = _session_rows(market['date'].values, st['date'].values) if market is not None else None
-    for t, idx in ev.groupby('ticker').groups.items():
-        idx, px = np.asarray(idx), prices.get(t)
-        idx = idx[wall.values[idx] == wall.values[idx]]  # NaT is not equal to itself: unparsable dates keep their reason
-        if px is None: reason[idx] = 'ticker without prices'; continue
-        if len(px) <= horizon: reason[idx] = 'horizon longer than the price history'; continue
-        pos, s = _session_rows(px['date'].values, st['date'].values), sess[idx]
-        have = np.flatnonzero(pos >= 0)
-        if len(missing := missing_sessions(px['date'], calendar)):
-            gaps[t] = {'count': len(missing), 'first': str(missing[0])[:10]}
-            warnings.warn(f"prices of {t}: {len(missing)} {calendar} session(s) missing (first {gaps[t]['first']}); "
-                          "events whose label reads one are dropped")
-        if jumps := split_like_jumps(px, adjust):  # a split read as a move: stated, not dropped
-            more = f" (and {len(jumps) - 1} more day{'s' * (len(jumps) > 2)})" if len(jumps) > 1 else ''
-            notices.append(f"prices of {t}: on {jumps[0]['date']} the open {jumps[0]['open']:g} is a {jumps[0]['ratio']} split's ratio from the previous close "
-                           f"{jumps[0]['close']:g}{more}, and the prices are not split-adjusted there; labels across it read the split as a move "
-                           "(give adjusted prices or an adj_close column)")
-            warnings.warn(notices[-1])
-        rows = np.where(s >= 0, pos[s], -1)
-        bad = (rows[:, need] < 0).any(axis=1)  # a session the label does not read may be missing: its prices are NaN
-        if bad.any():
-            reason[idx[bad]] = why = _why_unaligned(s[bad][:, need], rows[bad][:, need], have[0], have[-1])
-            if (gap := why == 'price missing on a session').any():  # named: ticker, first such session, file
-                i = np.flatnonzero(gap)[0]; k = need[np.argmax(rows[bad][i, need] < 0)]
-                read_gaps[t] = {'count': int(gap.sum()), 'first': f"{st['date'].iloc[s[bad][i, k]]:%Y-%m-%d}",
-                                'session': f'd+{k}', 'file': px.attrs.get('file', f'the prices of {t}')}
-        for c, v in _point_values(px, rows[~bad], columns, adjust).items(): cols[c][idx[~bad]] = v
-        if market is not None:
-            mrows = np.where(s[~bad] >= 0, mpos[s[~bad]], -1)
-            for c, v in _point_values(market, mrows, columns, adjust).items(): cols[f'market_{c}'][idx[~bad]] = v
-            if beta_window:  # estimated on the sessions up to d+0: nothing after the event
-                cols.setdefault('beta', np.full(len(ev), np.nan))[idx[~bad]] = rolling_beta(
-                    _session_returns(px, st['date'].values, adjust), _session_returns(market, st['date'].values, adjust), s[~bad, 0], beta_window)
+    return d0, d1, np.where(sess < len(st), sess, -1)
+
+# %% ../../nbs/02c_data_prices.ipynb #c75a89ff
+def _price_file_notes(t:str, px:pd.DataFrame, calendar:str, adjust:bool, gaps:dict, notices:list) -> None:
+    """What a ticker's prices lack, each warned: sessions of the calendar missing (into `gaps`; the events whose label
+    reads one are dropped), and a split-like jump in prices that are not split-adjusted (into `notices`; stated, not dropped)."""
+    if len(missing := missing_sessions(px['date'], calendar)):
+        gaps[t] = {'count': len(missing), 'first': str(missing[0])[:10]}
+        warnings.warn(f"prices of {t}: {len(missing)} {calendar} session(s) missing (first {gaps[t]['first']}); "
+                      "events whose label reads one are dropped")
+    if jumps := split_like_jumps(px, adjust):  # a split read as a move: stated, not dropped
+        more = f" (and {len(jumps) - 1} more day{'s' * (len(jumps) > 2)})" if len(jumps) > 1 else ''
+        notices.append(f"prices of {t}: on {jumps[0]['date']} the open {jumps[0]['open']:g} is a {jumps[0]['ratio']} split's ratio from the previous close "
+                       f"{jumps[0]['close']:g}{more}, and the prices are not split-adjusted there; labels across it read the split as a move "
+                       "(give adjusted prices or an adj_close column)")
+        warnings.warn(notices[-1])
+
+# %% ../../nbs/02c_data_prices.ipynb #2c5af5ed
+def _unaligned_events(t:str, px:pd.DataFrame, idx:np.ndarray, s:np.ndarray, pos:np.ndarray, need:np.ndarray,
+                      st:pd.DataFrame, reason:pd.Series, read_gaps:dict) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ticker `t`'s prices at its events' sessions `s` (-1: none), and which events lack a session their
+    label reads (`need`): their `reason` is set, and a price missing on such a session is named in `read_gaps`."""
+    have = np.flatnonzero(pos >= 0)
+    rows = np.where(s >= 0, pos[s], -1)
+    bad = (rows[:, need] < 0).any(axis=1)  # a session the label does not read may be missing: its prices are NaN
+    if bad.any():
+        reason[idx[bad]] = why = _why_unaligned(s[bad][:, need], rows[bad][:, need], have[0], have[-1])
+        if (gap := why == 'price missing on a session').any():  # named: ticker, first such session, file
+            i = np.flatnonzero(gap)[0]; k = need[np.argmax(rows[bad][i, need] < 0)]
+            read_gaps[t] = {'count': int(gap.sum()), 'first': f"{st['date'].iloc[s[bad][i, k]]:%Y-%m-%d}",
+                            'session': f'd+{k}', 'file': px.attrs.get('file', f'the prices of {t}')}
+    return rows, bad
+
+# %% ../../nbs/02c_data_prices.ipynb #bb268b88
+def _market_points(cols:dict, at:np.ndarray, s:np.ndarray, px:pd.DataFrame, market:pd.DataFrame, mpos:np.ndarray,
+                   st:pd.DataFrame, columns:list[str], adjust:bool, beta_window:int|None) -> None:
+    """Into `cols` at the events `at` (sessions `s`): the market's price points (`market_…`), and each event's beta
+    on the market over the `beta_window` sessions up to d+0 (nothing after the event)."""
+    mrows = np.where(s >= 0, mpos[s], -1)
+    for c, v in _point_values(market, mrows, columns, adjust).items(): cols[f'market_{c}'][at] = v
+    if beta_window:
+        cols.setdefault('beta', np.full(len(cols[columns[0]]), np.nan))[at] = rolling_beta(
+            _session_returns(px, st['date'].values, adjust), _session_returns(market, st['date'].values, adjust), s[:, 0], beta_window)
+
+# %% ../../nbs/02c_data_prices.ipynb #12c85f8e
+def _aligned_frame(ev:pd.DataFrame, cols:dict, reason:pd.Series, st:pd.DataFrame, d0:np.ndarray, d1:np.ndarray,
+                   market:pd.DataFrame|None, columns:list[str], need:np.ndarray, beta_window:int|None) -> pd.DataFrame:
+    """The events with their price points, `d+1_date`, the time of their last text and of d+0's close, and
+    `_drop_reason` (also: a market price the label reads missing, too few returns for beta)."""
     out = ev.assign(**cols)
     ok = reason.isna().values
     out['d+1_date'] = np.where(ok, pd.Series(st['date'].values[np.minimum(d1, len(st) - 1)]).dt.strftime('%Y-%m-%d'), None)
@@ -243,6 +256,34 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
         gap = out['_drop_reason'].isna() & out[read].isna().any(axis=1)
         out.loc[gap, '_drop_reason'] = 'missing market price'
         if beta_window: out.loc[out['_drop_reason'].isna() & out['beta'].isna(), '_drop_reason'] = f'fewer than {beta_window // 2} returns for beta'
+    return out
+
+# %% ../../nbs/02c_data_prices.ipynb #7ef7e77e
+def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:str='America/New_York', adjust:bool=True,
+                 market:pd.DataFrame|None=None, horizon:int=3, calendar:str=DEFAULT_CALENDAR, beta_window:int|None=None,
+                 time_of_day:str='given', source:str='events', reads:list[str]|None=None) -> pd.DataFrame:
+    """Events (ticker, event_start_at_et, text) with their price points: `d+0_close`, then d+1 … d+`horizon` opens and
+    closes (and `beta` on the market); an event lacking a session the label `reads` (None: any) is dropped, the others
+    keep NaN there."""
+    st, columns, need = session_table(calendar), price_columns(horizon, reference=True), label_sessions(reads, horizon)
+    ev, wall = _event_times(events, timezone, calendar, time_of_day, source)
+    d0, d1, sess = _event_session_rows(wall, st, calendar, horizon)
+    cols = {c: np.full(len(ev), np.nan) for c in columns + ([f'market_{c}' for c in columns] if market is not None else [])}
+    reason = pd.Series(None, index=ev.index, dtype='object')
+    reason[wall.isna()] = 'unparsable date'
+    gaps, read_gaps, notices = {}, {}, []
+    mpos = _session_rows(market['date'].values, st['date'].values) if market is not None else None
+    for t, idx in ev.groupby('ticker').groups.items():
+        idx, px = np.asarray(idx), prices.get(t)
+        idx = idx[wall.values[idx] == wall.values[idx]]  # NaT is not equal to itself: unparsable dates keep their reason
+        if px is None: reason[idx] = 'ticker without prices'; continue
+        if len(px) <= horizon: reason[idx] = 'horizon longer than the price history'; continue
+        pos, s = _session_rows(px['date'].values, st['date'].values), sess[idx]
+        _price_file_notes(t, px, calendar, adjust, gaps, notices)
+        rows, bad = _unaligned_events(t, px, idx, s, pos, need, st, reason, read_gaps)
+        for c, v in _point_values(px, rows[~bad], columns, adjust).items(): cols[c][idx[~bad]] = v
+        if market is not None: _market_points(cols, idx[~bad], s[~bad], px, market, mpos, st, columns, adjust, beta_window)
+    out = _aligned_frame(ev, cols, reason, st, d0, d1, market, columns, need, beta_window)
     out.attrs['report'] = {**({'sessions_missing': gaps} if gaps else {}), **({'notices': notices} if notices else {}),  # clean_events adds these to the drop report
                            **({'sessions_read_missing': read_gaps} if read_gaps else {}),
                            **({'beta_window': f'{beta_window} sessions up to d+0'} if market is not None and beta_window else {}),

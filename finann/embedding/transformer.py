@@ -74,7 +74,7 @@ def model_fingerprint(name_or_path:str) -> str|None:
         h.update(f"{rel.as_posix()}\0{file_digest(f)}\0".encode())
     return h.hexdigest()[:32]
 
-# %% ../../nbs/03h_embedding_transformer.ipynb #d7f0fac1
+# %% ../../nbs/03h_embedding_transformer.ipynb #5b2d8b75
 class TransformerEmbedding(BaseEmbedding):
     "Shared path of the local transformer encoders: tokenize once, window, batch by tokens, pool."
     model_name_or_path: Optional[str] = Field(None, validation_alias=AliasChoices('model_name_or_path', 'name_or_path'))  # None: the packaged all-MiniLM-L6-v2
@@ -107,53 +107,60 @@ class TransformerEmbedding(BaseEmbedding):
 
     def _device(self) -> str: return 'cpu' if self.backend == 'onnx' else auto_device(self.device)
 
-    def identity(self) -> dict:
-        return {'cls': type(self).__name__, 'model': model_fingerprint(self.path) or self.path, 'max_length': self.max_length,
-                'long_text': self.long_text, 'normalize': self.normalize, 'prefix': self.prefix,
-                'dtype': resolve_dtype(self.torch_dtype, self._device()), 'v': 1,
-                **({'backend': 'onnx', 'onnx_quantize': self.onnx_quantize} if self.backend == 'onnx' else {}),  # torch keys unchanged
-                **({'int8_v': 2} if self.onnx_quantize else {})}  # 2: the fused graph's int8 (bench/onnx_options.py)
-
-    @property
-    def model(self):
-        "The model, loaded on first use."
-        if self._model is None:
-            if self.model_name_or_path and not Path(self.path).expanduser().exists() and model_fingerprint(self.path) is None:
-                raise FinannError(f"{type(self).__name__}: could not load '{self.path}': model_name_or_path is not a folder, nor a model in the local Hugging Face cache")
-            try: self._load()
-            except FinannError: raise
-            except Exception as e:
-                msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else ''
-                raise FinannError(f"{type(self).__name__}: could not load '{self.path}' ({type(e).__name__}: {msg})") from None
-        return self._model
-
     def _load(self): raise NotImplementedError
     def _model_max_length(self) -> int: raise NotImplementedError  # the default window
     def _position_limit(self) -> int|None: return None               # the longest window the model can take
     def _forward(self, ids, mask): raise NotImplementedError  # (b, t) → (b, dim) float32
 
-    def _setup_tokenizer(self, hf_tokenizer):
-        "Keep a copy of the fast tokenizer without truncation or padding, its special tokens and its padding."
-        backend = getattr(hf_tokenizer, 'backend_tokenizer', None)
-        if backend is None: raise FinannError(f"{type(self).__name__}: '{self.path}' has no fast tokenizer (tokenizer.json); finann needs one")
-        from tokenizers import Tokenizer
-        tok = Tokenizer.from_str(backend.to_str())
-        tok.no_truncation(); tok.no_padding()
-        probe = 'finann probe'
-        bare, full = tok.encode(probe, add_special_tokens=False).ids, tok.encode(probe).ids
-        at = next(i for i in range(len(full) - len(bare) + 1) if full[i:i + len(bare)] == bare)
-        self._tok, self._special = tok, (full[:at], full[at + len(bare):])
-        pad = hf_tokenizer.pad_token_id
-        self._pad = (pad if pad is not None else 0, hf_tokenizer.padding_side)  # any id will do: the mask hides it
+# %% ../../nbs/03h_embedding_transformer.ipynb #9691bb49
+@patch
+def identity(self:TransformerEmbedding) -> dict:
+    "What the vectors depend on: the cache's key."
+    return {'cls': type(self).__name__, 'model': model_fingerprint(self.path) or self.path, 'max_length': self.max_length,
+            'long_text': self.long_text, 'normalize': self.normalize, 'prefix': self.prefix,
+            'dtype': resolve_dtype(self.torch_dtype, self._device()), 'v': 1,
+            **({'backend': 'onnx', 'onnx_quantize': self.onnx_quantize} if self.backend == 'onnx' else {}),  # torch keys unchanged
+            **({'int8_v': 2} if self.onnx_quantize else {})}  # 2: the fused graph's int8 (bench/onnx_options.py)
 
-    @property
-    def window(self) -> int:
-        "Tokens per window, special tokens included."
-        self.model
-        limit = self._position_limit()
-        if self.max_length and limit and self.max_length > limit:
-            raise FinannError(f"{type(self).__name__}.max_length: {self.max_length} is more than '{self.path}' can read ({limit} tokens)")
-        return self.max_length or self._model_max_length()
+# %% ../../nbs/03h_embedding_transformer.ipynb #18bc7d76
+@patch(as_prop=True)
+def model(self:TransformerEmbedding):
+    "The model, loaded on first use."
+    if self._model is None:
+        if self.model_name_or_path and not Path(self.path).expanduser().exists() and model_fingerprint(self.path) is None:
+            raise FinannError(f"{type(self).__name__}: could not load '{self.path}': model_name_or_path is not a folder, nor a model in the local Hugging Face cache")
+        try: self._load()
+        except FinannError: raise
+        except Exception as e:
+            msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else ''
+            raise FinannError(f"{type(self).__name__}: could not load '{self.path}' ({type(e).__name__}: {msg})") from None
+    return self._model
+
+# %% ../../nbs/03h_embedding_transformer.ipynb #0c192780
+@patch
+def _setup_tokenizer(self:TransformerEmbedding, hf_tokenizer):
+    "Keep a copy of the fast tokenizer without truncation or padding, its special tokens and its padding."
+    backend = getattr(hf_tokenizer, 'backend_tokenizer', None)
+    if backend is None: raise FinannError(f"{type(self).__name__}: '{self.path}' has no fast tokenizer (tokenizer.json); finann needs one")
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_str(backend.to_str())
+    tok.no_truncation(); tok.no_padding()
+    probe = 'finann probe'
+    bare, full = tok.encode(probe, add_special_tokens=False).ids, tok.encode(probe).ids
+    at = next(i for i in range(len(full) - len(bare) + 1) if full[i:i + len(bare)] == bare)
+    self._tok, self._special = tok, (full[:at], full[at + len(bare):])
+    pad = hf_tokenizer.pad_token_id
+    self._pad = (pad if pad is not None else 0, hf_tokenizer.padding_side)  # any id will do: the mask hides it
+
+# %% ../../nbs/03h_embedding_transformer.ipynb #165c541c
+@patch(as_prop=True)
+def window(self:TransformerEmbedding) -> int:
+    "Tokens per window, special tokens included."
+    self.model
+    limit = self._position_limit()
+    if self.max_length and limit and self.max_length > limit:
+        raise FinannError(f"{type(self).__name__}.max_length: {self.max_length} is more than '{self.path}' can read ({limit} tokens)")
+    return self.max_length or self._model_max_length()
 
 # %% ../../nbs/03h_embedding_transformer.ipynb #d14ee7fd
 def pool(hidden, # (b, t, d) last hidden states
@@ -281,7 +288,7 @@ def onnx_session(self:TransformerEmbedding):
     if self._ort is None: self._ort = onnx_cpu_session(onnx_model_path(self))
     return self._ort
 
-# %% ../../nbs/03h_embedding_transformer.ipynb #36155857
+# %% ../../nbs/03h_embedding_transformer.ipynb #2d6a87e3
 @registry.register_embedding('SentenceTransformerEmbedding')
 class SentenceTransformerEmbedding(TransformerEmbedding):
     "A sentence-transformers model; by default the packaged all-MiniLM-L6-v2."
@@ -313,17 +320,20 @@ class SentenceTransformerEmbedding(TransformerEmbedding):
         cfg = getattr(getattr(self._model[0], 'auto_model', None), 'config', None)
         return getattr(cfg, 'max_position_embeddings', None)
 
-    def encode(self, texts:list[str]) -> np.ndarray:
-        if self.model is not None and self._tok is None:
-            return self._model.encode([self.prefix + clean_text(t) for t in texts], batch_size=self.batch_size,
-                                      normalize_embeddings=self.normalize, convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
-        return super().encode(texts)
+# %% ../../nbs/03h_embedding_transformer.ipynb #dcdf0029
+@patch
+def encode(self:SentenceTransformerEmbedding, texts:list[str]) -> np.ndarray:
+    if self.model is not None and self._tok is None:
+        return self._model.encode([self.prefix + clean_text(t) for t in texts], batch_size=self.batch_size,
+                                  normalize_embeddings=self.normalize, convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+    return TransformerEmbedding.encode(self, texts)
 
-    def _forward(self, ids, mask):
-        import torch
-        feats = {'input_ids': ids, 'attention_mask': mask}
-        for k, v in self._extra.items(): feats[k] = torch.zeros_like(ids) if k == 'token_type_ids' else v
-        return self._model(feats)['sentence_embedding']
+@patch
+def _forward(self:SentenceTransformerEmbedding, ids, mask):
+    import torch
+    feats = {'input_ids': ids, 'attention_mask': mask}
+    for k, v in self._extra.items(): feats[k] = torch.zeros_like(ids) if k == 'token_type_ids' else v
+    return self._model(feats)['sentence_embedding']
 
 # %% ../../nbs/03h_embedding_transformer.ipynb #871f8385
 @patch

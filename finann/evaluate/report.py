@@ -31,7 +31,53 @@ def ranks_within_periods(scores,   # a predictor's signal, shape (n,)
     keys = [period_starts(dates, period).to_numpy()] + ([] if folds is None else [np.asarray(folds)])
     return bool((s.groupby(keys).nunique() > 1).any())
 
-# %% ../../nbs/08d_evaluate_report.ipynb #5d776742
+# %% ../../nbs/08d_evaluate_report.ipynb #7aad7f5a
+def _report_task(labels, probs:np.ndarray, label_kind:str, train_mean:float|None, log_vol:bool) -> tuple:
+    """How `evaluation_report` reads a model's outputs: (task, num_labels, labels, predictions, scores, metrics of
+    predictions, scores of a baseline's outputs). Probabilities (n, k) are a classification; predicted moves (n,) a
+    regression, or a risk report when the label is not a return."""
+    if probs.ndim == 2:
+        num_labels = probs.shape[1]
+        y = checked_labels(labels, num_labels)
+        return ('classification', num_labels, y, probs.argmax(-1), score_from_probs(probs),
+                (lambda p: classification_report(y, p, num_labels)), score_from_probs)
+    y = checked_vector(labels, 'labels', np.float64)
+    metrics, to_scores = (lambda p: regression_report(y, p)), (lambda p: np.asarray(p, dtype=np.float64))
+    if label_kind == 'return': return 'regression', 0, y, probs, probs, metrics, to_scores
+    return 'risk', 0, y, probs, probs, (lambda p: risk_report(y, p, train_mean, log_vol and label_kind == 'volatility')), to_scores
+
+# %% ../../nbs/08d_evaluate_report.ipynb #6de0f193
+def _report_ci(y, pred, task:str, num_labels:int, n:int, dates, tickers, ci_by, n_boot:int, seed:int, alpha:float) -> dict:
+    """`evaluation_report`'s CIs of the model's headline metrics: a bootstrap over `ci_by` groups (None: dates if given,
+    else events); none, with why, on too little data."""
+    ci_by = ci_by or ('date' if dates is not None else 'event')
+    if ci_by not in ('date', 'ticker', 'event'): raise EvaluationError(f"unknown ci_by '{ci_by}'; choices: date, ticker, event")
+    if ci_by != 'event' and {'date': dates, 'ticker': tickers}[ci_by] is None: raise EvaluationError(f"ci_by='{ci_by}' needs {ci_by}s")
+    groups = {'event': None, 'ticker': tickers,
+              'date': None if dates is None else _event_days(dates)}[ci_by]
+    why = too_little_data(n, None if dates is None else _event_days(dates).nunique())  # a handful of events: no interval
+    ci = {'level': 1 - alpha, 'by': ci_by, 'n_boot': n_boot,
+          'metrics': {name: list(bootstrap_ci(ci_metric(name, num_labels), y, pred, n_boot=n_boot, seed=seed, alpha=alpha, groups=groups))
+                      for name in (CI_METRICS[task] if n_boot and not why else ())}}
+    if why: ci['skipped'] = why
+    return ci
+
+# %% ../../nbs/08d_evaluate_report.ipynb #d4f03e86
+def _add_backtests(out:dict, scores, baselines:dict|None, to_scores, bt:dict, n_trials:int, folds=None) -> None:
+    """Into `out`: the model's long-short backtest (`bt`: its settings) and that of each baseline whose score ranks
+    events within periods, with their Sharpe's uncertainty; or, when there can be none, why (`backtest_skipped`)."""
+    try:
+        res = long_short_backtest(scores, **bt)
+        out['backtest'] = {**res.to_dict(), 'uncertainty': sharpe_uncertainty(res.returns, res.periods_per_year, n_trials)}
+        for name, p in (baselines or {}).items():  # a score constant within every period ranks nothing: no backtest
+            s = to_scores(p)
+            if ranks_within_periods(s, bt['dates'], bt['period'], folds):  # with its series: the plots draw the best one's equity
+                b = long_short_backtest(s, **bt)
+                out['baseline_backtests'][name] = {**b.to_dict(), 'uncertainty': sharpe_uncertainty(b.returns, b.periods_per_year, n_trials)}
+    except EvaluationError as e:  # e.g. too few events per period: report why instead of failing a finished run
+        out['backtest'], out['backtest_skipped'] = None, str(e)
+
+# %% ../../nbs/08d_evaluate_report.ipynb #a0f140ee
 def evaluation_report(labels,                  # true class ids (n,), or true moves (n,) for a regression model
                       probs,                   # model class probabilities (n, num_labels), or predicted moves (n,)
                       baselines:dict|None=None, # name -> the baseline's probs (or predictions) for the same events
@@ -58,47 +104,18 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
     "One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest with its Sharpe's uncertainty, IC and deciles."
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim not in (1, 2): raise EvaluationError(f"probs must be (n, num_labels) probabilities or (n,) predictions, got shape {probs.shape}")
-    task = 'regression' if probs.ndim == 1 else 'classification'
-    if task == 'classification':
-        num_labels = probs.shape[1]
-        y, pred, scores = checked_labels(labels, num_labels), probs.argmax(-1), score_from_probs(probs)
-        metrics = lambda p: classification_report(y, p, num_labels)
-        to_scores = score_from_probs
-    else:
-        num_labels, y, pred, scores = 0, checked_vector(labels, 'labels', np.float64), probs, probs
-        metrics, to_scores = (lambda p: regression_report(y, p)), (lambda p: np.asarray(p, dtype=np.float64))
-        if label_kind != 'return':  # direction, backtest, IC and deciles are figures for returns only
-            task, moves, metrics = 'risk', None, (lambda p: risk_report(y, p, train_mean, log_vol and label_kind == 'volatility'))
+    task, num_labels, y, pred, scores, metrics, to_scores = _report_task(labels, probs, label_kind, train_mean, log_vol)
+    if task == 'risk': moves = None  # direction, backtest, IC and deciles are figures for returns only
     n = same_length(labels=y, probs=probs, **{k: v for k, v in dict(moves=moves, dates=dates, tickers=tickers).items() if v is not None})
     out = {'task': task, 'n': n, 'model': metrics(probs), 'baselines': {k: metrics(v) for k, v in (baselines or {}).items()}}
-
-    ci_by = ci_by or ('date' if dates is not None else 'event')
-    if ci_by not in ('date', 'ticker', 'event'): raise EvaluationError(f"unknown ci_by '{ci_by}'; choices: date, ticker, event")
-    if ci_by != 'event' and {'date': dates, 'ticker': tickers}[ci_by] is None: raise EvaluationError(f"ci_by='{ci_by}' needs {ci_by}s")
-    groups = {'event': None, 'ticker': tickers,
-              'date': None if dates is None else _event_days(dates)}[ci_by]
-    why = too_little_data(n, None if dates is None else _event_days(dates).nunique())  # a handful of events: no interval
-    out['ci'] = {'level': 1 - alpha, 'by': ci_by, 'n_boot': n_boot,
-                 'metrics': {name: list(bootstrap_ci(ci_metric(name, num_labels), y, pred, n_boot=n_boot, seed=seed, alpha=alpha, groups=groups))
-                             for name in (CI_METRICS[task] if n_boot and not why else ())}}
-    if why: out['ci']['skipped'] = why
-
+    out['ci'] = _report_ci(y, pred, task, num_labels, n, dates, tickers, ci_by, n_boot, seed, alpha)
     out['backtest'], out['baseline_backtests'], out['deciles'] = None, {}, None
     if moves is not None:
         out['deciles'] = decile_returns(scores, moves).reset_index().to_dict('records')
     if moves is not None and dates is not None: out['ic'] = information_coefficient(scores, moves, period_starts(dates, period), n_trials=configs_tried)
     if moves is not None and dates is not None:
         bt = dict(moves=moves, dates=dates, q=q, weighting=weighting, period=period, cost_bps=cost_bps, rf=rf, hold_days=hold_days)
-        try:
-            res = long_short_backtest(scores, **bt)
-            out['backtest'] = {**res.to_dict(), 'uncertainty': sharpe_uncertainty(res.returns, res.periods_per_year, n_trials)}
-            for name, p in (baselines or {}).items():  # a score constant within every period ranks nothing: no backtest
-                s = to_scores(p)
-                if ranks_within_periods(s, dates, period, folds):  # with its series: the plots draw the best one's equity
-                    b = long_short_backtest(s, **bt)
-                    out['baseline_backtests'][name] = {**b.to_dict(), 'uncertainty': sharpe_uncertainty(b.returns, b.periods_per_year, n_trials)}
-        except EvaluationError as e:  # e.g. too few events per period: report why instead of failing a finished run
-            out['backtest'], out['backtest_skipped'] = None, str(e)
+        _add_backtests(out, scores, baselines, to_scores, bt, n_trials, folds)
     return _jsonable(out)
 
 # %% ../../nbs/08d_evaluate_report.ipynb #4835a6e2
@@ -273,7 +290,40 @@ def trials_tried(evaluator,             # the config's `evaluator` section
         return {'n': n, 'source': f"evaluator.configs_tried, an override{also}"}
     return {'n': 1, 'source': None}  # no study and no override: one configuration
 
-# %% ../../nbs/08d_evaluate_report.ipynb #76e071ae
+# %% ../../nbs/08d_evaluate_report.ipynb #95d7f4a2
+def _split_report(df:pd.DataFrame, meta:dict, k:int, split:str, evaluator, seed:int, tried:dict, n_trials:int,
+                  period, hold:int) -> tuple[dict, dict]:
+    """One split of a (seed-pooled) predictions table: (its inputs, `split_inputs`; its `evaluation_report` with 'n'
+    and 'class_counts' first, and the model's loss as the Trainer minimises it). `k`: the table's `num_labels`."""
+    from finann.predictions import split_inputs
+    ev, x = evaluator, split_inputs(df, meta, split)
+    kind = meta.get('label_kind', 'return' if k == 1 else 'class')
+    tm = x['baselines'].get('train_mean')  # the train mean's prediction is the train mean
+    rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
+                            n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=period, cost_bps=ev.cost_bps, rf=ev.rf, hold_days=hold,
+                            n_trials=n_trials, folds=df.loc[df['split'] == split, 'fold'].to_numpy(), configs_tried=tried['n'], label_kind=kind,
+                            train_mean=None if tm is None else float(np.asarray(tm)[0]),
+                            log_vol=(meta.get('label') or {}).get('target', 'log_vol') == 'log_vol')
+    rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
+    y = x['labels']
+    counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y.astype(int), minlength=k).tolist()
+    return x, {'n': int(len(y)), 'class_counts': counts, **rep}
+
+# %% ../../nbs/08d_evaluate_report.ipynb #41f6f86e
+def _with_verdict(rep:dict, x:dict, best:str|None, split:str, evaluator, seed:int, tried:dict) -> dict:
+    """A split's report with its verdict first: against `best` (chosen on val), or else the split's own best baseline;
+    and, when that is not the floor, the verdict against the floor as well."""
+    ev = evaluator
+    name, on = (best, 'val') if best else (best_baseline(rep), split)
+    v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed,
+                      n_tests=tried['n'])
+    rep = {'verdict': _jsonable(v), 'trials': tried, **rep}
+    if name != FLOOR and FLOOR in x['baselines']:  # the floor every model must clear, whichever baseline val chose
+        f = model_verdict(x['labels'], x['probs'], x['baselines'][FLOOR], FLOOR, dates=x['dates'], chosen_on='floor', n_boot=ev.n_boot, seed=seed)
+        rep = {'verdict': rep['verdict'], 'floor': _jsonable(f), **rep}
+    return rep
+
+# %% ../../nbs/08d_evaluate_report.ipynb #ef5088fe
 def evaluate_predictions(df:pd.DataFrame,  # the predictions table
                          meta:dict,        # its metadata (`read_predictions`)
                          evaluator,        # the config's `evaluator` section (splits, n_boot, ci_by, q, weighting, period, cost_bps, rf)
@@ -281,7 +331,6 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
                          trials:dict|None=None, # the study's ledger count, {'n', 'study', 'ledger'} (`finann.search.study_trials`)
                         ) -> dict:
     "split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table; seeds pooled per event (`pool_seeds`)."
-    from finann.predictions import split_inputs
     ev, out, k, inputs = evaluator, {}, meta['num_labels'], {}
     units = len(df[[c for c in ('fold', 'seed') if c in df.columns]].drop_duplicates()) or 1
     tried = trials_tried(ev, trials)
@@ -291,27 +340,10 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
     period, hold = backtest_period(span) if ev.period == 'auto' else ev.period, span or 3
     for split in ev.splits:
         if not (df['split'] == split).any(): continue
-        x = inputs[split] = split_inputs(df, meta, split)
-        kind = meta.get('label_kind', 'return' if k == 1 else 'class')
-        tm = x['baselines'].get('train_mean')  # the train mean's prediction is the train mean
-        rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
-                                n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=period, cost_bps=ev.cost_bps, rf=ev.rf, hold_days=hold,
-                                n_trials=n_trials, folds=df.loc[df['split'] == split, 'fold'].to_numpy(), configs_tried=tried['n'], label_kind=kind,
-                                train_mean=None if tm is None else float(np.asarray(tm)[0]),
-                                log_vol=(meta.get('label') or {}).get('target', 'log_vol') == 'log_vol')
-        rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
-        y = x['labels']
-        counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y.astype(int), minlength=k).tolist()
-        out[split] = {'n': int(len(y)), 'class_counts': counts, **rep}
+        inputs[split], out[split] = _split_report(df, meta, k, split, ev, seed, tried, n_trials, period, hold)
     best = _best_on_val(out, df, meta)
     for split, x in inputs.items():  # the verdict comes first in each split's report
-        name, on = (best, 'val') if best else (best_baseline(out[split]), split)
-        v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed,
-                          n_tests=tried['n'])
-        out[split] = {'verdict': _jsonable(v), 'trials': tried, **out[split]}
-        if name != FLOOR and FLOOR in x['baselines']:  # the floor every model must clear, whichever baseline val chose
-            f = model_verdict(x['labels'], x['probs'], x['baselines'][FLOOR], FLOOR, dates=x['dates'], chosen_on='floor', n_boot=ev.n_boot, seed=seed)
-            out[split] = {'verdict': out[split]['verdict'], 'floor': _jsonable(f), **out[split]}
+        out[split] = _with_verdict(out[split], x, best, split, ev, seed, tried)
         if df['fold'].nunique() > 1: out[split]['folds'] = fold_reports(df, meta, split, ev.n_boot, seed)
         if by_seed['seed'].nunique() > 1: out[split]['seeds'] = seed_reports(by_seed, meta, split, ev)
         if meta.get('skipped_folds'): out[split]['skipped_folds'] = meta['skipped_folds']
