@@ -61,8 +61,9 @@ def write(df, path):
 
 
 def nan_prices(tmp):
-    df = events(); df.loc[3:30, 'd+2_close'] = np.nan
-    return local(write(df, tmp / 'ev.csv')), ['ev.csv row 4, column d+2_close', 'rows are unusable']
+    "A price the label reads (d+1 open → d+3 close) missing; a session the label doesn't read is no reason to drop."
+    df = events(); df.loc[3:30, 'd+3_close'] = np.nan
+    return local(write(df, tmp / 'ev.csv')), ['ev.csv row 4, column d+3_close', 'rows are unusable']
 
 def zero_prices(tmp):
     df = events(); df.loc[1:35, 'd+1_open'] = 0.0
