@@ -15,7 +15,8 @@ import finann.registry as registry  # the module, answering with the registry's 
 
 # %% ../nbs/12_package.ipynb #bc074f06
 # what a notebook user types, and the module each comes from: imported on first use, so `import finann` stays fast
-_LAZY = {'TrainTask': 'finann.task', 'setup_task': 'finann.task', 'load_run': 'finann.runs', 'evaluate_run': 'finann.runs',
+_LAZY = {'TrainTask': 'finann.task', 'setup_task': 'finann.task', 'load_run': 'finann.runs',
+         'evaluate_run': 'finann.runs',
          'compare_runs': 'finann.runs', 'results_table': 'finann.evaluate.report', 'Launcher': 'finann.widgets',
          'run_search': 'finann.search'}
 _all_ = ['load_config', 'TrainConfig', 'FinannError', 'ConfigError', 'registry', 'TrainTask', 'setup_task',
@@ -23,7 +24,8 @@ _all_ = ['load_config', 'TrainConfig', 'FinannError', 'ConfigError', 'registry',
 
 # %% ../nbs/12_package.ipynb #4a57a203
 def __getattr__(name:str):
-    "PEP 562: `finann.load_run`, `finann.Launcher`, ... and any submodule (`finann.runs`, `finann.model`) import on first use."
+    """PEP 562: `finann.load_run`, `finann.Launcher`, ... and any submodule (`finann.runs`, `finann.model`) import
+    on first use."""
     if name in _LAZY:
         value = globals()[name] = getattr(importlib.import_module(_LAZY[name]), name)
         return value
@@ -31,11 +33,13 @@ def __getattr__(name:str):
     raise AttributeError(f"module 'finann' has no attribute '{name}'")
 
 # %% ../nbs/12_package.ipynb #d060bbb5
-def __dir__(): return sorted({*globals(), *_LAZY, *(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith('_'))})
+def __dir__(): return sorted({*globals(), *_LAZY,
+                              *(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith('_'))})
 
 # %% ../nbs/12_package.ipynb #d4cb9fbc
 class _RegisterAutoModel:  # a meta path finder (importlib.abc.MetaPathFinder, without importing it)
-    "Imports `finann.model_encoder` (which imports `finann.model`: both register their models with the Auto classes) right after transformers loads its Auto model classes."
+    """Imports `finann.model_encoder` (which imports `finann.model`: both register their models with the Auto
+    classes) right after transformers loads its Auto model classes."""
     TARGET = 'transformers.models.auto.modeling_auto'
     def find_spec(self, name, path=None, target=None):
         if name != self.TARGET: return None
@@ -50,10 +54,12 @@ class _RegisterAutoModel:  # a meta path finder (importlib.abc.MetaPathFinder, w
             try: importlib.import_module('finann.model_encoder')
             except Exception as e:  # never break someone else's import of transformers
                 import warnings
-                warnings.warn(f"finann could not register its model with transformers' Auto classes ({e!r}); `import finann.model_encoder` does")
+                warnings.warn(f"finann could not register its model with transformers' Auto classes ({e!r}); "
+                              "`import finann.model_encoder` does")
         spec.loader.exec_module = exec_then_register
         return spec
 
 # %% ../nbs/12_package.ipynb #02a6f2b2
-if _RegisterAutoModel.TARGET in sys.modules: importlib.import_module('finann.model_encoder')  # transformers' Auto classes came first
+if _RegisterAutoModel.TARGET in sys.modules: importlib.import_module(
+    'finann.model_encoder')  # transformers' Auto classes came first
 elif not any(isinstance(f, _RegisterAutoModel) for f in sys.meta_path): sys.meta_path.insert(0, _RegisterAutoModel())

@@ -17,17 +17,29 @@ __all__ = ['train_parser', 'os_error_line', 'disk_error', 'write_traceback', 'cl
 # %% ../nbs/11_cli.ipynb #22730e11
 def train_parser() -> argparse.ArgumentParser:
     "The `finann-train` arguments (the original's names)."
-    p = argparse.ArgumentParser(prog='finann-train', description='Train an MLP on text embeddings to predict the market reaction.')
+    p = argparse.ArgumentParser(prog='finann-train', description='Train an MLP on text embeddings to predict '
+                                                                 'the market reaction.')
     p.add_argument('--cfg-path', required=True, help='path to the YAML config')
-    p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE', help='overrides, e.g. trainer.learning_rate=1e-3')
-    p.add_argument('--wandb-key', default=None, help='Weights & Biases key (default: $WANDB_API_KEY, preferred: a command line is visible to other users; none: offline)')
-    p.add_argument('--resume-from-checkpoint', default=None, metavar='DIR|latest', help="a checkpoint folder, or 'latest' in the run's output_dir")
-    p.add_argument('--walk-forward', action='store_true', help="walk-forward folds (evaluator.folds: the config's, else a fold per year)")
+    p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='overrides, e.g. trainer.learning_rate=1e-3')
+    p.add_argument('--wandb-key', default=None, help='Weights & Biases key (default: $WANDB_API_KEY, '
+                                                     'preferred: a command line is visible to other users; '
+                                                     'none: offline)')
+    p.add_argument('--resume-from-checkpoint', default=None, metavar='DIR|latest',
+                   help="a checkpoint folder, or 'latest' in the run's output_dir")
+    p.add_argument('--walk-forward', action='store_true', help="walk-forward folds (evaluator.folds: the "
+                                                               "config's, else a fold per year)")
     p.add_argument('--seeds', type=int, default=None, metavar='N', help='train N times, with seeds 0 … N-1 (run.seeds)')
-    p.add_argument('--search', default=None, metavar='SEARCH.YML', help='an Optuna search over the config keys in this file (finann.search), then one final run on test')
-    p.add_argument('--trials', type=int, default=20, metavar='N', help='with --search: the study\'s number of trials (default 20; a resumed study counts its earlier ones)')
-    p.add_argument('--storage', default=None, metavar='URL', help='with --search: an Optuna RDB storage URL (default: sqlite in the study folder)')
-    p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here (it is always written to the run folder)')
+    p.add_argument('--search', default=None, metavar='SEARCH.YML', help='an Optuna search over the config keys '
+                                                                        'in this file (finann.search), then '
+                                                                        'one final run on test')
+    p.add_argument('--trials', type=int, default=20, metavar='N', help='with --search: the study\'s number of '
+                                                                       'trials (default 20; a resumed study '
+                                                                       'counts its earlier ones)')
+    p.add_argument('--storage', default=None, metavar='URL', help='with --search: an Optuna RDB storage URL '
+                                                                  '(default: sqlite in the study folder)')
+    p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here '
+                                                        '(it is always written to the run folder)')
     return p
 
 # %% ../nbs/11_cli.ipynb #b9f76b53
@@ -38,7 +50,8 @@ def os_error_line(e:OSError) -> str:
 
 # %% ../nbs/11_cli.ipynb #801836e4
 def disk_error(e:BaseException) -> str|None:
-    "The OS error behind a library's own exception (safetensors' 'I/O error: No space left on device (os error 28)', torch's stream writer), as one line; None for anything else."
+    """The OS error behind a library's own exception (safetensors' 'I/O error: No space left on device (os error
+    28)', torch's stream writer), as one line; None for anything else."""
     import re
     cause = e
     while cause is not None:  # raise … from an OSError
@@ -50,7 +63,8 @@ def disk_error(e:BaseException) -> str|None:
 
 # %% ../nbs/11_cli.ipynb #29b412fa
 def write_traceback(prog:str, folder:Path|None) -> Path:
-    "The current exception's full traceback, appended to `folder/traceback.log` (or a temporary file when there is no folder yet); returns the file."
+    """The current exception's full traceback, appended to `folder/traceback.log` (or a temporary file when there
+    is no folder yet); returns the file."""
     text = f"{prog} {' '.join(redact(sys.argv[1:]))}\n{traceback.format_exc()}\n"
     if folder is not None:
         try:
@@ -68,7 +82,8 @@ def cli_boundary(prog:str,                    # the command's name, first on the
                  run_dir=lambda: None,        # where the traceback goes: the run folder, once known
                  phase=lambda: 'setup',       # what was running: data, embedding, training, evaluating, report
                  interrupted:str='') -> int:  # what an interrupt leaves behind, for its line
-    "The one error boundary of a finann command: every error is one line on stderr, known ones specific, unexpected ones naming the phase and the traceback's file."
+    """The one error boundary of a finann command: every error is one line on stderr, known ones specific,
+    unexpected ones naming the phase and the traceback's file."""
     try: return body() or 0
     except KeyboardInterrupt as e:
         print(f"{prog}: interrupted ({e or 'SIGINT'}){interrupted}", file=sys.stderr); return 130
@@ -82,13 +97,16 @@ def cli_boundary(prog:str,                    # the command's name, first on the
         if debug: raise
         if why := disk_error(e):  # the disk, reached through a library that wraps the OSError (safetensors, torch.save)
             folder = run_dir()
-            print(f"{prog}: error: writing {'in ' + str(folder) + ' ' if folder else ''}during {phase()}: {why}; nothing half-written is read as valid "
-                  "(a checkpoint counts once its trainer_state.json is written, a run once its metrics.json is); free space or fix permissions, "
+            print(f"{prog}: error: writing {'in ' + str(folder) + ' ' if folder else ''}during {phase()}: "
+                  f"{why}; nothing half-written is read as valid "
+                  "(a checkpoint counts once its trainer_state.json is written, a run once its metrics.json "
+                  "is); free space or fix permissions, "
                   "then run again (a training goes on with --resume-from-checkpoint latest)", file=sys.stderr)
             return 2
         log = write_traceback(prog, run_dir())
         msg = (str(e).strip().splitlines() or [''])[0][:300]
-        print(f"{prog}: unexpected error during {phase()}: {type(e).__name__}: {msg} (full traceback in {log}; --debug shows it here)", file=sys.stderr)
+        print(f"{prog}: unexpected error during {phase()}: {type(e).__name__}: {msg} (full traceback in {log}; "
+              "--debug shows it here)", file=sys.stderr)
         return 1
 
 # %% ../nbs/11_cli.ipynb #0518a4e4
@@ -102,7 +120,8 @@ def repeat_flags(cfg,                     # a loaded `TrainConfig`
                  walk_forward:bool=False, # --walk-forward
                  seeds:int|None=None,     # --seeds N
                 ):
-    "`--walk-forward` and `--seeds N` applied to a config: folds on (the config's settings, else the defaults), seeds 0 … N−1."
+    """`--walk-forward` and `--seeds N` applied to a config: folds on (the config's settings, else the defaults),
+    seeds 0 … N−1."""
     from finann.config import ConfigError, FoldsSection
     if walk_forward and cfg.evaluator.folds is None: cfg.evaluator.folds = FoldsSection()
     if seeds is not None:
@@ -112,11 +131,13 @@ def repeat_flags(cfg,                     # a loaded `TrainConfig`
 
 # %% ../nbs/11_cli.ipynb #a1367c0b
 def train_search(args) -> int:
-    "`finann-train --search search.yml --trials N`: `finann.search.run_search` on the config (with --options, --seeds, --walk-forward)."
+    """`finann-train --search search.yml --trials N`: `finann.search.run_search` on the config (with --options,
+    --seeds, --walk-forward)."""
     from finann.config import ConfigError
     from finann.search import run_search
     from finann.task import setup_logger
-    if args.resume_from_checkpoint: raise ConfigError("--resume-from-checkpoint: a search goes on from its storage; run the same command again")
+    if args.resume_from_checkpoint: raise ConfigError("--resume-from-checkpoint: a search goes on from its "
+                                                      "storage; run the same command again")
     options = [*args.options, *(['evaluator.folds={}'] if args.walk_forward else []),
                *([f"run.seeds={list(range(args.seeds))}"] if args.seeds else [])]
     setup_logger()
@@ -153,26 +174,41 @@ def train_main(argv:list[str]|None=None) -> int:
 
 # %% ../nbs/11_cli.ipynb #e3e42265
 def eval_parser() -> argparse.ArgumentParser:
-    "The `finann-eval` arguments: a finished run's saved predictions (`--run`), or a saved model on a config's events (`--checkpoint --cfg-path`), or several runs side by side (`--compare`)."
-    p = argparse.ArgumentParser(prog='finann-eval', description='Evaluate a finann run beside its baselines: metrics, intervals, backtest, plots.')
+    """The `finann-eval` arguments: a finished run's saved predictions (`--run`), or a saved model on a config's
+    events (`--checkpoint --cfg-path`), or several runs side by side (`--compare`)."""
+    p = argparse.ArgumentParser(prog='finann-eval', description='Evaluate a finann run beside its baselines: '
+                                                                'metrics, intervals, backtest, plots.')
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument('--run', default=None, help="a finished run folder: rebuild its report from predictions.parquet (no encoder, no model)")
-    src.add_argument('--checkpoint', default=None, help='a run folder or checkpoint-N folder whose model predicts the events of --cfg-path')
-    src.add_argument('--compare', nargs='+', default=None, metavar='RUN', help='finished run folders side by side (e.g. masked and unmasked): each verdict, then one table of --split (default: test)')
+    src.add_argument('--run', default=None, help="a finished run folder: rebuild its report from "
+                                                 "predictions.parquet (no encoder, no model)")
+    src.add_argument('--checkpoint', default=None, help='a run folder or checkpoint-N folder whose model '
+                                                        'predicts the events of --cfg-path')
+    src.add_argument('--compare', nargs='+', default=None, metavar='RUN', help='finished run folders side by '
+                                                                               'side (e.g. masked and '
+                                                                               'unmasked): each verdict, then '
+                                                                               'one table of --split (default: '
+                                                                               'test)')
     p.add_argument('--cfg-path', default=None, help='with --checkpoint: the YAML config whose events to predict')
-    p.add_argument('--split', nargs='+', default=None, choices=('train', 'val', 'test'), help='splits to evaluate (default: evaluator.splits, val and test)')
-    p.add_argument('--output-dir', default=None, help='where predictions, report.md, report.json and plots/ go (default: the run folder for --run, '
+    p.add_argument('--split', nargs='+', default=None, choices=('train', 'val', 'test'),
+                   help='splits to evaluate (default: evaluator.splits, val and test)')
+    p.add_argument('--output-dir', default=None, help='where predictions, report.md, report.json and plots/ go '
+                                                      '(default: the run folder for --run, '
                                                       '<checkpoint>/eval-<config name> for --checkpoint)')
-    p.add_argument('--explain', action='store_true', help="with --run: write the run's explanation sheet (explain.md, plots/explain_*.png: what the model learned) instead of its report")
-    p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE', help='config overrides, e.g. evaluator.cost_bps=5')
-    p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here (it is always written to the output folder)')
+    p.add_argument('--explain', action='store_true', help="with --run: write the run's explanation sheet "
+                                                          "(explain.md, plots/explain_*.png: what the model "
+                                                          "learned) instead of its report")
+    p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='config overrides, e.g. evaluator.cost_bps=5')
+    p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here '
+                                                        '(it is always written to the output folder)')
     return p
 
 # %% ../nbs/11_cli.ipynb #433e05cd
 def eval_main(argv:list[str]|None=None) -> int:
     "Entry point of `finann-eval`: errors become one line on stderr (exit status 2; 1 for an unexpected one)."
     p = eval_parser(); args = p.parse_args(argv)
-    if args.checkpoint and not args.cfg_path: p.error('--checkpoint needs --cfg-path (the config whose events to predict)')
+    if args.checkpoint and not args.cfg_path: p.error('--checkpoint needs --cfg-path (the config whose events '
+                                                      'to predict)')
     if args.explain and not args.run: p.error('--explain goes with --run (a finished run folder)')
     def evaluate():
         if args.compare:
@@ -192,7 +228,8 @@ def eval_main(argv:list[str]|None=None) -> int:
                 warnings.simplefilter('always', SplitSkipped)
                 reports = evaluate_run(args.run, args.output_dir, args.options, args.split)
             for w in seen:
-                if not issubclass(w.category, SplitSkipped): warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+                if not issubclass(w.category, SplitSkipped): warnings.showwarning(w.message, w.category,
+                    w.filename, w.lineno)
             skipped = ''.join(f"\nnotice: {w.message}" for w in seen if issubclass(w.category, SplitSkipped))
             print(f"finann: {args.run} → {args.output_dir or args.run}/report.md\n" + results_table(reports) + notices_text(args.run)
                   + skipped)
@@ -202,21 +239,25 @@ def eval_main(argv:list[str]|None=None) -> int:
         setup_logger()
         setup_task(cfg).evaluate_checkpoint(args.checkpoint, args.split, args.output_dir)
     def run_dir():
-        if args.compare: return None  # comparing writes nothing: a traceback goes to a temporary file, not into a compared run
+        # comparing writes nothing: a traceback goes to a temporary file, not into a compared run
+        if args.compare: return None
         d = Path(args.output_dir or args.run or args.checkpoint).expanduser()
         return d if d.is_dir() else None
     return cli_boundary('finann-eval', evaluate, args.debug, run_dir, lambda: 'evaluation')
 
 # %% ../nbs/11_cli.ipynb #29c725c6
 def init_main(argv:list[str]|None=None) -> int:
-    "Entry point of `finann-init`: inspect the events and prices, write the config, print the splits; errors are one line (`cli_boundary`)."
+    """Entry point of `finann-init`: inspect the events and prices, write the config, print the splits; errors are
+    one line (`cli_boundary`)."""
     from finann.init import init_parser, inspect_files, config_yaml, summary, label_fields
     args = init_parser().parse_args(argv)
     out = Path(args.output or f"configs/{Path(args.events).name.split('.')[0]}.yml")
     def init():
-        if out.exists() and not args.force: raise FinannError(f"{out}: already exists (--force overwrites it; --output writes elsewhere)")
+        if out.exists() and not args.force: raise FinannError(f"{out}: already exists (--force overwrites it; "
+                                                              "--output writes elsewhere)")
         label, horizon = label_fields(args.label, args.horizon)
-        found = inspect_files(args.events, args.prices, args.text_column, args.ticker_column, args.time_column, args.timezone, horizon=horizon,
+        found = inspect_files(args.events, args.prices, args.text_column, args.ticker_column, args.time_column,
+                              args.timezone, horizon=horizon,
                               date_format=args.date_format, label=label)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(config_yaml(found, args.embedding, run_name=out.stem, label=label))
@@ -227,9 +268,11 @@ def init_main(argv:list[str]|None=None) -> int:
 # %% ../nbs/11_cli.ipynb #d666571e
 def predict_parser() -> argparse.ArgumentParser:
     "The `finann-predict` arguments: a finished run, a file of texts, where the table goes."
-    p = argparse.ArgumentParser(prog='finann-predict', description="Score new texts with a finished run's model and encoder.")
+    p = argparse.ArgumentParser(prog='finann-predict', description="Score new texts with a finished run's "
+                                                                   "model and encoder.")
     p.add_argument('--run', required=True, help='a finished run folder (outputs/<run>)')
-    p.add_argument('--texts', required=True, help='a CSV, JSONL, JSON or parquet file with a text column (other columns are kept)')
+    p.add_argument('--texts', required=True, help='a CSV, JSONL, JSON or parquet file with a text column '
+                                                  '(other columns are kept)')
     p.add_argument('--output', default=None, help='write the table here (.csv, .jsonl or .parquet); default: print it')
     p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here')
     return p
@@ -241,9 +284,11 @@ def predict_main(argv:list[str]|None=None) -> int:
         from finann.runs import predict_texts
         from finann.io import write_atomic
         out = Path(args.output).expanduser() if args.output else None
-        writers = {'.csv': lambda f: df.to_csv(f, index=False), '.jsonl': lambda f: df.to_json(f, orient='records', lines=True),
+        writers = {'.csv': lambda f: df.to_csv(f, index=False), '.jsonl': lambda f: df.to_json(f,
+            orient='records', lines=True),
                    '.parquet': lambda f: df.to_parquet(f, index=False)}
-        if out is not None and out.suffix not in writers: raise FinannError(f"--output {out}: write .csv, .jsonl or .parquet")
+        if out is not None and out.suffix not in writers: raise FinannError(f"--output {out}: write .csv, "
+                                                                            ".jsonl or .parquet")
         df = predict_texts(args.run, args.texts)
         if out is None: print(df.to_string(index=False, max_colwidth=60)); return 0
         write_atomic(out, writers[out.suffix])
@@ -253,17 +298,22 @@ def predict_main(argv:list[str]|None=None) -> int:
 # %% ../nbs/11_cli.ipynb #9344dbda
 def embed_parser() -> argparse.ArgumentParser:
     "The `finann-embed` arguments."
-    p = argparse.ArgumentParser(prog='finann-embed', description="Embed and cache a config's texts without training; --dry-run: count and price them first.")
+    p = argparse.ArgumentParser(prog='finann-embed', description="Embed and cache a config's texts without "
+                                                                 "training; --dry-run: count and price them "
+                                                                 "first.")
     p.add_argument('--cfg-path', required=True, help='path to the YAML config')
-    p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE', help='overrides, e.g. embedding.config.tokens_per_minute=350000')
-    p.add_argument('--dry-run', action='store_true', help='print unique texts, already cached, to embed, tokens and the cost; encode nothing')
+    p.add_argument('--options', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='overrides, e.g. embedding.config.tokens_per_minute=350000')
+    p.add_argument('--dry-run', action='store_true', help='print unique texts, already cached, to embed, '
+                                                          'tokens and the cost; encode nothing')
     p.add_argument('--debug', action='store_true', help='show the full traceback of an unexpected error here')
     return p
 
 # %% ../nbs/11_cli.ipynb #163e601c
 def format_dry_run(plan:dict, emb) -> str:
     "`BaseEmbedding.dry_run`'s counts as the lines `finann-embed --dry-run` prints."
-    rows = [('unique texts', f"{plan['unique']:,}"), ('already cached', f"{plan['cached']:,}"), ('empty (zero vectors)', f"{plan['empty']:,}"),
+    rows = [('unique texts', f"{plan['unique']:,}"), ('already cached', f"{plan['cached']:,}"), (
+        'empty (zero vectors)', f"{plan['empty']:,}"),
             ('to embed', f"{plan['to_embed']:,}"), ('tokens to embed', f"{plan['tokens']:,}")]
     price = getattr(emb, 'price_per_million', None)
     if plan['cost_usd'] is not None:
@@ -271,12 +321,14 @@ def format_dry_run(plan:dict, emb) -> str:
         src = 'embedding.config.price_per_million_tokens' if emb.price_per_million_tokens is not None else f"OpenAI's price of {OPENAI_PRICES_AS_OF}"
         rows.append(('estimated cost', f"${plan['cost_usd']:,.2f} at ${price:g} per 1M tokens ({src})"))
     elif hasattr(emb, 'price_per_million'):
-        rows.append(('estimated cost', f"unknown: no price for '{emb.model_name_or_path}'; set embedding.config.price_per_million_tokens"))
+        rows.append(('estimated cost', f"unknown: no price for '{emb.model_name_or_path}'; set "
+                                       "embedding.config.price_per_million_tokens"))
     return '\n'.join(f"  {k:<22}{v}" for k, v in rows)
 
 # %% ../nbs/11_cli.ipynb #068126b9
 def _init_distributed() -> int:
-    "Under torchrun, join the process group (gloo: the ranks only wait for each other) and use this rank's GPU; this process's rank."
+    """Under torchrun, join the process group (gloo: the ranks only wait for each other) and use this rank's GPU;
+    this process's rank."""
     if int(os.environ.get('WORLD_SIZE', 1)) <= 1: return 0
     import torch, torch.distributed as dist
     if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
@@ -297,11 +349,13 @@ def embed_main(argv:list[str]|None=None) -> int:
         emb, (events, _) = task.build_embedding(), task.build_datasets()
         if args.dry_run:
             plan = emb.dry_run(events_text_column(events))
-            print(f"finann-embed: dry run of {args.cfg_path}: {plan['texts']:,} texts, {type(emb).__name__}; nothing was encoded\n" + format_dry_run(plan, emb))
+            print(f"finann-embed: dry run of {args.cfg_path}: {plan['texts']:,} texts, {type(emb).__name__}; "
+                  "nothing was encoded\n" + format_dry_run(plan, emb))
             return 0
         rank = _init_distributed()
         vectors = task.embed(events, emb, ProgressLog(task.output_dir, rank))
-        if rank == 0: print("finann-embed: {texts:,} texts, {unique:,} unique: {cached:,} were cached, {encoded:,} encoded, {empty:,} empty; ".format(**vectors.stats)
+        if rank == 0: print("finann-embed: {texts:,} texts, {unique:,} unique: {cached:,} were cached, "
+                            "{encoded:,} encoded, {empty:,} empty; ".format(**vectors.stats)
                             + f"the cache is {emb.cache().folder if emb.use_cache else 'off'}")
     def embed_naming_the_config():
         try: return embed()

@@ -27,7 +27,8 @@ def price_move(start, end) -> np.ndarray:
     bad = ~((start > 0) & (end > 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise FinannError(f"{int(bad.sum())} event(s) have a missing or non-positive price (first at batch row {i}: {start[i]} → {end[i]}); clean the data first")
+        raise FinannError(f"{int(bad.sum())} event(s) have a missing or non-positive price (first at batch row "
+                          f"{i}: {start[i]} → {end[i]}); clean the data first")
     return end / start - 1
 
 # %% ../nbs/04_collator.ipynb #44136264
@@ -54,30 +55,37 @@ def label_with_neutral(start, end, band:float=0.03) -> np.ndarray:
 # %% ../nbs/04_collator.ipynb #ffe58b64
 def column_array(ds, name:str) -> np.ndarray:
     "Column `name` of a `datasets.Dataset` (read through Arrow, no Python objects), DataFrame or dict, as an ndarray."
-    if hasattr(ds, 'select_columns') and hasattr(ds, 'with_format'):  # `ds[name]` builds Python objects row by row: seconds per million rows
+    # `ds[name]` builds Python objects row by row: seconds per million rows
+    if hasattr(ds, 'select_columns') and hasattr(ds, 'with_format'):
         return ds.select_columns([name]).with_format('arrow')[:][name].to_numpy()
     return np.asarray(ds[name])
 
 # %% ../nbs/04_collator.ipynb #d1d26888
 class PreloadedEvents:
-    "A split's `text_id` (n,) and labels (n,) as tensors; every access, `ds[i]` too, returns a batch {'text_id', 'labels'}."
+    """A split's `text_id` (n,) and labels (n,) as tensors; every access, `ds[i]` too, returns a batch {'text_id',
+    'labels'}."""
     def __init__(self, text_id, labels):
-        if len(text_id) != len(labels): raise FinannError(f"PreloadedEvents: {len(text_id)} text ids but {len(labels)} labels")
+        if len(text_id) != len(labels): raise FinannError(f"PreloadedEvents: {len(text_id)} text ids but "
+                                                          f"{len(labels)} labels")
         self.text_id, self.labels = text_id, labels
     def __len__(self) -> int: return len(self.text_id)
     def __getitems__(self, idx:list[int]) -> dict:  # what a DataLoader calls with a batch of indices
         import torch
-        idx = torch.from_numpy(np.asarray(idx, dtype=np.int64))  # via NumPy: ~10× faster than torch.as_tensor on a list of ints
+        # via NumPy: ~10× faster than torch.as_tensor on a list of ints
+        idx = torch.from_numpy(np.asarray(idx, dtype=np.int64))
         return {'text_id': self.text_id[idx], 'labels': self.labels[idx]}
     def __getitem__(self, i:int) -> dict: return self.__getitems__([i])
 
 # %% ../nbs/04_collator.ipynb #1000fd8a
-# keys of the original's collator config that finann does not need: the Trainer places tensors and vectors are precomputed
-_LEGACY_KEYS = {'show_progress_bar', 'convert_to_numpy', 'convert_to_tensor', 'device', 'max_length', 'padding', 'truncation', 'return_tensors'}
+# keys of the original's collator config that finann does not need: the Trainer places tensors and vectors are
+# precomputed
+_LEGACY_KEYS = {'show_progress_bar', 'convert_to_numpy', 'convert_to_tensor', 'device', 'max_length', 'padding',
+                'truncation', 'return_tensors'}
 
 # %% ../nbs/04_collator.ipynb #30b4d947
 class BaseCollator(BaseModel):
-    "Looks up each event's vector by `text_id` and labels it from the move between two price points (or a column of moves)."
+    """Looks up each event's vector by `text_id` and labels it from the move between two price points (or a column
+    of moves)."""
     model_config = ConfigDict(extra='forbid', protected_namespaces=(), arbitrary_types_allowed=True)
     num_labels: ClassVar[int] = 2
     problem_type: ClassVar[str] = 'single_label_classification'  # HF's names: the one place that says classification or regression
@@ -105,12 +113,14 @@ class BaseCollator(BaseModel):
     @field_validator('start_field', 'end_field')
     @classmethod
     def _is_price_point(cls, v):
-        if price_point(v) is None: raise ValueError(f"'{v}' is not a price point (d+0_close, or d+k_open / d+k_close with k = 1 … {MAX_HORIZON})")
+        if price_point(v) is None: raise ValueError(f"'{v}' is not a price point (d+0_close, or d+k_open / "
+                                                    f"d+k_close with k = 1 … {MAX_HORIZON})")
         return v
 
     @model_validator(mode='after')
     def _start_before_end(self):
-        order = lambda f: (price_point(f)[0], price_point(f)[1] == 'close')  # d+0_close < d+1_open < d+1_close < d+2_open …
+        # d+0_close < d+1_open < d+1_close < d+2_open …
+        order = lambda f: (price_point(f)[0], price_point(f)[1] == 'close')
         if self.label_column is None and not order(self.start_field) < order(self.end_field):
             raise ValueError(f"start_field {self.start_field} must come before end_field {self.end_field}")
         if self.drop_band is not None and not self.drop_band[0] < self.drop_band[1]:
@@ -139,7 +149,8 @@ def _column(ds, name:str, key:str) -> np.ndarray:
         raise FinannError(f"collator.config.{key}: the events have no column '{name}'{hint}")
     out = column_array(ds, name).astype(np.float64)
     if name.endswith('_open') and len(out) and np.isnan(out).all():  # price files with closes only
-        raise FinannError(f"collator.config.{key}: '{name}' is a missing or non-positive price on every event (price files with closes "
+        raise FinannError(f"collator.config.{key}: '{name}' is a missing or non-positive price on every event "
+                          "(price files with closes "
                           "only give no opens); start the label at a close (d+0_close or d+k_close)")
     return out
 
@@ -150,7 +161,9 @@ def dataset_moves(self:BaseCollator, ds) -> np.ndarray:
     if self.label_column:
         m = _column(ds, self.label_column, 'label_column')
         if not np.isfinite(m).all():
-            raise FinannError(f"collator.config.label_column: {int((~np.isfinite(m)).sum())} event(s) have no value in '{self.label_column}' (first at row {int(np.flatnonzero(~np.isfinite(m))[0])})")
+            raise FinannError(f"collator.config.label_column: {int((~np.isfinite(m)).sum())} event(s) have no "
+                              f"value in '{self.label_column}' (first at row "
+                              f"{int(np.flatnonzero(~np.isfinite(m))[0])})")
         return m
     return price_move(_column(ds, self.start_field, 'start_field'), _column(ds, self.end_field, 'end_field'))
 
@@ -163,14 +176,17 @@ def dataset_labels(self:BaseCollator, ds) -> np.ndarray:
 # %% ../nbs/04_collator.ipynb #ba549052
 @patch
 def attach(self:BaseCollator, vectors:np.ndarray):
-    """Give the collator the matrix of unique-text vectors, shape (n_texts, dim), in its `precision`: shared, not copied,
+    """Give the collator the matrix of unique-text vectors, shape (n_texts, dim), in its `precision`: shared,
+    not copied,
     when they already have it (float32 or float16, writable); else converted in one copy."""
     import torch
-    want = {'float32': np.float32, 'float16': np.float16}.get(self.precision, np.float32)  # bfloat16: none in NumPy, rounded by torch
+    # bfloat16: none in NumPy, rounded by torch
+    want = {'float32': np.float32, 'float16': np.float16}.get(self.precision, np.float32)
     v = np.asarray(vectors)
     # torch can't share a read-only array (np.load(mmap_mode='r'), Arrow): copied, only then
     if v.dtype != want or not v.flags.writeable: v = v.astype(want)
-    self._vectors = torch.from_numpy(v).to(getattr(torch, self.precision))  # normalised by the model (`prepare_embeddings`)
+    # normalised by the model (`prepare_embeddings`)
+    self._vectors = torch.from_numpy(v).to(getattr(torch, self.precision))
     return self
 
 # %% ../nbs/04_collator.ipynb #eb0b6136
@@ -198,22 +214,28 @@ def keep(self:BaseCollator, ds) -> np.ndarray:
 def __call__(self:BaseCollator, rows:list[dict]|dict) -> dict:
     "A batch from events as dicts (`rows`), or from a `PreloadedEvents` batch ({'text_id', 'labels'} tensors)."
     import torch
-    if self._vectors is None: raise FinannError("the collator has no vectors: call attach(vectors) first (TrainTask.build_collator does)")
+    if self._vectors is None: raise FinannError("the collator has no vectors: call attach(vectors) first "
+                                                "(TrainTask.build_collator does)")
     if isinstance(rows, dict): ids, y = rows['text_id'], rows['labels']  # preloaded: labels are known, look vectors up
     else:
         ids = torch.tensor([r['text_id'] for r in rows])
-        y = torch.from_numpy(self.dataset_labels({c: np.array([r[c] for r in rows], dtype=np.float64) for c in self.columns[1:]}))
+        y = torch.from_numpy(self.dataset_labels({c: np.array([r[c] for r in rows],
+                                                              dtype=np.float64) for c in self.columns[1:]}))
     return {'inputs_embeds': self._vectors[ids],  # (batch, dim)
             'labels': y}                          # (batch,)
 
 # %% ../nbs/04_collator.ipynb #a083ef66
 @patch
 def preload(self:BaseCollator, ds):
-    "A `datasets.Dataset` (or DataFrame) of events as `PreloadedEvents`, text ids and labels computed once; anything else unchanged."
+    """A `datasets.Dataset` (or DataFrame) of events as `PreloadedEvents`, text ids and labels computed once;
+    anything else unchanged."""
     import torch
-    if not (hasattr(ds, 'select_columns') or hasattr(ds, 'iloc')): return ds  # already tensors, or not a table of events
-    if type(self).__call__ is not BaseCollator.__call__: return ds  # a subclass with its own __call__ gets rows, as before
-    return PreloadedEvents(torch.from_numpy(column_array(ds, 'text_id').astype(np.int64)), torch.from_numpy(self.dataset_labels(ds)))
+    # already tensors, or not a table of events
+    if not (hasattr(ds, 'select_columns') or hasattr(ds, 'iloc')): return ds
+    # a subclass with its own __call__ gets rows, as before
+    if type(self).__call__ is not BaseCollator.__call__: return ds
+    return PreloadedEvents(torch.from_numpy(column_array(ds, 'text_id').astype(np.int64)),
+                           torch.from_numpy(self.dataset_labels(ds)))
 
 # %% ../nbs/04_collator.ipynb #be30b14c
 @registry.register_collator('CollatorForBinaryClassification')
@@ -233,7 +255,8 @@ class CollatorForClassificationWithNeutral(BaseCollator):
 # %% ../nbs/04_collator.ipynb #f93fabef
 @registry.register_collator('CollatorForRegression')
 class CollatorForRegression(BaseCollator):
-    "The move from start to end price in percent; `abnormal` subtracts the market's move over the same points, `market_model` beta times it."
+    """The move from start to end price in percent; `abnormal` subtracts the market's move over the same points,
+    `market_model` beta times it."""
     num_labels: ClassVar[int] = 1
     problem_type: ClassVar[str] = 'regression'
     target: Literal['move', 'abnormal', 'market_model'] = 'move'  # market_model: minus beta × the market's move (builders' beta_window)
@@ -250,7 +273,8 @@ class CollatorForRegression(BaseCollator):
 
     @property
     def columns(self) -> list[str]:
-        extra = [f'market_{self.start_field}', f'market_{self.end_field}'] * (self.target != 'move') + ['beta'] * (self.target == 'market_model')
+        extra = [f'market_{self.start_field}',
+            f'market_{self.end_field}'] * (self.target != 'move') + ['beta'] * (self.target == 'market_model')
         return super().columns + extra
 
     def labels_of_moves(self, moves) -> np.ndarray:
@@ -259,39 +283,49 @@ class CollatorForRegression(BaseCollator):
 
     def dataset_moves(self, ds) -> np.ndarray:
         m = super().dataset_moves(ds)
-        if self.target != 'move' and not self.label_column:  # the market's move over the same two points, times beta for the market model
+        # the market's move over the same two points, times beta for the market model
+        if self.target != 'move' and not self.label_column:
             beta = _column(ds, 'beta', 'target') if self.target == 'market_model' else 1.0
-            m = m - beta * price_move(_column(ds, f'market_{self.start_field}', 'target'), _column(ds, f'market_{self.end_field}', 'target'))
+            m = m - beta * price_move(_column(ds,
+                f'market_{self.start_field}', 'target'), _column(ds, f'market_{self.end_field}', 'target'))
         return m
 
 # %% ../nbs/04_collator.ipynb #1a144f62
 def _count_drop(report:dict, reason:str, n:int, split:str, first_row:int, column:str):
     "Add `n` events dropped for `reason` from `split` to a builder's drop report."
     report.setdefault('dropped', {})[reason] = report.get('dropped', {}).get(reason, 0) + n
-    report.setdefault('first_bad', {}).setdefault(reason, {'file': f'{split} split', 'row': first_row + 1, 'column': column})
+    report.setdefault('first_bad', {}).setdefault(reason, {'file': f'{split} split', 'row': first_row + 1,
+                                                           'column': column})
     report['rows_kept'] = report.get('rows_kept', 0) - n
 
 # %% ../nbs/04_collator.ipynb #66d5b727
 @patch
 def filter_events(self:BaseCollator, events, report:dict|None=None) -> tuple:
-    "(`events` without those `keep` rejects, a copy of the drop `report` that counts them); untradable events refused unless allowed."
+    """(`events` without those `keep` rejects, a copy of the drop `report` that counts them); untradable events
+    refused unless allowed."""
     import copy
     from datasets import DatasetDict
     out, report = {}, copy.deepcopy(report or {})  # the caller's report is left as it was
     for name, ds in events.items():
-        # a volatility after the event includes the reaction on purpose (d+0 close → d+1 close is its first return): only moves can be untradable
-        late = untradable(ds, self.start_field) if self.label_column is None and not self.includes_reaction else np.zeros(len(ds), dtype=bool)
+        # a volatility after the event includes the reaction on purpose (d+0 close → d+1 close is its first
+        # return): only moves can be untradable
+        late = untradable(ds,
+                          self.start_field) if self.label_column is None and not self.includes_reaction else np.zeros(len(ds), dtype=bool)
         if late.any() and not self.allow_untradable:
             i = int(np.flatnonzero(late)[0]); row = ds[i]
-            raise FinannError(f"{name} split: {int(late.sum())} event(s) have a text published after the label's start price {self.start_field} (first: "
-                              f"{row['ticker']} at {row['event_start_at_et'][:16]}, a text at {row['last_text_at'][:16]}, after the close at "
-                              f"{row['d+0_close_at'][:16]}); start the label at d+1_open, set dataset.config.cutoff: close, or accept them "
+            raise FinannError(f"{name} split: {int(late.sum())} event(s) have a text published after the "
+                              f"label's start price {self.start_field} (first: "
+                              f"{row['ticker']} at {row['event_start_at_et'][:16]}, a text at "
+                              f"{row['last_text_at'][:16]}, after the close at "
+                              f"{row['d+0_close_at'][:16]}); start the label at d+1_open, set "
+                              "dataset.config.cutoff: close, or accept them "
                               "with collator.config.allow_untradable: true")
         if late.any(): report['untradable_accepted'] = report.get('untradable_accepted', 0) + int(late.sum())
         keep = self.keep(ds)
         out[name] = ds if keep.all() else ds.select(np.flatnonzero(keep))
         if not keep.all():
-            _count_drop(report, self.keep_reason, int((~keep).sum()), name, int(np.flatnonzero(~keep)[0]), f'{self.start_field} → {self.end_field}')
+            _count_drop(report, self.keep_reason, int((~keep).sum()), name, int(np.flatnonzero(~keep)[0]),
+                f'{self.start_field} → {self.end_field}')
             report.setdefault('splits', {})[name] = len(out[name])
     return DatasetDict(out), report
 
@@ -317,8 +351,10 @@ class CollatorForVolatility(BaseCollator):
     def _span(cls, data):
         if isinstance(data, dict):
             k = data.get('horizon', 3)
-            if data.get('end_field', f'd+{k}_close') != f'd+{k}_close' or data.get('start_field', 'd+0_close') != 'd+0_close' or data.get('label_column'):
-                raise ValueError(f"CollatorForVolatility reads closes d+0 … d+horizon: set horizon (here {k}), not start_field, end_field or label_column")
+            if data.get('end_field', f'd+{k}_close') != f'd+{k}_close' or data.get('start_field',
+                'd+0_close') != 'd+0_close' or data.get('label_column'):
+                raise ValueError(f"CollatorForVolatility reads closes d+0 … d+horizon: set horizon (here {k}), "
+                                 "not start_field, end_field or label_column")
             data = {**data, 'end_field': f'd+{k}_close'}
         return data
 
@@ -340,7 +376,8 @@ def dataset_labels(self:CollatorForVolatility, ds) -> np.ndarray:
     bad = ~(closes > 0).all(1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise FinannError(f"collator.config.horizon: {int(bad.sum())} event(s) have a missing or non-positive close in d+0 … d+{self.horizon} "
+        raise FinannError(f"collator.config.horizon: {int(bad.sum())} event(s) have a missing or non-positive "
+                          f"close in d+0 … d+{self.horizon} "
                           f"(first at row {i}: {closes[i].round(4).tolist()}); clean the prices first")
     post = closes[:, -(self.horizon + 1):]
     if self.target == 'abs_move': return (100 * np.abs(post[:, -1] / post[:, 0] - 1)).astype(np.float32)

@@ -24,26 +24,31 @@ def event_texts(events, text_id:dict, n_texts:int) -> np.ndarray:
 
 # %% ../nbs/04a_collator_tokens.ipynb #e23c7f3b
 class TokenCollator:
-    "Tokenizes a batch's texts at batch time: `max_length`-token windows (special tokens included), padded on `padding_side`."
+    """Tokenizes a batch's texts at batch time: `max_length`-token windows (special tokens included), padded on
+    `padding_side`."""
     def __init__(self, base_model_name_or_path:str, texts:np.ndarray, max_length:int=256,
                  long_text:Literal['truncate', 'chunk']='truncate', padding_side:Literal['left', 'right']='right'):
         from transformers import AutoTokenizer
         from finann.embedding import HFEmbedding
-        # the frozen path's tokenizer set-up (its model is not loaded): the same special tokens and pad id, no truncation
+        # the frozen path's tokenizer set-up (its model is not loaded): the same special tokens and pad id, no
+        # truncation
         reader = HFEmbedding(model_name_or_path=base_model_name_or_path)
         reader._setup_tokenizer(AutoTokenizer.from_pretrained(base_model_name_or_path))
         self.tok, (self.before, self.after), self.pad_id = reader._tok, reader._special, reader._pad[0]
         self.budget = max_length - len(self.before) - len(self.after)  # text tokens per window
-        if self.budget < 1: raise FinannError(f"TokenCollator: max_length {max_length} leaves no room for text after the special tokens")
+        if self.budget < 1: raise FinannError(f"TokenCollator: max_length {max_length} leaves no room for text "
+                                              "after the special tokens")
         self.texts, self.long_text, self.padding_side = texts, long_text, padding_side
 
 # %% ../nbs/04a_collator_tokens.ipynb #c64bacf9
 @patch(cls_method=True)
 def for_model(cls:TokenCollator, model, texts:np.ndarray) -> TokenCollator:
-    "The collator that feeds `model` (an `EncoderMLPForTokenClassification`): its base encoder's tokenizer, window and pooling."
+    """The collator that feeds `model` (an `EncoderMLPForTokenClassification`): its base encoder's tokenizer,
+    window and pooling."""
     from finann.model_encoder import resolve_base_model
     c = model.config
-    return cls(resolve_base_model(c.base_model_name_or_path), texts, c.max_seq_length, c.long_text, 'left' if c.pooling == 'last' else 'right')
+    return cls(resolve_base_model(c.base_model_name_or_path), texts, c.max_seq_length, c.long_text,
+               'left' if c.pooling == 'last' else 'right')
 
 # %% ../nbs/04a_collator_tokens.ipynb #f751f287
 @patch
@@ -58,9 +63,12 @@ def windows(self:TokenCollator, texts:list[str]) -> tuple[list[list[int]], list[
 # %% ../nbs/04a_collator_tokens.ipynb #df8e748d
 @patch
 def __call__(self:TokenCollator, batch:dict) -> dict:
-    "{'labels', 'input_ids', 'attention_mask', 'window_owner', 'window_weight'} for a `PreloadedEvents` batch ({'text_id', 'labels'})."
+    """{'labels', 'input_ids', 'attention_mask', 'window_owner', 'window_weight'} for a `PreloadedEvents` batch
+    ({'text_id', 'labels'})."""
     import torch
-    if not isinstance(batch, dict): raise FinannError("TokenCollator reads PreloadedEvents batches ({'text_id', 'labels'}); TrainTask.event_dataset makes them")
+    if not isinstance(batch, dict): raise FinannError("TokenCollator reads PreloadedEvents batches "
+                                                      "({'text_id', 'labels'}); TrainTask.event_dataset makes "
+                                                      "them")
     chunks, owner, weight = self.windows(list(self.texts[np.asarray(batch['text_id'])]))
     n = max(map(len, chunks))
     ids = torch.full((len(chunks), n), self.pad_id, dtype=torch.long)  # (windows, tokens)
@@ -68,6 +76,7 @@ def __call__(self:TokenCollator, batch:dict) -> dict:
     for r, c in enumerate(chunks):
         sl = slice(n - len(c), n) if self.padding_side == 'left' else slice(0, len(c))
         ids[r, sl] = torch.tensor(c); mask[r, sl] = 1
-    # labels first: the Trainer reads a batch's size from its first tensor, and there is one label per event, not per window
+    # labels first: the Trainer reads a batch's size from its first tensor, and there is one label per event,
+    # not per window
     return {'labels': batch['labels'], 'input_ids': ids, 'attention_mask': mask,
             'window_owner': torch.tensor(owner), 'window_weight': torch.tensor(weight, dtype=torch.float32)}

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 import yaml
 from .errors import FinannError, ConfigError, did_you_mean
-from .config_checks import (unknown_key, pydantic_error, refuse_coerced_numbers, check_params, check_lora, check_config,
+from .config_checks import (unknown_key, pydantic_error, refuse_coerced_numbers, check_params, check_lora,
+                                  check_config,
     LEGACY_TRAINER_KEYS, RENAMED_TRAINER_KEYS, run_name_of, run_output_dir, training_arguments_kwargs)
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
@@ -98,16 +99,19 @@ class TrainConfig(_Section):
 
 # %% ../nbs/00_config.ipynb #5265c63c
 class _Loader(yaml.SafeLoader):
-    "YAML 1.2 floats (`1e-3` is a number); dates kept as written (`2011-01-01`, as finann's date keys take them); a key given twice is an error."
+    """YAML 1.2 floats (`1e-3` is a number); dates kept as written (`2011-01-01`, as finann's date keys take them);
+    a key given twice is an error."""
     def construct_mapping(self, node, deep=False):
         seen = {}
         for k, _ in node.value:
             key = self.construct_object(k, deep=True)
             if key in seen:  # PyYAML keeps the last one silently: a whole section could be lost
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", k.start_mark)
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}' (first at line "
+                                                                    f"{seen[key] + 1})", k.start_mark)
             seen[key] = k.start_mark.line
         return super().construct_mapping(node, deep)
-_Loader.add_implicit_resolver('tag:yaml.org,2002:float', re.compile(r'''^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)$|^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*$|^[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$''', re.X), list('-+0123456789.'))
+_Loader.add_implicit_resolver('tag:yaml.org,2002:float', re.compile(
+    r'''^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)$|^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*$|^[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$''', re.X), list('-+0123456789.'))
 _Loader.add_constructor('tag:yaml.org,2002:timestamp', yaml.SafeLoader.construct_scalar)
 def parse_yaml(text:str):
     "Parse YAML text with `_Loader`."
@@ -119,24 +123,30 @@ def read_yaml(path:str|Path) -> dict:
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"{path}: config file not found")
     try: data = parse_yaml(path.read_text(encoding='utf-8'))
-    except UnicodeDecodeError as e: raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except UnicodeDecodeError as e: raise ConfigError(
+        f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         where = f" line {mark.line+1}, column {mark.column+1}" if mark else ""
         raise ConfigError(f"{path}:{where}: invalid YAML: {getattr(e, 'problem', None) or e}") from None
     if data is None: raise ConfigError(f"{path}: the file is empty")
-    if not isinstance(data, dict): raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
+    if not isinstance(data, dict): raise ConfigError(f"{path}: the top level must be a mapping of sections, "
+                                                     f"got {type(data).__name__}")
     return data
 
 # %% ../nbs/00_config.ipynb #783a24ce
 def merge_override(old, new):
-    "A mapping given for a section is merged into it, key by key (`trainer={learning_rate: 1e-3}` keeps the other trainer keys); anything else replaces it, as does an empty mapping (`embedding.config={}`: start from no settings) or a mapping naming another `cls_name` (another class's settings)."
+    """A mapping given for a section is merged into it, key by key (`trainer={learning_rate: 1e-3}` keeps the other
+    trainer keys); anything else replaces it, as does an empty mapping (`embedding.config={}`: start from no
+    settings) or a mapping naming another `cls_name` (another class's settings)."""
     if not (isinstance(old, dict) and isinstance(new, dict)) or not new: return new
     if 'cls_name' in new and new['cls_name'] != old.get('cls_name'): return new
     return {**old, **{k: merge_override(old.get(k), v) for k, v in new.items()}}
 
 def apply_overrides(data:dict, overrides:list[str]|None, source:str='<config>') -> dict:
-    "Apply dot-list overrides such as `trainer.learning_rate=1e-3`; values are parsed as YAML, and a mapping merges into its section (`merge_override`), except a `config` mapping after an override changed that section's `cls_name` (another class's settings replace the old ones)."
+    """Apply dot-list overrides such as `trainer.learning_rate=1e-3`; values are parsed as YAML, and a mapping
+    merges into its section (`merge_override`), except a `config` mapping after an override changed that
+    section's `cls_name` (another class's settings replace the old ones)."""
     data, changed = copy.deepcopy(data), set()  # sections whose class an override changed
     for item in overrides or []:
         if '=' not in item: raise ConfigError(f"{source}: override '{item}' must look like key.path=value")
@@ -148,15 +158,18 @@ def apply_overrides(data:dict, overrides:list[str]|None, source:str='<config>') 
         node = data
         for i, p in enumerate(parts[:-1]):
             node = node.setdefault(p, {})
-            if not isinstance(node, dict): raise ConfigError(f"{source}: override '{item}': {'.'.join(parts[:i+1])} is not a section")
+            if not isinstance(node, dict): raise ConfigError(f"{source}: override '{item}': "
+                                                             f"{'.'.join(parts[:i+1])} is not a section")
         if parts[-1] == 'cls_name' and value != node.get('cls_name'): changed.add(tuple(parts[:-1]))
-        fresh = parts[-1] == 'config' and tuple(parts[:-1]) in changed  # dataset.cls_name=B dataset.config={...}: B's settings only
+        # dataset.cls_name=B dataset.config={...}: B's settings only
+        fresh = parts[-1] == 'config' and tuple(parts[:-1]) in changed
         node[parts[-1]] = value if fresh else merge_override(node.get(parts[-1]), value)
     return data
 
 # %% ../nbs/00_config.ipynb #lora00a
 def lora_settings(lora:str|dict, source:str='<config>') -> dict:
-    "The `model.lora` section as peft `LoraConfig` keyword arguments (read from its YAML file when it is a path), checked."
+    """The `model.lora` section as peft `LoraConfig` keyword arguments (read from its YAML file when it is a path),
+    checked."""
     if isinstance(lora, str):
         path = Path(lora).expanduser()
         if not path.is_absolute() and not path.is_file(): path = Path(source).parent/path  # relative to the config file
@@ -183,5 +196,6 @@ def load_config(path:str|Path, overrides:list[str]|None=None, cls=TrainConfig, c
     cfg._source = source
     if not check: return cfg
     check_config(cfg)  # the registry's names, TrainingArguments and the output paths
-    if cfg.model.lora is not None: lora_settings(cfg.model.lora, source)  # peft's LoraConfig (check_config checked the model)
+    # peft's LoraConfig (check_config checked the model)
+    if cfg.model.lora is not None: lora_settings(cfg.model.lora, source)
     return cfg

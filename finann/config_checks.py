@@ -19,7 +19,9 @@ __all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS'
 def unknown_key(key:str, choices, owner:str='') -> str:
     "'unknown key; did you mean ...? (choices: ...)', the choices listed when there are 20 or fewer."
     hint = did_you_mean(key, choices)
-    many = len(choices) > 20 and owner  # a long list is named by its owner, whose help lists them; without one, listed: a "see" always names its target
+    # a long list is named by its owner, whose help lists them; without one, listed: a "see" always names its
+    # target
+    many = len(choices) > 20 and owner
     listed = f" ({len(choices)} keys accepted; see help({owner}))" if many else f" (choices: {', '.join(sorted(map(str, choices)))})"
     return f"unknown key{';' + hint if hint else ''}" + (listed if choices else "")
 
@@ -31,7 +33,8 @@ def pydantic_error(e:ValidationError, source:str, prefix:str, choices=()) -> Con
     if err['type'] == 'extra_forbidden':
         return ConfigError(f"{source}: {key}: {unknown_key(str(err['loc'][-1]) if err['loc'] else '', choices)}")
     if err['type'] == 'missing': return ConfigError(f"{source}: {key}: required key is missing")
-    hint = did_you_mean(err.get('input'), re.findall(r"'([^']*)'", err.get('ctx', {}).get('expected', ''))) if err['type'] == 'literal_error' else ''
+    hint = did_you_mean(err.get('input'), re.findall(r"'([^']*)'", err.get('ctx', {}).get('expected',
+        ''))) if err['type'] == 'literal_error' else ''
     return ConfigError(f"{source}: {key}: {err['msg']} (got {err.get('input')!r}){';' + hint if hint else ''}")
 
 # %% ../nbs/00c_config_checks.ipynb #09396ef5
@@ -54,8 +57,11 @@ def refuse_coerced_numbers(validate_strict, source:str, prefix:str) -> None:
     except ValidationError as e:
         for err in e.errors():
             v = err.get('input')
-            if err['type'] in _NUMBER_TYPES and isinstance(v, (str, bool)):  # an integral float (1e5 for an int) is fine
-                loc = [str(p) for p in err['loc'] if str(p) not in ('int', 'float', 'bool', 'str') and '[' not in str(p)]  # not the union's branch names
+            # an integral float (1e5 for an int) is fine
+            if err['type'] in _NUMBER_TYPES and isinstance(v, (str, bool)):
+                # not the union's branch names
+                loc = [str(p) for p in err['loc'] if str(p) not in ('int', 'float', 'bool',
+                                                                    'str') and '[' not in str(p)]
                 key = '.'.join([prefix] * bool(prefix) + loc)
                 quotes = ' (remove the quotes)' if isinstance(v, str) else ''
                 raise ConfigError(f"{source}: {key}: expected {_NUMBER_TYPES[err['type']]}, got {v!r}{quotes}") from None
@@ -63,7 +69,8 @@ def refuse_coerced_numbers(validate_strict, source:str, prefix:str) -> None:
 # %% ../nbs/00c_config_checks.ipynb #94a7e982
 def check_params(cls, params:dict, source:str, prefix:str, extra:dict|None=None, ignore=()):
     "Check `params` against what `cls` accepts (plus `extra` keys); raise one `ConfigError` line."
-    if not isinstance(params, dict): raise ConfigError(f"{source}: {prefix}: must be a mapping, got {type(params).__name__}")
+    if not isinstance(params, dict): raise ConfigError(f"{source}: {prefix}: must be a mapping, got "
+                                                       f"{type(params).__name__}")
     if isinstance(cls, type) and issubclass(cls, BaseModel):
         try: cls.model_validate(params)
         except ValidationError as e: raise pydantic_error(e, source, prefix, choices=list(cls.model_fields)) from None
@@ -76,7 +83,8 @@ def check_params(cls, params:dict, source:str, prefix:str, extra:dict|None=None,
         ann = fields[k]
         if ann is Any or isinstance(ann, str): continue
         try: TypeAdapter(ann).validate_python(v)
-        except Exception: raise ConfigError(f"{source}: {prefix}.{k}: expected {getattr(ann, '__name__', ann)}, got {v!r}") from None
+        except Exception: raise ConfigError(f"{source}: {prefix}.{k}: expected "
+                                            f"{getattr(ann, '__name__', ann)}, got {v!r}") from None
         refuse_coerced_numbers(lambda: TypeAdapter(ann).validate_python(v, strict=True), source, f'{prefix}.{k}')
 
 # %% ../nbs/00c_config_checks.ipynb #3179ccde
@@ -84,19 +92,28 @@ def check_params(cls, params:dict, source:str, prefix:str, extra:dict|None=None,
 LEGACY_TRAINER_KEYS = {'fp16_opt_level', 'logging_dir', 'save_safetensors', 'overwrite_output_dir', 'group_by_length'}
 # keys that recent `TrainingArguments` renamed: translated
 RENAMED_TRAINER_KEYS = {'warmup_ratio': 'warmup_steps', 'evaluation_strategy': 'eval_strategy', 'no_cuda': 'use_cpu'}
-# keys that finann sets itself: (the only value accepted, where the setting lives); anything else would be silently overridden
+# keys that finann sets itself: (the only value accepted, where the setting lives); anything else would be
+# silently overridden
 HANDLED_TRAINER_KEYS = {'resume_from_checkpoint': (None, 'use finann-train --resume-from-checkpoint DIR|latest'),
-                        'remove_unused_columns': (False, 'finann sets it to false (its batches hold event ids, not model inputs)'),
+                        'remove_unused_columns': (False, 'finann sets it to false (its batches hold event ids, '
+                                                         'not model inputs)'),
                         'label_names': (['labels'], "finann sets it to ['labels'] (the collator names the labels)")}
 # the lowest value each count or rate can take: (bound, inclusive); 0 epochs or a batch of 0 can only be a mistake
-TRAINER_LIMITS = {'num_train_epochs': (0, False), 'per_device_train_batch_size': (1, True), 'per_device_eval_batch_size': (1, True),
-                  'gradient_accumulation_steps': (1, True), 'learning_rate': (0, False), 'weight_decay': (0, True), 'warmup_steps': (0, True),
-                  'max_grad_norm': (0, True), 'logging_steps': (0, False), 'eval_steps': (0, False), 'save_steps': (0, False),
+TRAINER_LIMITS = {'num_train_epochs': (0, False),
+    'per_device_train_batch_size': (1, True), 'per_device_eval_batch_size': (1, True),
+                  'gradient_accumulation_steps': (1, True), 'learning_rate': (0, False), 'weight_decay': (0,
+                      True), 'warmup_steps': (0, True),
+                  'max_grad_norm': (0, True), 'logging_steps': (0, False), 'eval_steps': (0, False),
+                      'save_steps': (0, False),
                   'save_total_limit': (1, True), 'dataloader_num_workers': (0, True), 'seed': (0, True)}
-# optimizers of `TrainingArguments.optim` that need an optional package: (part of the name, module); the first match counts
-OPTIMIZER_PACKAGES = [('adamw_torch_4bit', 'torchao'), ('adamw_torch_8bit', 'torchao'), ('galore', 'galore_torch'), ('apollo', 'apollo_torch'),
-                      ('lomo', 'lomo_optim'), ('grokadamw', 'grokadamw'), ('schedule_free', 'schedulefree'), ('anyprecision', 'torchdistx'),
-                      ('stable_adamw', 'optimi'), ('xla', 'torch_xla'), ('npu', 'torch_npu'), ('8bit', 'bitsandbytes'), ('bnb', 'bitsandbytes'),
+# optimizers of `TrainingArguments.optim` that need an optional package: (part of the name, module); the first
+# match counts
+OPTIMIZER_PACKAGES = [('adamw_torch_4bit', 'torchao'), ('adamw_torch_8bit', 'torchao'), ('galore',
+    'galore_torch'), ('apollo', 'apollo_torch'),
+                      ('lomo', 'lomo_optim'), ('grokadamw', 'grokadamw'), ('schedule_free', 'schedulefree'),
+                          ('anyprecision', 'torchdistx'),
+                      ('stable_adamw', 'optimi'), ('xla', 'torch_xla'), ('npu', 'torch_npu'), ('8bit',
+                          'bitsandbytes'), ('bnb', 'bitsandbytes'),
                       ('paged', 'bitsandbytes'), ('lion', 'bitsandbytes'), ('ademamix', 'bitsandbytes')]
 
 # %% ../nbs/00c_config_checks.ipynb #6a3857d2
@@ -105,7 +122,8 @@ def _check_trainer_values(trainer:dict, src:str) -> None:
     import importlib.util
     from transformers.integrations import INTEGRATION_TO_CALLBACK, get_available_reporting_integrations
     for k, (accepted, why) in HANDLED_TRAINER_KEYS.items():
-        if k in trainer and trainer[k] != accepted: raise ConfigError(f"{src}: trainer.{k}: not a config key here; {why}")
+        if k in trainer and trainer[k] != accepted: raise ConfigError(f"{src}: trainer.{k}: not a config key "
+                                                                      f"here; {why}")
     for k, (low, inclusive) in TRAINER_LIMITS.items():
         v = trainer.get(k, trainer.get(next((o for o, n in RENAMED_TRAINER_KEYS.items() if n == k), k)))
         if isinstance(v, (int, float)) and not isinstance(v, bool) and (v < low if inclusive else v <= low):
@@ -116,13 +134,16 @@ def _check_trainer_values(trainer:dict, src:str) -> None:
     for name in ([report_to] if isinstance(report_to, str) else report_to):
         if name in ('all', 'none'): continue
         if name not in INTEGRATION_TO_CALLBACK:
-            raise ConfigError(f"{src}: trainer.report_to: unknown integration '{name}';{did_you_mean(name, INTEGRATION_TO_CALLBACK) or ' choices: ' + ', '.join(INTEGRATION_TO_CALLBACK)}")
+            raise ConfigError(f"{src}: trainer.report_to: unknown integration "
+                              f"'{name}';{did_you_mean(name, INTEGRATION_TO_CALLBACK) or ' choices: ' + ', '.join(INTEGRATION_TO_CALLBACK)}")
         if name not in get_available_reporting_integrations():
-            raise ConfigError(f"{src}: trainer.report_to: '{name}' needs its package, which is not installed; install it or remove '{name}'")
+            raise ConfigError(f"{src}: trainer.report_to: '{name}' needs its package, which is not installed; "
+                              f"install it or remove '{name}'")
     optim = str(trainer.get('optim') or '')
     module = next((m for part, m in OPTIMIZER_PACKAGES if part in optim), None)
     if module and importlib.util.find_spec(module) is None:
-        raise ConfigError(f"{src}: trainer.optim: '{optim}' needs the package '{module}', which is not installed; install it or use adamw_torch")
+        raise ConfigError(f"{src}: trainer.optim: '{optim}' needs the package '{module}', which is not "
+                          "installed; install it or use adamw_torch")
 
 # %% ../nbs/00c_config_checks.ipynb #5f8e2377
 def run_name_of(trainer:dict, source:str) -> str:
@@ -130,13 +151,15 @@ def run_name_of(trainer:dict, source:str) -> str:
     return trainer.get('run_name') or Path(source).stem
 
 def run_output_dir(trainer:dict, source:str) -> Path:
-    "The run's folder: `trainer.output_dir` with `~` and $VARS expanded (TrainingArguments, wandb and finann all write there), else outputs/<run_name>."
+    """The run's folder: `trainer.output_dir` with `~` and $VARS expanded (TrainingArguments, wandb and finann all
+    write there), else outputs/<run_name>."""
     d = trainer.get('output_dir')
     return Path(os.path.expandvars(d)).expanduser() if d and d != 'TBD' else Path('outputs')/run_name_of(trainer, source)
 
 # %% ../nbs/00c_config_checks.ipynb #3617f297
 def training_arguments_kwargs(trainer:dict, source:str, seed:int=0) -> dict:
-    "`TrainingArguments` keyword arguments from the trainer section: old keys renamed or dropped, finann's defaults, the run's folder, CPU without a GPU."
+    """`TrainingArguments` keyword arguments from the trainer section: old keys renamed or dropped, finann's
+    defaults, the run's folder, CPU without a GPU."""
     import torch
     kw = {RENAMED_TRAINER_KEYS.get(k, k): v for k, v in trainer.items() if k not in LEGACY_TRAINER_KEYS}
     kw['output_dir'], kw['run_name'] = str(run_output_dir(trainer, source)), run_name_of(trainer, source)
@@ -148,27 +171,34 @@ def training_arguments_kwargs(trainer:dict, source:str, seed:int=0) -> dict:
 
 # %% ../nbs/00c_config_checks.ipynb #91c1d06d
 def _check_training_arguments(trainer:dict, src:str) -> None:
-    "Build `TrainingArguments` once from the trainer section, so that its own checks fail now, not after the data is embedded."
+    """Build `TrainingArguments` once from the trainer section, so that its own checks fail now, not after the data
+    is embedded."""
     from transformers import TrainingArguments
     kw = training_arguments_kwargs(trainer, src)
-    for k in ('fp16', 'gradient_checkpointing', 'gradient_checkpointing_kwargs'): kw.pop(k, None)  # checked where they are used
+    for k in ('fp16', 'gradient_checkpointing',
+        'gradient_checkpointing_kwargs'): kw.pop(k, None)  # checked where they are used
     try: TrainingArguments(**{**kw, 'report_to': []})  # report_to is checked in _check_trainer_values; its callbacks are made at train time
-    except (ValueError, TypeError, ImportError) as e:  # HF's message may list the values on following lines: one line of it
+    # HF's message may list the values on following lines: one line of it
+    except (ValueError, TypeError, ImportError) as e:
         raise ConfigError(f"{src}: trainer: {' '.join(str(e).split())[:400]}") from None
 
 # %% ../nbs/00c_config_checks.ipynb #6618f8d8
 def _check_output_paths(trainer:dict, src:str) -> None:
-    "A `run_name` names one folder under outputs/ (no separators, no '..'); `output_dir` (with `~` and $VARS expanded) is outside the installed package."
+    """A `run_name` names one folder under outputs/ (no separators, no '..'); `output_dir` (with `~` and $VARS
+    expanded) is outside the installed package."""
     name = trainer.get('run_name')
-    if name is not None and (not isinstance(name, str) or not name.strip() or name in ('.', '..') or re.search(r'[/\\]|\.\.', name)):
-        raise ConfigError(f"{src}: trainer.run_name: {name!r} must be a plain folder name under outputs/ (no '/', '\\' or '..'); use trainer.output_dir for another place")
+    if name is not None and (not isinstance(name, str) or not name.strip() or name in ('.',
+        '..') or re.search(r'[/\\]|\.\.', name)):
+        raise ConfigError(f"{src}: trainer.run_name: {name!r} must be a plain folder name under outputs/ (no "
+                          "'/', '\\' or '..'); use trainer.output_dir for another place")
     out = trainer.get('output_dir')
     if isinstance(out, str) and out != 'TBD':
         import finann
         package = Path(finann.__file__).resolve().parent
         resolved = run_output_dir(trainer, src).resolve()
         if resolved == package or package in resolved.parents:
-            raise ConfigError(f"{src}: trainer.output_dir: {out} is inside the installed finann package ({package}); write runs somewhere else, e.g. outputs/")
+            raise ConfigError(f"{src}: trainer.output_dir: {out} is inside the installed finann package "
+                              f"({package}); write runs somewhere else, e.g. outputs/")
 
 # %% ../nbs/00c_config_checks.ipynb #77e0dcd6
 def check_lora(lora:dict, source:str='<config>') -> dict:

@@ -42,7 +42,8 @@ def get_rank() -> int:
     return rank if world > 1 else int(os.environ.get('RANK', rank))
 
 # %% ../nbs/00b_errors.ipynb #5339d5c7
-# a key or flag whose value is a secret: api_key, openai_api_key, hf_token, wandb-key, password (not api_key_env, max_tokens)
+# a key or flag whose value is a secret: api_key, openai_api_key, hf_token, wandb-key, password (not
+# api_key_env, max_tokens)
 SECRET_NAME = re.compile(r'(^|_)(api_?key|access_key|secret(_key)?|token|password|passwd|wandb_key)$', re.I)
 
 # %% ../nbs/00b_errors.ipynb #35bb00ed
@@ -52,7 +53,8 @@ def is_secret_name(name) -> bool:
 
 # %% ../nbs/00b_errors.ipynb #fe87e981
 def redact(obj:Any) -> Any:
-    "A copy of `obj` with secrets replaced by '***': secret-looking keys' values, and in a command line the value of a secret flag."
+    """A copy of `obj` with secrets replaced by '***': secret-looking keys' values, and in a command line the value
+    of a secret flag."""
     # a list of strings is a command line: `--wandb-key K` and `--wandb-key=K` are masked; other lists are walked
     if isinstance(obj, dict): return {k: ('***' if is_secret_name(k) and v else redact(v)) for k, v in obj.items()}
     if not isinstance(obj, (list, tuple)): return obj
@@ -65,15 +67,20 @@ def redact(obj:Any) -> Any:
     return type(obj)(out) if isinstance(obj, list) else tuple(out)
 
 # %% ../nbs/00b_errors.ipynb #e7de7825
-FAULT_POINTS = ('cache.in_vectors', 'cache.after_vectors', 'cache.after_keys', 'cache.in_compaction', 'cache.after_compaction',
-                'study.after_unit', 'search.after_fold', 'search.after_trial')  # the embedding cache's writes; a walk-forward or multi-seed study
+FAULT_POINTS = ('cache.in_vectors', 'cache.after_vectors', 'cache.after_keys', 'cache.in_compaction',
+    'cache.after_compaction',
+                # the embedding cache's writes; a walk-forward or multi-seed study
+                'study.after_unit', 'search.after_fold', 'search.after_trial')
 # after each finished unit; a search after each fold of a trial, and after each trial
 _fault_hits = {}  # point -> times reached in this process
 
 # %% ../nbs/00b_errors.ipynb #b08df060
 def fault_point(name:str) -> None:
-    "Kill this process with SIGKILL here if `$FINANN_FAULT` is `name` (or `name@n`, and this is the n-th time); for crash tests."
-    if name not in FAULT_POINTS: raise ValueError(f"unknown fault point '{name}';{did_you_mean(name, FAULT_POINTS)} add it to FAULT_POINTS")
+    """Kill this process with SIGKILL here if `$FINANN_FAULT` is `name` (or `name@n`, and this is the n-th time);
+    for crash tests."""
+    if name not in FAULT_POINTS: raise ValueError("unknown fault point "
+                                                  f"'{name}';{did_you_mean(name, FAULT_POINTS)} add it to "
+                                                  "FAULT_POINTS")
     want = os.environ.get('FINANN_FAULT')
     if not want or want.partition('@')[0] != name: return
     nth = want.partition('@')[2] or '1'

@@ -21,15 +21,20 @@ __all__ = ['EVENT_NAMES', 'PRICE_NAMES', 'DEFAULT_LABEL', 'normalized_name', 'gu
 
 # %% ../nbs/13_init.ipynb #019e7ff1
 def normalized_name(name) -> str:
-    "A column name as finann-init compares it with the names it knows: lower case, runs of other characters than letters and digits as one '_' (looser than `finann.data.schema.canonical_column`, which reading applies first)."
+    """A column name as finann-init compares it with the names it knows: lower case, runs of other characters than
+    letters and digits as one '_' (looser than `finann.data.schema.canonical_column`, which reading applies
+    first)."""
     return re.sub(r'[^0-9a-z]+', '_', str(name).strip().lower()).strip('_')
 
 # %% ../nbs/13_init.ipynb #b43953b8
 EVENT_NAMES = {  # what a column of each schema field is often called, normalized; the first match wins
     'ticker': ['ticker', 'symbol', 'ticker_symbol', 'stock', 'stock_symbol', 'sym', 'tic', 'company_ticker'],
-    'event_start_at_et': ['event_start_at_et', 'timestamp', 'datetime', 'date_time', 'event_time', 'event_date', 'published_at',
-                          'published', 'publish_date', 'release_time', 'release_date', 'call_date', 'created_at', 'time', 'date'],
-    'text': ['text', 'transcript', 'body', 'content', 'document', 'article', 'story', 'headline', 'title', 'summary', 'message', 'news'],
+    'event_start_at_et': ['event_start_at_et', 'timestamp', 'datetime', 'date_time', 'event_time', 'event_date',
+                          'published_at',
+                          'published', 'publish_date', 'release_time', 'release_date', 'call_date',
+                              'created_at', 'time', 'date'],
+    'text': ['text', 'transcript', 'body', 'content', 'document', 'article', 'story', 'headline', 'title',
+             'summary', 'message', 'news'],
 }
 PRICE_NAMES = {
     'date': ['date', 'day', 'trading_day', 'session', 'datetime', 'timestamp', 'time'],
@@ -40,28 +45,33 @@ PRICE_NAMES = {
 
 # %% ../nbs/13_init.ipynb #888ca614
 def guess_columns(df:pd.DataFrame, names:dict[str, list[str]], given:dict[str, str|None]|None=None) -> dict[str, str]:
-    "`{schema field: the frame's column}` for each field in `names` that `given` (field → column) or a known name (or its start) finds."
+    """`{schema field: the frame's column}` for each field in `names` that `given` (field → column) or a known name
+    (or its start) finds."""
     given, found = {k: v for k, v in (given or {}).items() if v}, {}
     by_norm = {normalized_name(c): c for c in df.columns}
     for field, candidates in names.items():
         if field in given: found[field] = given[field]; continue
         free = [n for n in by_norm if by_norm[n] not in found.values()]
-        col = next((by_norm[c] for c in candidates if c in free), None)  # a known name, else one that starts with it ('date_et')
+        # a known name, else one that starts with it ('date_et')
+        col = next((by_norm[c] for c in candidates if c in free), None)
         col = col or next((by_norm[n] for c in candidates for n in free if n.startswith(c + '_')), None)
         if col is not None: found[field] = col
     return found
 
 # %% ../nbs/13_init.ipynb #4fe98900
 def renames(found:dict[str, str]) -> dict[str, str]|None:
-    "The `columns:`/`price_columns:` setting for `found`: `{your column: schema name}` for the columns not already named so."
+    """The `columns:`/`price_columns:` setting for `found`: `{your column: schema name}` for the columns not
+    already named so."""
     out = {col: field for field, col in found.items() if col != field}
     return out or None
 
 # %% ../nbs/13_init.ipynb #e0829b2c
 def split_dates(times:pd.Series, val_share:float=0.1, test_share:float=0.2) -> tuple[str, str]:
-    "`(val_start, test_start)`: test is the last `test_share` of the distinct event dates, val the `val_share` before it."
+    """`(val_start, test_start)`: test is the last `test_share` of the distinct event dates, val the `val_share`
+    before it."""
     days = np.sort(pd.to_datetime(times).dt.normalize().unique())
-    if len(days) < 3: raise DataError(f"the events fall on {len(days)} distinct date(s); train, val and test need at least 3")
+    if len(days) < 3: raise DataError(f"the events fall on {len(days)} distinct date(s); train, val and test "
+                                      "need at least 3")
     n = len(days)
     test_i = min(n - 1, max(2, int(round(n * (1 - test_share)))))
     val_i = min(test_i - 1, max(1, int(round(n * (1 - test_share - val_share)))))
@@ -71,11 +81,13 @@ def split_dates(times:pd.Series, val_share:float=0.1, test_share:float=0.2) -> t
 def _read_table(path:Path, what:str) -> pd.DataFrame:
     "The first file of a folder (or the file): enough to see its columns."
     if not path.exists(): raise DataError(f"{path}: {what} file or folder not found")
-    return read_events_file(table_files(path)[0] if path.is_dir() else path)  # a folder: its first table file, as the builders read it
+    # a folder: its first table file, as the builders read it
+    return read_events_file(table_files(path)[0] if path.is_dir() else path)
 
 def _need(found:dict, fields, where:str, columns, flag:str='') -> None:
     missing = [f for f in fields if f not in found]
-    if missing: raise DataError(f"{where}: no column for {', '.join(missing)} among {list(map(str, columns))}" + (f" (name it with {flag})" if flag else ''))
+    if missing: raise DataError(f"{where}: no column for {', '.join(missing)} among {list(map(str, columns))}" + (
+        f" (name it with {flag})" if flag else ''))
 
 # %% ../nbs/13_init.ipynb #121b851e
 def opens_note(prices:pd.DataFrame, found:dict) -> str|None:
@@ -91,7 +103,8 @@ DEFAULT_LABEL = ('d+1_open', 'd+3_close')  # finann-init's label: from the next 
 
 def pick_label(found:dict, label:tuple[str, str]=DEFAULT_LABEL) -> tuple[tuple[str, str], str]:
     "The label the config gets and why, when it is not `label`: the default's open cannot be read from closes only."
-    if label == DEFAULT_LABEL and found.get('no_opens'): return ('d+1_close', 'd+3_close'), f"{found['no_opens']}: the label runs close to close"
+    if label == DEFAULT_LABEL and found.get('no_opens'): return ('d+1_close',
+                                                                 'd+3_close'), f"{found['no_opens']}: the label runs close to close"
     return label, ''
 
 # %% ../nbs/13_init.ipynb #3826b8ce
@@ -101,42 +114,53 @@ def read_times(times:pd.Series, where:str, column:str, date_format:str|None=None
     from finann.data.schema import parse_event_times, times_in_format, slashed_date_order
     if not date_format: return parse_event_times(times), slashed_date_order(times, where, column, fix='--date-format')
     iso = times_in_format(times, date_format, '--date-format')
-    bad = (iso.isna() & times.astype('string').str.strip().fillna('').ne('')).to_numpy()  # a blank is a missing date, counted
+    # a blank is a missing date, counted
+    bad = (iso.isna() & times.astype('string').str.strip().fillna('').ne('')).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{where}: row {i + 1}, column {column}: {times.iloc[i]!r} does not match --date-format {date_format!r}")
+        raise DataError(f"{where}: row {i + 1}, column {column}: {times.iloc[i]!r} does not match "
+                        f"--date-format {date_format!r}")
     return parse_event_times(iso), f"as --date-format {date_format!r}"
 
 # %% ../nbs/13_init.ipynb #1e0ad8c6
 def text_stream_hint(ev:pd.DataFrame, found:dict) -> str|None:
-    "A line proposing `TextStreamBuilder` when the events look like a stream (most ticker-days hold several short texts: tweets, headlines), else None."
+    """A line proposing `TextStreamBuilder` when the events look like a stream (most ticker-days hold several short
+    texts: tweets, headlines), else None."""
     from finann.data.schema import canonical_column, parse_event_times
-    col = lambda f: ev[found[f] if found[f] in ev else canonical_column(found[f])]  # a column given on the command line, as the file was read
+    # a column given on the command line, as the file was read
+    col = lambda f: ev[found[f] if found[f] in ev else canonical_column(found[f])]
     t, tick, text = col('event_start_at_et'), col('ticker'), col('text').astype('string')
     day = parse_event_times(t).dt.normalize()
     per_day = pd.Series(1, index=ev.index).groupby([tick.to_numpy(), day.to_numpy()]).size()
     length = float(text.str.len().median())
     if len(per_day) < 10 or per_day.median() < 2 or length > 400: return None
-    return (f"many short texts per ticker and day (median {per_day.median():g} texts per ticker-day, {length:.0f} characters): this looks like a text stream. "
-            "TextStreamBuilder makes one event per ticker and session from the texts before its open (lookback 1 session) with a next-day label "
+    return (f"many short texts per ticker and day (median {per_day.median():g} texts per ticker-day, "
+            f"{length:.0f} characters): this looks like a text stream. "
+            "TextStreamBuilder makes one event per ticker and session from the texts before its open (lookback "
+            "1 session) with a next-day label "
             "(d+1 open → d+1 close); configs/text_stream.yml shows its keys (texts, prices, cutoff, lookback_sessions)")
 
 # %% ../nbs/13_init.ipynb #9e04b762
-def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_column:str|None=None, time_column:str|None=None,
+def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_column:str|None=None,
+                  time_column:str|None=None,
                   timezone:str='America/New_York', embargo_days:int=5, max_drop_share:float=0.2, horizon:int=3,
                   date_format:str|None=None, label:tuple[str, str]=DEFAULT_LABEL) -> dict:
-    "Read the events and prices as `EventStudyBuilder` will, find their columns, and pick date splits that fit the events."
+    """Read the events and prices as `EventStudyBuilder` will, find their columns, and pick date splits that fit
+    the events."""
     ev = _read_table(Path(events).expanduser(), 'events')
     flags = {'ticker': '--ticker-column', 'event_start_at_et': '--time-column', 'text': '--text-column'}
-    found = guess_columns(ev, EVENT_NAMES, {'ticker': ticker_column, 'event_start_at_et': time_column, 'text': text_column})
+    found = guess_columns(ev, EVENT_NAMES, {'ticker': ticker_column, 'event_start_at_et': time_column,
+                                            'text': text_column})
     for f, flag in flags.items(): _need(found, [f], events, ev.columns, flag)
     tc = found['event_start_at_et']
     when, dates = read_times(ev[tc if tc in ev else canonical_column(tc)], events, tc, date_format)
     ok = when.dropna()
-    time_of_day = 'unknown' if len(ok) and (ok == ok.dt.normalize()).all() else 'given'  # dates only: placed before the open
+    # dates only: placed before the open
+    time_of_day = 'unknown' if len(ok) and (ok == ok.dt.normalize()).all() else 'given'
     pp = Path(prices).expanduser()
     pr = _read_table(pp, 'price')
-    want = {**PRICE_NAMES, **({} if pp.is_dir() else {'ticker': EVENT_NAMES['ticker']})}  # one long table also needs its tickers
+    # one long table also needs its tickers
+    want = {**PRICE_NAMES, **({} if pp.is_dir() else {'ticker': EVENT_NAMES['ticker']})}
     price_found = guess_columns(pr, want)
     _need(price_found, [*PRICE_FIELDS, *([] if pp.is_dir() else ['ticker'])], prices, pr.columns)
     no_opens = opens_note(pr, price_found)  # vendors often give closes only, or fill the opens with the closes
@@ -150,8 +174,10 @@ def inspect_files(events:str, prices:str, text_column:str|None=None, ticker_colu
     span = label_span(*pick_label({'time_of_day': time_of_day, 'no_opens': no_opens}, label)[0])
     cut = b.model_copy(update={'purge_sessions': span})  # purged by the label's span, as TrainTask does
     splits = cut.split_frame(df)
-    return {'builder': b, 'found': found, 'rows_in': report['rows_in'], 'dropped': report['dropped'], 'tickers': int(df['ticker'].nunique()),
-            'first': str(times.min().date()), 'last': str(times.max().date()), 'splits': {k: len(v) for k, v in splits.items()},
+    return {'builder': b, 'found': found, 'rows_in': report['rows_in'], 'dropped': report['dropped'],
+            'tickers': int(df['ticker'].nunique()),
+            'first': str(times.min().date()), 'last': str(times.max().date()), 'splits': {k: len(v) for k,
+                v in splits.items()},
             'embargoed': cut.report.get('embargoed', {}), 'stream': text_stream_hint(ev, found), 'no_opens': no_opens,
             'dates': dates, 'time_of_day': time_of_day}
 
@@ -166,8 +192,10 @@ def _dataset_yaml(b, s:dict, e:dict) -> str:
     (`s`: events per split, `e`: events embargoed); a key the builder leaves unset is left out."""
     meaning = field_comments(EventStudyBuilder)  # what each builder key means, as written beside its field
     cols = f"\n    columns:                      # your event columns → the event schema{_yaml_map(b.columns, '      ')}" if b.columns else ''
-    times = (f"\n    date_format: {json.dumps(b.date_format)}       # how the event times are written (finann-init --date-format)" if b.date_format else '') + (
-        "\n    time_of_day: unknown          # dates only: each event is placed before the open of its date (d+1: that session)" if b.time_of_day == 'unknown' else '')
+    times = (f"\n    date_format: {json.dumps(b.date_format)}       # how the event times are written "
+             "(finann-init --date-format)" if b.date_format else '') + (
+        "\n    time_of_day: unknown          # dates only: each event is placed before the open of its date "
+        "(d+1: that session)" if b.time_of_day == 'unknown' else '')
     pcols = f"\n    price_columns:                # your price columns → date, open, close, adj_close{_yaml_map(b.price_columns, '      ')}" if b.price_columns else ''
     return f"""dataset:
   cls_name: EventStudyBuilder
@@ -190,8 +218,10 @@ def config_yaml(found:dict, embedding:str='SentenceTransformerEmbedding', run_na
     label, why = pick_label(found, label)
     b, s, e = found['builder'], found['splits'], found['embargoed']
     drops = ', '.join(f"{v} {k}" for k, v in found['dropped'].items()) or 'none'
-    emb = {'SentenceTransformerEmbedding': 'SentenceTransformerEmbedding   # the packaged all-MiniLM-L6-v2, offline (HashingEmbedding: faster, weaker)',
-           'HashingEmbedding': 'HashingEmbedding               # hashed word n-grams: fast (SentenceTransformerEmbedding: the packaged MiniLM)'}.get(embedding, embedding)
+    emb = {'SentenceTransformerEmbedding': 'SentenceTransformerEmbedding   # the packaged all-MiniLM-L6-v2, '
+                                           'offline (HashingEmbedding: faster, weaker)',
+           'HashingEmbedding': 'HashingEmbedding               # hashed word n-grams: fast '
+                               '(SentenceTransformerEmbedding: the packaged MiniLM)'}.get(embedding, embedding)
     return f"""# Written by finann-init on {date.today()} for your data: {found['rows_in']} events of {found['tickers']} tickers with prices,
 # from {found['first']} to {found['last']} (rows dropped: {drops}).{chr(10) + '# Event dates: read ' + found['dates'] if found.get('dates') else ''}
 # Train:  finann-train --cfg-path THIS_FILE     (any key can be changed with --options key=value)
@@ -225,42 +255,62 @@ trainer:
 def summary(found:dict, path:str|Path) -> str:
     "What `finann-init` found and wrote, and the command to train."
     s = found['splits']; cols = ', '.join(f"{f} ← {c!r}" for f, c in found['found'].items())
-    return (f"finann-init: {found['rows_in']} events, {found['tickers']} tickers with prices, {found['first']} … {found['last']}\n"
+    return (f"finann-init: {found['rows_in']} events, {found['tickers']} tickers with prices, {found['first']} "
+            f"… {found['last']}\n"
             f"  columns: {cols}\n"
             + (f"  dates: read {found['dates']}\n" if found.get('dates') else '')
-            + ("  times: none (dates only), so time_of_day: unknown: each event is placed before the open of its date; a label from d+1 "
+            + ("  times: none (dates only), so time_of_day: unknown: each event is placed before the open of "
+               "its date; a label from d+1 "
                "(that open) leaves out the overnight move of news published before it\n" if found.get('time_of_day') == 'unknown' else '')
             + (f"  opens: {found['no_opens']}, so the label runs close to close (d+1 close → d+3 close)\n" if found.get('no_opens') else '') +
-            f"  splits: train {s.get('train', 0)} · val {s.get('val', 0)} (from {found['builder'].val_start}) · test {s.get('test', 0)} (from {found['builder'].test_start})\n"
-            f"  wrote {path}\n  next: finann-train --cfg-path {path}" + (f"\n  note: {found['stream']}" if found.get('stream') else ''))
+            f"  splits: train {s.get('train', 0)} · val {s.get('val', 0)} (from {found['builder'].val_start}) "
+            f"· test {s.get('test', 0)} (from {found['builder'].test_start})\n"
+            f"  wrote {path}\n  next: finann-train --cfg-path {path}" + (
+                f"\n  note: {found['stream']}" if found.get('stream') else ''))
 
 # %% ../nbs/13_init.ipynb #651dd90f
 def init_parser() -> argparse.ArgumentParser:
     "The `finann-init` arguments."
-    p = argparse.ArgumentParser(prog='finann-init', description='Inspect your events and prices and write a commented config for them.')
-    p.add_argument('--events', required=True, help='a CSV/parquet/JSONL file of events: a ticker, a timestamp and a text per row')
-    p.add_argument('--prices', required=True, help='a folder of <TICKER>.csv daily prices, or one long table with a ticker column')
-    p.add_argument('--text-column', help='the events column holding the text (default: guessed, e.g. text, transcript, body, headline)')
-    p.add_argument('--ticker-column', help='the events column holding the ticker (default: guessed, e.g. ticker, symbol)')
-    p.add_argument('--time-column', help='the events column holding the time (default: guessed, e.g. timestamp, date, published_at)')
-    p.add_argument('--timezone', default='America/New_York', help='the time zone of naive timestamps (default: America/New_York)')
-    p.add_argument('--date-format', default=None, metavar='FORMAT', help="how the event times are written, in strftime codes: '%%m/%%d/%%Y' "
-                   "for US dates, '%%d/%%m/%%Y %%H:%%M' (default: ISO and other unambiguous forms; dates with slashes are checked)")
-    p.add_argument('--embedding', default='SentenceTransformerEmbedding', choices=['SentenceTransformerEmbedding', 'HashingEmbedding'])
-    p.add_argument('--label', default='d+1_open:d+3_close', metavar='START:END', help='the move to predict, between two price points (default: d+1_open:d+3_close; next day: d+1_open:d+1_close)')
-    p.add_argument('--horizon', type=int, default=None, metavar='N', help='price points up to d+N (default: 3, or the label end if later)')
+    p = argparse.ArgumentParser(prog='finann-init', description='Inspect your events and prices and write a '
+                                                                'commented config for them.')
+    p.add_argument('--events', required=True, help='a CSV/parquet/JSONL file of events: a ticker, a timestamp '
+                                                   'and a text per row')
+    p.add_argument('--prices', required=True, help='a folder of <TICKER>.csv daily prices, or one long table '
+                                                   'with a ticker column')
+    p.add_argument('--text-column', help='the events column holding the text (default: guessed, e.g. text, '
+                                         'transcript, body, headline)')
+    p.add_argument('--ticker-column', help='the events column holding the ticker (default: guessed, e.g. '
+                                           'ticker, symbol)')
+    p.add_argument('--time-column', help='the events column holding the time (default: guessed, e.g. '
+                                         'timestamp, date, published_at)')
+    p.add_argument('--timezone', default='America/New_York', help='the time zone of naive timestamps (default: '
+                                                                  'America/New_York)')
+    p.add_argument('--date-format', default=None, metavar='FORMAT', help="how the event times are written, in "
+                                                                         "strftime codes: '%%m/%%d/%%Y' "
+                   "for US dates, '%%d/%%m/%%Y %%H:%%M' (default: ISO and other unambiguous forms; dates with "
+                   "slashes are checked)")
+    p.add_argument('--embedding', default='SentenceTransformerEmbedding', choices=[
+        'SentenceTransformerEmbedding', 'HashingEmbedding'])
+    p.add_argument('--label', default='d+1_open:d+3_close', metavar='START:END',
+                   help='the move to predict, between two price points (default: d+1_open:d+3_close; next day: '
+                        'd+1_open:d+1_close)')
+    p.add_argument('--horizon', type=int, default=None, metavar='N', help='price points up to d+N (default: 3, '
+                                                                          'or the label end if later)')
     p.add_argument('--output', help='the config to write (default: configs/<events file name>.yml)')
     p.add_argument('--force', action='store_true', help='overwrite --output if it exists')
     return p
 
 # %% ../nbs/13_init.ipynb #3b4f3c20
 def label_fields(label:str, horizon:int|None=None) -> tuple[tuple[str, str], int]:
-    "`--label START:END` as two price points, and the horizon that reaches them (`--horizon`, else 3 or the label's end); one line when they do not fit."
+    """`--label START:END` as two price points, and the horizon that reaches them (`--horizon`, else 3 or the
+    label's end); one line when they do not fit."""
     from finann.data.schema import price_point
     parts = label.split(':')
     if len(parts) != 2 or not all(price_point(x.strip()) for x in parts):
-        raise DataError(f"--label: {label!r} is not START:END of price points such as d+1_open:d+3_close (d+0_close, d+k_open, d+k_close)")
+        raise DataError(f"--label: {label!r} is not START:END of price points such as d+1_open:d+3_close "
+                        "(d+0_close, d+k_open, d+k_close)")
     start, end = (x.strip() for x in parts)
     need = max(price_point(start)[0], price_point(end)[0])
-    if horizon is not None and horizon < need: raise DataError(f"--horizon {horizon}: the label {start} → {end} needs prices up to d+{need}")
+    if horizon is not None and horizon < need: raise DataError(f"--horizon {horizon}: the label {start} → "
+                                                               f"{end} needs prices up to d+{need}")
     return (start, end), horizon or max(3, need)

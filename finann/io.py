@@ -17,13 +17,15 @@ __all__ = ['atomic_path', 'write_atomic']
 def atomic_path(path:str|Path,   # the file or folder to (re)place
                 folder:bool=False, # give a fresh empty temporary folder, not a file name
                ):
-    "A hidden temporary sibling of `path` to write into; on success it is renamed over `path` with one `os.replace`, on failure removed."
+    """A hidden temporary sibling of `path` to write into; on success it is renamed over `path` with one
+    `os.replace`, on failure removed."""
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     if folder: tmp.mkdir()
     try:
         yield tmp
-        os.replace(tmp, path)  # a folder replaces only a missing or empty one: an OSError says another writer came first
+        # a folder replaces only a missing or empty one: an OSError says another writer came first
+        os.replace(tmp, path)
     finally:  # only still there when something failed
         if tmp.is_dir(): shutil.rmtree(tmp, ignore_errors=True)
         else: tmp.unlink(missing_ok=True)

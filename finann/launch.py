@@ -28,14 +28,16 @@ def train_command(cfg_path:str, options:list[str], nproc:int=1, python:str=sys.e
 def display_command(cmd:list[str], python:str=sys.executable) -> str:
     "`cmd` as one would type it: `finann-train ...` or `torchrun ...`."
     s = shlex.join(cmd)
-    return s.replace(shlex.quote(python) + ' -m torch.distributed.run', 'torchrun').replace(shlex.quote(python) + ' -m finann.cli', 'finann-train')
+    return s.replace(shlex.quote(python) + ' -m torch.distributed.run',
+                     'torchrun').replace(shlex.quote(python) + ' -m finann.cli', 'finann-train')
 
 # %% ../nbs/10a_launch.ipynb #1ef447ad
 def train_env(device:str='auto', # 'auto', 'CPU' (hide every GPU) or 'CUDA'
               base:dict|None=None): # the environment to start from (default: this process's)
     "The run's environment: wandb offline unless a key is set, unbuffered output, no GPU when `device` is 'CPU'."
     env = dict(os.environ if base is None else base)
-    if not env.get('WANDB_API_KEY') and env.get('WANDB_MODE') not in ('offline', 'disabled'): env['WANDB_MODE'] = 'offline'
+    if not env.get('WANDB_API_KEY') and env.get('WANDB_MODE') not in ('offline',
+        'disabled'): env['WANDB_MODE'] = 'offline'
     env['PYTHONUNBUFFERED'] = '1'  # log lines arrive as they are printed
     env['MPLBACKEND'] = 'Agg'  # the kernel's inline backend means nothing in a subprocess
     if device == 'CPU': env['CUDA_VISIBLE_DEVICES'] = ''
@@ -72,7 +74,8 @@ def failure_line(lines:list[str], returncode:int) -> str:
 
 # %% ../nbs/10a_launch.ipynb #2f7411b7
 def run_history(output_dir:str|Path, state:dict|None=None) -> list[dict]:
-    "The points of the training curves: the final `trainer_state.json`'s `log_history`, else the progress log's history (`state`, or read from `output_dir`), else the last checkpoint's."
+    """The points of the training curves: the final `trainer_state.json`'s `log_history`, else the progress log's
+    history (`state`, or read from `output_dir`), else the last checkpoint's."""
     from finann.runs import latest_checkpoint
     out = Path(output_dir)
     if (out/'trainer_state.json').is_file(): return json.loads((out/'trainer_state.json').read_text()).get('log_history', [])
@@ -82,17 +85,20 @@ def run_history(output_dir:str|Path, state:dict|None=None) -> list[dict]:
 
 # %% ../nbs/10a_launch.ipynb #e58c46d9
 def embedding_progress(events:list[dict]) -> dict:
-    "The embedding phase's `events` count and `splits`, and the latest `embed` event's texts `done`/`total`, `tokens`/`tokens_total` and `eta_s`."
+    """The embedding phase's `events` count and `splits`, and the latest `embed` event's texts `done`/`total`,
+    `tokens`/`tokens_total` and `eta_s`."""
     out = {}
     for e in events:
         if e['event'] == 'phase' and e.get('phase') == 'embedding':
             out.update({'events': e.get('total'), 'splits': e.get('splits'), 'started': e.get('t')})
-        elif e['event'] == 'embed': out.update({k: e.get(k) for k in ('done', 'total', 'tokens', 'tokens_total', 'eta_s')})
+        elif e['event'] == 'embed': out.update({k: e.get(k) for k in ('done', 'total', 'tokens', 'tokens_total',
+            'eta_s')})
     return out
 
 # %% ../nbs/10a_launch.ipynb #9ab77cd3
 def measured_rate(output_root:str|Path, embedding:str) -> tuple[float, Path]|None:
-    "(texts per second, run folder) of the latest finished run under `output_root` that encoded texts with the encoder class `embedding`: from its `embed` events, else from its embedding phase's length."
+    """(texts per second, run folder) of the latest finished run under `output_root` that encoded texts with the
+    encoder class `embedding`: from its `embed` events, else from its embedding phase's length."""
     for m in sorted(Path(output_root).glob('*/metrics.json'), key=lambda p: p.stat().st_mtime, reverse=True):
         try: emb = json.loads(m.read_text()).get('embedding') or {}
         except ValueError: continue
@@ -106,21 +112,26 @@ def measured_rate(output_root:str|Path, embedding:str) -> tuple[float, Path]|Non
 
 # %% ../nbs/10a_launch.ipynb #400b9b32
 def estimate_embedding(config, output_root:str|Path, cache:str|Path|None=None) -> dict:
-    "The run's events per split, its unique texts, how many are in the cache (`cache`: the run's FINANN_CACHE), and the expected embedding time at `measured_rate`."
+    """The run's events per split, its unique texts, how many are in the cache (`cache`: the run's FINANN_CACHE),
+    and the expected embedding time at `measured_rate`."""
     from finann.task import setup_task
     from finann.embedding.cache import text_keys
     from finann.embedding.text import events_text_column
     task = setup_task(config)
-    events, _ = task.build_datasets()  # the data is checked here too: a bad file or an empty split is one line before the launch
+    # the data is checked here too: a bad file or an empty split is one line before the launch
+    events, _ = task.build_datasets()
     emb = task.build_embedding()
-    if cache and not emb.cache_dir: emb = emb.model_copy(update={'cache_dir': str(Path(cache)/'embeddings')})  # where the run will look
+    # where the run will look
+    if cache and not emb.cache_dir: emb = emb.model_copy(update={'cache_dir': str(Path(cache)/'embeddings')})
     texts = list(dict.fromkeys(t for _, part in events_text_column(events).slices() for t in part))  # unique, in order
     texts = [t for t in texts if t]  # empty texts are never encoded
     cached = int(emb.cache().get(text_keys(texts, emb.cache().salt))[0].sum()) if emb.use_cache else 0
     rate = measured_rate(output_root, config.embedding.cls_name)
     todo = len(texts) - cached
-    return {'splits': {k: ds.num_rows for k, ds in events.items()}, 'texts': len(texts), 'cached': cached, 'to_embed': todo,
-            'embedding': config.embedding.cls_name, 'rate': rate[0] if rate else None, 'measured_in': rate[1] if rate else None,
+    return {'splits': {k: ds.num_rows for k, ds in events.items()}, 'texts': len(texts), 'cached': cached,
+            'to_embed': todo,
+            'embedding': config.embedding.cls_name, 'rate': rate[0] if rate else None,
+                'measured_in': rate[1] if rate else None,
             'seconds': todo / rate[0] if rate else (0.0 if todo == 0 else None)}
 
 # %% ../nbs/10a_launch.ipynb #59e88eb3
@@ -145,7 +156,8 @@ class TrainingProcess:
         self.cmd, self.cwd, self.env, self.on_change, self.on_exit, self.poll = cmd, Path(cwd), env, on_change, on_exit, poll
         self.output_dir = Path(output_dir) if output_dir else None
         self.progress_path = self.output_dir/PROGRESS_FILE if output_dir else None
-        self.lines, self.current, self.state = deque(maxlen=keep), '', progress_state([])  # whole lines; the line being drawn
+        # whole lines; the line being drawn
+        self.lines, self.current, self.state = deque(maxlen=keep), '', progress_state([])
         self.proc, self.returncode, self.stopped, self.started_at, self.ended_at = None, None, False, None, None
         self._reader, self._done, self._read_n, self._seen = None, threading.Event(), 0, None
 
@@ -155,7 +167,8 @@ def start(self:TrainingProcess) -> 'TrainingProcess':
     "Start the command; a thread reads its console, another follows its progress log and waits for its end."
     self.started_at = time.time()
     self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, start_new_session=True)  # its own group: Stop reaches every child
+                                 # its own group: Stop reaches every child
+                                 stderr=subprocess.STDOUT, start_new_session=True)
     atexit.register(self._kill_at_exit)  # a kernel that ends takes its runs with it
     self._reader = threading.Thread(target=self._read, daemon=True, name='finann-read')
     self._reader.start()
@@ -182,7 +195,8 @@ def refresh(self:TrainingProcess) -> None:
     except FileNotFoundError: size = -1
     seen = (size, self._read_n, len(self.lines))
     if seen == self._seen: return
-    if self.progress_path and size != (self._seen or (None,))[0]:  # this process's events only: a resumed run's folder holds the stopped one's too
+    # this process's events only: a resumed run's folder holds the stopped one's too
+    if self.progress_path and size != (self._seen or (None,))[0]:
         mine = [e for e in read_progress(self.progress_path) if e.get('t', 0) >= self.started_at]
         self.state = {**progress_state(mine), 'embedding': embedding_progress(mine)}
     self._seen = seen
@@ -218,11 +232,13 @@ def wait(self:TrainingProcess, timeout:float|None=None) -> bool:
 # %% ../nbs/10a_launch.ipynb #9cf156f9
 @patch
 def stop(self:TrainingProcess, timeout:float=10.0) -> None:
-    "SIGINT to the leader (finann-train checkpoints and stops; torchrun passes it to its workers once), then SIGTERM and SIGKILL to the group."
+    """SIGINT to the leader (finann-train checkpoints and stops; torchrun passes it to its workers once), then
+    SIGTERM and SIGKILL to the group."""
     if self.proc is None or self.proc.poll() is not None: return
     self.stopped = True
     for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        if sig == signal.SIGINT: self.proc.send_signal(sig)  # not the group: a worker signalled twice stops without its checkpoint
+        # not the group: a worker signalled twice stops without its checkpoint
+        if sig == signal.SIGINT: self.proc.send_signal(sig)
         else: _signal_group(self.proc, sig)
         try: self.proc.wait(wait); break
         except subprocess.TimeoutExpired: pass
@@ -232,10 +248,12 @@ def stop(self:TrainingProcess, timeout:float=10.0) -> None:
 # %% ../nbs/10a_launch.ipynb #d58199e1
 @patch
 def outcome(self:TrainingProcess) -> tuple[str, str]:
-    "(status, message) of the ended run: its progress log's end event, else its exit (0: done; Stop: stopped; else failed, with `failure_line`)."
+    """(status, message) of the ended run: its progress log's end event, else its exit (0: done; Stop: stopped;
+    else failed, with `failure_line`)."""
     s = self.state
     if self.stopped or s['status'] == 'stopped': return 'stopped', s['message'] if s['status'] == 'stopped' else ''
-    if s['status'] in ('done', 'failed'): return s['status'], s['message'] or (failure_line(list(self.lines), self.returncode) if s['status'] == 'failed' else '')
+    if s['status'] in ('done', 'failed'): return s['status'], s['message'] or (failure_line(list(self.lines),
+        self.returncode) if s['status'] == 'failed' else '')
     return ('done', '') if self.returncode == 0 else ('failed', failure_line(list(self.lines), self.returncode))
 
 # %% ../nbs/10a_launch.ipynb #e7167597

@@ -18,7 +18,8 @@ def study_name_of(config:TrainConfig) -> str:
     return config.run.study or run_name_of(config.trainer, config.source)
 
 def study_dir(config:TrainConfig) -> Path:
-    "The study folder: `<the run folder's parent>/<study name>` (outputs/<study>/ by default), where a search keeps its storage and ledger."
+    """The study folder: `<the run folder's parent>/<study name>` (outputs/<study>/ by default), where a search
+    keeps its storage and ledger."""
     return run_output_dir(config.trainer, config.source).parent/study_name_of(config)
 
 # %% ../nbs/15a_ledger.ipynb #95699f90
@@ -32,7 +33,8 @@ class Ledger:
     def path(self) -> Path: return Path(self.folder)/LEDGER_FILE
 
     def append(self, entry:dict) -> dict:
-        "Append one entry (one line, written under an exclusive lock and synced: a killed writer leaves no torn line behind others)."
+        """Append one entry (one line, written under an exclusive lock and synced: a killed writer leaves no torn
+        line behind others)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(entry, default=str) + '\n'
         with open(self.path, 'a', encoding='utf-8') as f:
@@ -56,7 +58,8 @@ class Ledger:
 
     def frame(self) -> pd.DataFrame:
         "The ledger as a table, one row per entry."
-        cols = ['kind', 'trial', 'state', 'counts', 'value', 'metric', 'params', 'seed', 'seconds', 'finished_at', 'error']
+        cols = ['kind', 'trial', 'state', 'counts', 'value', 'metric', 'params', 'seed', 'seconds',
+                'finished_at', 'error']
         df = pd.DataFrame(self.entries())
         return df[[c for c in cols if c in df.columns]] if len(df) else pd.DataFrame(columns=cols)
 
@@ -65,16 +68,20 @@ def study_trials(config:TrainConfig,     # a run's config: its `run.study` names
                  run_folder:str|Path|None=None, # the run's folder: not counted twice when the ledger has it already
                  role:str='run',           # 'run': a plain run counts itself; 'final': a search's final run is its best trial again
                 ) -> dict|None:
-    "For a run of a study: the configurations its claims are adjusted for (the ledger's count, with this run when it is not in it yet)."
+    """For a run of a study: the configurations its claims are adjusted for (the ledger's count, with this run when
+    it is not in it yet)."""
     if not config.run.study: return None
     led = Ledger(study_dir(config))
     counted = led.counted()
-    known = run_folder is not None and any(Path(e.get('run_folder', '')).resolve() == Path(run_folder).resolve() for e in counted)
-    return {'n': max(len(counted) + (role == 'run' and not known), 1), 'study': config.run.study, 'ledger': str(led.path)}
+    known = run_folder is not None and any(Path(e.get('run_folder',
+                                                      '')).resolve() == Path(run_folder).resolve() for e in counted)
+    return {'n': max(len(counted) + (role == 'run' and not known), 1), 'study': config.run.study,
+            'ledger': str(led.path)}
 
 # %% ../nbs/15a_ledger.ipynb #98ca906c
 def record_run(task, metrics:dict) -> dict|None:
-    "A finished run of a study (`run.study`) goes into its ledger: a plain run counts as one configuration; a search's final run does not."
+    """A finished run of a study (`run.study`) goes into its ledger: a plain run counts as one configuration; a
+    search's final run does not."""
     cfg = task.config
     if not cfg.run.study or not metrics: return None
     from finann.evaluate.verdict import VERDICT_METRIC
@@ -84,8 +91,10 @@ def record_run(task, metrics:dict) -> dict|None:
     val = (metrics.get('val') or {}).get('model', {}).get(key)
     from finann.errors import redact
     return Ledger(study_dir(cfg)).append({
-        'study': cfg.run.study, 'kind': role, 'counts': role == 'run', 'state': 'complete', 'run_folder': str(task.output_dir),
+        'study': cfg.run.study, 'kind': role, 'counts': role == 'run', 'state': 'complete',
+            'run_folder': str(task.output_dir),
         'metric': key, 'value': val, 'seed': cfg.run.seed, 'seeds': cfg.run.seeds,
         'folds': None if cfg.evaluator.folds is None else cfg.evaluator.folds.model_dump(),
         'config': redact(cfg.model_dump()), 'seconds': sum((metrics.get('seconds') or {}).values()),
-        'finished_at': dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'), 'host': socket.gethostname(), 'pid': os.getpid()})
+        'finished_at': dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'),
+            'host': socket.gethostname(), 'pid': os.getpid()})

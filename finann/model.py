@@ -8,7 +8,8 @@ from typing import Optional
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import PreTrainedModel, PretrainedConfig, AutoConfig, AutoModelForTokenClassification, AutoModelForSequenceClassification
+from transformers import (PreTrainedModel, PretrainedConfig, AutoConfig, AutoModelForTokenClassification,
+                          AutoModelForSequenceClassification)
 from transformers.activations import ACT2FN
 from transformers.modeling_outputs import TokenClassifierOutput
 from .registry import registry
@@ -39,17 +40,22 @@ class MLPModelConfig(PretrainedConfig):
         if hidden_act not in ACT2FN: raise ValueError(f"hidden_act '{hidden_act}' is not one of {sorted(ACT2FN)}")
         for k, v in dict(hidden_size=hidden_size, intermediate_size=intermediate_size).items():
             if not (isinstance(v, int) and v > 0): raise ValueError(f"{k} must be a positive integer, got {v!r}")
-        if not (isinstance(num_mlp_layers, int) and num_mlp_layers >= 0): raise ValueError(f"num_mlp_layers must be ≥ 0, got {num_mlp_layers!r}")
+        if not (isinstance(num_mlp_layers, int) and num_mlp_layers >= 0): raise ValueError(
+            f"num_mlp_layers must be ≥ 0, got {num_mlp_layers!r}")
         self.hidden_size, self.intermediate_size, self.num_mlp_layers = hidden_size, intermediate_size, num_mlp_layers
-        if embedding_precision not in EMBEDDING_PRECISIONS: raise ValueError(f"embedding_precision '{embedding_precision}' is not one of {EMBEDDING_PRECISIONS}")
+        if embedding_precision not in EMBEDDING_PRECISIONS: raise ValueError("embedding_precision "
+                                                                             f"'{embedding_precision}' is not "
+                                                                             f"one of {EMBEDDING_PRECISIONS}")
         self.hidden_act, self.hidden_dropout, self.classifier_dropout = hidden_act, hidden_dropout, classifier_dropout
         self.normalize_embeddings, self.embedding_precision = normalize_embeddings, embedding_precision
         super().__init__(**kwargs)
 
 # %% ../nbs/05_model.ipynb #df4778ff
 def prepare_embeddings(x:torch.Tensor, normalize:bool=False, precision:str='float32') -> torch.Tensor:
-    "The model's input preprocessing, in one place: round to `precision`, L2-normalise, round again (a no-op on rounded inputs)."
-    x = x.to(getattr(torch, precision)).float()   # the collator stores vectors already rounded: rounding them again changes nothing
+    """The model's input preprocessing, in one place: round to `precision`, L2-normalise, round again (a no-op on
+    rounded inputs)."""
+    # the collator stores vectors already rounded: rounding them again changes nothing
+    x = x.to(getattr(torch, precision)).float()
     if normalize: x = F.normalize(x, dim=-1)      # (batch, hidden), unit length
     return x.to(getattr(torch, precision))
 
@@ -77,7 +83,8 @@ class MLPPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = False
 
     def _init_weights(self, module):
-        # PyTorch's default Linear init (Kaiming-uniform) suits ReLU MLPs; re-apply it so from-scratch models are seeded alike
+        # PyTorch's default Linear init (Kaiming-uniform) suits ReLU MLPs; re-apply it so from-scratch models
+        # are seeded alike
         if isinstance(module, nn.Linear): module.reset_parameters()
 
 # %% ../nbs/05_model.ipynb #8e022613
@@ -95,7 +102,8 @@ class MLPModelForTokenClassification(MLPPreTrainedModel):
         self.post_init()
 
     # explicit arguments, no **kwargs: the Trainer would otherwise scale the loss by the world size under DDP
-    def forward(self, inputs_embeds:torch.Tensor, labels:Optional[torch.Tensor]=None, return_dict:Optional[bool]=None) -> TokenClassifierOutput:
+    def forward(self, inputs_embeds:torch.Tensor, labels:Optional[torch.Tensor]=None,
+                return_dict:Optional[bool]=None) -> TokenClassifierOutput:
         h = prepare_embeddings(inputs_embeds, self.config.normalize_embeddings, self.config.embedding_precision)
         h = h.to(self.score.weight.dtype)       # (batch, hidden); under autocast the matmuls run in its dtype
         for block in self.layers: h = block(h)  # chained: each block reads the last one's output
@@ -108,7 +116,8 @@ class MLPModelForTokenClassification(MLPPreTrainedModel):
 # %% ../nbs/05_model.ipynb #5bb5b86f
 @registry.register_model('MLPModelForMSELoss')
 class MLPModelForMSELoss(MLPModelForTokenClassification):
-    "The same MLP with one output and `problem_type: regression`: a regression of the move, mean-squared-error loss (the original's name)."
+    """The same MLP with one output and `problem_type: regression`: a regression of the move, mean-squared-error
+    loss (the original's name)."""
     problem_type = 'regression'
     def __init__(self, config:MLPModelConfig):
         config.num_labels, config.problem_type = 1, 'regression'
@@ -116,5 +125,7 @@ class MLPModelForMSELoss(MLPModelForTokenClassification):
 
 # %% ../nbs/05_model.ipynb #30c31b83
 AutoConfig.register(MODEL_TYPE, MLPModelConfig, exist_ok=True)
-AutoModelForTokenClassification.register(MLPModelConfig, MLPModelForTokenClassification, exist_ok=True)  # the original's name and Auto class
-AutoModelForSequenceClassification.register(MLPModelConfig, MLPModelForTokenClassification, exist_ok=True)  # what it does: classify a whole document
+# the original's name and Auto class
+AutoModelForTokenClassification.register(MLPModelConfig, MLPModelForTokenClassification, exist_ok=True)
+# what it does: classify a whole document
+AutoModelForSequenceClassification.register(MLPModelConfig, MLPModelForTokenClassification, exist_ok=True)

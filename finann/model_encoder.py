@@ -10,7 +10,8 @@ from typing import Optional
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import PreTrainedModel, PretrainedConfig, AutoConfig, AutoModelForTokenClassification, AutoModelForSequenceClassification
+from transformers import (PreTrainedModel, PretrainedConfig, AutoConfig, AutoModelForTokenClassification,
+                          AutoModelForSequenceClassification)
 from transformers.modeling_outputs import TokenClassifierOutput
 from fastcore.basics import patch
 from .config import FinannError
@@ -23,7 +24,8 @@ __all__ = ['ENCODER_MODEL_TYPE', 'LORA_DEFAULTS', 'EncoderMLPConfig', 'resolve_b
 
 # %% ../nbs/05a_model_encoder.ipynb #0c4b74c7
 ENCODER_MODEL_TYPE = 'finann-encoder-mlp'
-LORA_DEFAULTS = {'r': 8, 'lora_alpha': 16, 'lora_dropout': 0.05}  # peft's LoraConfig keys; target_modules: peft's default for the architecture
+# peft's LoraConfig keys; target_modules: peft's default for the architecture
+LORA_DEFAULTS = {'r': 8, 'lora_alpha': 16, 'lora_dropout': 0.05}
 
 # %% ../nbs/05a_model_encoder.ipynb #73bbb7fa
 @registry.register_model_config('EncoderMLPConfig')
@@ -42,9 +44,12 @@ class EncoderMLPConfig(PretrainedConfig):
                  intermediate_size:int=768, num_mlp_layers:int=1, hidden_act:str='relu',  # the MLP head, as MLPModelConfig
                  hidden_dropout:float=0.0, classifier_dropout:float=0.0,
                  **kwargs):
-        if pooling not in ('mean', 'cls', 'last'): raise ValueError(f"pooling must be mean, cls or last, got {pooling!r}")
-        if long_text not in ('truncate', 'chunk'): raise ValueError(f"long_text must be truncate or chunk, got {long_text!r}")
-        if not (isinstance(max_seq_length, int) and max_seq_length >= 8): raise ValueError(f"max_seq_length must be an integer ≥ 8, got {max_seq_length!r}")
+        if pooling not in ('mean', 'cls', 'last'): raise ValueError("pooling must be mean, cls or last, got "
+                                                                    f"{pooling!r}")
+        if long_text not in ('truncate', 'chunk'): raise ValueError("long_text must be truncate or chunk, got "
+                                                                    f"{long_text!r}")
+        if not (isinstance(max_seq_length, int) and max_seq_length >= 8): raise ValueError(
+            f"max_seq_length must be an integer ≥ 8, got {max_seq_length!r}")
         self.base_model_name_or_path, self.pooling, self.normalize = base_model_name_or_path, pooling, normalize
         self.max_seq_length, self.long_text, self.lora, self.encoder_dtype = max_seq_length, long_text, dict(lora or {}), encoder_dtype
         self.hidden_size, self.intermediate_size, self.num_mlp_layers, self.hidden_act = hidden_size, intermediate_size, num_mlp_layers, hidden_act
@@ -53,7 +58,8 @@ class EncoderMLPConfig(PretrainedConfig):
 
 # %% ../nbs/05a_model_encoder.ipynb #98813771
 def resolve_base_model(path:Optional[str]) -> str:
-    "The base encoder's folder: `path` (a folder, or a Hub name already in the local HF cache), or the packaged all-MiniLM-L6-v2 for None."
+    """The base encoder's folder: `path` (a folder, or a Hub name already in the local HF cache), or the packaged
+    all-MiniLM-L6-v2 for None."""
     if path is None:
         from finann.embedding import packaged_minilm_path
         return packaged_minilm_path()
@@ -63,7 +69,8 @@ def resolve_base_model(path:Optional[str]) -> str:
         from huggingface_hub import snapshot_download  # nothing is downloaded: the local cache only
         return snapshot_download(str(path), local_files_only=True)
     except Exception:
-        raise ValueError(f"model.config.base_model_name_or_path: '{path}' is not a model folder (nor a model in the local Hugging Face cache)") from None
+        raise ValueError(f"model.config.base_model_name_or_path: '{path}' is not a model folder (nor a model "
+                         "in the local Hugging Face cache)") from None
 
 # %% ../nbs/05a_model_encoder.ipynb #1ff840af
 def linear_module_names(model:nn.Module) -> list[str]:
@@ -82,27 +89,35 @@ def lora_encoder(config:EncoderMLPConfig) -> nn.Module:
     if getattr(base.config, 'is_encoder_decoder', False): base = base.get_encoder()
     limit = getattr(base.config, 'max_position_embeddings', None)
     if limit and config.max_seq_length > limit:
-        raise ValueError(f"model.config.max_seq_length: {config.max_seq_length} is more than '{path}' can read ({limit} positions)")
+        raise ValueError(f"model.config.max_seq_length: {config.max_seq_length} is more than '{path}' can read "
+                         f"({limit} positions)")
     targets, names = config.lora.get('target_modules'), linear_module_names(base)
-    missing = [t for t in ([targets] if isinstance(targets, str) and targets in names else targets if isinstance(targets, list) else []) if t not in names]
-    if missing: raise ValueError(f"model.lora.target_modules: {missing} not in '{path}'; its linear modules: {', '.join(names)}")
+    missing = [t for t in ([targets] if isinstance(targets,
+                                                   str) and targets in names else targets if isinstance(targets,
+                                                       list) else []) if t not in names]
+    if missing: raise ValueError(f"model.lora.target_modules: {missing} not in '{path}'; its linear modules: "
+                                 f"{', '.join(names)}")
     try: lcfg = LoraConfig(**{**LORA_DEFAULTS, **config.lora})
     except TypeError as e: raise ValueError(f"model.lora: {e}") from None
     try: return get_peft_model(base, lcfg)
-    except ValueError as e: raise ValueError(f"model.lora: {str(e).splitlines()[0]}; the linear modules: {', '.join(names)}") from None
+    except ValueError as e: raise ValueError(f"model.lora: {str(e).splitlines()[0]}; the linear modules: "
+                                             f"{', '.join(names)}") from None
 
 # %% ../nbs/05a_model_encoder.ipynb #88d6f2f7
 def average_windows(v:torch.Tensor,                     # (windows, hidden) pooled vectors
                     owner:Optional[torch.Tensor]=None,  # (windows,) the event each window belongs to, ascending
                     weight:Optional[torch.Tensor]=None, # (windows,) text tokens in each window
                     normalize:bool=True) -> torch.Tensor:
-    "(events, hidden): each event's window vectors averaged by token count, normalised before and after as `average_chunks` does."
+    """(events, hidden): each event's window vectors averaged by token count, normalised before and after as
+    `average_chunks` does."""
     if normalize: v = F.normalize(v, dim=-1)
     if owner is None: return v
     n = int(owner[-1]) + 1
-    w = (weight if weight is not None else torch.ones_like(owner, dtype=v.dtype)).to(v.dtype).unsqueeze(-1)  # (windows, 1)
+    # (windows, 1)
+    w = (weight if weight is not None else torch.ones_like(owner, dtype=v.dtype)).to(v.dtype).unsqueeze(-1)
     total = torch.zeros(n, 1, dtype=v.dtype, device=v.device).index_add_(0, owner, w)
-    out = torch.zeros(n, v.shape[1], dtype=v.dtype, device=v.device).index_add_(0, owner, v * w) / total.clamp(min=1e-12)
+    out = torch.zeros(n, v.shape[1], dtype=v.dtype, device=v.device).index_add_(0, owner,
+        v * w) / total.clamp(min=1e-12)
     return F.normalize(out, dim=-1) if normalize else out
 
 # %% ../nbs/05a_model_encoder.ipynb #da6b39a8
@@ -110,11 +125,14 @@ class EncoderMLPPreTrainedModel(PreTrainedModel):
     "Loading, saving and gradient checkpointing for encoder + MLP models."
     config_class = EncoderMLPConfig
     base_model_prefix = 'encoder'
-    supports_gradient_checkpointing = True  # the Trainer's gradient_checkpointing switches it on in the encoder's layers
+    # the Trainer's gradient_checkpointing switches it on in the encoder's layers
+    supports_gradient_checkpointing = True
     takes_tokens = True  # TrainTask: feed it a TokenCollator, not cached vectors
 
     def _init_weights(self, module):
-        pass  # nothing to initialise here: the encoder is pretrained, and peft and the MLP head initialise their own weights
+        # nothing to initialise here: the encoder is pretrained, and peft and the MLP head initialise their own
+        # weights
+        pass
 
 # %% ../nbs/05a_model_encoder.ipynb #8a448417
 @registry.register_model('EncoderMLPForTokenClassification')
@@ -126,21 +144,26 @@ class EncoderMLPForTokenClassification(EncoderMLPPreTrainedModel):
         super().__init__(config)
         self.encoder = lora_encoder(config)
         config.hidden_size = self.encoder.base_model.model.config.hidden_size
-        self.head = self.head_cls(MLPModelConfig(**{k: getattr(config, k) for k in ('hidden_size', 'intermediate_size', 'num_mlp_layers',
+        self.head = self.head_cls(MLPModelConfig(**{k: getattr(config, k) for k in ('hidden_size',
+            'intermediate_size', 'num_mlp_layers',
                                   'hidden_act', 'hidden_dropout', 'classifier_dropout', 'num_labels')}))
         self.post_init()
         trainable = {n for n, p in self.named_parameters() if p.requires_grad}
-        # what save_pretrained leaves out (and what a resume does not expect): the frozen base encoder, reloaded from its folder
+        # what save_pretrained leaves out (and what a resume does not expect): the frozen base encoder, reloaded
+        # from its folder
         self._keys_to_ignore_on_save = {k for k in self.state_dict() if k not in trainable}
 
     # explicit arguments, no **kwargs: the Trainer would otherwise scale the loss by the world size under DDP
     def forward(self, input_ids:torch.Tensor, attention_mask:torch.Tensor, window_owner:Optional[torch.Tensor]=None,
-                window_weight:Optional[torch.Tensor]=None, labels:Optional[torch.Tensor]=None, return_dict:Optional[bool]=None) -> TokenClassifierOutput:
+                window_weight:Optional[torch.Tensor]=None, labels:Optional[torch.Tensor]=None,
+                    return_dict:Optional[bool]=None) -> TokenClassifierOutput:
         from finann.embedding import pool
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (windows, tokens, hidden)
+        # (windows, tokens, hidden)
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         v = pool(hidden.float(), attention_mask, self.config.pooling)                               # (windows, hidden)
         v = average_windows(v, window_owner, window_weight, self.config.normalize)                  # (events, hidden)
-        return self.head(inputs_embeds=v, labels=labels)                                            # logits (events, num_labels)
+        # logits (events, num_labels)
+        return self.head(inputs_embeds=v, labels=labels)
 
 # %% ../nbs/05a_model_encoder.ipynb #8e809f83
 @registry.register_model('EncoderMLPForMSELoss')
@@ -154,33 +177,41 @@ class EncoderMLPForMSELoss(EncoderMLPForTokenClassification):
 
 # %% ../nbs/05a_model_encoder.ipynb #ba00b4bb
 @patch(cls_method=True)
-def from_pretrained(cls:EncoderMLPPreTrainedModel, pretrained_model_name_or_path, *model_args, base_model_name_or_path:Optional[str]=None,
+def from_pretrained(cls:EncoderMLPPreTrainedModel, pretrained_model_name_or_path, *model_args,
+                    base_model_name_or_path:Optional[str]=None,
                     config:Optional[EncoderMLPConfig]=None, **kwargs):
-    "Rebuild from the base encoder's folder (the saved one, or `base_model_name_or_path`), then load the saved adapters and head."
+    """Rebuild from the base encoder's folder (the saved one, or `base_model_name_or_path`), then load the saved
+    adapters and head."""
     from safetensors.torch import load_file
     folder = Path(pretrained_model_name_or_path).expanduser()
-    if not (folder/'model.safetensors').is_file(): raise FinannError(f"{folder}: no model.safetensors (not a saved finann encoder model)")
+    if not (folder/'model.safetensors').is_file(): raise FinannError(f"{folder}: no model.safetensors (not a "
+                                                                     "saved finann encoder model)")
     config = config or cls.config_class.from_pretrained(folder)
     if base_model_name_or_path: config.base_model_name_or_path = base_model_name_or_path
     model = cls(config)
     missing, unexpected = model.load_state_dict(load_file(folder/'model.safetensors'), strict=False)
     lost = set(missing) - model._keys_to_ignore_on_save  # an adapter or head weight the file does not hold
-    if unexpected or lost: raise FinannError(f"{folder}: the saved weights do not fit this model (missing {sorted(lost)[:3]}, unexpected {sorted(unexpected)[:3]})")
+    if unexpected or lost: raise FinannError(f"{folder}: the saved weights do not fit this model (missing "
+                                             f"{sorted(lost)[:3]}, unexpected {sorted(unexpected)[:3]})")
     return model.eval()
 
 # %% ../nbs/05a_model_encoder.ipynb #7c58d872
 @patch
 def save_tuned_encoder(self:EncoderMLPPreTrainedModel, folder:str|Path):
-    "Merge the adapters into a copy of the encoder, save it with its tokenizer in `folder`, and return the `HFEmbedding` that reads it."
+    """Merge the adapters into a copy of the encoder, save it with its tokenizer in `folder`, and return the
+    `HFEmbedding` that reads it."""
     from transformers import AutoTokenizer
     from finann.embedding import HFEmbedding
     folder = Path(folder).expanduser()
-    copy.deepcopy(self.encoder).merge_and_unload().save_pretrained(folder)  # a plain AutoModel folder: LoRA's deltas added to the weights
+    # a plain AutoModel folder: LoRA's deltas added to the weights
+    copy.deepcopy(self.encoder).merge_and_unload().save_pretrained(folder)
     AutoTokenizer.from_pretrained(resolve_base_model(self.config.base_model_name_or_path)).save_pretrained(folder)
     c = self.config  # the same pooling and windows: the frozen path reproduces the vectors the head was trained on
-    return HFEmbedding(model_name_or_path=str(folder), pooling=c.pooling, max_length=c.max_seq_length, long_text=c.long_text, normalize=c.normalize)
+    return HFEmbedding(model_name_or_path=str(folder), pooling=c.pooling, max_length=c.max_seq_length,
+                       long_text=c.long_text, normalize=c.normalize)
 
 # %% ../nbs/05a_model_encoder.ipynb #cf70a898
 AutoConfig.register(ENCODER_MODEL_TYPE, EncoderMLPConfig, exist_ok=True)
 AutoModelForTokenClassification.register(EncoderMLPConfig, EncoderMLPForTokenClassification, exist_ok=True)
-AutoModelForSequenceClassification.register(EncoderMLPConfig, EncoderMLPForTokenClassification, exist_ok=True)  # it classifies a whole document
+# it classifies a whole document
+AutoModelForSequenceClassification.register(EncoderMLPConfig, EncoderMLPForTokenClassification, exist_ok=True)

@@ -41,7 +41,8 @@ def save_figure(fig:Figure,  # the figure to write
                 path,        # where the PNG goes; parent folders are made
                 dpi:int=150,
                ) -> Path:
-    "Render `fig` to PNG with Agg and write it atomically (`finann.io.write_atomic`): readers see the old file or the new one."
+    """Render `fig` to PNG with Agg and write it atomically (`finann.io.write_atomic`): readers see the old file or
+    the new one."""
     return write_atomic(path, lambda f: fig.savefig(f, format='png', dpi=dpi, backend='agg'))
 
 # %% ../nbs/09_plots.ipynb #0569bf05
@@ -49,10 +50,12 @@ def _log_history(state) -> list[dict]:
     "The `log_history` of a trainer state dict, a `trainer_state.json`, or a folder holding one."
     if isinstance(state, (str, os.PathLike)):
         path = Path(state) / 'trainer_state.json' if Path(state).is_dir() else Path(state)
-        if not path.exists(): raise PlotError(f"{path} does not exist; pass a trainer_state.json, its folder, or the loaded dict")
+        if not path.exists(): raise PlotError(f"{path} does not exist; pass a trainer_state.json, its folder, "
+                                              "or the loaded dict")
         state = json.loads(path.read_text())
     if not isinstance(state, dict) or not isinstance(state.get('log_history'), list):
-        raise PlotError("the trainer state has no 'log_history' list; pass HF trainer_state.json or the dict loaded from it")
+        raise PlotError("the trainer state has no 'log_history' list; pass HF trainer_state.json or the dict "
+                        "loaded from it")
     return state['log_history']
 
 # %% ../nbs/09_plots.ipynb #182bdad2
@@ -63,7 +66,8 @@ def plot_training_curves(state,    # HF `trainer_state.json`: its dict, path, or
     hist = _log_history(state)
     fig, (ax_loss, ax_acc) = _axes(ax, 2, figsize=(10, 3.8))
     drawn = 0
-    for a, title, keys in [(ax_loss, 'loss', ('loss', 'eval_loss')), (ax_acc, 'accuracy', ('train_accuracy', 'eval_accuracy'))]:
+    for a, title, keys in [(ax_loss, 'loss', ('loss', 'eval_loss')), (ax_acc, 'accuracy', ('train_accuracy',
+        'eval_accuracy'))]:
         for key, who in zip(keys, ('train', 'eval')):
             pts = [(e['step'], e[key]) for e in hist if key in e and 'step' in e]
             if not pts: continue
@@ -72,7 +76,8 @@ def plot_training_curves(state,    # HF `trainer_state.json`: its dict, path, or
             drawn += 1
         a.set(title=title, xlabel='step')
         if a.lines: a.legend()
-    if not drawn: raise PlotError("log_history has no 'loss', 'eval_loss', 'train_accuracy' or 'eval_accuracy' entries with a 'step'")
+    if not drawn: raise PlotError("log_history has no 'loss', 'eval_loss', 'train_accuracy' or 'eval_accuracy' "
+                                  "entries with a 'step'")
     return fig
 
 # %% ../nbs/09_plots.ipynb #62a1fce2
@@ -86,7 +91,8 @@ def plot_confusion_matrix(cm,                             # counts, rows true cl
                          ) -> Figure:
     "The confusion matrix as a heat map, each cell annotated with its count and its share of the true class."
     cm = np.asarray(cm)
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or len(cm) < 2: raise PlotError(f"cm must be a square matrix of at least 2 classes, got shape {cm.shape}")
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or len(cm) < 2: raise PlotError(
+        f"cm must be a square matrix of at least 2 classes, got shape {cm.shape}")
     k = len(cm)
     names = class_names or CLASS_NAMES.get(k, [str(i) for i in range(k)])
     if len(names) != k: raise PlotError(f"class_names has {len(names)} names for {k} classes")
@@ -114,20 +120,24 @@ def plot_equity_curve(result,   # `long_short_backtest`'s result, or its `to_dic
                       baseline=None,            # the best baseline's backtest (result or dict), drawn beside the model's
                       baseline_name:str='baseline',
                      ) -> Figure:
-    "The long-short equity beside the equal-weight long-all benchmark over the same periods (and the best baseline's long-short)."
+    """The long-short equity beside the equal-weight long-all benchmark over the same periods (and the best
+    baseline's long-short)."""
     bt = _backtest(result)
     fig, (ax,) = _axes(ax)
     marker = 'o' if bt.n_periods <= 30 else None  # few periods: show each one
     ax.plot(bt.equity.index, bt.equity.to_numpy(), label=f"long-short (Sharpe {bt.sharpe:.2f})", marker=marker)
     if baseline is not None:
         b = _backtest(baseline)
-        ax.plot(b.equity.index, b.equity.to_numpy(), label=f"{baseline_name} long-short (Sharpe {b.sharpe:.2f})", marker=marker, ls='--')
-    ax.plot(bt.benchmark_equity.index, bt.benchmark_equity.to_numpy(), label='long-all, equal weight', color='grey', marker=marker)
+        ax.plot(b.equity.index, b.equity.to_numpy(),
+                label=f"{baseline_name} long-short (Sharpe {b.sharpe:.2f})", marker=marker, ls='--')
+    ax.plot(bt.benchmark_equity.index, bt.benchmark_equity.to_numpy(), label='long-all, equal weight',
+            color='grey', marker=marker)
     ax.axhline(1.0, color='black', lw=0.6)
     ax.set(title=title, xlabel='period', ylabel='equity (start = 1)')
     ax.legend()
     dates = matplotlib.dates.AutoDateLocator()
-    ax.xaxis.set_major_locator(dates); ax.xaxis.set_major_formatter(matplotlib.dates.ConciseDateFormatter(dates))  # no rotated labels
+    # no rotated labels
+    ax.xaxis.set_major_locator(dates); ax.xaxis.set_major_formatter(matplotlib.dates.ConciseDateFormatter(dates))
     return fig
 
 # %% ../nbs/09_plots.ipynb #891a9c0f
@@ -142,10 +152,13 @@ def plot_fold_metrics(rep:dict,  # a split's report with 'folds' (`evaluate_pred
     x, v = np.arange(len(folds)), [f['verdict'] for f in folds]
     model = np.array([d['model'] for d in v])
     lo = np.array([f['ci'][0] if f['ci'] else np.nan for f in folds]); hi = np.array([f['ci'][1] if f['ci'] else np.nan for f in folds])
-    ax.bar(x, model, yerr=np.clip(np.nan_to_num(np.stack([model - lo, hi - model])), 0, None), capsize=4, color='tab:blue', label='model (95% CI)')
-    ax.scatter(x, [d.get('baseline_value', np.nan) for d in v], marker='_', s=400, color='black', zorder=3, label='best val baseline')
+    ax.bar(x, model, yerr=np.clip(np.nan_to_num(np.stack([model - lo, hi - model])), 0, None), capsize=4,
+           color='tab:blue', label='model (95% CI)')
+    ax.scatter(x, [d.get('baseline_value', np.nan) for d in v], marker='_', s=400, color='black', zorder=3,
+               label='best val baseline')
     ax.set_xticks(x, [f"{f['fold']}\n{f['start'][:7]}" for f in folds])
-    ax.set_ylim(max(0, np.nanmin(np.r_[lo, model]) - 0.1), min(1, np.nanmax(np.r_[hi, model]) + 0.1)) if v[0]['metric'] != 'mse' else None
+    ax.set_ylim(max(0, np.nanmin(np.r_[lo, model]) - 0.1), min(1, np.nanmax(np.r_[hi,
+        model]) + 0.1)) if v[0]['metric'] != 'mse' else None
     ax.set(title=title, xlabel='fold (first test month)', ylabel=v[0]['metric']); ax.legend()
     return fig
 
@@ -154,16 +167,21 @@ def plot_verdict_differences(reports:dict, # split -> report with a 'verdict' (a
                              ax=None,
                              title:str='model minus best baseline',
                             ) -> Figure:
-    "Each verdict's model-minus-baseline difference with its interval, one row per split (and fold), beside 0; green better, red worse."
+    """Each verdict's model-minus-baseline difference with its interval, one row per split (and fold), beside 0;
+    green better, red worse."""
     rows = [(f"{s}", rep['verdict']) for s, rep in reports.items() if isinstance(rep, dict) and rep.get('verdict')]
-    rows += [(f"{s} fold {f['fold']}", f['verdict']) for s, rep in reports.items() if isinstance(rep, dict) for f in rep.get('folds') or []]
+    rows += [(f"{s} fold {f['fold']}", f['verdict']) for s, rep in reports.items() if isinstance(rep,
+        dict) for f in rep.get('folds') or []]
     rows = [(name, v) for name, v in rows if 'lo' in v]
     if not rows: raise PlotError("no verdict with an interval to draw (too little data, or no baseline)")
     fig, (ax,) = _axes(ax, figsize=(6.4, 1.0 + 0.35 * len(rows)))
     colour = {'better': 'tab:green', 'worse': 'tab:red', 'not distinguishable': 'grey'}
-    scale = 100 if rows[0][1]['metric'] in ('accuracy', 'balanced_accuracy', 'direction_accuracy') else 1  # accuracy in points
+    # accuracy in points
+    scale = 100 if rows[0][1]['metric'] in ('accuracy', 'balanced_accuracy', 'direction_accuracy') else 1
     for y, (name, v) in enumerate(rows):
-        ax.errorbar(scale * v['diff'], y, xerr=[[scale * max(v['diff'] - v['lo'], 0)], [scale * max(v['hi'] - v['diff'], 0)]], fmt='o', capsize=3, color=colour[v['outcome']])
+        ax.errorbar(scale * v['diff'], y, xerr=[[scale * max(v['diff'] - v['lo'], 0)],
+                                                [scale * max(v['hi'] - v['diff'], 0)]], fmt='o', capsize=3,
+                                                    color=colour[v['outcome']])
     ax.axvline(0, color='black', lw=0.8)
     ax.set_yticks(range(len(rows)), [f"{n} (vs {v['baseline']})" for n, v in rows]); ax.invert_yaxis()
     ax.set(title=title, xlabel=f"{rows[0][1]['metric']} difference{' (points)' if scale == 100 else ''}, 95% CI")
@@ -177,7 +195,8 @@ def plot_decile_returns(df,        # `decile_returns`'s table, or its records (a
     "Bars of the mean move in each score bin, lowest scores on the left; green up, red down."
     df = pd.DataFrame(df)
     if 'bin' in df.columns: df = df.set_index('bin')
-    if 'mean_move' not in df.columns or df.empty: raise PlotError("df needs a 'mean_move' column per bin, as decile_returns gives")
+    if 'mean_move' not in df.columns or df.empty: raise PlotError("df needs a 'mean_move' column per bin, as "
+                                                                  "decile_returns gives")
     fig, (ax,) = _axes(ax)
     mean = df['mean_move'].to_numpy()
     pos = np.arange(len(df))  # numbers, not strings: bin labels like '1' would make matplotlib guess categorical units
@@ -198,13 +217,21 @@ def save_report_plots(reports:dict[str, dict], # split name -> `evaluation_repor
         saved[name] = save_figure(fig, out_dir / 'plots' / file).relative_to(out_dir).as_posix()
     if state is not None: save('training curves', plot_training_curves(state), 'training_curves.png')
     for split, rep in reports.items():
-        if rep.get('task') == 'classification': save(f'confusion matrix ({split})', plot_confusion_matrix(rep['model']['confusion_matrix'], title=f'confusion matrix ({split})'), f'confusion_matrix_{split}.png')
+        if rep.get('task') == 'classification': save(
+            f'confusion matrix ({split})', plot_confusion_matrix(rep['model']['confusion_matrix'],
+                                                                 title=f'confusion matrix ({split})'),
+            f'confusion_matrix_{split}.png')
         best = (rep.get('verdict') or {}).get('baseline')
         best_bt = (rep.get('baseline_backtests') or {}).get(best)
-        if rep.get('backtest'): save(f'equity curve ({split})', plot_equity_curve(rep['backtest'], title=f'long-short equity ({split})', baseline=best_bt if best_bt and 'series' in best_bt else None,
-                                                                                   baseline_name=best or 'baseline'), f'equity_{split}.png')
-        if rep.get('folds'): save(f'folds ({split})', plot_fold_metrics(rep, title=f'per fold ({split})'), f'folds_{split}.png')
-        if rep.get('deciles'): save(f'score bins ({split})', plot_decile_returns(rep['deciles'], title=f'mean move by score bin ({split})'), f'deciles_{split}.png')
+        if rep.get('backtest'): save(f'equity curve ({split})', plot_equity_curve(rep['backtest'],
+            title=f'long-short equity ({split})', baseline=best_bt if best_bt and 'series' in best_bt else None,
+                                                                                   baseline_name=best or 'baseline'),
+                                                                                       f'equity_{split}.png')
+        if rep.get('folds'): save(f'folds ({split})', plot_fold_metrics(rep, title=f'per fold ({split})'),
+                                  f'folds_{split}.png')
+        if rep.get('deciles'): save(f'score bins ({split})', plot_decile_returns(rep['deciles'],
+            title=f'mean move by score bin ({split})'),
+            f'deciles_{split}.png')
     if any('lo' in (rep.get('verdict') or {}) for rep in reports.values() if isinstance(rep, dict)):
         save('model minus best baseline', plot_verdict_differences(reports), 'verdicts.png')
     return saved

@@ -23,13 +23,15 @@ PROBLEM_TYPES = ('single_label_classification', 'regression')  # HF's `config.pr
 
 # %% ../nbs/07a_predictions.ipynb #937c7629
 class PredictionsError(FinannError, ValueError):
-    "A predictions file is missing, from another finann version, or does not match the config; the message names the file."
+    """A predictions file is missing, from another finann version, or does not match the config; the message names
+    the file."""
 
 # %% ../nbs/07a_predictions.ipynb #09ee036b
 def score_columns(num_labels:int, # classes; 1 for a regression
                   prefix:str='',  # '' for the model, 'baseline_<name>' for a baseline
                  ) -> list[str]:
-    "The score columns of a predictor: `p_0 … p_{k-1}` (or `y_hat`) for the model, `baseline_<name>_p_<k>` (or `baseline_<name>`)."
+    """The score columns of a predictor: `p_0 … p_{k-1}` (or `y_hat`) for the model, `baseline_<name>_p_<k>` (or
+    `baseline_<name>`)."""
     if num_labels == 1: return [prefix or 'y_hat']
     return [f"{prefix + '_' if prefix else ''}p_{k}" for k in range(num_labels)]
 
@@ -45,9 +47,11 @@ def predictions_frame(split:str,            # 'val', 'test' (or 'train')
     k = 1 if scores.ndim == 1 else scores.shape[1]
     n = len(scores)
     d1 = events.get('d+1_date')
-    df = pd.DataFrame({'split': split, 'fold': np.int64(fold), 'seed': np.int64(seed), 'ticker': pd.Series(np.asarray(events['ticker']), dtype='string'),
+    df = pd.DataFrame({'split': split, 'fold': np.int64(fold), 'seed': np.int64(seed),
+                       'ticker': pd.Series(np.asarray(events['ticker']), dtype='string'),
                        'event_start_at_et': pd.Series(np.asarray(events['event_start_at_et']), dtype='string'),
-                       'd+1_date': pd.to_datetime(pd.Series(d1 if d1 is not None else [None] * n)), 'label': np.asarray(labels), 'move': np.asarray(moves, dtype=np.float64)})
+                       'd+1_date': pd.to_datetime(pd.Series(d1 if d1 is not None else [None] * n)),
+                           'label': np.asarray(labels), 'move': np.asarray(moves, dtype=np.float64)})
     cols = {c: v for c, v in zip(score_columns(k), scores.reshape(n, k).T)}
     for name, b in (baselines or {}).items():
         cols.update(zip(score_columns(k, f'baseline_{name}'), np.asarray(b, dtype=np.float64).reshape(n, k).T))
@@ -62,46 +66,58 @@ def write_predictions(df:pd.DataFrame, # the predictions of every evaluated spli
     import pyarrow as pa, pyarrow.parquet as pq
     path = Path(path); path = path/PREDICTIONS_FILE if path.suffix != '.parquet' else path
     meta = {'version': PREDICTIONS_VERSION, **meta}
-    if meta.get('problem_type') not in PROBLEM_TYPES: raise PredictionsError(f"{path}: problem_type must be one of {', '.join(PROBLEM_TYPES)}, got {meta.get('problem_type')!r}")
+    if meta.get('problem_type') not in PROBLEM_TYPES: raise PredictionsError(f"{path}: problem_type must be "
+                                                                             "one of "
+                                                                             f"{', '.join(PROBLEM_TYPES)}, got "
+                                                                             f"{meta.get('problem_type')!r}")
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b'finann': json.dumps(meta, default=str).encode()})
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b'finann': json.dumps(meta,
+        default=str).encode()})
     return write_atomic(path, lambda f: pq.write_table(table, f))
 
 # %% ../nbs/07a_predictions.ipynb #c5b8d882
 def read_predictions(path:str|Path) -> tuple[pd.DataFrame, dict]:
-    "The table and its metadata; one line naming the file when it is missing, unreadable or from another finann version."
+    """The table and its metadata; one line naming the file when it is missing, unreadable or from another finann
+    version."""
     import pyarrow.parquet as pq
     path = Path(path).expanduser(); path = path/PREDICTIONS_FILE if path.suffix != '.parquet' else path
     if not path.is_file():
         raise PredictionsError(f"{path}: no predictions file; the run did not finish, or an older finann wrote it: "
                                "predict again with finann-eval --checkpoint <run> --cfg-path <config>")
     try: table = pq.read_table(path)
-    except Exception as e: raise PredictionsError(f"{path}: not a readable Parquet file ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
+    except Exception as e: raise PredictionsError(f"{path}: not a readable Parquet file ({type(e).__name__}: "
+                                                  f"{str(e).splitlines()[0][:160]})") from None
     raw = (table.schema.metadata or {}).get(b'finann')
     meta = json.loads(raw) if raw else {}
     if meta.get('version') != PREDICTIONS_VERSION:
-        raise PredictionsError(f"{path}: written by {'another' if raw else 'an older'} finann (predictions version {meta.get('version')}, this finann reads "
-                               f"{PREDICTIONS_VERSION}); predict again with finann-eval --checkpoint <run> --cfg-path <config>")
+        raise PredictionsError(f"{path}: written by {'another' if raw else 'an older'} finann (predictions "
+                               f"version {meta.get('version')}, this finann reads "
+                               f"{PREDICTIONS_VERSION}); predict again with finann-eval --checkpoint <run> "
+                               "--cfg-path <config>")
     return table.to_pandas(), meta
 
 # %% ../nbs/07a_predictions.ipynb #6384935a
 def check_predictions(df:pd.DataFrame, meta:dict, where:str|Path,
                       problem_type:str|None=None, num_labels:int|None=None) -> None:
-    "Refuse, in one line naming `where`, a table whose columns don't match its metadata, or the config's problem type and classes."
+    """Refuse, in one line naming `where`, a table whose columns don't match its metadata, or the config's problem
+    type and classes."""
     k = meta.get('num_labels')
     if problem_type is not None and meta.get('problem_type') != problem_type:
-        raise PredictionsError(f"{where}: holds {meta.get('problem_type')} predictions but the config's collator is {problem_type}")
+        raise PredictionsError(f"{where}: holds {meta.get('problem_type')} predictions but the config's "
+                               f"collator is {problem_type}")
     if num_labels is not None and k != num_labels:
         raise PredictionsError(f"{where}: holds scores for {k} class(es) but the config's collator has {num_labels}")
     want = ['split', 'label', 'move', 'ticker', 'event_start_at_et', 'd+1_date', *score_columns(k)]
     want += [c for b in meta.get('baselines', []) for c in score_columns(k, f'baseline_{b}')]
     missing = [c for c in want if c not in df.columns]
-    if missing: raise PredictionsError(f"{where}: missing column(s) {', '.join(missing)} for {k}-class {meta.get('problem_type')} predictions")
+    if missing: raise PredictionsError(f"{where}: missing column(s) {', '.join(missing)} for {k}-class "
+                                       f"{meta.get('problem_type')} predictions")
     check_scores(df, meta, where)
 
 # %% ../nbs/07a_predictions.ipynb #fc97baac
 def check_scores(df:pd.DataFrame, meta:dict, where:str|Path) -> None:
-    "Refuse, in one line naming the file, column and row, a score that is not a number, or class scores that are not probabilities (each in [0, 1], each row summing to 1)."
+    """Refuse, in one line naming the file, column and row, a score that is not a number, or class scores that are
+    not probabilities (each in [0, 1], each row summing to 1)."""
     k = meta.get('num_labels')
     groups = [score_columns(k)] + [score_columns(k, f'baseline_{b}') for b in meta.get('baselines', [])]
     for cols in [*groups, ['move']]:
@@ -109,14 +125,17 @@ def check_scores(df:pd.DataFrame, meta:dict, where:str|Path) -> None:
         bad = ~np.isfinite(s)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise PredictionsError(f"{where}: row {i + 1}, column {cols[j]}: {df[cols[j]].iloc[i]} is not a finite number; predict again")
+            raise PredictionsError(f"{where}: row {i + 1}, column {cols[j]}: {df[cols[j]].iloc[i]} is not a "
+                                   "finite number; predict again")
         if k == 1 or cols == ['move']: continue
         out = (s < 0) | (s > 1)
         if out.any():
             i, j = np.argwhere(out)[0]
-            raise PredictionsError(f"{where}: row {i + 1}, column {cols[j]}: {s[i, j]:g} is not a probability (0 to 1); are these logits? predict again")
+            raise PredictionsError(f"{where}: row {i + 1}, column {cols[j]}: {s[i, j]:g} is not a probability "
+                                   "(0 to 1); are these logits? predict again")
         off = np.flatnonzero(~np.isclose(s.sum(1), 1, atol=1e-4))
-        if len(off): raise PredictionsError(f"{where}: row {off[0] + 1}, columns {', '.join(cols)}: the probabilities sum to {s[off[0]].sum():g}, not 1; predict again")
+        if len(off): raise PredictionsError(f"{where}: row {off[0] + 1}, columns {', '.join(cols)}: the "
+                                            f"probabilities sum to {s[off[0]].sum():g}, not 1; predict again")
 
 # %% ../nbs/07a_predictions.ipynb #572dbd1d
 def split_inputs(df:pd.DataFrame, meta:dict, split:str) -> dict:
@@ -125,14 +144,18 @@ def split_inputs(df:pd.DataFrame, meta:dict, split:str) -> dict:
     k = meta['num_labels']
     squeeze = lambda a: a[:, 0] if k == 1 else a
     d1 = s['d+1_date']
-    dates = d1 if d1.notna().all() else pd.to_datetime(s['event_start_at_et'], format='mixed')  # the first session after, else the event's own date
+    # the first session after, else the event's own date
+    dates = d1 if d1.notna().all() else pd.to_datetime(s['event_start_at_et'], format='mixed')
     return {'labels': s['label'].to_numpy(), 'probs': squeeze(s[score_columns(k)].to_numpy(np.float64)),
-            'baselines': {b: squeeze(s[score_columns(k, f'baseline_{b}')].to_numpy(np.float64)) for b in meta.get('baselines', [])},
-            'moves': s['move'].to_numpy(np.float64), 'dates': dates.to_numpy(), 'tickers': s['ticker'].to_numpy(dtype=object)}
+            'baselines': {b: squeeze(s[score_columns(k,
+                                                     f'baseline_{b}')].to_numpy(np.float64)) for b in meta.get('baselines', [])},
+            'moves': s['move'].to_numpy(np.float64), 'dates': dates.to_numpy(),
+                'tickers': s['ticker'].to_numpy(dtype=object)}
 
 # %% ../nbs/07a_predictions.ipynb #srcfg001
 def saved_run_config(folder:str|Path) -> dict|None:
-    "The `config.yaml` of the run that `folder` (a run folder or one of its checkpoint-N folders) belongs to, as a dict; None when there is none."
+    """The `config.yaml` of the run that `folder` (a run folder or one of its checkpoint-N folders) belongs to, as
+    a dict; None when there is none."""
     import yaml
     folder = Path(folder)
     for f in (folder/'config.yaml', folder.parent/'config.yaml'):

@@ -30,7 +30,8 @@ class ProgressLog:
         if not self.enabled: return None
         rec = {'t': round(time.time(), 3), 'event': event, **fields}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, 'a', encoding='utf-8') as f:  # one write of one whole line: readers never see a torn line but the last
+        # one write of one whole line: readers never see a torn line but the last
+        with open(self.path, 'a', encoding='utf-8') as f:
             f.write(json.dumps(rec, default=str, allow_nan=False) + '\n')
         return rec
 
@@ -55,7 +56,8 @@ def read_progress(path:str|Path) -> list[dict]:
 
 # %% ../nbs/06a_progress.ipynb #0ceb8099
 def progress_state(events:list[dict]) -> dict:
-    "What a follower shows: `status` (running or one of `ENDS`), `phase`, the latest train values, the latest eval metrics, `message`."
+    """What a follower shows: `status` (running or one of `ENDS`), `phase`, the latest train values, the latest
+    eval metrics, `message`."""
     s = {'status': 'running' if events else 'waiting', 'phase': None, 'step': 0, 'max_steps': None, 'epoch': None,
          'loss': None, 'train_accuracy': None, 'eval': {}, 'message': '', 'history': []}
     for e in events:
@@ -66,7 +68,8 @@ def progress_state(events:list[dict]) -> dict:
             s.update({k: e[k] for k in ('step', 'max_steps', 'epoch', 'loss', 'train_accuracy') if k in e})
             s['history'].append({k: v for k, v in e.items() if k not in ('t', 'event')})
         elif kind == 'eval':
-            s.update({k: e[k] for k in ('step', 'max_steps', 'epoch') if e.get(k) is not None})  # an evaluation also says how far training is
+            # an evaluation also says how far training is
+            s.update({k: e[k] for k in ('step', 'max_steps', 'epoch') if e.get(k) is not None})
             s['eval'] = dict(e.get('metrics') or {})
             s['history'].append({'step': e.get('step'), 'epoch': e.get('epoch'), **s['eval']})
         elif kind in ENDS:

@@ -24,13 +24,17 @@ KINDS = ('task', 'model', 'model_config', 'embedding', 'collator', 'builder', 't
 BUILTINS = {
     'task': {'TrainTask': 'finann.task'},
     'model': {'MLPModelForTokenClassification': 'finann.model', 'MLPModelForMSELoss': 'finann.model',
-              'EncoderMLPForTokenClassification': 'finann.model_encoder', 'EncoderMLPForMSELoss': 'finann.model_encoder'},
+              'EncoderMLPForTokenClassification': 'finann.model_encoder',
+                  'EncoderMLPForMSELoss': 'finann.model_encoder'},
     'model_config': {'MLPModelConfig': 'finann.model', 'EncoderMLPConfig': 'finann.model_encoder'},
     'embedding': {'HashingEmbedding': 'finann.embedding.encoders', 'HFEmbedding': 'finann.embedding.transformer',
-                  'SentenceTransformerEmbedding': 'finann.embedding.transformer', 'OpenAIEmbedding': 'finann.embedding.openai'},
-    'collator': {'CollatorForBinaryClassification': 'finann.collator', 'CollatorForClassificationWithNeutral': 'finann.collator',
+                  'SentenceTransformerEmbedding': 'finann.embedding.transformer',
+                      'OpenAIEmbedding': 'finann.embedding.openai'},
+    'collator': {'CollatorForBinaryClassification': 'finann.collator',
+        'CollatorForClassificationWithNeutral': 'finann.collator',
                  'CollatorForRegression': 'finann.collator', 'CollatorForVolatility': 'finann.collator'},
-    'builder': {'SyntheticEarningsCallBuilder': 'finann.data.synthetic', 'LocalTranscriptBuilder': 'finann.data.builders',
+    'builder': {'SyntheticEarningsCallBuilder': 'finann.data.synthetic',
+        'LocalTranscriptBuilder': 'finann.data.builders',
                 'EventStudyBuilder': 'finann.data.builders', 'FinancialTranscriptBuilder': 'finann.data.builders',
                 'TextStreamBuilder': 'finann.data.stream', 'SyntheticTextStreamBuilder': 'finann.data.stream',
                 'StockNetBuilder': 'finann.data.stocknet'},
@@ -82,13 +86,15 @@ def register(self:Registry, kind:str, name:str|None=None):
 # %% ../nbs/01_registry.ipynb #cf3e70ff
 @patch
 def get(self:Registry, kind:str, name:str):
-    "The class registered under `name` (importing its module if it is a built-in), or a `RegistryError` listing the choices."
+    """The class registered under `name` (importing its module if it is a built-in), or a `RegistryError` listing
+    the choices."""
     if name not in self.mapping[kind]: self._load(kind, name)
     try: return self.mapping[kind][name]
     except KeyError: pass
     names = self.list(kind)
     hint = did_you_mean(name, names)
-    raise RegistryError(f"unknown {kind} '{name}'{';' + hint if hint else ''} (registered: {', '.join(names) or 'none'})")
+    raise RegistryError(f"unknown {kind} '{name}'{';' + hint if hint else ''} (registered: "
+                        f"{', '.join(names) or 'none'})")
 
 # %% ../nbs/01_registry.ipynb #f805eb44
 @patch

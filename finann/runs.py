@@ -25,7 +25,8 @@ def is_complete_checkpoint(path:str|Path) -> bool:
 
 # %% ../nbs/07b_runs.ipynb #63d88430
 def latest_checkpoint(output_dir:str|Path) -> Path|None:
-    "The newest complete `checkpoint-N` in `output_dir`: HF's `get_last_checkpoint`, or the next-newest when that one is incomplete."
+    """The newest complete `checkpoint-N` in `output_dir`: HF's `get_last_checkpoint`, or the next-newest when that
+    one is incomplete."""
     from transformers.trainer_utils import get_last_checkpoint, PREFIX_CHECKPOINT_DIR
     output_dir = Path(output_dir)
     if not output_dir.is_dir(): return None
@@ -33,19 +34,22 @@ def latest_checkpoint(output_dir:str|Path) -> Path|None:
     if newest is None: return None
     if is_complete_checkpoint(newest): return Path(newest)
     step = lambda p: int(p.name.rsplit('-', 1)[1])  # HF's own order: by the step in the name
-    older = sorted((p for p in output_dir.glob(f'{PREFIX_CHECKPOINT_DIR}-*') if p.is_dir() and p.name.rsplit('-', 1)[1].isdigit()), key=step, reverse=True)
+    older = sorted((p for p in output_dir.glob(
+        f'{PREFIX_CHECKPOINT_DIR}-*') if p.is_dir() and p.name.rsplit('-', 1)[1].isdigit()), key=step, reverse=True)
     return next((p for p in older if is_complete_checkpoint(p)), None)
 
 # %% ../nbs/07b_runs.ipynb #f112e646
 class Run:
-    "A run folder. Everything is read on first use: `predictions` (a DataFrame), `meta`, `metrics`, `report`, `config`, `model`."
+    """A run folder. Everything is read on first use: `predictions` (a DataFrame), `meta`, `metrics`, `report`,
+    `config`, `model`."""
     def __init__(self, path:str|Path):
         self.path = Path(path).expanduser()
         if not self.path.is_dir(): raise FinannError(f"{self.path}: no such run folder")
     def __repr__(self): return f"Run('{self.path}')"
     def _json(self, name:str) -> dict:
         f = self.path/name
-        if not f.is_file(): raise FinannError(f"{f}: missing; the run has not finished (its progress is in {self.path/'progress.jsonl'})")
+        if not f.is_file(): raise FinannError(f"{f}: missing; the run has not finished (its progress is in "
+                                              f"{self.path/'progress.jsonl'})")
         return json.loads(f.read_text())
     @cached_property
     def _table(self):
@@ -90,7 +94,8 @@ def config_differences(saved:dict, current:dict, sections=('model', 'embedding',
 
 # %% ../nbs/07b_runs.ipynb #e981b2e9
 def _json_file(f:Path) -> dict:
-    "A small JSON file of the run as a dict; {} when it is missing or unreadable (the card then says less, never fails)."
+    """A small JSON file of the run as a dict; {} when it is missing or unreadable (the card then says less, never
+    fails)."""
     try: return json.loads(f.read_text(encoding='utf-8')) if f.is_file() else {}
     except (OSError, ValueError): return {}
 
@@ -106,7 +111,8 @@ def run_notices(folder:str|Path) -> list[str]:
     only, split-like price jumps, a split the data lacks…) and each baseline of the ladder it could not fit."""
     folder = Path(folder)
     return (list(_json_file(folder/'data_report.json').get('notices') or [])
-            + [f"baseline {b} not fitted: {why}" for b, why in (_table_meta(folder).get('skipped_baselines') or {}).items()])
+            + [f"baseline {b} not fitted: {why}" for b,
+               why in (_table_meta(folder).get('skipped_baselines') or {}).items()])
 
 # %% ../nbs/07b_runs.ipynb #12b92e00
 def fold_periods(df) -> str:
@@ -114,8 +120,10 @@ def fold_periods(df) -> str:
     and its events, each counted once however many seeds predicted it."""
     import pandas as pd
     test = df[df['split'] == 'test'].drop_duplicates(['fold', 'ticker', 'event_start_at_et'])
-    day = pd.to_datetime(test['d+1_date']).fillna(pd.to_datetime(test['event_start_at_et'].str[:10]))  # the split's own date
-    return ' · '.join(f"fold {k}: {d.min():%Y-%m-%d} – {d.max():%Y-%m-%d} ({len(d):,} events)" for k, d in day.groupby(test['fold']))
+    # the split's own date
+    day = pd.to_datetime(test['d+1_date']).fillna(pd.to_datetime(test['event_start_at_et'].str[:10]))
+    return ' · '.join(f"fold {k}: {d.min():%Y-%m-%d} – {d.max():%Y-%m-%d} ({len(d):,} events)" for k,
+                      d in day.groupby(test['fold']))
 
 # %% ../nbs/07b_runs.ipynb #1b205401
 def run_card(folder:str|Path, notices:list[str]|None=None) -> str:
@@ -133,23 +141,32 @@ def run_card(folder:str|Path, notices:list[str]|None=None) -> str:
     flat = lambda d: ', '.join(f"{k}={v}" for k, v in (d or {}).items() if v not in (None, [], {})) or 'defaults'
     how = (f"column `{label['label_column']}`" if label.get('label_column') else
            f"move {label['start_field']} → {label['end_field']}" if label.get('start_field') else flat(sec('collator').get('config')))
-    lab = f"{label.get('collator') or sec('collator').get('cls_name', '?')}: {how}" + (f", dead band {label['drop_band']}" if label.get('drop_band') else '')
+    lab = f"{label.get('collator') or sec('collator').get('cls_name', '?')}: {how}" + (
+        f", dead band {label['drop_band']}" if label.get('drop_band') else '')
     emb, ds, tr, run, ev = sec('embedding'), sec('dataset'), sec('trainer'), sec('run'), sec('evaluator')
     spans, folds = data.get('split_dates') or {}, fold_periods(df) if ev.get('folds') and df is not None else ''
     span = lambda k: f" ({spans[k]['first']} – {spans[k]['last']})" if spans.get(k, {}).get('first') else ''
     splits = ' · '.join(f"{k} {v:,}{span(k)}" for k, v in (data.get('splits') or {}).items()) or '?'
     seeds = run.get('seeds') or [run.get('seed')]
-    tried = (f"{ev['configs_tried']} config(s) tried (evaluator.configs_tried)" if ev.get('configs_tried') else  # None: the study's ledger counts
+    # None: the study's ledger counts
+    tried = (f"{ev['configs_tried']} config(s) tried (evaluator.configs_tried)" if ev.get('configs_tried') else
              f"configs tried: counted by the ledger of study {run['study']}" if run.get('study') else '1 config tried')
-    rows = [('label', lab), ('encoder', f"{emb.get('cls_name', '?')} ({flat(emb.get('config'))})" + (f"; masking: {data['masking']}" if data.get('masking') else '')),
-            ('data', f"{ds.get('cls_name', '?')} ({flat(ds.get('config'))}); {data.get('rows_kept', '?'):,} of {data.get('rows_in', '?'):,} rows kept"
-                     if isinstance(data.get('rows_in'), int) else f"{ds.get('cls_name', '?')} ({flat(ds.get('config'))})"),
+    rows = [('label', lab), ('encoder', f"{emb.get('cls_name', '?')} ({flat(emb.get('config'))})" + (
+        f"; masking: {data['masking']}" if data.get('masking') else '')),
+            ('data', f"{ds.get('cls_name', '?')} ({flat(ds.get('config'))}); {data.get('rows_kept', '?'):,} of "
+                     f"{data.get('rows_in', '?'):,} rows kept"
+                     if isinstance(data.get('rows_in'), int) else f"{ds.get('cls_name', '?')} "
+                                                                  f"({flat(ds.get('config'))})"),
             *([('prices', f"labels use {data['price']}")] if data.get('price') else []),  # e.g. StockNet: Adj Close
-            ('splits (events, first – last target session)', splits + ('; pooled, then cut into the folds below' if folds else '')),
+            ('splits (events, first – last target session)', splits + (
+                '; pooled, then cut into the folds below' if folds else '')),
             *([('walk-forward folds (test periods)', folds)] if folds else []),
-            *([('time of day', data['time_of_day'])] if data.get('time_of_day') else []),  # dates without times: where they were placed
-            ('training', f"{tr.get('num_train_epochs', '?')} epoch(s), learning rate {tr.get('learning_rate', '?')}, batch {tr.get('per_device_train_batch_size', '?')}"),
-            ('repeats', f"{len(seeds)} seed(s) ({', '.join(map(str, seeds))}), {'walk-forward folds ' + flat(ev.get('folds')) if ev.get('folds') else '1 fold'}, "
+            # dates without times: where they were placed
+            *([('time of day', data['time_of_day'])] if data.get('time_of_day') else []),
+            ('training', f"{tr.get('num_train_epochs', '?')} epoch(s), learning rate "
+                         f"{tr.get('learning_rate', '?')}, batch {tr.get('per_device_train_batch_size', '?')}"),
+            ('repeats', f"{len(seeds)} seed(s) ({', '.join(map(str, seeds))}), "
+                        f"{'walk-forward folds ' + flat(ev.get('folds')) if ev.get('folds') else '1 fold'}, "
                         + tried)]
     lines = ['| run card | |', '|---|---|'] + [f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows]
     return '\n'.join(lines + [''] + [f"**Notice**: {n}." for n in run_notices(folder) + list(notices or [])]).rstrip() + '\n\n'
@@ -193,17 +210,24 @@ def evaluate_run(path:str|Path,            # a run folder with predictions.parqu
     from finann.evaluate import evaluate_predictions
     run = Run(path)
     cfg_file = run.path/'config.yaml'
-    if not cfg_file.is_file(): raise FinannError(f"{cfg_file}: missing; this run folder was not written by finann-train")
-    cfg = load_config(cfg_file, options or [], check=False)  # checked when it ran; a full check would import the trainer
+    if not cfg_file.is_file(): raise FinannError(f"{cfg_file}: missing; this run folder was not written by "
+                                                 "finann-train")
+    # checked when it ran; a full check would import the trainer
+    cfg = load_config(cfg_file, options or [], check=False)
     if splits: cfg.evaluator.splits = splits
     df, meta = read_predictions(run.path)
     col = registry.get_collator_class(cfg.collator.cls_name)
     check_predictions(df, meta, run.path/'predictions.parquet', col.problem_type, col.num_labels)
-    missing, have = [s for s in cfg.evaluator.splits if not (df['split'] == s).any()], ', '.join(map(str, df['split'].unique()))
-    # --split names what it wants; the config's splits are reported where the table has them, as the run itself did (a run without a test split)
-    if missing and (splits or len(missing) == len(cfg.evaluator.splits)): raise FinannError(f"{run.path/'predictions.parquet'}: no rows for split(s) {', '.join(missing)} (has {have})")
-    skipped = [f"split {s} skipped: {run.path/'predictions.parquet'} has no {s} rows (it has {have}); evaluator.splits asks for it" for s in missing]
-    for n in skipped: warnings.warn(n, SplitSkipped, stacklevel=2)  # never silent: the console's last lines and the run card say it too
+    missing, have = [s for s in cfg.evaluator.splits if not (df['split'] == s).any()], ', '.join(map(str,
+        df['split'].unique()))
+    # --split names what it wants; the config's splits are reported where the table has them, as the run itself
+    # did (a run without a test split)
+    if missing and (splits or len(missing) == len(cfg.evaluator.splits)): raise FinannError(
+        f"{run.path/'predictions.parquet'}: no rows for split(s) {', '.join(missing)} (has {have})")
+    skipped = [f"split {s} skipped: {run.path/'predictions.parquet'} has no {s} rows (it has {have}); "
+               "evaluator.splits asks for it" for s in missing]
+    # never silent: the console's last lines and the run card say it too
+    for n in skipped: warnings.warn(n, SplitSkipped, stacklevel=2)
     cfg.evaluator.splits = [s for s in cfg.evaluator.splits if s not in missing]
     from finann.ledger import study_trials  # a run of a study: adjusted for the configurations its ledger counts now
     reports = evaluate_predictions(df, meta, cfg.evaluator, seed=cfg.run.seed, trials=study_trials(cfg, run.path))
@@ -214,7 +238,8 @@ def evaluate_run(path:str|Path,            # a run folder with predictions.parqu
 
 # %% ../nbs/07b_runs.ipynb #c6132810
 def run_label(path:str|Path, taken=()) -> str:
-    "A run's name in a comparison: its folder's name (its path when that name is `taken`), with ' (masked)' when its config masked entities (' (masked: tickers only)' without company names)."
+    """A run's name in a comparison: its folder's name (its path when that name is `taken`), with ' (masked)' when
+    its config masked entities (' (masked: tickers only)' without company names)."""
     path = Path(path)
     emb = ((saved_run_config(path) or {}).get('embedding') or {}).get('config') or {}
     what = _json_file(path/'data_report.json').get('masking')
@@ -222,16 +247,19 @@ def run_label(path:str|Path, taken=()) -> str:
     return (str(path) if path.name in taken else path.name) + masked
 
 # %% ../nbs/07b_runs.ipynb #4eafd2a7
-_PER_RUN_KEYS = ('trainer.output_dir', 'trainer.run_name', 'trainer.logging_dir')  # differ between any two runs: not worth a word
+_PER_RUN_KEYS = ('trainer.output_dir', 'trainer.run_name',
+    'trainer.logging_dir')  # differ between any two runs: not worth a word
 
 def run_differences(paths:list[str|Path], split:str='test') -> list[str]:
-    "What differs between runs set side by side, each in one line against the first: the label scheme, the events of `split`, the config."
+    """What differs between runs set side by side, each in one line against the first: the label scheme, the events
+    of `split`, the config."""
     from finann.predictions import read_predictions
     def look(p):
         p = Path(p)
         try: df, meta = read_predictions(p)
         except FinannError: df, meta = None, {}
-        ev = None if df is None else set(map(tuple, df.loc[df['split'] == split, ['ticker', 'event_start_at_et']].astype(str).to_numpy().tolist()))
+        ev = None if df is None else set(map(tuple, df.loc[df['split'] == split, ['ticker',
+            'event_start_at_et']].astype(str).to_numpy().tolist()))
         return saved_run_config(p) or {}, meta.get('label'), ev
     (c0, l0, e0), first, out = look(paths[0]), Path(paths[0]).name, []
     for p in paths[1:]:
@@ -240,7 +268,8 @@ def run_differences(paths:list[str|Path], split:str='test') -> list[str]:
             out.append(f"label scheme differs: {first} {_label_text(l0)}, {name} {_label_text(l)}")
         if e0 is not None and e is not None and e != e0:
             out.append(f"{split} events differ: {first} has {len(e0):,}, {name} {len(e):,}, {len(e0 & e):,} in common")
-        keys = [d for d in config_differences(c0, c, tuple(sorted(set(c0) | set(c)))) if not d.startswith(_PER_RUN_KEYS)]
+        keys = [d for d in config_differences(c0, c,
+                                              tuple(sorted(set(c0) | set(c)))) if not d.startswith(_PER_RUN_KEYS)]
         if keys: out.append(f"config differs ({first} → {name}): {'; '.join(keys)}")
     return out
 
@@ -252,13 +281,15 @@ def compare_runs(paths:list[str|Path], # finished run folders, e.g. ['outputs/de
                  split:str='test',      # the split of their reports to compare
                  fmt:str='text',        # 'text' (the console), 'markdown' or 'html' (`results_table`)
                 ) -> str:
-    "Several runs' reports of `split` in one table (`results_table`, a row per run and predictor), each run's verdict line first; `finann-eval --compare`."
+    """Several runs' reports of `split` in one table (`results_table`, a row per run and predictor), each run's
+    verdict line first; `finann-eval --compare`."""
     from finann.evaluate import results_table
     names = [Path(p).name for p in paths]
     reports = {}
     for p in paths:
         run = Run(p)
-        if split not in run.report: raise FinannError(f"{run.path/'report.json'}: no '{split}' split (it has {', '.join(run.report) or 'none'})")
+        if split not in run.report: raise FinannError(f"{run.path/'report.json'}: no '{split}' split (it has "
+                                                      f"{', '.join(run.report) or 'none'})")
         reports[run_label(run.path, {n for n in names if names.count(n) > 1})] = run.report[split]
     table = results_table(reports, fmt, by='run')
     diffs = run_differences(paths, split)  # side by side is only fair when these are the differences you meant
@@ -272,7 +303,8 @@ def predict_texts(run:str|Path,   # a finished run folder (its config.yaml and m
                   texts:str|Path, # a CSV/JSONL/JSON/parquet file with a `text` column (other columns are kept)
                   batch_size:int=1024,
                  ) -> 'pd.DataFrame':
-    "The run's model on new texts: the file's columns, then `p_0 … p_{k-1}`, `predicted` and `score` (P(up) − P(down)), or `y_hat` for a regression."
+    """The run's model on new texts: the file's columns, then `p_0 … p_{k-1}`, `predicted` and `score` (P(up) −
+    P(down)), or `y_hat` for a regression."""
     import numpy as np, pandas as pd, torch
     from finann.data.schema import read_events_file
     from finann.embedding.masking import NAME_COLUMNS, mask_text
@@ -280,13 +312,17 @@ def predict_texts(run:str|Path,   # a finished run folder (its config.yaml and m
     from finann.registry import registry
     r = Run(run)
     if not (r.path/'config.yaml').is_file() or not (r.path/'model.safetensors').is_file():
-        raise FinannError(f"{r.path}: not a finished run (no config.yaml or model.safetensors); train it with finann-train first")
+        raise FinannError(f"{r.path}: not a finished run (no config.yaml or model.safetensors); train it with "
+                          "finann-train first")
     df = read_events_file(Path(texts).expanduser())
     if 'text' not in df: raise FinannError(f"{texts}: no text column (columns: {', '.join(map(str, df.columns))})")
     blank = ~df['text'].map(lambda t: isinstance(t, str) and t.strip() != '')
-    if blank.any(): raise FinannError(f"{texts}: row {int(np.flatnonzero(blank)[0]) + 1}, column text: empty; give every row a text")
+    if blank.any(): raise FinannError(f"{texts}: row {int(np.flatnonzero(blank)[0]) + 1}, column text: empty; "
+                                      "give every row a text")
     cfg, model = r.config, r.model
-    if getattr(model, 'takes_tokens', False): raise FinannError(f"{r.path}: a model that reads tokens (LoRA) is not scored by finann-predict yet; use finann-eval --checkpoint")
+    if getattr(model, 'takes_tokens', False): raise FinannError(f"{r.path}: a model that reads tokens (LoRA) "
+                                                                "is not scored by finann-predict yet; use "
+                                                                "finann-eval --checkpoint")
     emb = registry.get_embedding_class(cfg.embedding.cls_name)(**cfg.embedding.config)
     text = df['text'].tolist()
     if emb.mask_entities:  # the model learnt from masked texts: new texts are masked the same way, or refused
@@ -294,7 +330,8 @@ def predict_texts(run:str|Path,   # a finished run folder (its config.yaml and m
         col = next((c for c in NAME_COLUMNS if c in df), None)  # each text's company, as the run's data named them
         if 'ticker' not in df or (masked != 'tickers only' and col is None):
             raise FinannError(f"{texts}: the run masked {masked} in every text (embedding.config.mask_entities); give "
-                              f"{'a ticker column' if 'ticker' not in df else 'a company column'} so these texts are masked alike")
+                              f"{'a ticker column' if 'ticker' not in df else 'a company column'} so these "
+                              "texts are masked alike")
         names = df[col] if col else [None] * len(df)
         text = [mask_text(t, k, [n] if isinstance(n, str) else ()) for t, k, n in zip(text, df['ticker'], names)]
     inverse, vecs = emb.embed_unique(text)
@@ -312,6 +349,7 @@ from fastcore.basics import patch
 
 @patch
 def explain(self:Run, out:str|Path|None=None):
-    "The run's explanation sheet (`finann.evaluate.explain.write_explain`): written to `out` (default: the run folder), shown in a notebook."
+    """The run's explanation sheet (`finann.evaluate.explain.write_explain`): written to `out` (default: the run
+    folder), shown in a notebook."""
     from finann.evaluate.explain import write_explain
     return write_explain(self.path, out)

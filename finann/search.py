@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from .config import ConfigError, FinannError, FoldsSection, TrainConfig, load_config, run_name_of
 from .io import write_atomic
-from .ledger import LEDGER_FILE, Ledger, study_name_of, study_dir, study_trials, record_run  # noqa: F401  (the ledger is its own module)
+# noqa: F401  (the ledger is its own module)
+from .ledger import LEDGER_FILE, Ledger, study_name_of, study_dir, study_trials, record_run
 # the space, the metric and a trial's score (re-exported here: `from finann.search import read_space` keeps working)
 from .search_space import *
 
@@ -24,7 +25,8 @@ __all__ = ['probability_of_backtest_overfitting', 'pbo_plot', 'open_study', 'rec
 def probability_of_backtest_overfitting(perf,            # (T periods, N trials) performance, higher is better
                                         n_splits:int=16, # S, even: the groups of periods (fewer when T is small)
                                        ) -> dict:
-    "PBO by combinatorially symmetric cross-validation: how often the in-sample best trial is at or below the median out of sample."
+    """PBO by combinatorially symmetric cross-validation: how often the in-sample best trial is at or below the
+    median out of sample."""
     from scipy.stats import rankdata
     perf = np.asarray(perf, dtype=np.float64)
     T, N = perf.shape
@@ -44,14 +46,16 @@ def probability_of_backtest_overfitting(perf,            # (T periods, N trials)
 
 # %% ../nbs/15_search.ipynb #8053c7e4
 def pbo_plot(result:dict, path:Path) -> Path:
-    "The rank-logit histogram of a PBO result: mass left of 0 is the in-sample winner doing worse than the median out of sample."
+    """The rank-logit histogram of a PBO result: mass left of 0 is the in-sample winner doing worse than the median
+    out of sample."""
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.hist(result['logits'], bins=30, color='#4c72b0')
     ax.axvline(0, color='k', lw=1)
     ax.set(xlabel='logit of the in-sample best trial\'s out-of-sample relative rank', ylabel='splits',
-           title=f"PBO = {result['pbo']:.2f} ({result['n_trials']} trials, {result['n_periods']} periods, S = {result['n_splits']})")
+           title=f"PBO = {result['pbo']:.2f} ({result['n_trials']} trials, {result['n_periods']} periods, S = "
+                 f"{result['n_splits']})")
     fig.tight_layout(); Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100); plt.close(fig)
     return Path(path)
 
@@ -74,13 +78,15 @@ def open_study(storage:str, name:str, direction:str, signature:dict):
     elif saved != signature:
         diff = sorted(k for k in set(saved['params']) | set(signature['params']) if saved['params'].get(k) != signature['params'].get(k))
         what = f"keys {diff}" if diff else f"metric {saved['metric']} → {signature['metric']}"
-        raise ConfigError(f"{storage}: study '{name}' was made by a search over another space ({what}); nothing was changed: "
+        raise ConfigError(f"{storage}: study '{name}' was made by a search over another space ({what}); "
+                          "nothing was changed: "
                           "search it with its own search.yml, or give this one another run.study")
     return study
 
 # %% ../nbs/15_search.ipynb #4b671f94
 def _signature(params:dict[str, SearchParam], metric:str) -> dict:
-    return {'metric': metric, 'params': {k: json.loads(json.dumps(dataclasses.asdict(p), default=str)) for k, p in params.items()}}
+    return {'metric': metric, 'params': {k: json.loads(json.dumps(dataclasses.asdict(p), default=str)) for k,
+                                         p in params.items()}}
 
 # %% ../nbs/15_search.ipynb #40e7b877
 def _alive(pid:int) -> bool:
@@ -90,20 +96,25 @@ def _alive(pid:int) -> bool:
     return True
 
 def recover_killed(study, ledger:Ledger) -> list[int]:
-    "Trials left running by a process of this machine that is gone: told as the ledger recorded them, else failed as killed (and noted)."
+    """Trials left running by a process of this machine that is gone: told as the ledger recorded them, else failed
+    as killed (and noted)."""
     import optuna
     from optuna.trial import TrialState
     done, out = {e['trial']: e for e in ledger.entries() if e.get('kind') == 'trial'}, []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         host, pid = t.user_attrs.get('host'), t.user_attrs.get('pid')
-        if host != socket.gethostname() or pid is None or _alive(pid): continue  # another live worker's (or another machine's) trial
+        # another live worker's (or another machine's) trial
+        if host != socket.gethostname() or pid is None or _alive(pid): continue
         e = done.get(t.number)
-        if e and e.get('state') == 'complete': study.tell(t.number, e['value'])  # recorded, then killed before Optuna heard
+        # recorded, then killed before Optuna heard
+        if e and e.get('state') == 'complete': study.tell(t.number, e['value'])
         elif e and e.get('state') == 'pruned': study.tell(t.number, state=TrialState.PRUNED)
         else:
             study.tell(t.number, state=TrialState.FAIL)
-            if not e: ledger.append({'study': study.study_name, 'kind': 'trial', 'trial': t.number, 'state': 'killed', 'counts': False,
-                                     'params': t.params, 'error': f"its process ({host}, pid {pid}) was killed before it finished"})
+            if not e: ledger.append({'study': study.study_name, 'kind': 'trial', 'trial': t.number,
+                                     'state': 'killed', 'counts': False,
+                                     'params': t.params, 'error': f"its process ({host}, pid {pid}) was killed "
+                                                                  "before it finished"})
         out.append(t.number)
     return out
 
@@ -120,8 +131,10 @@ def _trial_seed(study, base:int, ledger:Ledger) -> int:
     return base + _trials_taken(study, ledger)
 
 # %% ../nbs/15_search.ipynb #1bfcfd97
-def run_trial(study, params:dict, cfg_path, options:list[str], metric:str, folder:Path, ledger:Ledger, data_cache:dict) -> dict:
-    "Ask Optuna for a configuration, score it on the folds, write its ledger entry, then tell Optuna; returns the entry."
+def run_trial(study, params:dict, cfg_path, options:list[str], metric:str, folder:Path, ledger:Ledger,
+              data_cache:dict) -> dict:
+    """Ask Optuna for a configuration, score it on the folds, write its ledger entry, then tell Optuna; returns the
+    entry."""
     import optuna
     from optuna.trial import TrialState
     from finann.task import setup_task
@@ -129,25 +142,33 @@ def run_trial(study, params:dict, cfg_path, options:list[str], metric:str, folde
     trial = study.ask({k: p.distribution() for k, p in params.items()})
     trial.set_user_attr('host', socket.gethostname()); trial.set_user_attr('pid', os.getpid())
     overrides, t0 = space_overrides(params, trial.params), time.time()
-    entry = {'study': study.study_name, 'kind': 'trial', 'trial': trial.number, 'overrides': overrides, 'metric': metric,
+    entry = {'study': study.study_name, 'kind': 'trial', 'trial': trial.number, 'overrides': overrides,
+             'metric': metric,
              'params': {k: params[k].value(v) for k, v in trial.params.items()},
              'host': socket.gethostname(), 'pid': os.getpid(), 'run_folder': str(folder/'trials'/str(trial.number))}
     try:
-        cfg = load_config(cfg_path, [*options, *overrides, f"trainer.output_dir={entry['run_folder']}", 'trainer.report_to=[]'])
+        cfg = load_config(cfg_path, [*options, *overrides,
+            f"trainer.output_dir={entry['run_folder']}", 'trainer.report_to=[]'])
         if cfg.evaluator.folds is None: cfg.evaluator.folds = FoldsSection()  # the search always walks forward
-        cfg.evaluator.splits = ['val', 'test']  # a fold's held-out rows are its 'test' role: inside the builder's train+val
+        # a fold's held-out rows are its 'test' role: inside the builder's train+val
+        cfg.evaluator.splits = ['val', 'test']
         task = setup_task(cfg)
         # the objective reads the model's scores only: one cheap baseline instead of the ladder's fits on every fold
         cfg.evaluator.baselines = ['train_mean' if task.build_collator().problem_type == 'regression' else 'majority']
-        key = json.dumps([cfg.dataset.model_dump(), cfg.collator.model_dump(), cfg.embedding.model_dump()], sort_keys=True, default=str)
+        key = json.dumps([cfg.dataset.model_dump(), cfg.collator.model_dump(), cfg.embedding.model_dump()],
+                         sort_keys=True, default=str)
         data = data_cache.get(key) or data_cache.setdefault(key, search_data(task))
         res = score_trial(task, metric, data, trial)
-        entry.update(state='complete', counts=True, seed=cfg.run.seed, seeds=cfg.run.seeds, config=redact(cfg.model_dump()), **res)
+        entry.update(state='complete', counts=True, seed=cfg.run.seed, seeds=cfg.run.seeds,
+                     config=redact(cfg.model_dump()), **res)
     except optuna.TrialPruned as e:
-        entry.update(state='pruned', counts=True, value=getattr(e, 'value', None), note=str(e))  # its score was seen: it counts
+        # its score was seen: it counts
+        entry.update(state='pruned', counts=True, value=getattr(e, 'value', None), note=str(e))
     except Exception as e:  # one line, and the search goes on
-        entry.update(state='fail', counts=False, error=f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:300]}")
-    entry.update(seconds=round(time.time() - t0, 2), finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'))
+        entry.update(state='fail', counts=False, error=f"{type(e).__name__}: "
+                                                       f"{(str(e).strip().splitlines() or [''])[0][:300]}")
+    entry.update(seconds=round(time.time() - t0, 2),
+                 finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'))
     ledger.append(entry)  # first the ledger, then Optuna: a kill in between is told from the ledger on resume
     state = {'complete': TrialState.COMPLETE, 'pruned': TrialState.PRUNED, 'fail': TrialState.FAIL}[entry['state']]
     study.tell(trial, entry['value'] if state == TrialState.COMPLETE else None, state=state)
@@ -155,19 +176,22 @@ def run_trial(study, params:dict, cfg_path, options:list[str], metric:str, folde
 
 # %% ../nbs/15_search.ipynb #300b80e8
 def _base_config(config:str|Path|TrainConfig) -> Path:
-    "The config file that trials load (with their overrides): `config` itself, or a `TrainConfig` written to the study folder."
+    """The config file that trials load (with their overrides): `config` itself, or a `TrainConfig` written to the
+    study folder."""
     import yaml
     if isinstance(config, (str, Path)): return Path(config)
     path = study_dir(config)/'base_config.yaml'
     path.parent.mkdir(parents=True, exist_ok=True)
     data = config.model_dump(exclude_unset=True)  # set keys only: the defaults stay defaults
-    data['trainer'] = {'run_name': run_name_of(config.trainer, config.source), **data.get('trainer', {})}  # the file's name is not the run's
+    # the file's name is not the run's
+    data['trainer'] = {'run_name': run_name_of(config.trainer, config.source), **data.get('trainer', {})}
     write_atomic(path, yaml.safe_dump(data, sort_keys=False))
     return path
 
 # %% ../nbs/15_search.ipynb #08b6f587
 def final_run(cfg_path, options:list[str], params:dict, best, study_folder:Path, study_name:str, metric:str) -> dict:
-    "Train the best configuration once more on the builder's splits and evaluate it on test once: `<study>-final/`, a normal run folder."
+    """Train the best configuration once more on the builder's splits and evaluate it on test once:
+    `<study>-final/`, a normal run folder."""
     from finann.task import setup_task, setup_seeds
     out = study_folder.parent/f'{study_name}-final'
     mark = {'trial': best.number, 'params': best.params}
@@ -194,16 +218,19 @@ def run_search(config:str|Path|TrainConfig,  # the base config: a YAML file, or 
                metric:str|None=None,           # overrides search.yml's `metric`; default: the verdict's metric
                final:bool=True,                # train the best configuration once more and evaluate it on test
               ) -> dict:
-    "An Optuna search (TPE, median pruning) on folds inside train+val, every trial in the ledger; then the final run and the report."
+    """An Optuna search (TPE, median pruning) on folds inside train+val, every trial in the ledger; then the final
+    run and the report."""
     import optuna
     from finann.task import setup_task
     from finann.registry import registry
-    if not isinstance(trials, int) or trials < 1: raise ConfigError(f"--trials: {trials} searches nothing; give 1 or more")
+    if not isinstance(trials, int) or trials < 1: raise ConfigError(f"--trials: {trials} searches nothing; "
+                                                                    "give 1 or more")
     options = list(options or [])
     params, file_metric, source = read_space(space)
     cfg_path = _base_config(config)
     cfg = load_config(cfg_path, options)
-    metric, direction = check_metric(metric or file_metric, registry.get_collator_class(cfg.collator.cls_name).problem_type, source)
+    metric, direction = check_metric(metric or file_metric,
+                                     registry.get_collator_class(cfg.collator.cls_name).problem_type, source)
     check_space(cfg_path, options, params, source)
     name, folder = study_name_of(cfg), study_dir(cfg)
     folder.mkdir(parents=True, exist_ok=True)
@@ -217,7 +244,8 @@ def run_search(config:str|Path|TrainConfig,  # the base config: a YAML file, or 
         study.pruner = optuna.pruners.MedianPruner(n_startup_trials=3)
         e = run_trial(study, params, cfg_path, options, metric, folder, ledger, cache)
         logging.getLogger('finann').info(f"search {name}: trial {e['trial']} {e['state']}"
-                                         + (f", {metric} {e['value']:.4f}" if e.get('value') is not None else f": {e.get('error', '')}"))
+                                         + (
+                                            f", {metric} {e['value']:.4f}" if e.get('value') is not None else f": {e.get('error', '')}"))
         from finann.errors import fault_point
         fault_point('search.after_trial')
     _wait_for_workers(study)
@@ -225,7 +253,8 @@ def run_search(config:str|Path|TrainConfig,  # the base config: a YAML file, or 
 
 # %% ../nbs/15_search.ipynb #7c21f429
 def _wait_for_workers(study, poll:float=2.0, timeout:float=3600.):
-    "Wait until no live worker of this machine is still running a trial of the study (another machine's trials are not waited for)."
+    """Wait until no live worker of this machine is still running a trial of the study (another machine's trials
+    are not waited for)."""
     from optuna.trial import TrialState
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -236,7 +265,8 @@ def _wait_for_workers(study, poll:float=2.0, timeout:float=3600.):
 
 # %% ../nbs/15_search.ipynb #5f2885fd
 def search_pbo(ledger:Ledger, direction:str) -> dict:
-    "PBO over the finished trials × the months of the folds' held-out periods (only months every trial has), or why it is not computed."
+    """PBO over the finished trials × the months of the folds' held-out periods (only months every trial has), or
+    why it is not computed."""
     rows = {e['trial']: e['periods'] for e in ledger.entries() if e.get('kind') == 'trial' and e.get('state') == 'complete' and e.get('periods')}
     perf = pd.DataFrame(rows).dropna()
     try: res = probability_of_backtest_overfitting((-1 if direction == 'minimize' else 1) * perf.to_numpy())
@@ -254,17 +284,22 @@ def objective_plot(ledger:Ledger, metric:str, direction:str, path:Path) -> Path:
         part = df[df['state'] == state] if len(df) else df
         if len(part): ax.scatter(part['trial'], part['value'], marker=mk, label=state)
     done = df[df['state'] == 'complete'].sort_values('trial') if len(df) else df
-    if len(done): ax.step(done['trial'], done['value'].cummin() if direction == 'minimize' else done['value'].cummax(), where='post', label='best so far')
-    ax.set(xlabel='trial', ylabel=f'{metric} (folds inside train+val)', title='the objective across trials'); ax.legend()
+    if len(done): ax.step(done['trial'],
+                          done['value'].cummin() if direction == 'minimize' else done['value'].cummax(),
+                              where='post', label='best so far')
+    ax.set(xlabel='trial', ylabel=f'{metric} (folds inside train+val)',
+           title='the objective across trials'); ax.legend()
     fig.tight_layout(); Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100); plt.close(fig)
     return Path(path)
 
 # %% ../nbs/15_search.ipynb #eb7a5b02
 def param_importances(study) -> tuple[dict, str|None]:
-    "Optuna's parameter importances (its default evaluator: PED-ANOVA in Optuna 5) over the finished trials, or why there are none."
+    """Optuna's parameter importances (its default evaluator: PED-ANOVA in Optuna 5) over the finished trials, or
+    why there are none."""
     import optuna, warnings
     try:
-        with warnings.catch_warnings():  # with a few trials, Optuna warns that the importances come out equal: the table shows it
+        # with a few trials, Optuna warns that the importances come out equal: the table shows it
+        with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             imps = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
         return (imps, None) if imps else ({}, 'no finished trial has a parameter to rank')
@@ -272,7 +307,8 @@ def param_importances(study) -> tuple[dict, str|None]:
 
 # %% ../nbs/15_search.ipynb #56804ade
 def search_sentence(n:int, test:dict|None) -> str:
-    "'N configurations tried; the best one's test result is …; deflated for N trials: …' from the final run's test report."
+    """'N configurations tried; the best one's test result is …; deflated for N trials: …' from the final run's
+    test report."""
     if not test: return f"{n} configuration{'s' if n != 1 else ''} tried; the best one was not evaluated on test."
     u = ((test.get('backtest') or {}).get('uncertainty') or {})
     dsr = (f"deflated Sharpe ratio {u['dsr']:.3f} (Sharpe {u['sharpe']:.2f}, {u['n_trials']} trials)" if u.get('dsr') is not None
@@ -280,12 +316,15 @@ def search_sentence(n:int, test:dict|None) -> str:
     return f"{n} configuration{'s' if n != 1 else ''} tried; the best one's test result is {test['verdict']['line']}; deflated for {n} trials: {dsr}."
 
 # %% ../nbs/15_search.ipynb #aa18c3e4
-def search_summary(study, params:dict, cfg_path, options:list[str], folder:Path, name:str, metric:str, storage:str, final:bool=True) -> dict:
-    "The final run (once, by one worker), PBO, the plots, and the search's report (`search.md`, `search.json`) in the study folder."
+def search_summary(study, params:dict, cfg_path, options:list[str], folder:Path, name:str, metric:str,
+                   storage:str, final:bool=True) -> dict:
+    """The final run (once, by one worker), PBO, the plots, and the search's report (`search.md`, `search.json`) in
+    the study folder."""
     from optuna.trial import TrialState
     ledger, direction = Ledger(folder), study.direction.name.lower()
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        raise FinannError(f"search {name}: no trial finished ({len(study.trials)} tried; see {ledger.path} for their errors)")
+        raise FinannError(f"search {name}: no trial finished ({len(study.trials)} tried; see {ledger.path} for "
+                          "their errors)")
     best, test = study.best_trial, None
     if final:
         with open(folder/'final.lock', 'w') as lock:  # two workers: one trains the final run, the other reads it
@@ -299,8 +338,10 @@ def search_summary(study, params:dict, cfg_path, options:list[str], folder:Path,
     final_dir = folder.parent/f'{name}-final'
     best_test = metric_of(*_read_preds(final_dir), 'test', metric) if test else None
     n = len(ledger.counted())
-    out = {'study': name, 'storage': storage, 'ledger': str(ledger.path), 'metric': metric, 'direction': direction, 'n_trials': n,
-           'best': {'trial': best.number, 'params': {k: params[k].value(v) for k, v in best.params.items()}, 'val': best.value, 'test': best_test},
+    out = {'study': name, 'storage': storage, 'ledger': str(ledger.path), 'metric': metric,
+           'direction': direction, 'n_trials': n,
+           'best': {'trial': best.number, 'params': {k: params[k].value(v) for k, v in best.params.items()},
+                    'val': best.value, 'test': best_test},
            'pbo': {k: v for k, v in pbo.items() if k != 'logits'}, 'importances': imp, 'importances_skipped': why,
            'final_run': str(final_dir) if test else None, 'sentence': search_sentence(n, test)}
     write_atomic(folder/'search.json', json.dumps(out, indent=1, default=str))
@@ -316,12 +357,16 @@ def _read_preds(run:Path):
 
 # %% ../nbs/15_search.ipynb #97d21b50
 def search_markdown(s:dict, ledger:Ledger) -> str:
-    "The search's `search.md`: the sentence, the trials table, the objective, the importances, PBO, and the best trial on val beside test."
-    fmt = lambda v: '–' if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}" if isinstance(v, float) else str(v)
+    """The search's `search.md`: the sentence, the trials table, the objective, the importances, PBO, and the best
+    trial on val beside test."""
+    fmt = lambda v: '–' if v is None or (isinstance(v,
+                                                    float) and math.isnan(v)) else f"{v:.4f}" if isinstance(v,
+                                                        float) else str(v)
     trials = [e for e in ledger.entries() if e.get('kind') == 'trial']
     keys = sorted({k for e in trials for k in (e.get('params') or {})})
     lines = [f"# Search: {s['study']}", '', f"**{s['sentence']}**", '',
-             f"Each trial is scored by {s['metric']} ({s['direction']}) pooled over walk-forward folds inside train and val; "
+             f"Each trial is scored by {s['metric']} ({s['direction']}) pooled over walk-forward folds inside "
+             "train and val; "
              f"the test split is never read during the search. Storage: `{s['storage']}`; ledger: `{s['ledger']}` "
              f"({s['n_trials']} configurations counted: finished and pruned trials, and runs that name the study).", '',
              '## Trials', '', '| trial | state | ' + ' | '.join(keys) + f" | {s['metric']} | seconds | error |",
@@ -329,18 +374,24 @@ def search_markdown(s:dict, ledger:Ledger) -> str:
     lines += [f"| {e['trial']} | {e['state']} | " + ' | '.join(fmt((e.get('params') or {}).get(k)) for k in keys)
               + f" | {fmt(e.get('value'))} | {fmt(e.get('seconds'))} | {e.get('error') or ''} |" for e in trials]
     others = [e for e in ledger.entries() if e.get('kind') == 'run']
-    if others: lines += ['', f"Plain runs counted in the study: " + ', '.join(f"`{e['run_folder']}`" for e in others) + '.']
-    lines += ['', '## The objective across trials', '', '![objective](plots/search_objective.png)', '', "## Parameters' importances", '']
-    if s['importances']: lines += ['| parameter | importance (Optuna\'s get_param_importances) |', '|---|---|'] + [f"| {k} | {v:.3f} |" for k, v in s['importances'].items()]
+    if others: lines += ['', f"Plain runs counted in the study: " + ', '.join(
+        f"`{e['run_folder']}`" for e in others) + '.']
+    lines += ['', '## The objective across trials', '',
+        '![objective](plots/search_objective.png)', '', "## Parameters' importances", '']
+    if s['importances']: lines += ['| parameter | importance (Optuna\'s get_param_importances) |',
+                                   '|---|---|'] + [f"| {k} | {v:.3f} |" for k, v in s['importances'].items()]
     else: lines += [f"Not computed: {s['importances_skipped']}."]
     p = s['pbo']
     lines += ['', '## Probability of backtest overfitting', '']
-    lines += ([f"PBO = {p['pbo']:.2f}: in {100 * p['pbo']:.0f}% of the {p['n_combinations']} combinatorially symmetric splits of "
-               f"{p['n_periods']} months into {p['n_splits']} groups, the trial best in-sample was at or below the median out of sample "
+    lines += ([f"PBO = {p['pbo']:.2f}: in {100 * p['pbo']:.0f}% of the {p['n_combinations']} combinatorially "
+               "symmetric splits of "
+               f"{p['n_periods']} months into {p['n_splits']} groups, the trial best in-sample was at or below "
+               "the median out of sample "
                "(Bailey, Borwein, López de Prado and Zhu 2015).", '', '![rank logits](plots/search_pbo.png)']
               if p.get('pbo') is not None else [f"Not computed: {p.get('skipped')}."])
     b = s['best']
-    lines += ['', '## The best trial', '', f"Trial {b['trial']}: " + ', '.join(f"`{k}` = {v}" for k, v in b['params'].items()) + '.', '',
+    lines += ['', '## The best trial', '',
+        f"Trial {b['trial']}: " + ', '.join(f"`{k}` = {v}" for k, v in b['params'].items()) + '.', '',
               f"| | {s['metric']} |", '|---|---|', f"| search (folds inside train+val) | {fmt(b['val'])} |",
               f"| final run, test (read once) | {fmt(b['test'])} |"]
     if s.get('final_run'): lines += ['', f"The final run's report: `{s['final_run']}/report.md`."]

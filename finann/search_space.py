@@ -16,7 +16,8 @@ __all__ = ['RESERVED_SEARCH_KEYS', 'SEARCH_METRICS', 'SearchParam', 'read_space'
 # %% ../nbs/15b_search_space.ipynb #7f24f6a4
 @dataclasses.dataclass(frozen=True)
 class SearchParam:
-    "One searched config key: a list of `choices`, or a range `low`…`high` (integers when both ends are, on a log scale when `log`)."
+    """One searched config key: a list of `choices`, or a range `low`…`high` (integers when both ends are, on a log
+    scale when `log`)."""
     key: str
     choices: tuple|None = None
     low: float|int|None = None
@@ -28,7 +29,8 @@ class SearchParam:
         import optuna.distributions as D
         if self.choices is not None: return D.CategoricalDistribution([_plain(c) for c in self.choices])
         ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (self.low, self.high))
-        return D.IntDistribution(self.low, self.high, log=self.log) if ints else D.FloatDistribution(self.low, self.high, log=self.log)
+        return D.IntDistribution(self.low, self.high, log=self.log) if ints else D.FloatDistribution(self.low,
+            self.high, log=self.log)
 
     def value(self, sampled):
         "The config value of what Optuna sampled."
@@ -43,10 +45,12 @@ RESERVED_SEARCH_KEYS = ('metric',)  # top-level keys of search.yml that are not 
 def read_space(space:str|Path|dict,            # search.yml, or the same mapping
                source:str|None=None,           # the name errors give (default: the file)
               ) -> tuple[dict[str, SearchParam], str|None, str]:
-    "The searched keys, the metric named in the file (or None), and the source name; a malformed space is refused in one line."
+    """The searched keys, the metric named in the file (or None), and the source name; a malformed space is refused
+    in one line."""
     if isinstance(space, (str, Path)): source, space = source or str(space), read_yaml(space)
     source = source or '<search space>'
-    if not isinstance(space, dict): raise ConfigError(f"{source}: a search space is a mapping of config keys, got {type(space).__name__}")
+    if not isinstance(space, dict): raise ConfigError(f"{source}: a search space is a mapping of config keys, "
+                                                      f"got {type(space).__name__}")
     metric, params = space.get('metric'), {}
     for key, v in space.items():
         if key in RESERVED_SEARCH_KEYS: continue
@@ -77,7 +81,8 @@ def space_overrides(params:dict[str, SearchParam], sampled:dict) -> list[str]:
 
 # %% ../nbs/15b_search_space.ipynb #9f68453a
 def check_space(cfg_path:str|Path, options:list[str], params:dict[str, SearchParam], source:str) -> None:
-    "Load the config with each choice (or each end of each range) of every key: an unknown key or bad value is one line."
+    """Load the config with each choice (or each end of each range) of every key: an unknown key or bad value is
+    one line."""
     for key, p in params.items():
         for v in (p.choices if p.choices is not None else (p.low, p.high)):
             try: load_config(cfg_path, [*options, f"{key}={json.dumps(v)}"])
@@ -93,31 +98,37 @@ SEARCH_METRICS = {'single_label_classification': ('accuracy', 'balanced_accuracy
 
 # %% ../nbs/15b_search_space.ipynb #2d812bde
 def check_metric(metric:str|None, problem_type:str, source:str) -> tuple[str, str]:
-    "The metric (default: the verdict's, accuracy or MSE) and Optuna's direction; a metric the task does not have is one line."
+    """The metric (default: the verdict's, accuracy or MSE) and Optuna's direction; a metric the task does not have
+    is one line."""
     from finann.config import did_you_mean
     from finann.evaluate.verdict import VERDICT_METRIC, LOWER_IS_BETTER
     metric = metric or VERDICT_METRIC['regression' if problem_type == 'regression' else 'classification']
     have = SEARCH_METRICS[problem_type]
     if metric not in have:
         hint = did_you_mean(metric, have) or ''
-        raise ConfigError(f"{source}: metric: '{metric}' is not a metric of this task;{hint} (choices: {', '.join(have)})")
+        raise ConfigError(f"{source}: metric: '{metric}' is not a metric of this task;{hint} (choices: "
+                          f"{', '.join(have)})")
     return metric, 'minimize' if metric in LOWER_IS_BETTER else 'maximize'
 
 # %% ../nbs/15b_search_space.ipynb #2ccfc59b
 def metric_of(df:pd.DataFrame, meta:dict, split:str, metric:str, by_period:str|None=None):
-    "`metric` of the model on `split`'s rows of a predictions table; with `by_period` ('M', 'W'), a Series of it per period."
+    """`metric` of the model on `split`'s rows of a predictions table; with `by_period` ('M', 'W'), a Series of it
+    per period."""
     from finann.predictions import split_inputs
     from finann.evaluate.metrics import classification_report, regression_report
     x = split_inputs(df, meta, split)
     f = (lambda y, p: regression_report(y, p)[metric]) if meta['num_labels'] == 1 else \
         (lambda y, p: classification_report(y, p, meta['num_labels'])[metric])
     if by_period is None: return float(f(x['labels'], x['probs']))
-    periods = pd.to_datetime(pd.Series(x['dates']), format='mixed', utc=True).dt.tz_localize(None).dt.to_period(by_period).astype(str)
-    return pd.Series({p: float(f(x['labels'][i], x['probs'][i])) for p, i in periods.groupby(periods).indices.items()}).sort_index()
+    periods = pd.to_datetime(pd.Series(x['dates']), format='mixed',
+                             utc=True).dt.tz_localize(None).dt.to_period(by_period).astype(str)
+    return pd.Series({p: float(f(x['labels'][i], x['probs'][i])) for p,
+                      i in periods.groupby(periods).indices.items()}).sort_index()
 
 # %% ../nbs/15b_search_space.ipynb #8ae5e03b
 def search_data(task) -> tuple:
-    "Train and val events only (test is dropped before it is embedded, labelled or folded), their vectors and labels, the width."
+    """Train and val events only (test is dropped before it is embedded, labelled or folded), their vectors and
+    labels, the width."""
     import datasets
     events, _ = task.build_datasets()
     events = datasets.DatasetDict({k: v for k, v in events.items() if k != 'test'})
@@ -141,7 +152,8 @@ def score_trial(task,             # the trial's task (its config has `evaluator.
                 data=None,         # `search_data(task)`, when already built for this data config
                 trial=None,        # the Optuna trial: each fold's pooled score is reported to it, and it may be pruned
                ) -> dict:
-    "Train and predict each walk-forward fold inside train+val; the metric pooled over the folds' held-out periods, per month, and the folds."
+    """Train and predict each walk-forward fold inside train+val; the metric pooled over the folds' held-out
+    periods, per month, and the folds."""
     import optuna
     from finann.errors import fault_point
     from finann.task.study import fold_units, fit_predict_units
@@ -151,7 +163,8 @@ def score_trial(task,             # the trial's task (its config has `evaluator.
     for step, (fold, ev, vec, lab) in enumerate(units):
         _, preds, _, _ = fit_predict_units(fold_task(task, task.output_dir/f'fold{fold.index}'), ev, vec, lab, dim)
         fault_point('search.after_fold')
-        held.append(preds[preds['split'] == 'test'].assign(fold=fold.index))  # the fold's held-out period: inside train+val
+        # the fold's held-out period: inside train+val
+        held.append(preds[preds['split'] == 'test'].assign(fold=fold.index))
         folds.append({'fold': fold.index, 'held_out': str(fold.test_period), 'n': int(len(held[-1]))})
         pooled, meta = pd.concat(held, ignore_index=True), task.predictions_meta(held[-1])
         value = metric_of(pooled, meta, 'test', metric)
@@ -160,6 +173,9 @@ def score_trial(task,             # the trial's task (its config has `evaluator.
             if trial.should_prune():
                 stop = optuna.TrialPruned(f"pruned after fold {fold.index}: {metric} {value:.4f}"); stop.value = value
                 raise stop
-    dates = pd.to_datetime(pd.concat([pd.Series(d['event_start_at_et']) for d in events.values()]), format='mixed', utc=True)
-    return {'value': value, 'periods': metric_of(pooled, meta, 'test', metric, 'M').to_dict(), 'folds': folds, 'skipped_folds': skipped,
-            'data': {'first': str(dates.min()), 'last': str(dates.max()), 'n_events': int(len(dates)), 'splits': list(events)}}
+    dates = pd.to_datetime(pd.concat([pd.Series(d['event_start_at_et']) for d in events.values()]),
+                           format='mixed', utc=True)
+    return {'value': value, 'periods': metric_of(pooled, meta, 'test', metric, 'M').to_dict(), 'folds': folds,
+            'skipped_folds': skipped,
+            'data': {'first': str(dates.min()), 'last': str(dates.max()), 'n_events': int(len(dates)),
+                     'splits': list(events)}}

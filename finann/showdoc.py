@@ -16,7 +16,8 @@ def is_pydantic_model(sym) -> bool:
 
 # %% ../nbs/14_showdoc.ipynb #03290c81
 def class_source(klass) -> str|None:
-    "The source of `klass`; for a class run from a notebook cell (as nbdev does when it builds the docs), that of its exported twin in finann."
+    """The source of `klass`; for a class run from a notebook cell (as nbdev does when it builds the docs), that of
+    its exported twin in finann."""
     try: return inspect.getsource(klass)
     except (OSError, TypeError): pass
     from finann._modidx import d
@@ -27,7 +28,8 @@ def class_source(klass) -> str|None:
 
 # %% ../nbs/14_showdoc.ipynb #2aebc268
 def field_comments(cls) -> dict[str, str]:
-    "The comment written beside each field of `cls` and of its bases (`name: type = default  # comment`); a subclass's wins."
+    """The comment written beside each field of `cls` and of its bases (`name: type = default  # comment`); a
+    subclass's wins."""
     out = {}
     for klass in reversed(cls.__mro__):
         src = class_source(klass)
@@ -37,21 +39,25 @@ def field_comments(cls) -> dict[str, str]:
 
 # %% ../nbs/14_showdoc.ipynb #40c357b6
 def model_docments(cls) -> dict:
-    "`fastcore.docments`' form of a pydantic model's fields, its own first: each one's type, default (required: none) and comment."
+    """`fastcore.docments`' form of a pydantic model's fields, its own first: each one's type, default (required:
+    none) and comment."""
     comments, out = field_comments(cls), {}
     own = cls.__dict__.get('__annotations__', {})
     for name in sorted(cls.model_fields, key=lambda n: n not in own):  # the class's own fields first, then its bases'
         f = cls.model_fields[name]
         default = f.default_factory() if f.default_factory is not None else f.default
-        anno = inspect.formatannotation(f.annotation).replace('typing.', '').replace('NoneType', 'None')  # Optional[list[int]], not Optional
+        # Optional[list[int]], not Optional
+        anno = inspect.formatannotation(f.annotation).replace('typing.', '').replace('NoneType', 'None')
         out[name] = {'anno': anno, 'default': inspect.Parameter.empty if f.is_required() else default,
                      'docment': comments.get(name), 'kind': inspect.Parameter.KEYWORD_ONLY}
     return out
 
 # %% ../nbs/14_showdoc.ipynb #bfb92f58
 def FieldsRenderer(sym, name:str|None=None, title_level:int=3, maxline:int=110):
-    "nbdev's markdown renderer, except that a pydantic model's signature lists its fields, with their types, defaults and comments."
-    from nbdev.showdoc import BasicMarkdownRenderer  # here, not at import: nbdev is a dev requirement and `finann-init` imports this module
+    """nbdev's markdown renderer, except that a pydantic model's signature lists its fields, with their types,
+    defaults and comments."""
+    # here, not at import: nbdev is a dev requirement and `finann-init` imports this module
+    from nbdev.showdoc import BasicMarkdownRenderer
     r = BasicMarkdownRenderer(sym, name=name, title_level=title_level, maxline=maxline)
     if is_pydantic_model(sym): r.dm.dm = model_docments(sym)
     return r

@@ -13,7 +13,8 @@ from transformers import Trainer, EvalPrediction, TrainerCallback
 from transformers.trainer import DEFAULT_PROGRESS_CALLBACK  # tqdm's bar, or in Jupyter a notebook widget
 from transformers.trainer_callback import PrinterCallback, ProgressCallback as _HFProgressCallback
 from transformers.integrations import WandbCallback
-from .evaluate.metrics import direction_hits, classification_metrics, regression_metrics  # one definition, shared with the report
+# one definition, shared with the report
+from .evaluate.metrics import direction_hits, classification_metrics, regression_metrics
 from .progress import ProgressLog
 from .registry import registry
 
@@ -31,12 +32,14 @@ def compute_metrics(pred:EvalPrediction) -> dict[str, float]:
 
 # %% ../nbs/06_trainer.ipynb #6fd540b4
 def flushes_subnormals() -> bool:
-    "Whether this thread flushes subnormal floats to zero: 1e-39 (below float32's smallest normal, 1.2e-38) × 1 reads back as 0."
+    """Whether this thread flushes subnormal floats to zero: 1e-39 (below float32's smallest normal, 1.2e-38) × 1
+    reads back as 0."""
     return torch.tensor([1e-39]).mul(1.0).item() == 0.0
 
 # %% ../nbs/06_trainer.ipynb #bc13f9f3
 class FlushDenormalCallback(TrainerCallback):
-    "On CPU, flush subnormal floats to zero while training (`torch.set_flush_denormal`); the previous mode comes back at the end."
+    """On CPU, flush subnormal floats to zero while training (`torch.set_flush_denormal`); the previous mode comes
+    back at the end."""
     def __init__(self): self.previous = None  # the mode before training, while this callback has changed it
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -60,11 +63,13 @@ class ProgressCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.log is None or not logs: return
         if 'train_loss' in logs:  # the end-of-training summary: the last step, and the mean loss over the run
-            self.log.write('train', step=state.global_step, max_steps=state.max_steps, epoch=state.epoch, train_loss=_json_number(logs['train_loss']))
+            self.log.write('train', step=state.global_step, max_steps=state.max_steps, epoch=state.epoch,
+                           train_loss=_json_number(logs['train_loss']))
             return  # (a callback's return value would replace the Trainer's `control`)
         if 'loss' not in logs: return  # eval metrics come through on_evaluate
         extra = {k: _json_number(logs[k]) for k in ('train_accuracy', 'learning_rate', 'grad_norm') if k in logs}
-        self.log.write('train', step=state.global_step, max_steps=state.max_steps, epoch=state.epoch, loss=_json_number(logs['loss']), **extra)
+        self.log.write('train', step=state.global_step, max_steps=state.max_steps, epoch=state.epoch,
+                       loss=_json_number(logs['loss']), **extra)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if self.log is None: return
@@ -83,7 +88,8 @@ def metrics_table(metrics:dict, title:str='') -> str:
 
 # %% ../nbs/06_trainer.ipynb #67691853
 class ConsoleCallback(TrainerCallback):
-    "A tqdm bar over the training steps, its postfix the last logged loss and train accuracy; one `metrics_table` per evaluation."
+    """A tqdm bar over the training steps, its postfix the last logged loss and train accuracy; one `metrics_table`
+    per evaluation."""
     def __init__(self): self.bar = None
 
     def _print(self, text:str):
@@ -111,16 +117,20 @@ class ConsoleCallback(TrainerCallback):
 
 # %% ../nbs/06_trainer.ipynb #68edf5ad
 class _AccuracyLoggingTrainer(Trainer):
-    "Adds `train_accuracy` (over the steps since the last log, all ranks) to training logs; flushes subnormals; a readable console."
+    """Adds `train_accuracy` (over the steps since the last log, all ranks) to training logs; flushes subnormals; a
+    readable console."""
     _hits, _seen = None, 0  # hits: a tensor on the device, summed without a sync; seen: events, a Python int
     log_train_accuracy = True  # off for a label without a direction (a volatility: TrainTask.build_trainer)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.args.remove_unused_columns and hasattr(self.data_collator, 'preload'):  # a finann collator reads text_id, which forward() does not take
-            raise ValueError("finann's collators need TrainingArguments(remove_unused_columns=False) (TrainTask.training_arguments sets it)")
+        # a finann collator reads text_id, which forward() does not take
+        if self.args.remove_unused_columns and hasattr(self.data_collator, 'preload'):
+            raise ValueError("finann's collators need TrainingArguments(remove_unused_columns=False) "
+                             "(TrainTask.training_arguments sets it)")
         self.add_callback(FlushDenormalCallback())
-        for cb in [c for c in self.callback_handler.callbacks if isinstance(c, (PrinterCallback, _HFProgressCallback, DEFAULT_PROGRESS_CALLBACK))]: self.remove_callback(cb)
+        for cb in [c for c in self.callback_handler.callbacks if isinstance(c, (PrinterCallback,
+            _HFProgressCallback, DEFAULT_PROGRESS_CALLBACK))]: self.remove_callback(cb)
         if not self.args.disable_tqdm and self.is_world_process_zero(): self.add_callback(ConsoleCallback())
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -169,7 +179,8 @@ class RandomSamplerTrainer(_AccuracyLoggingTrainer):
 
 # %% ../nbs/06_trainer.ipynb #efc70d54
 class StopOnSignal(TrainerCallback):
-    "Save a checkpoint and stop at the end of the current step once `request()` was called (e.g. from a SIGTERM handler)."
+    """Save a checkpoint and stop at the end of the current step once `request()` was called (e.g. from a SIGTERM
+    handler)."""
     def __init__(self): self.requested, self.stopped_at = None, None
     def request(self, why:str='signal'): self.requested = why
 

@@ -12,20 +12,28 @@ __all__ = ['DataError', 'EVENT_COLUMNS', 'PRICE_COLUMNS', 'TIME_FORMAT', 'clean_
            'TextStreamBuilder', 'untradable', 'StockNetBuilder', 'split_date_column', 'split_dates']
 
 # %% ../../nbs/02_data.ipynb #27d57951
-from .schema import DataError, EVENT_COLUMNS, PRICE_COLUMNS, TIME_FORMAT, clean_events, format_report, read_events_file
+from .schema import (DataError, EVENT_COLUMNS, PRICE_COLUMNS, TIME_FORMAT, clean_events,
+                                format_report, read_events_file)
 from .schema import MAX_HORIZON, event_price_columns, price_columns, price_point
-from .calendar import DEFAULT_CALENDAR, locate_sessions, missing_sessions, session_gap, session_table, trading_sessions
-from .splits import apply_embargo, check_leakage, split_by_dates, split_by_years, split_date_column, split_dates
+from .calendar import (DEFAULT_CALENDAR, locate_sessions, missing_sessions, session_gap,
+                                  session_table, trading_sessions)
+from .splits import (apply_embargo, check_leakage, split_by_dates, split_by_years, split_date_column,
+                                split_dates)
 from .prices import PRICE_FIELDS, align_events, read_prices
-from .builders import BaseBuilder, CachedSplits, EventStudyBuilder, FinancialTranscriptBuilder, LocalTranscriptBuilder, dataset_folder
+from .builders import (BaseBuilder, CachedSplits, EventStudyBuilder, FinancialTranscriptBuilder,
+                                  LocalTranscriptBuilder, dataset_folder)
 from .synthetic import SyntheticEarningsCallBuilder
 from .stream import SyntheticTextStreamBuilder, TextStreamBuilder, untradable
 from .stocknet import StockNetBuilder
 
 # %% ../../nbs/02_data.ipynb #42877230
-_all_ = ['DataError', 'EVENT_COLUMNS', 'PRICE_COLUMNS', 'TIME_FORMAT', 'clean_events', 'format_report', 'read_events_file',
-         'apply_embargo', 'check_leakage', 'split_by_dates', 'split_by_years', 'PRICE_FIELDS', 'align_events', 'read_prices',
-         'BaseBuilder', 'CachedSplits', 'EventStudyBuilder', 'FinancialTranscriptBuilder', 'LocalTranscriptBuilder', 'dataset_folder',
+_all_ = ['DataError', 'EVENT_COLUMNS', 'PRICE_COLUMNS', 'TIME_FORMAT', 'clean_events', 'format_report',
+         'read_events_file',
+         'apply_embargo', 'check_leakage', 'split_by_dates', 'split_by_years', 'PRICE_FIELDS', 'align_events',
+             'read_prices',
+         'BaseBuilder', 'CachedSplits', 'EventStudyBuilder',
+             'FinancialTranscriptBuilder', 'LocalTranscriptBuilder', 'dataset_folder',
          'SyntheticEarningsCallBuilder', 'MAX_HORIZON', 'event_price_columns', 'price_columns', 'price_point',
          'DEFAULT_CALENDAR', 'locate_sessions', 'missing_sessions', 'session_gap', 'session_table', 'trading_sessions',
-         'SyntheticTextStreamBuilder', 'TextStreamBuilder', 'untradable', 'StockNetBuilder', 'split_date_column', 'split_dates']
+         'SyntheticTextStreamBuilder', 'TextStreamBuilder', 'untradable', 'StockNetBuilder',
+             'split_date_column', 'split_dates']

@@ -27,11 +27,13 @@ __all__ = ['logger', 'write_split_files', 'dataset_folder', 'CachedSplits', 'Bas
 def _arrow_schema():
     "The event schema's Arrow types, for splits whose texts are written separately."
     import pyarrow as pa
-    return pa.schema([('text', pa.string()), ('ticker', pa.string()), ('event_start_at_et', pa.string())] + [(c, pa.float64()) for c in PRICE_COLUMNS])
+    return pa.schema([('text', pa.string()), ('ticker', pa.string()), ('event_start_at_et', pa.string())] + [(c,
+        pa.float64()) for c in PRICE_COLUMNS])
 
 # %% ../../nbs/02d_data_builders.ipynb #32252129
 def _write_split(path:Path, df:pd.DataFrame, texts, rows_per_batch:int, bar):
-    "One split as an Arrow stream file; `texts(rows)` makes the texts of the frame's `_i` rows, or the frame holds them (`texts=None`)."
+    """One split as an Arrow stream file; `texts(rows)` makes the texts of the frame's `_i` rows, or the frame
+    holds them (`texts=None`)."""
     import pyarrow as pa
     if texts is None:  # the frame has every column: its own schema, written in batches
         table = pa.Table.from_pandas(df.drop(columns=[c for c in ('_i',) if c in df]), preserve_index=False)
@@ -43,12 +45,14 @@ def _write_split(path:Path, df:pd.DataFrame, texts, rows_per_batch:int, bar):
         for s in range(0, len(df), rows_per_batch):
             part = df.iloc[s:s + rows_per_batch]
             w.write_batch(pa.record_batch([pa.array(texts(part['_i'].to_numpy()), pa.string())] +
-                                          [pa.array(part[c].to_numpy(), schema.field(c).type) for c in schema.names[1:]], schema=schema))
+                                          [pa.array(part[c].to_numpy(),
+                                                    schema.field(c).type) for c in schema.names[1:]], schema=schema))
             bar.update(len(part))
 
 # %% ../../nbs/02d_data_builders.ipynb #f545685c
 def write_split_files(folder:Path, splits:dict[str, pd.DataFrame], texts, report:dict, rows_per_batch:int=20_000):
-    "Write each split as an Arrow stream file and `report.json` into a folder that appears whole (`finann.io.atomic_path`)."
+    """Write each split as an Arrow stream file and `report.json` into a folder that appears whole
+    (`finann.io.atomic_path`)."""
     from tqdm.auto import tqdm
     try:
         with atomic_path(folder, folder=True) as tmp:
@@ -56,9 +60,13 @@ def write_split_files(folder:Path, splits:dict[str, pd.DataFrame], texts, report
             with tqdm(total=total, desc='writing events', unit='event', disable=total < 50_000) as bar:
                 for name, df in splits.items(): _write_split(tmp/f'{name}.arrow', df, texts, rows_per_batch, bar)
             (tmp/'report.json').write_text(json.dumps(report))  # inside the folder that is renamed whole
-    except OSError as e:  # a full disk, a file-size limit, a read-only cache: one line naming the folder (pyarrow's errors are OSErrors)
-        if (folder/'report.json').exists(): return  # another process (a torchrun rank) put the same folder in place first: identical
-        raise DataError(f"{folder.parent}: could not write the cache ({e.strerror or e}); free space there or set FINANN_CACHE") from None
+    # a full disk, a file-size limit, a read-only cache: one line naming the folder (pyarrow's errors are
+    # OSErrors)
+    except OSError as e:
+        # another process (a torchrun rank) put the same folder in place first: identical
+        if (folder/'report.json').exists(): return
+        raise DataError(f"{folder.parent}: could not write the cache ({e.strerror or e}); free space there or "
+                        "set FINANN_CACHE") from None
 
 # %% ../../nbs/02d_data_builders.ipynb #1e220047
 def dataset_folder(builder:BaseModel, sources:list[str]) -> Path:
@@ -71,7 +79,8 @@ def dataset_folder(builder:BaseModel, sources:list[str]) -> Path:
             st = f.stat() if f.exists() else None
             files.append([str(f.resolve()), st.st_size if st else None, st.st_mtime_ns if st else None])
     name = type(builder).__name__
-    key = json.dumps({'cls': name, **builder.model_dump(exclude={'split'}), 'files': files, 'v': 2}, sort_keys=True, default=str)
+    key = json.dumps({'cls': name, **builder.model_dump(exclude={'split'}), 'files': files, 'v': 2},
+                     sort_keys=True, default=str)
     return cache_root()/'datasets'/f"{name.replace('Builder', '').lower()}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 # %% ../../nbs/02d_data_builders.ipynb #4b60fdc3
@@ -91,19 +100,23 @@ def _pick_splits(split:str|list[str]|None, have:list[str], source:str) -> list[s
 
 # %% ../../nbs/02d_data_builders.ipynb #017f2f08
 class CachedSplits:
-    "How a builder with `sources` builds: check and split once, write the splits as Arrow files, return them memory-mapped."
+    """How a builder with `sources` builds: check and split once, write the splits as Arrow files, return them
+    memory-mapped."""
     def cache_folder(self) -> Path|None:
         "Where the built splits are kept (see `dataset_folder`); None when the builder has no `sources`."
         srcs = self.sources()
         return None if srcs is None else dataset_folder(self, srcs)
 
     def build_datasets(self):
-        "Load, check and split the events into a `datasets.DatasetDict`: memory-mapped Arrow, built once per settings and files."
+        """Load, check and split the events into a `datasets.DatasetDict`: memory-mapped Arrow, built once per
+        settings and files."""
         folder = self.cache_folder()
         if folder is None: return self._in_memory()
-        if (folder/'report.json').exists() and _read_report(folder) is None:  # damaged: this dataset is built again, nothing else
+        # damaged: this dataset is built again, nothing else
+        if (folder/'report.json').exists() and _read_report(folder) is None:
             logger.warning(f"dataset cache: {folder/'report.json'} is damaged; rebuilding {folder.name}")
-            aside = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.damaged"); os.replace(folder, aside); shutil.rmtree(aside, ignore_errors=True)
+            aside = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.damaged"); os.replace(folder,
+                aside); shutil.rmtree(aside, ignore_errors=True)
         if not (folder/'report.json').exists(): self.write_splits(folder)
         return self._load_splits(folder)
 
@@ -128,7 +141,8 @@ class CachedSplits:
 # %% ../../nbs/02d_data_builders.ipynb #bb4517f9
 @patch
 def _open_split(self:CachedSplits, folder:Path, name:str):
-    "One split's memory-mapped Arrow file; a damaged one (unreadable, or not the rows the report counted) is named in the log and rebuilt alone."
+    """One split's memory-mapped Arrow file; a damaged one (unreadable, or not the rows the report counted) is
+    named in the log and rebuilt alone."""
     from datasets import Dataset
     from tqdm.auto import tqdm
     path = folder/f'{name}.arrow'
@@ -143,7 +157,8 @@ def _open_split(self:CachedSplits, folder:Path, name:str):
                          getattr(self, 'label_points', None))
     split = self.split_frame(df)[name]
     self._report = report
-    with atomic_path(path) as tmp, tqdm(total=len(split), disable=True) as bar: _write_split(tmp, split, None, 20_000, bar)
+    with atomic_path(path) as tmp, tqdm(total=len(split), disable=True) as bar: _write_split(tmp, split, None,
+        20_000, bar)
     return Dataset.from_file(str(path))
 
 # %% ../../nbs/02d_data_builders.ipynb #8b093f7a
@@ -216,10 +231,12 @@ def sources(self:BaseBuilder) -> list[str]|None:
 @patch
 def split_frame(self:BaseBuilder, df:pd.DataFrame) -> dict[str, pd.DataFrame]:
     "Split by years or dates (each event by its target session, `split_dates`), embargo, and check for leakage."
-    if self.val_start: splits = split_by_dates(df, self.val_start, self.test_start, self.source, self.train_start, self.test_end)
+    if self.val_start: splits = split_by_dates(df, self.val_start, self.test_start, self.source,
+                                               self.train_start, self.test_end)
     else: splits = split_by_years(df, self.train_years, self.val_years, self.test_years, self.source)
     outside = len(df) - sum(len(v) for v in splits.values())  # before train_start or from test_end on
-    if outside and self.val_start: self._report['outside the splits'] = {'count': outside, 'span': f"{self.train_start or 'start'} to {self.test_end or 'end'}"}
+    if outside and self.val_start: self._report['outside the splits'] = {'count': outside,
+        'span': f"{self.train_start or 'start'} to {self.test_end or 'end'}"}
     splits, embargoed = apply_embargo(splits, self.embargo_days + self.purge_gap(), self.calendar)
     if embargoed: self._report['embargoed'] = embargoed
     check_leakage(splits, self.source, self.allow_overlap)
@@ -228,7 +245,9 @@ def split_frame(self:BaseBuilder, df:pd.DataFrame) -> dict[str, pd.DataFrame]:
 # %% ../../nbs/02d_data_builders.ipynb #01ec9882
 @patch
 def purge_gap(self:BaseBuilder) -> int:
-    "Sessions purged before each later split: `purge_sessions` (`TrainTask` sets it to the label's span, `data.label_span`), else the whole `horizon` of builders that align prices, the longest label their columns hold (0 for others)."
+    """Sessions purged before each later split: `purge_sessions` (`TrainTask` sets it to the label's span,
+    `data.label_span`), else the whole `horizon` of builders that align prices, the longest label their columns
+    hold (0 for others)."""
     return self.purge_sessions if self.purge_sessions is not None else getattr(self, 'horizon', 0)
 
 # %% ../../nbs/02d_data_builders.ipynb #0e5078ff
@@ -246,11 +265,13 @@ class LocalTranscriptBuilder(BaseBuilder):
     def load_frame(self) -> pd.DataFrame:
         p = Path(self.path).expanduser()
         if not p.exists(): raise DataError(f"{p}: data file or folder not found")
-        return read_events_files(table_files(p) if p.is_dir() else [p], self.columns)  # headers matched and renamed before any check
+        # headers matched and renamed before any check
+        return read_events_files(table_files(p) if p.is_dir() else [p], self.columns)
 
 # %% ../../nbs/02d_data_builders.ipynb #5b1e0c3a
 def read_market(path:str, columns:dict|None=None) -> pd.DataFrame:
-    "A market index's daily prices (date, open, close[, adj_close]), for abnormal returns; one line when the file is missing."
+    """A market index's daily prices (date, open, close[, adj_close]), for abnormal returns; one line when the file
+    is missing."""
     mp = Path(path).expanduser()
     if not mp.is_file(): raise DataError(f"{mp}: market index file not found")
     return prices_table(read_events_file(mp), str(mp), columns)
@@ -258,7 +279,8 @@ def read_market(path:str, columns:dict|None=None) -> pd.DataFrame:
 # %% ../../nbs/02d_data_builders.ipynb #afabb6d7
 @registry.register_builder('EventStudyBuilder')
 class EventStudyBuilder(BaseBuilder):
-    "Events (ticker, timestamp, text) aligned to daily prices on an exchange calendar: d+0 close, then d+1 … d+`horizon`."
+    """Events (ticker, timestamp, text) aligned to daily prices on an exchange calendar: d+0 close, then d+1 …
+    d+`horizon`."""
     events: str                              # a parquet/CSV/JSONL file (or folder) of events
     prices: str                              # a folder of <TICKER>.csv files, or one long table with a ticker column
     market: Optional[str] = None             # an index's daily prices (date, open, close[, adj_close]) for abnormal returns
@@ -290,7 +312,8 @@ def load_frame(self:EventStudyBuilder) -> pd.DataFrame:
     "The events read (`LocalTranscriptBuilder`), their dates checked, aligned to the prices (`align_events`)."
     ev = LocalTranscriptBuilder(path=self.events, columns=self.columns).load_frame()
     missing = [c for c in ('ticker', 'event_start_at_et', 'text') if c not in ev]
-    if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours with dataset.config.columns)")
+    if missing: raise DataError(f"{self.events}: missing event column(s) {', '.join(missing)} (rename yours "
+                                "with dataset.config.columns)")
     from finann.data.schema import times_in_format, slashed_date_order
     if self.date_format: ev['event_start_at_et'] = times_in_format(ev['event_start_at_et'], self.date_format)
     order = None if self.date_format else slashed_date_order(ev['event_start_at_et'], self.events, rows=ev.get('_row'))
@@ -299,7 +322,9 @@ def load_frame(self:EventStudyBuilder) -> pd.DataFrame:
     out = align_events(ev, px, self.timezone, self.adjust, market, self.horizon, self.calendar, self.beta_window,
                        self.time_of_day, self.events, self.label_points)
     if order and 'assumed' in order:  # an assumption about the user's dates: stated in the run card and the console
-        out.attrs['report'] = {**out.attrs.get('report', {}), 'notices': [*out.attrs.get('report', {}).get('notices', []), f"event dates: {order}"]}
+        out.attrs['report'] = {**out.attrs.get('report', {}), 'notices': [*out.attrs.get('report',
+            {}).get('notices', []),
+            f"event dates: {order}"]}
     return add_pre_closes(out, px, self.pre_closes, self.adjust, self.calendar) if self.pre_closes else out
 
 # %% ../../nbs/02d_data_builders.ipynb #c9f4f46f
@@ -317,9 +342,11 @@ class FinancialTranscriptBuilder(BaseBuilder):
         wanted = [self.split] if isinstance(self.split, str) else list(self.split)
         try:
             if Path(self.name_or_path).is_dir(): dd = datasets.load_from_disk(self.name_or_path)
-            else: dd = datasets.DatasetDict({s: datasets.load_dataset(self.name_or_path, split=s, token=os.environ.get('HF_TOKEN')) for s in wanted})
+            else: dd = datasets.DatasetDict({s: datasets.load_dataset(self.name_or_path, split=s,
+                token=os.environ.get('HF_TOKEN')) for s in wanted})
         except Exception as e:
-            raise DataError(f"{self.name_or_path}: could not load the dataset ({type(e).__name__}); download it once online with HF_TOKEN set, "
+            raise DataError(f"{self.name_or_path}: could not load the dataset ({type(e).__name__}); download "
+                            "it once online with HF_TOKEN set, "
                             "or save it with `save_to_disk` and set dataset.config.name_or_path to that folder") from None
         out, self._report = {}, {'source': self.source, 'rows_in': 0, 'rows_kept': 0, 'dropped': {}, 'first_bad': {}}
         for s in wanted:

@@ -24,7 +24,8 @@ def check_calendar_name(name:str) -> str:
     import exchange_calendars as xc
     names = xc.get_calendar_names(include_aliases=True)
     if name not in names:
-        raise DataError(f"unknown exchange calendar '{name}';{did_you_mean(name, names) or ' see exchange_calendars.get_calendar_names()'} (XNYS is New York)")
+        raise DataError("unknown exchange calendar "
+                        f"'{name}';{did_you_mean(name, names) or ' see exchange_calendars.get_calendar_names()'} (XNYS is New York)")
     return name
 
 # %% ../../nbs/02f_data_calendar.ipynb #d06bec83
@@ -37,10 +38,12 @@ def exchange_calendar(name:str=DEFAULT_CALENDAR, start:str=CALENDAR_START):
 # %% ../../nbs/02f_data_calendar.ipynb #b0ef42d3
 @functools.lru_cache(maxsize=8)
 def session_table(calendar:str=DEFAULT_CALENDAR) -> pd.DataFrame:
-    "One row per session: `date`, and `open` and `close` as naive exchange wall-clock times (early closes included). Do not modify it."
+    """One row per session: `date`, and `open` and `close` as naive exchange wall-clock times (early closes
+    included). Do not modify it."""
     cal = exchange_calendar(calendar)
     wall = lambda s: s.dt.tz_convert(cal.tz).dt.tz_localize(None).values  # UTC → the exchange's clock
-    return pd.DataFrame({'date': cal.sessions.values.astype('datetime64[ns]'), 'open': wall(cal.opens), 'close': wall(cal.closes)})
+    return pd.DataFrame({'date': cal.sessions.values.astype('datetime64[ns]'), 'open': wall(cal.opens),
+                         'close': wall(cal.closes)})
 
 # %% ../../nbs/02f_data_calendar.ipynb #46f5405d
 def trading_sessions(start=None, end=None, calendar:str=DEFAULT_CALENDAR) -> np.ndarray:
@@ -52,13 +55,16 @@ def trading_sessions(start=None, end=None, calendar:str=DEFAULT_CALENDAR) -> np.
 
 # %% ../../nbs/02f_data_calendar.ipynb #63a1f51d
 def session_gap(earlier, later, sessions:np.ndarray) -> np.ndarray:
-    "How many `sessions` fall on or after the day of `earlier` and before the day of `later` (element-wise; 0 when `later` is not later)."
+    """How many `sessions` fall on or after the day of `earlier` and before the day of `later` (element-wise; 0
+    when `later` is not later)."""
     day = lambda t: np.asarray(pd.to_datetime(np.atleast_1d(t)).normalize().values, dtype='datetime64[ns]')
-    return np.maximum(np.searchsorted(sessions, day(later), 'left') - np.searchsorted(sessions, day(earlier), 'left'), 0)
+    return np.maximum(np.searchsorted(sessions, day(later), 'left') - np.searchsorted(sessions, day(earlier),
+        'left'), 0)
 
 # %% ../../nbs/02f_data_calendar.ipynb #b04a6a30
 def locate_sessions(times, calendar:str=DEFAULT_CALENDAR) -> tuple[np.ndarray, np.ndarray]:
-    "For naive exchange-time `times` (n,): the row in `session_table` of d+0 (last close at or before; -1 if none) and of d+1 (first open after)."
+    """For naive exchange-time `times` (n,): the row in `session_table` of d+0 (last close at or before; -1 if
+    none) and of d+1 (first open after)."""
     st, t = session_table(calendar), np.asarray(pd.to_datetime(times).values, dtype='datetime64[ns]')
     d0 = np.searchsorted(st['close'].values, t, 'right') - 1  # a close at exactly the event time counts as before it
     d1 = np.searchsorted(st['open'].values, t, 'right')       # an event at the open trades from the next session
@@ -66,7 +72,8 @@ def locate_sessions(times, calendar:str=DEFAULT_CALENDAR) -> tuple[np.ndarray, n
 
 # %% ../../nbs/02f_data_calendar.ipynb #e1d099ee
 def missing_sessions(dates, calendar:str=DEFAULT_CALENDAR) -> np.ndarray:
-    "The calendar's sessions between the first and the last of `dates` that `dates` lack: a price file should have them all."
+    """The calendar's sessions between the first and the last of `dates` that `dates` lack: a price file should
+    have them all."""
     d = np.unique(np.asarray(pd.DatetimeIndex(pd.to_datetime(dates)).normalize().values, dtype='datetime64[ns]'))
     if not len(d): return d
     return np.setdiff1d(trading_sessions(d[0], d[-1], calendar), d)

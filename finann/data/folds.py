@@ -42,20 +42,27 @@ def walk_forward_folds(dates,                   # each event's date: its d+1 ses
                        sessions=None,           # the trading sessions, sorted dates; None: the unique event dates
                        column:str='d+1_date',   # the dates' column, for the message about a missing one
                       ) -> list[Fold]:
-    "Walk-forward folds over the events' periods: train, val, then the next period as test, with purged gaps counted in sessions."
-    if period not in PERIOD_CODES: raise DataError(f"evaluator.folds.period: unknown period {period!r}; choices: year, quarter")
-    if window not in ('expanding', 'sliding'): raise DataError(f"evaluator.folds.window: unknown window {window!r}; choices: expanding, sliding")
+    """Walk-forward folds over the events' periods: train, val, then the next period as test, with purged gaps
+    counted in sessions."""
+    if period not in PERIOD_CODES: raise DataError(f"evaluator.folds.period: unknown period {period!r}; "
+                                                   "choices: year, quarter")
+    if window not in ('expanding', 'sliding'): raise DataError("evaluator.folds.window: unknown window "
+                                                               f"{window!r}; choices: expanding, sliding")
     if train_periods < 1 or val_periods < 0 or purge_sessions < 0 or embargo_sessions < 0:
-        raise DataError("evaluator.folds: train_periods must be ≥ 1, and val_periods, purge_sessions and embargo_sessions ≥ 0")
-    day = pd.Series(pd.to_datetime(pd.Series(np.asarray(dates, dtype=object)), format='mixed')).dt.tz_localize(None).dt.normalize()
-    check_split_dates(day, column, 'evaluator.folds')  # an event without a date is in no period: refused, as by the splits
+        raise DataError("evaluator.folds: train_periods must be ≥ 1, and val_periods, purge_sessions and "
+                        "embargo_sessions ≥ 0")
+    day = pd.Series(pd.to_datetime(pd.Series(np.asarray(dates, dtype=object)),
+                                   format='mixed')).dt.tz_localize(None).dt.normalize()
+    # an event without a date is in no period: refused, as by the splits
+    check_split_dates(day, column, 'evaluator.folds')
     sess = np.sort(np.unique(pd.DatetimeIndex(sessions if sessions is not None else day).normalize().to_numpy()))
     pos = np.searchsorted(sess, day.to_numpy())  # each event's session number
     per = day.dt.to_period(PERIOD_CODES[period])
     periods = sorted(per.unique())
     first = train_periods + val_periods
     if len(periods) <= first:
-        raise DataError(f"evaluator.folds: {len(periods)} {period}(s) of events make no fold; a fold needs {first} before its test {period}")
+        raise DataError(f"evaluator.folds: {len(periods)} {period}(s) of events make no fold; a fold needs "
+                        f"{first} before its test {period}")
     start = lambda p: np.searchsorted(sess, np.datetime64(p.start_time.normalize()))  # the first session of period p
     folds = []
     for k in range(first, len(periods)):
@@ -64,8 +71,10 @@ def walk_forward_folds(dates,                   # each event's date: its d+1 ses
         t_test = start(test_p)
         t_val = start(val_ps[0]) if val_periods else t_test
         train = per.isin(train_ps).to_numpy(); val = per.isin(val_ps).to_numpy()
-        keep_train = train & label_clears(pos, t_val, purge_sessions, embargo_sessions)  # the rule of apply_embargo, from the block's first session
+        # the rule of apply_embargo, from the block's first session
+        keep_train = train & label_clears(pos, t_val, purge_sessions, embargo_sessions)
         keep_val = val & label_clears(pos, t_test, purge_sessions, embargo_sessions)
-        folds.append(Fold(len(folds), str(test_p), np.flatnonzero(keep_train), np.flatnonzero(keep_val), np.flatnonzero(per.eq(test_p).to_numpy()),
+        folds.append(Fold(len(folds), str(test_p), np.flatnonzero(keep_train), np.flatnonzero(keep_val),
+                          np.flatnonzero(per.eq(test_p).to_numpy()),
                           purged=int(train.sum() - keep_train.sum() + val.sum() - keep_val.sum())))
     return folds

@@ -11,7 +11,8 @@ import re, zoneinfo
 from typing import Annotated
 from pydantic import AfterValidator
 from ..config import did_you_mean
-from .schema import DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names, parse_event_times, table_files, table_stem
+from .schema import (DataError, PRICE_COLUMNS, TIME_FORMAT, _READERS, read_events_file, column_names,
+                                parse_event_times, table_files, table_stem)
 
 # %% auto #0
 __all__ = ['PRICE_FIELDS', 'TimeZoneName', 'SPLIT_RATIOS', 'TIME_OF_DAY_UNKNOWN', 'prices_table', 'read_prices', 'label_sessions',
@@ -25,25 +26,31 @@ PRICE_FIELDS = ('date', 'close')
 _NUMBER = re.compile(r'^\s*[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?\s*$')  # 1234.5 or 1,234.5
 
 def _price_numbers(values:pd.Series, where:str, column:str, rows) -> np.ndarray:
-    "Prices as floats: thousands separators ('1,234.5') parsed; any other text that is not a number is an error naming its row."
+    """Prices as floats: thousands separators ('1,234.5') parsed; any other text that is not a number is an error
+    naming its row."""
     if values.dtype.kind in 'iuf': return values.to_numpy(dtype='float64')
     s = values.astype('string').str.strip()
     ok = s.isna() | (s == '') | s.str.match(_NUMBER).fillna(False)
     if not ok.all():
         i = int(np.flatnonzero(~ok.to_numpy())[0])
-        raise DataError(f"{where}: row {rows[i]}, column {column}: {values.iloc[i]!r} is not a number (use plain numbers such as 1234.5)")
-    return pd.to_numeric(s.str.replace(',', '', regex=False).replace('', None), errors='coerce').to_numpy(dtype='float64')
+        raise DataError(f"{where}: row {rows[i]}, column {column}: {values.iloc[i]!r} is not a number (use "
+                        "plain numbers such as 1234.5)")
+    return pd.to_numeric(s.str.replace(',', '', regex=False).replace('', None),
+                         errors='coerce').to_numpy(dtype='float64')
 
 # %% ../../nbs/02c_data_prices.ipynb #9c4e697b
 def prices_table(df:pd.DataFrame, where:str, columns:dict|None) -> pd.DataFrame:
-    "One ticker's daily prices, checked: sorted unique dates, numeric open/close/adj_close; a date twice with different prices is an error."
+    """One ticker's daily prices, checked: sorted unique dates, numeric open/close/adj_close; a date twice with
+    different prices is an error."""
     rows = df['_row'].to_numpy() if '_row' in df else np.arange(1, len(df) + 1)  # rows of the file, from 1
     df = df.rename(columns=column_names([c for c in df.columns], columns, where))
     missing = [c for c in PRICE_FIELDS if c not in df]
-    if missing: raise DataError(f"{where}: missing price column(s) {', '.join(missing)} (need date, close; open and adj_close optional)")
+    if missing: raise DataError(f"{where}: missing price column(s) {', '.join(missing)} (need date, close; "
+                                "open and adj_close optional)")
     out = pd.DataFrame({'date': pd.to_datetime(df['date'], errors='coerce', format='mixed')})
     bad = out['date'].isna()
-    if bad.any(): raise DataError(f"{where}: row {rows[int(np.flatnonzero(bad)[0])]}, column date: unparsable date {df['date'].iloc[int(np.flatnonzero(bad)[0])]!r}")
+    if bad.any(): raise DataError(f"{where}: row {rows[int(np.flatnonzero(bad)[0])]}, column date: unparsable "
+                                  f"date {df['date'].iloc[int(np.flatnonzero(bad)[0])]!r}")
     out['date'] = out['date'].dt.tz_localize(None).dt.normalize() if out['date'].dt.tz is not None else out['date'].dt.normalize()
     for c in ('open', 'close', 'adj_close'):
         if c in df: out[c] = _price_numbers(df[c].reset_index(drop=True), where, c, rows)
@@ -52,7 +59,8 @@ def prices_table(df:pd.DataFrame, where:str, columns:dict|None) -> pd.DataFrame:
     dup = out.duplicated('date', keep=False) & ~out.duplicated(keep=False)  # the same date with different prices
     if dup.any():
         d = out.loc[dup, 'date'].iloc[0]
-        raise DataError(f"{where}: date {d:%Y-%m-%d} appears more than once with different prices (rows {', '.join(str(rows[i]) for i in np.flatnonzero(out['date'] == d))}); keep one")
+        raise DataError(f"{where}: date {d:%Y-%m-%d} appears more than once with different prices (rows "
+                        f"{', '.join(str(rows[i]) for i in np.flatnonzero(out['date'] == d))}); keep one")
     return out.sort_values('date').drop_duplicates('date').reset_index(drop=True)
 
 # %% ../../nbs/02c_data_prices.ipynb #57dfaf7b
@@ -68,12 +76,16 @@ def read_prices(path:str|Path, columns:dict|None=None, tickers=None) -> dict[str
     if p.is_dir():
         files = {}
         for f in table_files(p):  # aapl.csv and AAPL.csv, or 2019/AAPL.csv and 2020/AAPL.csv: one ticker, two files
-            if (t := table_stem(f).upper()) in files: raise DataError(f"{p}: two price files for ticker {t} ({files[t]} and {f}); keep one per ticker")
+            if (t := table_stem(f).upper()) in files: raise DataError(f"{p}: two price files for ticker {t} "
+                                                                      f"({files[t]} and {f}); keep one per "
+                                                                      "ticker")
             files[t] = f
         return {t: _from(prices_table(read_events_file(f, columns), str(f), None), f) for t, f in files.items()
                 if want is None or t in want}
     df = read_events_file(p, columns).assign(_row=lambda d: np.arange(1, len(d) + 1))
-    if 'ticker' not in df: raise DataError(f"{p}: a single price file needs a ticker column (has {', '.join(c for c in df.columns if c != '_row')}); or use a folder of <TICKER>.csv files")
+    if 'ticker' not in df: raise DataError(f"{p}: a single price file needs a ticker column (has "
+                                           f"{', '.join(c for c in df.columns if c != '_row')}); or use a "
+                                           "folder of <TICKER>.csv files")
     return {str(t).upper(): _from(prices_table(g.drop(columns='ticker'), f"{p} (ticker {t})", None), p)
             for t, g in df.groupby('ticker') if want is None or str(t).upper() in want}
 
@@ -82,7 +94,8 @@ def _check_timezone(name:str) -> str:
     "A time-zone name that the tz database knows."
     try: zoneinfo.ZoneInfo(name); return name
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r};{did_you_mean(name, zoneinfo.available_timezones()) or ' use a tz database name such as America/New_York'}") from None
+        raise ValueError("unknown time zone "
+                         f"{name!r};{did_you_mean(name, zoneinfo.available_timezones()) or ' use a tz database name such as America/New_York'}") from None
 
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]  # for config fields: checked when the config is
 
@@ -95,13 +108,15 @@ from .schema import price_columns, price_point
 def _session_rows(px_dates:np.ndarray, sessions:np.ndarray) -> np.ndarray:
     "(n_sessions,) the row of each calendar session in a ticker's price table; -1 where the table lacks it."
     pos, at = np.full(len(sessions), -1), np.searchsorted(sessions, px_dates)
-    on = (at < len(sessions)) & (sessions[np.minimum(at, len(sessions) - 1)] == px_dates)  # days the exchange was closed are ignored
+    # days the exchange was closed are ignored
+    on = (at < len(sessions)) & (sessions[np.minimum(at, len(sessions) - 1)] == px_dates)
     pos[at[on]] = np.flatnonzero(on)
     return pos
 
 # %% ../../nbs/02c_data_prices.ipynb #827b7395
 def _point_values(px:pd.DataFrame, rows:np.ndarray, columns:list[str], adjust:bool) -> dict[str, np.ndarray]:
-    "The price at each point of `columns` from a ticker's rows (n, 1 + horizon): column 0 is d+0, column k is d+k; NaN where a row is -1."
+    """The price at each point of `columns` from a ticker's rows (n, 1 + horizon): column 0 is d+0, column k is
+    d+k; NaN where a row is -1."""
     factor = (px['adj_close'] / px['close']).values if adjust and 'adj_close' in px else np.ones(len(px))
     out = {}
     for c in columns:
@@ -112,7 +127,8 @@ def _point_values(px:pd.DataFrame, rows:np.ndarray, columns:list[str], adjust:bo
 
 # %% ../../nbs/02c_data_prices.ipynb #9fe3c7c5
 def _why_unaligned(sess:np.ndarray, rows:np.ndarray, first:int, last:int) -> np.ndarray:
-    "For events with a missing price: why, from their calendar sessions (n, 1 + horizon) and the first and last session the prices have."
+    """For events with a missing price: why, from their calendar sessions (n, 1 + horizon) and the first and last
+    session the prices have."""
     return np.where((sess[:, -1] < 0) | (sess[:, -1] > last), 'no session after the event',
                     np.where(sess[:, 0] < first, 'no session before the event', 'price missing on a session'))
 
@@ -124,20 +140,23 @@ def label_sessions(reads:list[str]|None, horizon:int) -> np.ndarray:
 
 # %% ../../nbs/02c_data_prices.ipynb #045706b0
 def _session_returns(px:pd.DataFrame, sessions:np.ndarray, adjust:bool) -> np.ndarray:
-    "(n_sessions,) close-to-close returns on the calendar's sessions (adjusted like the prices); NaN where a close is missing."
+    """(n_sessions,) close-to-close returns on the calendar's sessions (adjusted like the prices); NaN where a
+    close is missing."""
     pos = _session_rows(px['date'].values, sessions)
     factor = (px['adj_close'] / px['close']).values if adjust and 'adj_close' in px else np.ones(len(px))
     close = np.where(pos >= 0, px['close'].values[pos] * factor[pos], np.nan)
     return np.r_[np.nan, close[1:] / close[:-1] - 1]
 
 # %% ../../nbs/02c_data_prices.ipynb #2e77004c
-SPLIT_RATIOS = {2: '2:1', 3: '3:1', 4: '4:1', 5: '5:1', 10: '10:1', 1.5: '3:2', 1 / 2: '1:2', 1 / 3: '1:3', 1 / 5: '1:5', 1 / 10: '1:10'}
+SPLIT_RATIOS = {2: '2:1', 3: '3:1', 4: '4:1', 5: '5:1', 10: '10:1', 1.5: '3:2', 1 / 2: '1:2', 1 / 3: '1:3',
+                1 / 5: '1:5', 1 / 10: '1:10'}
 
 def split_like_jumps(px:pd.DataFrame, # one ticker's prices (`read_prices`)
                      adjust:bool=True, # whether adj_close, where present, adjusts the prices
                      tol:float=0.03,   # how close to a split's ratio the jump must be
                     ) -> list[dict]:
-    "Sessions whose open is a split's ratio away from the previous close (previous close / open ≈ 2 for a 2:1 split) on a day the prices are not adjusted."
+    """Sessions whose open is a split's ratio away from the previous close (previous close / open ≈ 2 for a 2:1
+    split) on a day the prices are not adjusted."""
     close, open_ = px['close'].to_numpy(np.float64), px['open'].to_numpy(np.float64)
     r = close[:-1] / np.where(open_[1:] > 0, open_[1:], np.nan)  # > 1: the price fell overnight
     adj = px['adj_close'].notna().to_numpy() if adjust and 'adj_close' in px else np.zeros(len(px), dtype=bool)
@@ -145,12 +164,14 @@ def split_like_jumps(px:pd.DataFrame, # one ticker's prices (`read_prices`)
     out = []
     for i in np.flatnonzero(raw & np.isfinite(r)):
         ratio = next((name for k, name in SPLIT_RATIOS.items() if abs(r[i] / k - 1) < tol), None)
-        if ratio: out.append({'date': f"{px['date'].iloc[i + 1]:%Y-%m-%d}", 'ratio': ratio, 'close': float(close[i]), 'open': float(open_[i + 1])})
+        if ratio: out.append({'date': f"{px['date'].iloc[i + 1]:%Y-%m-%d}", 'ratio': ratio,
+                              'close': float(close[i]), 'open': float(open_[i + 1])})
     return out
 
 # %% ../../nbs/02c_data_prices.ipynb #b806e719
 def rolling_beta(stock:np.ndarray, market:np.ndarray, end:np.ndarray, window:int) -> np.ndarray:
-    "OLS beta of `stock` on `market` returns (both (n_sessions,)) over the `window` sessions up to and including each `end`; NaN with fewer than half of them."
+    """OLS beta of `stock` on `market` returns (both (n_sessions,)) over the `window` sessions up to and including
+    each `end`; NaN with fewer than half of them."""
     ok = ~(np.isnan(stock) | np.isnan(market))
     x, y = np.where(ok, market, 0.), np.where(ok, stock, 0.)
     c = lambda v: np.r_[0., np.cumsum(v)]  # prefix sums: a window's sum is two lookups
@@ -161,53 +182,67 @@ def rolling_beta(stock:np.ndarray, market:np.ndarray, end:np.ndarray, window:int
     return np.where((cnt >= window / 2) & (var > 0), cov / np.where(var > 0, var, 1), np.nan)
 
 # %% ../../nbs/02c_data_prices.ipynb #e92ecc51
-TIME_OF_DAY_UNKNOWN = ("unknown: each event is placed before the open of its date, so d+0 is the session before and d+1 the date's own; "
-                       "a label from d+0's close over 2 or more sessions covers a call before the open and one after the close")
+TIME_OF_DAY_UNKNOWN = ("unknown: each event is placed before the open of its date, so d+0 is the session "
+                       "before and d+1 the date's own; "
+                       "a label from d+0's close over 2 or more sessions covers a call before the open and one "
+                       "after the close")
 
 def _time_of_day(wall:pd.Series, tickers:pd.Series, time_of_day:str, source:str) -> pd.Series:
     """Event times in exchange time: as given (a time exactly at midnight is refused: a date without a time?), or each
     date's midnight."""
     if time_of_day == 'unknown': return wall.dt.normalize()
-    if time_of_day != 'given': raise DataError(f"dataset.config.time_of_day: '{time_of_day}' is not 'given' or 'unknown'")
+    if time_of_day != 'given': raise DataError(f"dataset.config.time_of_day: '{time_of_day}' is not 'given' or "
+                                               "'unknown'")
     midnight = (wall.notna() & (wall == wall.dt.normalize())).to_numpy()
     if midnight.any():
         i = int(np.flatnonzero(midnight)[0])
-        raise DataError(f"{source}: {int(midnight.sum())} event(s) at exactly midnight (first: row {i + 1}, {tickers.iloc[i]} on {wall.iloc[i]:%Y-%m-%d}): "
-                        "dates without a time of day? A call before the open and one after the close move different sessions; "
-                        "set dataset.config.time_of_day: unknown (a label from d+0_close spanning 2+ sessions covers both), or give the times")
+        raise DataError(f"{source}: {int(midnight.sum())} event(s) at exactly midnight (first: row {i + 1}, "
+                        f"{tickers.iloc[i]} on {wall.iloc[i]:%Y-%m-%d}): "
+                        "dates without a time of day? A call before the open and one after the close move "
+                        "different sessions; "
+                        "set dataset.config.time_of_day: unknown (a label from d+0_close spanning 2+ sessions "
+                        "covers both), or give the times")
     return wall
 
 # %% ../../nbs/02c_data_prices.ipynb #8b12b96a
-def _event_times(events:pd.DataFrame, timezone:str, calendar:str, time_of_day:str, source:str) -> tuple[pd.DataFrame, pd.Series]:
+def _event_times(events:pd.DataFrame, timezone:str, calendar:str, time_of_day:str,
+                 source:str) -> tuple[pd.DataFrame, pd.Series]:
     """The events (tickers stripped and upper-cased, times written in exchange time) and their naive exchange times
     (NaT where unparsable)."""
     ev = events.reset_index(drop=True).copy()
     ev['ticker'] = ev['ticker'].astype('string').str.strip().str.upper()
-    wall = parse_event_times(ev['event_start_at_et'], timezone, wall_clock=False).dt.tz_convert(str(exchange_calendar(calendar).tz)).dt.tz_localize(None)
+    wall = parse_event_times(ev['event_start_at_et'], timezone,
+                             wall_clock=False).dt.tz_convert(str(exchange_calendar(calendar).tz)).dt.tz_localize(None)
     wall = _time_of_day(wall, ev['ticker'], time_of_day, source)
     ev['event_start_at_et'] = wall.dt.strftime(TIME_FORMAT)
     return ev, wall
 
 # %% ../../nbs/02c_data_prices.ipynb #5cdc6464
-def _event_session_rows(wall:pd.Series, st:pd.DataFrame, calendar:str, horizon:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _event_session_rows(wall:pd.Series, st:pd.DataFrame, calendar:str, horizon:int) -> tuple[np.ndarray,
+    np.ndarray, np.ndarray]:
     """Each event's d+0 and d+1 rows of the session table `st`, and its rows d+0, d+1 … d+`horizon`, shape
     (n, 1 + horizon), -1 past the table's end."""
-    d0, d1 = locate_sessions(wall.fillna(st['open'].iloc[0]), calendar)  # a missing time gets any session: it is dropped below
-    sess = np.column_stack([d0] + [d1 + k for k in range(horizon)])     # (n, 1 + horizon) rows of `st`: d+0, d+1 … d+horizon
+    # a missing time gets any session: it is dropped below
+    d0, d1 = locate_sessions(wall.fillna(st['open'].iloc[0]), calendar)
+    # (n, 1 + horizon) rows of `st`: d+0, d+1 … d+horizon
+    sess = np.column_stack([d0] + [d1 + k for k in range(horizon)])
     return d0, d1, np.where(sess < len(st), sess, -1)
 
 # %% ../../nbs/02c_data_prices.ipynb #c75a89ff
 def _price_file_notes(t:str, px:pd.DataFrame, calendar:str, adjust:bool, gaps:dict, notices:list) -> None:
     """What a ticker's prices lack, each warned: sessions of the calendar missing (into `gaps`; the events whose label
-    reads one are dropped), and a split-like jump in prices that are not split-adjusted (into `notices`; stated, not dropped)."""
+    reads one are dropped), and a split-like jump in prices that are not split-adjusted (into `notices`; stated,
+    not dropped)."""
     if len(missing := missing_sessions(px['date'], calendar)):
         gaps[t] = {'count': len(missing), 'first': str(missing[0])[:10]}
         warnings.warn(f"prices of {t}: {len(missing)} {calendar} session(s) missing (first {gaps[t]['first']}); "
                       "events whose label reads one are dropped")
     if jumps := split_like_jumps(px, adjust):  # a split read as a move: stated, not dropped
         more = f" (and {len(jumps) - 1} more day{'s' * (len(jumps) > 2)})" if len(jumps) > 1 else ''
-        notices.append(f"prices of {t}: on {jumps[0]['date']} the open {jumps[0]['open']:g} is a {jumps[0]['ratio']} split's ratio from the previous close "
-                       f"{jumps[0]['close']:g}{more}, and the prices are not split-adjusted there; labels across it read the split as a move "
+        notices.append(f"prices of {t}: on {jumps[0]['date']} the open {jumps[0]['open']:g} is a "
+                       f"{jumps[0]['ratio']} split's ratio from the previous close "
+                       f"{jumps[0]['close']:g}{more}, and the prices are not split-adjusted there; labels "
+                       "across it read the split as a move "
                        "(give adjusted prices or an adj_close column)")
         warnings.warn(notices[-1])
 
@@ -236,7 +271,8 @@ def _market_points(cols:dict, at:np.ndarray, s:np.ndarray, px:pd.DataFrame, mark
     for c, v in _point_values(market, mrows, columns, adjust).items(): cols[f'market_{c}'][at] = v
     if beta_window:
         cols.setdefault('beta', np.full(len(cols[columns[0]]), np.nan))[at] = rolling_beta(
-            _session_returns(px, st['date'].values, adjust), _session_returns(market, st['date'].values, adjust), s[:, 0], beta_window)
+            _session_returns(px, st['date'].values, adjust), _session_returns(market, st['date'].values,
+                adjust), s[:, 0], beta_window)
 
 # %% ../../nbs/02c_data_prices.ipynb #12c85f8e
 def _aligned_frame(ev:pd.DataFrame, cols:dict, reason:pd.Series, st:pd.DataFrame, d0:np.ndarray, d1:np.ndarray,
@@ -245,17 +281,20 @@ def _aligned_frame(ev:pd.DataFrame, cols:dict, reason:pd.Series, st:pd.DataFrame
     `_drop_reason` (also: a market price the label reads missing, too few returns for beta)."""
     out = ev.assign(**cols)
     ok = reason.isna().values
-    out['d+1_date'] = np.where(ok, pd.Series(st['date'].values[np.minimum(d1, len(st) - 1)]).dt.strftime('%Y-%m-%d'), None)
+    out['d+1_date'] = np.where(ok, pd.Series(st['date'].values[np.minimum(d1,
+        len(st) - 1)]).dt.strftime('%Y-%m-%d'), None)
     out['_drop_reason'] = reason
     # one text per event, at its time: a label that starts at d+0's close, before it, is untradable
     if 'last_text_at' not in out:
         out['last_text_at'] = out['event_start_at_et']
-        out['d+0_close_at'] = np.where(ok, pd.Series(st['close'].values[np.clip(d0, 0, len(st) - 1)]).dt.strftime(TIME_FORMAT), None)
+        out['d+0_close_at'] = np.where(ok, pd.Series(st['close'].values[np.clip(d0, 0,
+            len(st) - 1)]).dt.strftime(TIME_FORMAT), None)
     if market is not None:
         read = [f'market_{c}' for c in columns if price_point(c)[0] in need]
         gap = out['_drop_reason'].isna() & out[read].isna().any(axis=1)
         out.loc[gap, '_drop_reason'] = 'missing market price'
-        if beta_window: out.loc[out['_drop_reason'].isna() & out['beta'].isna(), '_drop_reason'] = f'fewer than {beta_window // 2} returns for beta'
+        if beta_window: out.loc[out['_drop_reason'].isna() & out['beta'].isna(),
+                                '_drop_reason'] = f'fewer than {beta_window // 2} returns for beta'
     return out
 
 # %% ../../nbs/02c_data_prices.ipynb #7ef7e77e
@@ -268,23 +307,27 @@ def align_events(events:pd.DataFrame, prices:dict[str, pd.DataFrame], timezone:s
     st, columns, need = session_table(calendar), price_columns(horizon, reference=True), label_sessions(reads, horizon)
     ev, wall = _event_times(events, timezone, calendar, time_of_day, source)
     d0, d1, sess = _event_session_rows(wall, st, calendar, horizon)
-    cols = {c: np.full(len(ev), np.nan) for c in columns + ([f'market_{c}' for c in columns] if market is not None else [])}
+    cols = {c: np.full(len(ev),
+                       np.nan) for c in columns + ([f'market_{c}' for c in columns] if market is not None else [])}
     reason = pd.Series(None, index=ev.index, dtype='object')
     reason[wall.isna()] = 'unparsable date'
     gaps, read_gaps, notices = {}, {}, []
     mpos = _session_rows(market['date'].values, st['date'].values) if market is not None else None
     for t, idx in ev.groupby('ticker').groups.items():
         idx, px = np.asarray(idx), prices.get(t)
-        idx = idx[wall.values[idx] == wall.values[idx]]  # NaT is not equal to itself: unparsable dates keep their reason
+        # NaT is not equal to itself: unparsable dates keep their reason
+        idx = idx[wall.values[idx] == wall.values[idx]]
         if px is None: reason[idx] = 'ticker without prices'; continue
         if len(px) <= horizon: reason[idx] = 'horizon longer than the price history'; continue
         pos, s = _session_rows(px['date'].values, st['date'].values), sess[idx]
         _price_file_notes(t, px, calendar, adjust, gaps, notices)
         rows, bad = _unaligned_events(t, px, idx, s, pos, need, st, reason, read_gaps)
         for c, v in _point_values(px, rows[~bad], columns, adjust).items(): cols[c][idx[~bad]] = v
-        if market is not None: _market_points(cols, idx[~bad], s[~bad], px, market, mpos, st, columns, adjust, beta_window)
+        if market is not None: _market_points(cols, idx[~bad], s[~bad], px, market, mpos, st, columns, adjust,
+                                              beta_window)
     out = _aligned_frame(ev, cols, reason, st, d0, d1, market, columns, need, beta_window)
-    out.attrs['report'] = {**({'sessions_missing': gaps} if gaps else {}), **({'notices': notices} if notices else {}),  # clean_events adds these to the drop report
+    # clean_events adds these to the drop report
+    out.attrs['report'] = {**({'sessions_missing': gaps} if gaps else {}), **({'notices': notices} if notices else {}),
                            **({'sessions_read_missing': read_gaps} if read_gaps else {}),
                            **({'beta_window': f'{beta_window} sessions up to d+0'} if market is not None and beta_window else {}),
                            **({'time_of_day': TIME_OF_DAY_UNKNOWN} if time_of_day == 'unknown' else {})}
@@ -295,7 +338,8 @@ def log_realised_vol(closes) -> np.ndarray:
     """(n,) log of the root mean square of the daily log returns along each row of (n, k + 1) closes: the literature's
     log volatility (−inf for a constant price)."""
     c = np.asarray(closes, dtype=np.float64)
-    if c.ndim != 2 or c.shape[1] < 2: raise DataError(f"log_realised_vol needs (events × sessions) closes with 2 or more sessions, got shape {c.shape}")
+    if c.ndim != 2 or c.shape[1] < 2: raise DataError("log_realised_vol needs (events × sessions) closes with "
+                                                      f"2 or more sessions, got shape {c.shape}")
     with np.errstate(divide='ignore', invalid='ignore'):
         return 0.5 * np.log(np.mean(np.square(np.diff(np.log(c), axis=1)), axis=1))
 

@@ -38,28 +38,34 @@ def price_point(name:str) -> tuple[int, str]|None:
 
 # %% ../../nbs/02a_data_schema.ipynb #145356b3
 def label_span(start_field:str, end_field:str) -> int:
-    "Sessions a label's move spans, from d+1 (d+0 close is known before the event) to `end_field`'s session: d+1 open → d+3 close: 3."
+    """Sessions a label's move spans, from d+1 (d+0 close is known before the event) to `end_field`'s session: d+1
+    open → d+3 close: 3."""
     return price_point(end_field)[0] - max(price_point(start_field)[0], 1) + 1
 
 # %% ../../nbs/02a_data_schema.ipynb #79b3460e
 def event_price_columns(df) -> list[str]:
-    "The price-point columns of a table of events, in its column order (the original's six at least, when it follows the schema)."
+    """The price-point columns of a table of events, in its column order (the original's six at least, when it
+    follows the schema)."""
     return [c for c in df.columns if price_point(c)]
 
 # %% ../../nbs/02a_data_schema.ipynb #61c025ba
-_JSON = dict(convert_dates=False, keep_default_dates=False)  # pandas would read a 'timestamp' column of epoch numbers as naive UTC times: parse_event_times reads them
+# pandas would read a 'timestamp' column of epoch numbers as naive UTC times: parse_event_times reads them
+_JSON = dict(convert_dates=False, keep_default_dates=False)
 
 def _read_json(p, compression=None):
     "A JSON array of records (or an object of columns); JSON Lines when the file holds one object per line."
     try: return pd.read_json(p, compression=compression, **_JSON)
     except ValueError: return pd.read_json(p, lines=True, compression=compression, **_JSON)
-_READERS = {'.parquet': lambda p, compression=None: pd.read_parquet(p), '.csv': lambda p, compression=None, **kw: pd.read_csv(p, compression=compression, **kw),
-            '.jsonl': lambda p, compression=None: pd.read_json(p, lines=True, compression=compression, **_JSON), '.json': _read_json}
+_READERS = {'.parquet': lambda p, compression=None: pd.read_parquet(p), '.csv': lambda p, compression=None,
+            **kw: pd.read_csv(p, compression=compression, **kw),
+            '.jsonl': lambda p, compression=None: pd.read_json(p, lines=True, compression=compression, **_JSON),
+                '.json': _read_json}
 _COMPRESSIONS = {'.gz': 'gzip', '.bz2': 'bz2', '.xz': 'xz', '.zst': 'zstd', '.zip': 'zip'}
 
 # %% ../../nbs/02a_data_schema.ipynb #fef40482
 def table_format(path:Path) -> tuple[str, str|None]:
-    "A table file's format ('.csv', '.jsonl', '.json', '.parquet') and compression, from its name (a .zip: from the one file inside)."
+    """A table file's format ('.csv', '.jsonl', '.json', '.parquet') and compression, from its name (a .zip: from
+    the one file inside)."""
     sfx = [s.lower() for s in Path(path).suffixes]
     comp = _COMPRESSIONS.get(sfx[-1]) if sfx else None
     if comp == 'zip':
@@ -71,7 +77,8 @@ def table_format(path:Path) -> tuple[str, str|None]:
     else: kind = sfx[-2] if comp and len(sfx) > 1 else (sfx[-1] if sfx else '')
     if kind not in _READERS:
         raise DataError(f"{path}: unsupported file type '{''.join(Path(path).suffixes[-2:]) or Path(path).name}' "
-                        f"(use {', '.join(_READERS)}, optionally compressed: .gz, .bz2, .xz, .zst, or a .zip of one file)")
+                        f"(use {', '.join(_READERS)}, optionally compressed: .gz, .bz2, .xz, .zst, or a .zip "
+                        "of one file)")
     return kind, comp
 
 def is_table_file(path:Path) -> bool:
@@ -93,15 +100,18 @@ def canonical_column(name) -> str:
     return re.sub(r'\s+', '_', str(name).strip().lower())
 
 def column_names(columns, rename:dict|None, where:str) -> dict:
-    "Each column's final name: canonical, then renamed by `rename` ({your name: schema name}, matched the same way); a clash is an error."
+    """Each column's final name: canonical, then renamed by `rename` ({your name: schema name}, matched the same
+    way); a clash is an error."""
     out = {c: canonical_column(c) for c in columns}
     if rename:
         user = {canonical_column(k): v for k, v in rename.items()}
         unknown = [k for k in rename if canonical_column(k) not in out.values()]
-        if unknown: raise DataError(f"{where}: the columns setting renames {unknown[0]!r}, which is not a column here (columns: {', '.join(map(str, columns))})")
+        if unknown: raise DataError(f"{where}: the columns setting renames {unknown[0]!r}, which is not a "
+                                    f"column here (columns: {', '.join(map(str, columns))})")
         taken = {n for n in out.values() if n not in user}
         for k, v in rename.items():
-            if v in taken: raise DataError(f"{where}: the columns setting renames {k!r} to {v!r}, but there already is a {v!r} column; drop one of them")
+            if v in taken: raise DataError(f"{where}: the columns setting renames {k!r} to {v!r}, but there "
+                                           f"already is a {v!r} column; drop one of them")
         out = {c: user.get(n, n) for c, n in out.items()}
     seen = {}
     for c, n in out.items():
@@ -126,7 +136,9 @@ def ticker_names(values:pd.Series) -> pd.Series:
 
 # %% ../../nbs/02a_data_schema.ipynb #f71093e3
 def read_events_file(path:Path, columns:dict|None=None, text_columns=('ticker',)) -> pd.DataFrame:
-    "Read one table file (CSV, JSONL, JSON, parquet; compressed or not): headers matched and renamed by `columns`, `text_columns` kept as strings (zeros kept; `NA`, `NULL`, `TRUE` are tickers, not missing or booleans)."
+    """Read one table file (CSV, JSONL, JSON, parquet; compressed or not): headers matched and renamed by
+    `columns`, `text_columns` kept as strings (zeros kept; `NA`, `NULL`, `TRUE` are tickers, not missing or
+    booleans)."""
     path = Path(path)
     kind, comp = table_format(path)
     try:
@@ -134,13 +146,16 @@ def read_events_file(path:Path, columns:dict|None=None, text_columns=('ticker',)
             names = column_names(pd.read_csv(path, nrows=0, compression=comp).columns, columns, str(path))
             ids = [c for c, n in names.items() if n in text_columns]
             df = _READERS[kind](path, comp, dtype={c: str for c in ids})
-            if ids:  # pandas reads 'NA', 'NULL', 'TRUE'… as missing even with dtype=str: a ticker named NA stays NA; only a blank is missing
+            # pandas reads 'NA', 'NULL', 'TRUE'… as missing even with dtype=str: a ticker named NA stays NA;
+            # only a blank is missing
+            if ids:
                 df[ids] = _READERS[kind](path, comp, usecols=ids, dtype=str, keep_default_na=False, na_values=[''])[ids]
         else: df = _READERS[kind](path, comp)
     except DataError: raise
     except UnicodeDecodeError as e: raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except pd.errors.EmptyDataError: raise DataError(f"{path}: the file is empty") from None
-    except Exception as e: raise DataError(f"{path}: could not read it: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    except Exception as e: raise DataError(f"{path}: could not read it: "
+                                           f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     df = df.rename(columns=column_names(df.columns, columns, str(path)))
     for c in text_columns:
         if c in df: df[c] = ticker_names(df[c]) if c == 'ticker' else _as_text(df[c])  # tickers: upper case
@@ -154,41 +169,53 @@ def table_files(folder:Path) -> list[Path]:
     return files
 
 def read_events_files(files:list[Path], columns:dict|None=None) -> pd.DataFrame:
-    "Several files of one schema as one frame, each row with its `_file` and `_row` (from 1); a file whose columns differ is named."
+    """Several files of one schema as one frame, each row with its `_file` and `_row` (from 1); a file whose
+    columns differ is named."""
     frames = [read_events_file(f, columns).assign(_file=str(f), _row=lambda d: range(1, len(d) + 1)) for f in files]
     first = set(frames[0].columns)
     for f, df in zip(files[1:], frames[1:]):
         if set(df.columns) != first:
             missing, extra = sorted(first - set(df.columns)), sorted(set(df.columns) - first)
-            raise DataError(f"{f}: its columns differ from {files[0].name}'s ({'missing ' + ', '.join(missing) if missing else ''}"
+            raise DataError(f"{f}: its columns differ from {files[0].name}'s "
+                            f"({'missing ' + ', '.join(missing) if missing else ''}"
                             f"{'; ' if missing and extra else ''}{'extra ' + ', '.join(extra) if extra else ''}); a folder's files must share one schema")
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 # %% ../../nbs/02a_data_schema.ipynb #6d800652
-_EPOCH_UNITS = ((10, 's'), (13, 'ms'), (16, 'us'), (19, 'ns'))  # digits of a Unix time now: 10 in seconds, 13 in milliseconds…
+# digits of a Unix time now: 10 in seconds, 13 in milliseconds…
+_EPOCH_UNITS = ((10, 's'), (13, 'ms'), (16, 'us'), (19, 'ns'))
 
 def _parse_one(v:str, timezone:str):
-    "One timestamp pandas could not read with the others (an offset inside it, as in Twitter's 'Mon Jan 05 17:00:00 +0000 2015'); NaT if unreadable."
+    """One timestamp pandas could not read with the others (an offset inside it, as in Twitter's 'Mon Jan 05
+    17:00:00 +0000 2015'); NaT if unreadable."""
     try: t = pd.Timestamp(v)
     except (ValueError, TypeError, OverflowError): return pd.NaT
     if t is pd.NaT: return pd.NaT
     return t.tz_convert(timezone) if t.tzinfo else t.tz_localize(timezone, ambiguous=False, nonexistent='shift_forward')
 
 def parse_event_times(values:pd.Series, timezone:str='America/New_York', wall_clock:bool=True) -> pd.Series:
-    "Event times in `timezone`: naive values are its wall clock; ones with an offset (or Z, anywhere in the text) and Unix epoch numbers (s, ms, µs, ns) are converted to it; unparsable ones NaT. `wall_clock`: naive timestamps, else tz-aware."
+    """Event times in `timezone`: naive values are its wall clock; ones with an offset (or Z, anywhere in the text)
+    and Unix epoch numbers (s, ms, µs, ns) are converted to it; unparsable ones NaT. `wall_clock`: naive
+    timestamps, else tz-aware."""
     s = values.astype('string').str.strip()
-    epoch = s.str.fullmatch(r'\d{9,19}(?:\.\d*)?', na=False)  # 8 digits is a date (20150105); 9-10 seconds since 1970, 13 milliseconds…
-    aware = ~epoch & s.str.contains(r'\d[T ]\d.*(?:Z|[+-]\d\d:?\d\d)\s*$', regex=True, na=False)  # a time followed by an offset
+    # 8 digits is a date (20150105); 9-10 seconds since 1970, 13 milliseconds…
+    epoch = s.str.fullmatch(r'\d{9,19}(?:\.\d*)?', na=False)
+    # a time followed by an offset
+    aware = ~epoch & s.str.contains(r'\d[T ]\d.*(?:Z|[+-]\d\d:?\d\d)\s*$', regex=True, na=False)
     rest = ~epoch & ~aware
     out = pd.Series(pd.NaT, index=values.index, dtype=f'datetime64[ns, {timezone}]')
     if rest.any():
         try: naive = pd.to_datetime(s[rest], errors='coerce', format='mixed')
         except (ValueError, TypeError): naive = None  # naive and offset forms mixed: one by one below
         if naive is not None and naive.dt.tz is None:
-            # a naive time in the hour skipped by daylight saving moves forward; one in the hour repeated is standard time
-            out[rest] = naive.dt.tz_localize(timezone, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent='shift_forward')
-        else: out[rest] = pd.to_datetime(s[rest].map(lambda v: _parse_one(v, timezone)), utc=True).dt.tz_convert(timezone)
-    if aware.any(): out[aware] = pd.to_datetime(s[aware], errors='coerce', format='mixed', utc=True).dt.tz_convert(timezone)
+            # a naive time in the hour skipped by daylight saving moves forward; one in the hour repeated is
+            # standard time
+            out[rest] = naive.dt.tz_localize(timezone, ambiguous=np.zeros(len(naive), dtype=bool),
+                                             nonexistent='shift_forward')
+        else: out[rest] = pd.to_datetime(s[rest].map(lambda v: _parse_one(v, timezone)),
+                                         utc=True).dt.tz_convert(timezone)
+    if aware.any(): out[aware] = pd.to_datetime(s[aware], errors='coerce', format='mixed',
+                                                utc=True).dt.tz_convert(timezone)
     if epoch.any():
         digits = s[epoch].str.split('.').str[0].str.len()
         unit = digits.map(lambda d: next(u for n, u in _EPOCH_UNITS if d <= n))
@@ -202,7 +229,8 @@ def times_in_format(values:pd.Series, date_format:str, where:str='dataset.config
     """Event times written in `date_format` (strftime codes: '%m/%d/%Y' for US dates, '%d.%m.%Y %H:%M'…) as ISO text,
     which `parse_event_times` reads without guessing; a value that does not match is missing (an unparsable date)."""
     try: t = pd.to_datetime(values.astype('string').str.strip(), format=date_format, errors='coerce')
-    except ValueError as e: raise DataError(f"{where}: {date_format!r} is not a date format: {e} (use strftime codes such as %m/%d/%Y)") from None
+    except ValueError as e: raise DataError(f"{where}: {date_format!r} is not a date format: {e} (use strftime "
+                                            "codes such as %m/%d/%Y)") from None
     return pd.Series([None if pd.isna(v) else v.isoformat() for v in t], index=values.index, dtype='object')
 
 # %% ../../nbs/02a_data_schema.ipynb #551d84a4
@@ -212,7 +240,8 @@ def slashed_date_order(values:pd.Series, where:str, column:str='event_start_at_e
                        fix:str='dataset.config.date_format') -> str|None:
     """How dates with slashes or dots (03/04/2010) are read without a format: None when there are none, else the
     reading and what it rests on ('assumed' when no value tells). A file with both a value that can only be day first
-    (14/01/2005) and values that would be read month first is refused, naming the row: it would be read half each way."""
+    (14/01/2005) and values that would be read month first is refused, naming the row: it would be read half
+    each way."""
     s = values.astype('string').str.strip()
     m = s.str.extract(_SLASHED).astype('float')
     if m[0].isna().all(): return None
@@ -220,15 +249,18 @@ def slashed_date_order(values:pd.Series, where:str, column:str='event_start_at_e
     either = ((m[0] <= 12) & (m[1] <= 12)).to_numpy()
     if day.any() and (either.any() or month.any()):
         i = int(np.flatnonzero(day)[0]); j = int(np.flatnonzero(either | month)[0])
-        raise DataError(f"{where}: row {rows[i] if rows is not None else i + 1}, column {column}: {s.iloc[i]!r} can only be day first, "
-                        f"but {s.iloc[j]!r} would be read month first; give {fix} (e.g. '%d/%m/%Y', or '%d/%m/%Y %H:%M' with times)")
+        raise DataError(f"{where}: row {rows[i] if rows is not None else i + 1}, column {column}: "
+                        f"{s.iloc[i]!r} can only be day first, "
+                        f"but {s.iloc[j]!r} would be read month first; give {fix} (e.g. '%d/%m/%Y', or "
+                        "'%d/%m/%Y %H:%M' with times)")
     if day.any(): return 'day first (every such date has a day above 12)'
     if month.any(): return f"month first ({s.iloc[int(np.flatnonzero(month)[0])]!r} shows it)"
     return f"month first, assumed: no date tells (such as {s.iloc[int(np.flatnonzero(either)[0])]!r}); give {fix} '%d/%m/%Y' if they are day first"
 
 # %% ../../nbs/02a_data_schema.ipynb #37b530cd
 def first_reasons(index:pd.Index, checks) -> tuple[pd.Series, dict]:
-    "For rows `index`: the first of `checks` ((mask, reason, column), in order) that holds ('' for none), and the index and column where each reason first holds."
+    """For rows `index`: the first of `checks` ((mask, reason, column), in order) that holds ('' for none), and the
+    index and column where each reason first holds."""
     reasons, first = pd.Series('', index=index), {}
     for mask, reason, column in checks:
         mask = np.asarray(mask, dtype=bool) & (reasons == '').values
@@ -244,12 +276,15 @@ def _drop_reasons(df:pd.DataFrame, when:pd.Series, reads:list[str]|None=None) ->
     "The first reason each row is unusable ('' when it is fine), and the index and column of each reason's first row."
     checks = []
     if '_drop_reason' in df:  # set by builders that align events to prices (e.g. 'ticker without prices')
-        checks += [(df['_drop_reason'] == r, r, 'ticker, event_start_at_et') for r in df['_drop_reason'].dropna().unique()]
+        checks += [(df['_drop_reason'] == r, r,
+            'ticker, event_start_at_et') for r in df['_drop_reason'].dropna().unique()]
     if 'text' in df: checks.append((~df['text'].map(_is_text), 'empty text', 'text'))
     else: checks.append((df['texts'].map(len) == 0, 'window without texts', 'texts'))  # a text stream's events
-    checks += [(when.isna(), 'unparsable date', 'event_start_at_et'), (~df['ticker'].map(_is_text), 'missing ticker', 'ticker')]
+    checks += [(when.isna(), 'unparsable date', 'event_start_at_et'), (~df['ticker'].map(_is_text),
+        'missing ticker', 'ticker')]
     # NaN compares False, so a missing price is caught too
-    # opens that are missing on every row come from price files with closes only: a label that reads one is refused by the label scheme
+    # opens that are missing on every row come from price files with closes only: a label that reads one is
+    # refused by the label scheme
     # only the prices a label `reads` (None: all) must be there: a missing price it does not read drops nothing
     cols = [c for c in event_price_columns(df)
             if not (c.endswith('_open') and df[c].isna().all()) and (reads is None or c in reads)]
@@ -260,7 +295,8 @@ def _drop_reasons(df:pd.DataFrame, when:pd.Series, reads:list[str]|None=None) ->
 
 # %% ../../nbs/02a_data_schema.ipynb #86d854e1
 def drop_report(df:pd.DataFrame, reasons:pd.Series, first:dict, source:str, max_drop_share:float) -> dict:
-    "Rows in and kept, counts by reason and the file, row and column of each reason's first row; `DataError` if more than `max_drop_share` go."
+    """Rows in and kept, counts by reason and the file, row and column of each reason's first row; `DataError` if
+    more than `max_drop_share` go."""
     keep = reasons == ''
     def where(i, c):  # rows count from 1, header excluded, in the file they came from
         f = df['_file'][i] if '_file' in df else source
@@ -271,8 +307,10 @@ def drop_report(df:pd.DataFrame, reasons:pd.Series, first:dict, source:str, max_
               'first_bad': {k: where(i, c) for k, (i, c) in first.items()}}
     share = 1 - keep.mean()
     if share > max_drop_share:
-        bad = '; '.join(f"{k}: {w['file']} row {w['row']}, column {w['column']}" for k, w in sorted(report['first_bad'].items(), key=lambda kw: kw[1]['row']))
-        raise DataError(f"{source}: {share:.0%} of {len(df)} rows are unusable (more than max_drop_share={max_drop_share}); first bad rows: {bad}")
+        bad = '; '.join(f"{k}: {w['file']} row {w['row']}, column {w['column']}" for k,
+                        w in sorted(report['first_bad'].items(), key=lambda kw: kw[1]['row']))
+        raise DataError(f"{source}: {share:.0%} of {len(df)} rows are unusable (more than "
+                        f"max_drop_share={max_drop_share}); first bad rows: {bad}")
     return report
 
 # %% ../../nbs/02a_data_schema.ipynb #d20cae52
@@ -283,9 +321,11 @@ def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5,
     # a text stream's events carry their texts, never a joined one
     need = ['texts' if 'texts' in df else 'text', 'ticker', 'event_start_at_et'] + price_columns(horizon)
     missing = [c for c in need if c not in df.columns]
-    if missing: raise DataError(f"{source}: missing column(s) {', '.join(missing)} (the event schema needs {', '.join(need)})")
+    if missing: raise DataError(f"{source}: missing column(s) {', '.join(missing)} (the event schema needs "
+                                f"{', '.join(need)})")
     if len(df) == 0: raise DataError(f"{source}: no rows")
-    extra = df.attrs.get('report', {})  # what the builder's earlier steps counted (align_events: sessions missing from price files)
+    # what the builder's earlier steps counted (align_events: sessions missing from price files)
+    extra = df.attrs.get('report', {})
     df = df.reset_index(drop=True)
     when = parse_event_times(df['event_start_at_et'])
     reasons, first = _drop_reasons(df, when, reads)
@@ -299,14 +339,18 @@ def clean_events(df:pd.DataFrame, source:str='<data>', max_drop_share:float=0.5,
 # %% ../../nbs/02a_data_schema.ipynb #ff6bfdbc
 def format_report(report:dict) -> str:
     "A small table: rows in, kept, and dropped by reason, with the first bad row of each."
-    lines = [f"{report['source']}", f"  {'rows in':<34}{report['rows_in']:>9}", f"  {'rows kept':<34}{report['rows_kept']:>9}"]
+    lines = [f"{report['source']}", f"  {'rows in':<34}{report['rows_in']:>9}",
+        f"  {'rows kept':<34}{report['rows_kept']:>9}"]
     for reason, n in report['dropped'].items():
         w = report['first_bad'].get(reason, {})
-        lines.append(f"  {'dropped: ' + reason:<34}{n:>9}   first: {w.get('file', '')} row {w.get('row', '')}, column {w.get('column', '')}")
-    if 'texts' in report: lines += ['  texts: ' + format_report(report['texts']).replace('\n', '\n  ')]  # a text stream's texts, counted the same way
+        lines.append(f"  {'dropped: ' + reason:<34}{n:>9}   first: {w.get('file', '')} row {w.get('row', '')}, "
+                     f"column {w.get('column', '')}")
+    # a text stream's texts, counted the same way
+    if 'texts' in report: lines += ['  texts: ' + format_report(report['texts']).replace('\n', '\n  ')]
     if report.get('beta_window'): lines.append(f"  {'beta estimated on':<34}{report['beta_window']:>9}")
     if report.get('time_of_day'): lines.append(f"  time of day {report['time_of_day']}")
-    if report.get('untradable_accepted'): lines.append(f"  {'untradable, accepted':<34}{report['untradable_accepted']:>9}   (allow_untradable: true)")
+    if report.get('untradable_accepted'): lines.append("  "
+                                                       f"{'untradable, accepted':<34}{report['untradable_accepted']:>9}   (allow_untradable: true)")
     for ticker, gap in report.get('sessions_missing', {}).items():
         lines.append(f"  {'sessions missing: ' + ticker:<34}{gap['count']:>9}   first: {gap['first']}")
     for ticker, gap in report.get('sessions_read_missing', {}).items():  # counted in 'price missing on a session' above
@@ -315,10 +359,13 @@ def format_report(report:dict) -> str:
                      f"not in {gap['file']}")
     for reason, s in report.get('days_skipped', {}).items():  # a text stream's unreadable day files (StockNetBuilder)
         lines.append(f"  {'day files skipped: ' + reason:<34}{s['count']:>9}   first: {s['first']}")
-    if 'windows_without_texts' in report: lines.append(f"  {'sessions without texts (no event)':<34}{report['windows_without_texts']:>9}")
-    if 'outside the splits' in report: lines.append(f"  {'outside the splits':<34}{report['outside the splits']['count']:>9}   ({report['outside the splits']['span']})")
+    if 'windows_without_texts' in report: lines.append("  "
+                                                       f"{'sessions without texts (no event)':<34}{report['windows_without_texts']:>9}")
+    if 'outside the splits' in report: lines.append("  "
+                                                    f"{'outside the splits':<34}{report['outside the splits']['count']:>9}   ({report['outside the splits']['span']})")
     if report.get('price'): lines.append(f"  {'labels use':<34}{report['price']}")
-    lines += [f"  notice: {n}" for n in report.get('notices', [])]  # fallbacks and suspicions, stated (the run card and the console's last lines repeat them)
+    # fallbacks and suspicions, stated (the run card and the console's last lines repeat them)
+    lines += [f"  notice: {n}" for n in report.get('notices', [])]
     for split, counts in report.get('class_balance', {}).items():
         lines.append(f"  {'labels ' + split:<34}{' / '.join(str(c) for c in counts):>9}")
     return '\n'.join(lines)

@@ -20,16 +20,19 @@ def _event_times(df:pd.DataFrame) -> pd.Series:
 
 # %% ../../nbs/02b_data_splits.ipynb #156ebc28
 def split_date_column(columns) -> str:
-    "The column whose date decides an event's split, in a single run and in a walk-forward study alike: its target session `d+1_date` when the events have one, else `event_start_at_et`."
+    """The column whose date decides an event's split, in a single run and in a walk-forward study alike: its
+    target session `d+1_date` when the events have one, else `event_start_at_et`."""
     return 'd+1_date' if 'd+1_date' in list(columns) else 'event_start_at_et'
 
 # %% ../../nbs/02b_data_splits.ipynb #385b8bf0
 def check_split_dates(dates, column:str, source:str='<data>'):
-    "`dates` (one per event, parsed), refused in one line when some are missing: an event without a split date is in no split."
+    """`dates` (one per event, parsed), refused in one line when some are missing: an event without a split date is
+    in no split."""
     missing = np.flatnonzero(pd.isna(np.asarray(dates)))
     if len(missing): raise DataError(
         f"{source}: {len(missing)} of {len(dates)} event(s) have no {column} "
-        f"(the first is row {missing[0]}, counting from 0), so no split can place them; drop them first (the builders do, "
+        f"(the first is row {missing[0]}, counting from 0), so no split can place them; drop them first (the "
+        "builders do, "
         f"and count them in the drop report)")
     return dates
 
@@ -37,7 +40,8 @@ def check_split_dates(dates, column:str, source:str='<data>'):
 def split_dates(df:pd.DataFrame, source:str='<data>') -> pd.Series:
     "Each event's split date (`split_date_column`) as a timestamp; a missing one is refused (`check_split_dates`)."
     col = split_date_column(df.columns)
-    return check_split_dates(pd.to_datetime(df[col], format='%Y-%m-%d' if col == 'd+1_date' else TIME_FORMAT), col, source)
+    return check_split_dates(pd.to_datetime(df[col], format='%Y-%m-%d' if col == 'd+1_date' else TIME_FORMAT),
+                             col, source)
 
 # %% ../../nbs/02b_data_splits.ipynb #bc849869
 def split_spans(splits) -> dict[str, dict]:
@@ -47,7 +51,8 @@ def split_spans(splits) -> dict[str, dict]:
     for name, part in splits.items():
         col = split_date_column(getattr(part, 'column_names', None) or part.columns)
         t = split_dates(part.select_columns([col]).to_pandas() if hasattr(part, 'select_columns') else part[[col]])
-        out[name] = {'first': f"{t.min():%Y-%m-%d}", 'last': f"{t.max():%Y-%m-%d}", 'events': len(t)} if len(t) else {'events': 0}
+        out[name] = {'first': f"{t.min():%Y-%m-%d}", 'last': f"{t.max():%Y-%m-%d}",
+                     'events': len(t)} if len(t) else {'events': 0}
     return out
 
 # %% ../../nbs/02b_data_splits.ipynb #0bbf3b73
@@ -58,55 +63,71 @@ def _data_span(t:pd.Series) -> str:
     return f"events from {lo:%Y-%m-%d} to {hi:%Y-%m-%d} (years {lo.year}–{hi.year})"
 
 # %% ../../nbs/02b_data_splits.ipynb #6ee673a2
-def split_by_years(df:pd.DataFrame, train_years=None, val_years=None, test_years=None, source:str='<data>') -> dict[str, pd.DataFrame]:
-    "Split events by the year of their split date (`split_dates`: the target session when known); `train_years=None` means every year not in val or test."
+def split_by_years(df:pd.DataFrame, train_years=None, val_years=None, test_years=None,
+                   source:str='<data>') -> dict[str, pd.DataFrame]:
+    """Split events by the year of their split date (`split_dates`: the target session when known);
+    `train_years=None` means every year not in val or test."""
     years = split_dates(df, source).dt.year
     held = set(val_years or []) | set(test_years or [])
     overlap = set(train_years or []) & held | set(val_years or []) & set(test_years or [])
     if overlap: raise DataError(f"{source}: year(s) {sorted(overlap)} are in more than one split")
     train = set(train_years) if train_years is not None else set(years) - held
-    splits = {'train': years.isin(train), 'val': years.isin(set(val_years or [])), 'test': years.isin(set(test_years or []))}
-    if not splits['train'].any(): raise DataError(f"{source}: no events in train_years {sorted(train)} (the data has years {sorted(set(years))})")
-    for key, asked in (('val_years', val_years), ('test_years', test_years)):  # a year outside the data is a typo or a config for other data
+    splits = {'train': years.isin(train), 'val': years.isin(set(val_years or [])),
+              'test': years.isin(set(test_years or []))}
+    if not splits['train'].any(): raise DataError(f"{source}: no events in train_years {sorted(train)} (the "
+                                                  f"data has years {sorted(set(years))})")
+    # a year outside the data is a typo or a config for other data
+    for key, asked in (('val_years', val_years), ('test_years', test_years)):
         empty = sorted(set(asked or []) - set(years))
-        if empty: raise DataError(f"{source}: dataset.config.{key}: no events in {empty} (the data has {_data_span(split_dates(df))})")
+        if empty: raise DataError(f"{source}: dataset.config.{key}: no events in {empty} (the data has "
+                                  f"{_data_span(split_dates(df))})")
     out = {k: df[m].reset_index(drop=True) for k, m in splits.items() if m.any()}
     return out
 
 # %% ../../nbs/02b_data_splits.ipynb #0c3ca0dd
 def split_by_dates(df:pd.DataFrame, val_start:str, test_start:str|None=None, source:str='<data>',
                    train_start:str|None=None, test_end:str|None=None) -> dict[str, pd.DataFrame]:
-    "train from `train_start` (if given) before `val_start`, val up to `test_start`, test from `test_start` up to `test_end` (if given), by `split_dates`."
+    """train from `train_start` (if given) before `val_start`, val up to `test_start`, test from `test_start` up to
+    `test_end` (if given), by `split_dates`."""
     t = split_dates(df, source)
-    cut = {k: pd.Timestamp(v) for k, v in (('train_start', train_start), ('val_start', val_start), ('test_start', test_start), ('test_end', test_end)) if v}
+    cut = {k: pd.Timestamp(v) for k, v in (('train_start', train_start), ('val_start', val_start),
+                                           ('test_start', test_start), ('test_end', test_end)) if v}
     order = list(cut)
     for a, b in zip(order, order[1:]):
         if cut[b] <= cut[a]: raise DataError(f"{source}: {b} {cut[b]:%Y-%m-%d} must be after {a} {cut[a]:%Y-%m-%d}")
     lo, hi = cut.get('train_start', pd.Timestamp.min), cut.get('test_end', pd.Timestamp.max)
     vs, ts = cut['val_start'], cut.get('test_start')
     masks = {'train': (t >= lo) & (t < vs), 'val': (t >= vs) & (t < (ts if ts is not None else hi)),
-             'test': (t >= ts) & (t < hi) if ts is not None else pd.Series(False, index=t.index)}  # no test_start: no test
-    if not masks['train'].any(): raise DataError(f"{source}: dataset.config.val_start: no events before {val_start} to train on (the data has {_data_span(t)})")
+             # no test_start: no test
+             'test': (t >= ts) & (t < hi) if ts is not None else pd.Series(False, index=t.index)}
+    if not masks['train'].any(): raise DataError(f"{source}: dataset.config.val_start: no events before "
+                                                 f"{val_start} to train on (the data has {_data_span(t)})")
     for name, key, at in (('val', 'val_start', val_start), ('test', 'test_start', test_start)):
-        if at and not masks[name].any():  # e.g. a config written for data that goes on to 2018, on data that ends in 2012
+        # e.g. a config written for data that goes on to 2018, on data that ends in 2012
+        if at and not masks[name].any():
             raise DataError(f"{source}: dataset.config.{key}: {at} leaves {name} empty (the data has {_data_span(t)})")
     return {k: df[m].reset_index(drop=True) for k, m in masks.items() if m.any()}
 
 # %% ../../nbs/02b_data_splits.ipynb #ee0a8a81
 def label_clears(d1_session, boundary, purge_sessions:int, embargo_sessions:int=0) -> np.ndarray:
-    "Which earlier events keep their place before a later block: their label's `purge_sessions` sessions (from d+1), then `embargo_sessions` more, all end before the block's first session."
-    return np.asarray(boundary) - np.asarray(d1_session) >= purge_sessions + embargo_sessions  # session numbers: d+1 and the block's first
+    """Which earlier events keep their place before a later block: their label's `purge_sessions` sessions (from
+    d+1), then `embargo_sessions` more, all end before the block's first session."""
+    # session numbers: d+1 and the block's first
+    return np.asarray(boundary) - np.asarray(d1_session) >= purge_sessions + embargo_sessions
 
 # %% ../../nbs/02b_data_splits.ipynb #ad980846
-def apply_embargo(splits:dict[str, pd.DataFrame], sessions:int, calendar:str=DEFAULT_CALENDAR) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    "Drop events of each split whose label, plus the embargo (`sessions` in all: purge + embargo), does not end before the next split's first event's d+1 session (`label_clears`)."
+def apply_embargo(splits:dict[str, pd.DataFrame], sessions:int,
+                  calendar:str=DEFAULT_CALENDAR) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """Drop events of each split whose label, plus the embargo (`sessions` in all: purge + embargo), does not end
+    before the next split's first event's d+1 session (`label_clears`)."""
     if sessions <= 0: return splits, {}
     names = [n for n in ('train', 'val', 'test') if n in splits]
     out, dropped = dict(splits), {}
     d1 = lambda df: locate_sessions(_event_times(df).values, calendar)[1]  # each event's d+1 row of the session table
     for a, b in zip(names, names[1:]):
         da, start = d1(out[a]), d1(out[b]).min()
-        # an event at or after the later split's start is no embargo matter: check_leakage refuses it (or allow_overlap keeps it)
+        # an event at or after the later split's start is no embargo matter: check_leakage refuses it (or
+        # allow_overlap keeps it)
         keep = label_clears(da, start, sessions) | (da >= start)
         dropped[a] = int((~keep).sum())
         out[a] = out[a][keep].reset_index(drop=True)
@@ -114,11 +135,14 @@ def apply_embargo(splits:dict[str, pd.DataFrame], sessions:int, calendar:str=DEF
 
 # %% ../../nbs/02b_data_splits.ipynb #0424c48e
 def check_leakage(splits:dict[str, pd.DataFrame], source:str='<data>', allow_overlap:bool=False) -> None:
-    "Refuse an event in two splits, and (unless `allow_overlap`) a val/test event not strictly after the last earlier-split event."
-    key = lambda d: set(zip(*(d[c] for c in ('ticker', 'event_start_at_et', 'text') if c in d))) if 'ticker' in d else set()
+    """Refuse an event in two splits, and (unless `allow_overlap`) a val/test event not strictly after the last
+    earlier-split event."""
+    key = lambda d: set(zip(*(d[c] for c in ('ticker', 'event_start_at_et',
+                                             'text') if c in d))) if 'ticker' in d else set()
     names = [n for n in ('train', 'val', 'test') if n in splits]
     empty = [n for n in names if len(splits[n]) == 0]  # only the embargo can empty a split that had events
-    if empty: raise DataError(f"{source}: dataset.config.embargo_days leaves {empty[0]} with no events (all are within the embargo before "
+    if empty: raise DataError(f"{source}: dataset.config.embargo_days leaves {empty[0]} with no events (all "
+                              "are within the embargo before "
                               f"{names[names.index(empty[0]) + 1] if empty[0] != names[-1] else 'the next split'}); lower embargo_days or move the split boundaries")
     for i, a in enumerate(names):
         for b in names[i + 1:]:

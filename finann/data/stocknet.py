@@ -24,21 +24,24 @@ CREATED_AT = '%a %b %d %H:%M:%S %z %Y'  # Twitter's created_at: Thu Jan 02 15:45
 
 # %% ../../nbs/02i_data_stocknet.ipynb #de747b4f
 def read_tweet_day(file:Path) -> list[tuple[int, str, str]]:
-    "One day file of `tweet/preprocessed/<TICKER>/`: (line, created_at, text) per tweet, the tokens joined by spaces; `DataError` naming the file and line when it is not JSON lines of tweets."
+    """One day file of `tweet/preprocessed/<TICKER>/`: (line, created_at, text) per tweet, the tokens joined by
+    spaces; `DataError` naming the file and line when it is not JSON lines of tweets."""
     rows = []
     with open(file, encoding='utf-8') as f:
         for n, line in enumerate(f, 1):
             if not line.strip(): continue
             try: o = json.loads(line); text, when = o['text'], o['created_at']
             except (ValueError, TypeError, KeyError) as e:
-                raise DataError(f"{file}: line {n} is not a JSON tweet with text and created_at ({type(e).__name__}: {str(e)[:60]})") from None
+                raise DataError(f"{file}: line {n} is not a JSON tweet with text and created_at "
+                                f"({type(e).__name__}: {str(e)[:60]})") from None
             rows.append((n, str(when), ' '.join(map(str, text)) if isinstance(text, list) else str(text)))
     return rows
 
 # %% ../../nbs/02i_data_stocknet.ipynb #095578d2
 @registry.register_builder('StockNetBuilder')
 class StockNetBuilder(TextStreamBuilder):
-    "A clone of the StockNet dataset: its preprocessed tweets as a text stream, one event per (ticker, target session), labelled by its prices."
+    """A clone of the StockNet dataset: its preprocessed tweets as a text stream, one event per (ticker, target
+    session), labelled by its prices."""
     path: str                                   # the clone: tweet/preprocessed/<TICKER>/<date> and price/raw/<TICKER>.csv
     texts: str = 'tweet/preprocessed'           # inside path
     prices: str = 'price/raw'                   # inside path
@@ -64,18 +67,21 @@ def clone_root(self:StockNetBuilder) -> Path:
     "The clone's root, checked: it has the tweet and price folders."
     root = Path(self.path).expanduser()
     missing = [s for s in (self.texts, self.prices) if not (root/s).is_dir()]
-    if missing: raise DataError(f"{root}: not a StockNet clone (no {' or '.join(missing)} folder); dataset.config.path is the root of a clone of yumoxu/stocknet-dataset")
+    if missing: raise DataError(f"{root}: not a StockNet clone (no {' or '.join(missing)} folder); "
+                                "dataset.config.path is the root of a clone of yumoxu/stocknet-dataset")
     return root
 
 # %% ../../nbs/02i_data_stocknet.ipynb #e2e9b9c5
 @patch
 def ticker_folders(self:StockNetBuilder) -> list[Path]:
-    "The ticker folders of `tweet/preprocessed` to read (`tickers`, or all); an unknown ticker is refused, naming the folder."
+    """The ticker folders of `tweet/preprocessed` to read (`tickers`, or all); an unknown ticker is refused, naming
+    the folder."""
     base = self.clone_root()/self.texts
     have = {p.name.upper(): p for p in sorted(base.iterdir()) if p.is_dir()}
     if self.tickers is None: return list(have.values())
     unknown = [t for t in self.tickers if t.upper() not in have]
-    if unknown: raise DataError(f"{base/unknown[0]}: no such ticker folder (dataset.config.tickers; the clone has {len(have)}, e.g. {', '.join(list(have)[:5])})")
+    if unknown: raise DataError(f"{base/unknown[0]}: no such ticker folder (dataset.config.tickers; the clone "
+                                f"has {len(have)}, e.g. {', '.join(list(have)[:5])})")
     return [have[t.upper()] for t in self.tickers]
 
 # %% ../../nbs/02i_data_stocknet.ipynb #c5d3e102
@@ -89,7 +95,8 @@ def _skip(skipped:dict, reason:str, files:list, why:str) -> None:
 # %% ../../nbs/02i_data_stocknet.ipynb #278bff61
 @patch
 def load_texts(self:StockNetBuilder) -> pd.DataFrame:
-    "Every tweet of the chosen ticker folders (ticker, timestamp in UTC, text, with its file and line); the days skipped and why in `attrs['report']`."
+    """Every tweet of the chosen ticker folders (ticker, timestamp in UTC, text, with its file and line); the days
+    skipped and why in `attrs['report']`."""
     root, rows, skipped, n_days = self.clone_root(), [], {}, 0
     for folder in self.ticker_folders():
         days = sorted(p for p in folder.iterdir() if p.is_file())
@@ -98,13 +105,17 @@ def load_texts(self:StockNetBuilder) -> pd.DataFrame:
         if not price.is_file(): _skip(skipped, 'no price file', days, f"no price file {price}"); continue
         for day in days:
             try: rows += [(folder.name.upper(), str(day), *r) for r in read_tweet_day(day)]
-            except (DataError, UnicodeDecodeError) as e: _skip(skipped, 'not JSON lines', [day], str(e).split(': ', 1)[-1])
+            except (DataError, UnicodeDecodeError) as e: _skip(skipped, 'not JSON lines', [day],
+                                                               str(e).split(': ', 1)[-1])
     n_bad = sum(s['count'] for s in skipped.values())
     if n_days and n_bad > self.max_drop_share * n_days:
-        raise DataError(f"{root/self.texts}: {n_bad} of {n_days} day files are unusable (more than max_drop_share={self.max_drop_share}): {skipped}")
+        raise DataError(f"{root/self.texts}: {n_bad} of {n_days} day files are unusable (more than "
+                        f"max_drop_share={self.max_drop_share}): {skipped}")
     tx = pd.DataFrame(rows, columns=['ticker', '_file', '_row', 'created_at', 'text'])
-    when = pd.to_datetime(tx['created_at'], format=CREATED_AT, errors='coerce', utc=True)  # unparsable: NaT, counted downstream
-    tx = tx.assign(timestamp=when.dt.strftime('%Y-%m-%d %H:%M:%S+00:00'))[['ticker', 'timestamp', 'text', '_file', '_row']]
+    # unparsable: NaT, counted downstream
+    when = pd.to_datetime(tx['created_at'], format=CREATED_AT, errors='coerce', utc=True)
+    tx = tx.assign(timestamp=when.dt.strftime(
+        '%Y-%m-%d %H:%M:%S+00:00'))[['ticker', 'timestamp', 'text', '_file', '_row']]
     tx.attrs['report'] = {'day_files': n_days, 'days_skipped': skipped}
     return tx
 
@@ -118,7 +129,8 @@ def load_prices(self:StockNetBuilder) -> dict[str, pd.DataFrame]:
     px = read_prices(folder, tickers=None if self.tickers is None else tickers)  # one ticker: one file read, not 88
     if self.price == 'close': return {t: p.drop(columns=['adj_close'], errors='ignore') for t, p in px.items()}
     lacking = sorted(t for t, p in px.items() if t in tickers and 'adj_close' not in p)
-    if lacking: raise DataError(f"{folder/(lacking[0] + '.csv')}: no Adj Close column (the labels use the adjusted close); set dataset.config.price: close to use Close")
+    if lacking: raise DataError(f"{folder/(lacking[0] + '.csv')}: no Adj Close column (the labels use the "
+                                "adjusted close); set dataset.config.price: close to use Close")
     return px
 
 # %% ../../nbs/02i_data_stocknet.ipynb #6d8920e2
@@ -126,6 +138,7 @@ def load_prices(self:StockNetBuilder) -> dict[str, pd.DataFrame]:
 def load_frame(self:StockNetBuilder) -> pd.DataFrame:
     "The text stream's events, with the price the labels use in the report."
     out = TextStreamBuilder.load_frame(self)
-    out.attrs['report']['texts']['source'] = str(Path(self.path)/self.texts)  # the text stream's report names the folder in the clone
+    # the text stream's report names the folder in the clone
+    out.attrs['report']['texts']['source'] = str(Path(self.path)/self.texts)
     out.attrs['report']['price'] = 'Adj Close (Yahoo, adjusted for splits and dividends)' if self.price == 'adj_close' else 'Close (not adjusted)'
     return out

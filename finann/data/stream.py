@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 from fastcore.basics import patch
-from .schema import DataError, TIME_FORMAT, _is_text, drop_report, first_reasons, parse_event_times, price_point, read_events_file
+from .schema import (DataError, TIME_FORMAT, _is_text, drop_report, first_reasons, parse_event_times,
+                                price_point, read_events_file)
 from .calendar import exchange_calendar, session_table, trading_sessions
 from .prices import prices_table, add_pre_closes, align_events, read_prices
 from .builders import BaseBuilder, LocalTranscriptBuilder
@@ -30,8 +31,10 @@ def session_cutoffs(cutoff:str='open', calendar:str='XNYS') -> np.ndarray:
     return np.concatenate([[st['open'].values[0] - np.timedelta64(1, 'D')], st['close'].values[:-1]])
 
 # %% ../../nbs/02g_data_stream.ipynb #154b3da5
-def window_members(t:np.ndarray, cuts:np.ndarray, lookback_sessions:int=1, lookback_hours:float|None=None) -> tuple[np.ndarray, np.ndarray]:
-    "(text, session) pairs: text i, published at `t[i]`, is in the window of each session whose cut-off is after it, within the lookback."
+def window_members(t:np.ndarray, cuts:np.ndarray, lookback_sessions:int=1,
+                   lookback_hours:float|None=None) -> tuple[np.ndarray, np.ndarray]:
+    """(text, session) pairs: text i, published at `t[i]`, is in the window of each session whose cut-off is after
+    it, within the lookback."""
     first = np.searchsorted(cuts, t, 'right')  # the first session whose cut-off is after the text
     if lookback_hours is None: last = first + lookback_sessions - 1
     else: last = np.searchsorted(cuts, t + np.timedelta64(round(lookback_hours * 3600), 's'), 'right') - 1
@@ -40,41 +43,51 @@ def window_members(t:np.ndarray, cuts:np.ndarray, lookback_sessions:int=1, lookb
     return text, first[text] + np.arange(len(text)) - np.repeat(np.cumsum(n) - n, n)
 
 # %% ../../nbs/02g_data_stream.ipynb #eb9f00db
-def _text_reasons(tx:pd.DataFrame, when:pd.Series, prices:dict, first_session:np.ndarray, sessions:np.ndarray) -> tuple[pd.Series, dict]:
+def _text_reasons(tx:pd.DataFrame, when:pd.Series, prices:dict, first_session:np.ndarray,
+                  sessions:np.ndarray) -> tuple[pd.Series, dict]:
     "The first reason each text is unusable ('' when fine), and where each reason first holds."
     lo = tx['ticker'].map({t: p['date'].min() for t, p in prices.items()})
     hi = tx['ticker'].map({t: p['date'].max() for t, p in prices.items()})
-    window_day = pd.Series(sessions[np.minimum(first_session, len(sessions) - 1)], index=tx.index).where(first_session < len(sessions))
+    window_day = pd.Series(sessions[np.minimum(first_session, len(sessions) - 1)],
+                           index=tx.index).where(first_session < len(sessions))
     return first_reasons(tx.index, [
         (~tx['text'].map(_is_text), 'empty text', 'text'), (when.isna(), 'unparsable date', 'timestamp'),
         (~tx['ticker'].map(_is_text), 'missing ticker', 'ticker'), (lo.isna(), 'ticker without prices', 'ticker'),
-        (~((when >= lo) & (window_day <= hi)), 'text outside the price history', 'timestamp'),  # NaN compares False: caught
+        (~((when >= lo) & (window_day <= hi)),
+         'text outside the price history', 'timestamp'),  # NaN compares False: caught
         (tx.duplicated(subset=TEXT_COLUMNS, keep='first'), 'duplicate text', 'ticker, timestamp, text')])
 
 # %% ../../nbs/02g_data_stream.ipynb #6ad4a52d
 def group_texts(tx:pd.DataFrame, when:pd.Series, cutoff:str='open', calendar:str='XNYS', lookback_sessions:int=1,
                 lookback_hours:float|None=None) -> pd.DataFrame:
-    "One event per (ticker, session) whose window holds texts of `tx` (published at `when`, exchange time): its texts, their ids and ages."
+    """One event per (ticker, session) whose window holds texts of `tx` (published at `when`, exchange time): its
+    texts, their ids and ages."""
     st, cuts = session_table(calendar), session_cutoffs(cutoff, calendar)
     t = when.values.astype('datetime64[ns]')
     text, s = window_members(t, cuts, lookback_sessions, lookback_hours)
     tick = tx['ticker'].values[text]
     order = np.lexsort((t[text], s, tick))  # by ticker, session, then oldest text first
     text, s, tick = text[order], s[order], tick[order]
-    starts = np.flatnonzero(np.r_[True, (tick[1:] != tick[:-1]) | (s[1:] != s[:-1])]) if len(text) else np.array([], dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True,
+                                  (tick[1:] != tick[:-1]) | (s[1:] != s[:-1])]) if len(text) else np.array([],
+                                      dtype=np.int64)
     split = lambda a: [list(x) for x in np.split(a, starts[1:])] if len(text) else []
     es = s[starts]
-    cut = cuts[es] - (np.timedelta64(1, 'us') if cutoff == 'open' else np.timedelta64(0, 'us'))  # just before the open: d+1 is that session
+    # just before the open: d+1 is that session
+    cut = cuts[es] - (np.timedelta64(1, 'us') if cutoff == 'open' else np.timedelta64(0, 'us'))
     return pd.DataFrame({'ticker': tick[starts], 'event_start_at_et': pd.Series(cut).dt.strftime(TIME_FORMAT).values,
                          'texts': split(tx['text'].values[text]), 'text_ids': split(tx.index.values[text]),
                          'text_ages': split(((cuts[s] - t[text]) / np.timedelta64(1, 'h')).astype(np.float32)),
                          'n_texts': np.diff(np.r_[starts, len(text)]),
-                         'last_text_at': pd.Series(t[text][np.r_[starts[1:], len(text)] - 1]).dt.strftime(TIME_FORMAT).values,
-                         'd+0_close_at': pd.Series(st['close'].values[np.maximum(es - 1, 0)]).dt.strftime(TIME_FORMAT).values})
+                         'last_text_at': pd.Series(t[text][np.r_[starts[1:],
+                                                                 len(text)] - 1]).dt.strftime(TIME_FORMAT).values,
+                         'd+0_close_at': pd.Series(st['close'].values[np.maximum(es - 1,
+                             0)]).dt.strftime(TIME_FORMAT).values})
 
 # %% ../../nbs/02g_data_stream.ipynb #fb194997
 def untradable(ds, start_field:str) -> np.ndarray:
-    "(n,) bool: events of a text stream with a text published after the label's start price (only `d+0_close` can be: windows end by d+1's open)."
+    """(n,) bool: events of a text stream with a text published after the label's start price (only `d+0_close` can
+    be: windows end by d+1's open)."""
     names = list(getattr(ds, 'column_names', None) or ds.columns)
     if 'last_text_at' not in names or price_point(start_field)[0] > 0: return np.zeros(len(ds), dtype=bool)
     col = lambda c: pd.to_datetime(pd.Series(ds.select_columns([c]).with_format('arrow')[:][c].to_pylist() if hasattr(ds, 'select_columns') else ds[c]))
@@ -83,7 +96,8 @@ def untradable(ds, start_field:str) -> np.ndarray:
 # %% ../../nbs/02g_data_stream.ipynb #8cabf1c2
 @registry.register_builder('TextStreamBuilder')
 class TextStreamBuilder(BaseBuilder):
-    "A stream of short texts (ticker, timestamp, text) and daily prices: one event per (ticker, session) with the texts of its window."
+    """A stream of short texts (ticker, timestamp, text) and daily prices: one event per (ticker, session) with the
+    texts of its window."""
     texts: str                               # a parquet/CSV/JSONL file (or folder) of ticker, timestamp, text rows
     prices: str                              # a folder of <TICKER>.csv files, or one long table with a ticker column
     market: Optional[str] = None             # an index's daily prices, for abnormal returns
@@ -112,7 +126,8 @@ def load_texts(self:TextStreamBuilder) -> pd.DataFrame:
     "The stream's rows (ticker, timestamp, text), each with its file and row for the report."
     tx = LocalTranscriptBuilder(path=self.texts, columns=self.columns).load_frame()
     missing = [c for c in TEXT_COLUMNS if c not in tx]
-    if missing: raise DataError(f"{self.texts}: missing column(s) {', '.join(missing)} (a text stream needs ticker, timestamp, text; rename yours with dataset.config.columns)")
+    if missing: raise DataError(f"{self.texts}: missing column(s) {', '.join(missing)} (a text stream needs "
+                                "ticker, timestamp, text; rename yours with dataset.config.columns)")
     return tx.reset_index(drop=True)
 
 # %% ../../nbs/02g_data_stream.ipynb #e181d471
@@ -139,7 +154,8 @@ def load_frame(self:TextStreamBuilder) -> pd.DataFrame:
     tx, prices = self.load_texts(), self.load_prices()
     tx['ticker'] = tx['ticker'].astype('string').str.strip().str.upper()
     tz = str(exchange_calendar(self.calendar).tz)
-    when = parse_event_times(tx['timestamp'], self.timezone, wall_clock=False).dt.tz_convert(tz).dt.tz_localize(None)  # exchange wall-clock time
+    # exchange wall-clock time
+    when = parse_event_times(tx['timestamp'], self.timezone, wall_clock=False).dt.tz_convert(tz).dt.tz_localize(None)
     first = np.searchsorted(session_cutoffs(self.cutoff, self.calendar), when.values, 'right')
     reasons, first_bad = _text_reasons(tx, when, prices, first, session_table(self.calendar)['date'].values)
     text_report = drop_report(tx, reasons, first_bad, self.texts, self.max_drop_share)
@@ -151,22 +167,27 @@ def load_frame(self:TextStreamBuilder) -> pd.DataFrame:
                        reads=self.label_points)  # only the sessions the label reads must exist
     # abnormal volatility's pre-event closes
     if self.pre_closes: out = add_pre_closes(out, prices, self.pre_closes, self.adjust, self.calendar)
-    out.attrs['report'] = {**out.attrs.get('report', {}), **tx.attrs.get('report', {}),  # what reading the texts counted (days skipped)
+    # what reading the texts counted (days skipped)
+    out.attrs['report'] = {**out.attrs.get('report', {}), **tx.attrs.get('report', {}),
                            'texts': text_report, 'windows_without_texts': self.windows_without_texts(out)}
     return out
 
 # %% ../../nbs/02g_data_stream.ipynb #2051488f
-_CUES = {1: ['beat', 'upgrade', 'strong demand', 'record sales', 'bullish', 'buying more', 'breakout', 'guidance raised'],
+_CUES = {1: ['beat', 'upgrade', 'strong demand', 'record sales', 'bullish', 'buying more', 'breakout',
+             'guidance raised'],
          -1: ['miss', 'downgrade', 'weak demand', 'recall', 'bearish', 'selling', 'breakdown', 'guidance cut']}
-_TEMPLATES = ['${t} {c}', '{c} on ${t} today', 'hearing {c} for ${t}', '${t}: {c}?', 'anyone else see {c} at ${t}', '${t} {c}, volume {n}k',
+_TEMPLATES = ['${t} {c}', '{c} on ${t} today', 'hearing {c} for ${t}', '${t}: {c}?',
+    'anyone else see {c} at ${t}', '${t} {c}, volume {n}k',
               'my take on ${t}: {c}', '${t} chart says {c}', 'rumour: {c} at ${t}', '{c}. ${t} target {n}']
-_FILLERS = ['watching ${t}', '${t} to the moon', 'what is ${t} doing', '${t} volume {n}k', 'holding ${t} since {n}', 'lunch break, ${t} flat',
+_FILLERS = ['watching ${t}', '${t} to the moon', 'what is ${t} doing', '${t} volume {n}k',
+    'holding ${t} since {n}', 'lunch break, ${t} flat',
             'no view on ${t}', '${t} options active', 'who else holds ${t}', '${t} at {n} again']
 
 # %% ../../nbs/02g_data_stream.ipynb #86b48633
 @registry.register_builder('SyntheticTextStreamBuilder')
 class SyntheticTextStreamBuilder(TextStreamBuilder):
-    "SYNTHETIC posts: many short noisy texts per ticker per session whose cue words lean, weakly, towards the next close-to-close move."
+    """SYNTHETIC posts: many short noisy texts per ticker per session whose cue words lean, weakly, towards the
+    next close-to-close move."""
     texts: str = '<synthetic>'    # made here, not read
     prices: str = '<synthetic>'
     price_source: Literal['synthetic', 'bokeh'] = 'synthetic'  # random walks, or bokeh-sampledata's AAPL, MSFT, IBM, GOOG (2000-2013)
@@ -189,13 +210,16 @@ def load_prices(self:SyntheticTextStreamBuilder) -> dict[str, pd.DataFrame]:
     lo, hi = pd.Timestamp(self.start) - pd.Timedelta(days=10), pd.Timestamp(self.end) + pd.Timedelta(days=2 * self.horizon + 10)
     if self.price_source == 'bokeh':
         try: from bokeh_sampledata import stocks
-        except ImportError: raise DataError("dataset.config.price_source: bokeh needs the bokeh-sampledata package (pip install bokeh-sampledata)") from None
-        px = {t: prices_table(pd.DataFrame(getattr(stocks, t)), f'bokeh-sampledata {t}', None) for t in ('AAPL', 'MSFT', 'IBM', 'GOOG')}
+        except ImportError: raise DataError("dataset.config.price_source: bokeh needs the bokeh-sampledata "
+                                            "package (pip install bokeh-sampledata)") from None
+        px = {t: prices_table(pd.DataFrame(getattr(stocks, t)),
+            f'bokeh-sampledata {t}', None) for t in ('AAPL', 'MSFT', 'IBM', 'GOOG')}
         return {t: p[(p['date'] >= lo) & (p['date'] <= hi)].reset_index(drop=True) for t, p in px.items()}
     days, rng = trading_sessions(lo, hi, self.calendar), np.random.default_rng(self.seed + 1)
     out = {}
     for k in range(self.n_tickers):
-        close = 40 * np.exp(np.cumsum(rng.normal(3e-4, 0.015, len(days))))                      # daily log-returns, 1.5% volatility
+        # daily log-returns, 1.5% volatility
+        close = 40 * np.exp(np.cumsum(rng.normal(3e-4, 0.015, len(days))))
         open_ = np.r_[close[0], close[:-1]] * np.exp(rng.normal(0, 0.005, len(days)))           # an overnight gap
         out[f'SYN{k}'] = pd.DataFrame({'date': days, 'open': open_, 'close': close})
     return out
@@ -203,7 +227,8 @@ def load_prices(self:SyntheticTextStreamBuilder) -> dict[str, pd.DataFrame]:
 # %% ../../nbs/02g_data_stream.ipynb #4ecf7612
 @patch
 def load_texts(self:SyntheticTextStreamBuilder) -> pd.DataFrame:
-    "Posts per ticker and session, published between the previous close and this one, leaning towards the next close-to-close move."
+    """Posts per ticker and session, published between the previous close and this one, leaning towards the next
+    close-to-close move."""
     rng, st, frames = np.random.default_rng(self.seed), session_table(self.calendar), []
     for t, px in sorted(self.load_prices().items()):
         day, close = px['date'].values, px['close'].values
@@ -219,6 +244,7 @@ def load_texts(self:SyntheticTextStreamBuilder) -> pd.DataFrame:
         pick, num, word = rng.integers(0, 10, len(jj)), rng.integers(1, 500, len(jj)), rng.integers(0, 8, len(jj))
         text = [(_TEMPLATES[k].format(t=t, c=_CUES[p][w], n=m) if c else _FILLERS[k].format(t=t, n=m))
                 for k, p, w, m, c in zip(pick, polarity, word, num, cue)]
-        frames.append(pd.DataFrame({'ticker': t, 'timestamp': pd.Series(when).dt.strftime('%Y-%m-%d %H:%M:%S'), 'text': text}))
+        frames.append(pd.DataFrame({'ticker': t, 'timestamp': pd.Series(when).dt.strftime('%Y-%m-%d %H:%M:%S'),
+                                    'text': text}))
     tx = pd.concat(frames, ignore_index=True)
     return tx.assign(_file='<synthetic>', _row=np.arange(1, len(tx) + 1))

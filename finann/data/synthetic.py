@@ -61,7 +61,8 @@ _FILLER = ["Good {tod}, and welcome to the {name} {fq} {fy} earnings conference 
 def _company_names(rng, n):
     "Made-up, unique tickers and company names."
     letters = np.array(list('ABCDEFGHIJKLMNOPQRSTUVWXYZ'))
-    syl = ['cor', 'van', 'tel', 'mar', 'lex', 'dyn', 'ora', 'pix', 'sol', 'ter', 'nov', 'qua', 'ren', 'zen', 'bri', 'kel']
+    syl = ['cor', 'van', 'tel', 'mar', 'lex', 'dyn', 'ora', 'pix', 'sol', 'ter', 'nov', 'qua', 'ren', 'zen',
+           'bri', 'kel']
     kind = ['Systems', 'Holdings', 'Industries', 'Networks', 'Foods', 'Energy', 'Devices', 'Brands']
     tickers, names, seen = [], [], set()
     while len(tickers) < n:
@@ -73,7 +74,8 @@ def _company_names(rng, n):
 
 # %% ../../nbs/02e_data_synthetic.ipynb #340d86c9
 def _call_times(rng, start_year:int, T:int, Y:int, t_idx, q_idx) -> tuple[pd.DatetimeIndex, np.ndarray]:
-    "When each call happens: ~2-7 weeks after its quarter's end, on a weekday, before the open or after the close (per ticker, mostly one)."
+    """When each call happens: ~2-7 weeks after its quarter's end, on a weekday, before the open or after the close
+    (per ticker, mostly one)."""
     q_end = pd.to_datetime([f"{start_year + q // 4}-{[1, 4, 7, 10][q % 4]:02d}-01" for q in range(Y * 4)])
     lag = rng.integers(14, 50, T)[t_idx] + rng.integers(-3, 4, len(t_idx))
     day = q_end[q_idx] + pd.to_timedelta(lag, unit='D')
@@ -110,19 +112,24 @@ def _call_texts(rng, cues, names, t_idx, q_idx, after_close, start_year:int):
     pick = rng.integers(0, 2, (n, 5))                  # which of two phrasings per cue
     def text(i:int) -> str:
         q = int(q_idx[i]); fq, fy = f"Q{(q - 1) % 4 + 1}", start_year + (q - 1) // 4
-        fill = [f.format(tod='afternoon' if after_close[i] else 'morning', name=names[t_idx[i]], fq=fq, fy=fy) for f in _FILLER]
-        body = [_PHRASES[k][levels[i, j]][pick[i, j]].format(rev=rev[i], g=abs(cues[i, 0]) * 4 + 1, eps=eps[i], cons=cons[i], m=abs(cues[i, 2]) * 40 + 10)
+        fill = [f.format(tod='afternoon' if after_close[i] else 'morning', name=names[t_idx[i]], fq=fq,
+                         fy=fy) for f in _FILLER]
+        body = [_PHRASES[k][levels[i, j]][pick[i, j]].format(rev=rev[i], g=abs(cues[i, 0]) * 4 + 1, eps=eps[i],
+                                                             cons=cons[i], m=abs(cues[i, 2]) * 40 + 10)
                 for j, k in enumerate(_PHRASES)]
         return ' '.join(fill[:3] + body[:4] + fill[3:4] + body[4:] + fill[4:])
     return text
 
 # %% ../../nbs/02e_data_synthetic.ipynb #6c759e33
 def _shown(z, signal_form:str, seed:int) -> np.ndarray:
-    "What each of the five cues (revenue, EPS, margin | guidance, tone) shows of the surprise `z` (n,): an (n, 5) array."
+    """What each of the five cues (revenue, EPS, margin | guidance, tone) shows of the surprise `z` (n,): an (n, 5)
+    array."""
     if signal_form == 'linear': return np.repeat(z[:, None], 5, axis=1)
-    # a second generator, so that every other draw (prices, times, wording) is the linear form's: at signal 0 the events are the same
+    # a second generator, so that every other draw (prices, times, wording) is the linear form's: at signal 0
+    # the events are the same
     a = np.random.default_rng([seed, 1]).standard_normal(len(z))  # (n,) the results factor, independent of z
-    b = np.sign(a) * z                                             # (n,) the outlook factor: N(0, 1), its sign independent of z's
+    # (n,) the outlook factor: N(0, 1), its sign independent of z's
+    b = np.sign(a) * z
     return np.stack([a, a, a, b, b], axis=1)
 
 # %% ../../nbs/02e_data_synthetic.ipynb #fbd3f63a
@@ -143,7 +150,8 @@ class SyntheticEarningsCallBuilder(BaseBuilder):
 
     @model_validator(mode='after')
     def _years(self):
-        if self.end_year < self.start_year: raise ValueError(f"end_year {self.end_year} is before start_year {self.start_year}")
+        if self.end_year < self.start_year: raise ValueError(f"end_year {self.end_year} is before start_year "
+                                                             f"{self.start_year}")
         return self
 
 # %% ../../nbs/02e_data_synthetic.ipynb #8ec4b2df
@@ -162,7 +170,8 @@ def draw(self:SyntheticEarningsCallBuilder):
     q_idx = np.tile(np.arange(Y * 4), T)              # (n,) event → quarter since start
     z = rng.standard_normal(n)                         # hidden surprise
     s = self.signal_strength
-    cues = s * _shown(z, self.signal_form, self.seed) + np.sqrt(1 - s * s) * rng.standard_normal((n, 5))  # (n, 5) what the text shows
+    # (n, 5) what the text shows
+    cues = s * _shown(z, self.signal_form, self.seed) + np.sqrt(1 - s * s) * rng.standard_normal((n, 5))
     when, after_close = _call_times(rng, self.start_year, T, Y, t_idx, q_idx)
     cols = _call_prices(rng, z, T, Y, t_idx, self.daily_vol, self.event_drift)
     text = _call_texts(rng, cues, names, t_idx, q_idx, after_close, self.start_year)
@@ -178,13 +187,16 @@ def load_frame(self:SyntheticEarningsCallBuilder) -> pd.DataFrame:
 # %% ../../nbs/02e_data_synthetic.ipynb #names001
 @patch
 def company_names(self:SyntheticEarningsCallBuilder) -> dict[str, list[str]]:
-    "Each made-up ticker's company name, as the calls write it: what `embedding.config.mask_entities` masks besides the ticker."
-    tickers, names = _company_names(np.random.default_rng(self.seed), self.n_tickers)  # draw()'s first draw: the same names
+    """Each made-up ticker's company name, as the calls write it: what `embedding.config.mask_entities` masks
+    besides the ticker."""
+    # draw()'s first draw: the same names
+    tickers, names = _company_names(np.random.default_rng(self.seed), self.n_tickers)
     return {t: [n] for t, n in zip(tickers, names)}
 
 # %% ../../nbs/02e_data_synthetic.ipynb #8bcfbb35
 @patch
-def sources(self:SyntheticEarningsCallBuilder) -> list[str]: return []  # nothing but the settings: the same settings, the same events
+# nothing but the settings: the same settings, the same events
+def sources(self:SyntheticEarningsCallBuilder) -> list[str]: return []
 
 # %% ../../nbs/02e_data_synthetic.ipynb #617b9f0b
 @patch

@@ -25,6 +25,7 @@ from .masking import COMPANY_MASK, TICKER_MASK, company_names, mask_entities, ma
 _all_ = ['FAULT_POINTS', 'EmbeddingCache', 'cache_root', 'fault_point', 'text_keys',
          'TextColumn', 'average_chunks', 'check_texts', 'clean_text', 'token_windows',
          'BaseEmbedding', 'HashingEmbedding', 'HFEmbedding', 'SentenceTransformerEmbedding', 'TransformerEmbedding',
-         'auto_device', 'dist_rank_world', 'file_digest', 'model_fingerprint', 'packaged_minilm_path', 'pool', 'resolve_dtype',
+         'auto_device', 'dist_rank_world', 'file_digest', 'model_fingerprint',
+             'packaged_minilm_path', 'pool', 'resolve_dtype',
          'OPENAI_DIMS', 'ByteTokens', 'OpenAIEmbedding', 'openai_tokenizer', 'text_windows',
          'COMPANY_MASK', 'TICKER_MASK', 'company_names', 'mask_entities', 'mask_events', 'mask_text']

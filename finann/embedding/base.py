@@ -19,7 +19,8 @@ __all__ = ['BaseEmbedding', 'EmbedProgress']
 
 # %% ../../nbs/03g_embedding_base.ipynb #6b2be114
 def _unique_texts(src:TextColumn, salt:str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    "Each text's row among the unique texts, and the unique texts' first positions, keys and emptiness, in order of first appearance."
+    """Each text's row among the unique texts, and the unique texts' first positions, keys and emptiness, in order
+    of first appearance."""
     n = len(src)
     keys, blank = np.empty(n, dtype='S16'), np.zeros(n, dtype=bool)
     for s, chunk in src.slices():  # one pass in slices: texts are never all held as Python strings at once
@@ -74,7 +75,8 @@ def encode(self:BaseEmbedding, texts:list[str]) -> np.ndarray:
 # %% ../../nbs/03g_embedding_base.ipynb #67fa18d4
 @patch
 def vector_identity(self:BaseEmbedding) -> dict:
-    "`identity()`, with `mask_entities` when it is set: what the cache keys vectors by, so masked and unmasked vectors never share a cache."
+    """`identity()`, with `mask_entities` when it is set: what the cache keys vectors by, so masked and unmasked
+    vectors never share a cache."""
     return {**self.identity(), 'mask_entities': True} if self.mask_entities else self.identity()
 
 # %% ../../nbs/03g_embedding_base.ipynb #42f2461d
@@ -97,7 +99,8 @@ def _group_size(self:BaseEmbedding) -> int: return self.batch_size
 @patch
 def _encode_batches(self:BaseEmbedding, texts:list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     "(positions, vectors) for groups of similar-length texts."
-    order = np.argsort([-len(t) for t in texts], kind='stable')  # longest first: out-of-memory shows at once; less padding
+    # longest first: out-of-memory shows at once; less padding
+    order = np.argsort([-len(t) for t in texts], kind='stable')
     bs = self._group_size()
     for s in range(0, len(texts), bs):
         idx = order[s:s + bs]
@@ -105,7 +108,8 @@ def _encode_batches(self:BaseEmbedding, texts:list[str]) -> Iterator[tuple[np.nd
 
 # %% ../../nbs/03g_embedding_base.ipynb #b5390c2c
 class EmbedProgress:
-    "Texts and tokens done, with an ETA: a tqdm bar, and `embed` events in a run's `ProgressLog` at most every `every` seconds."
+    """Texts and tokens done, with an ETA: a tqdm bar, and `embed` events in a run's `ProgressLog` at most every
+    `every` seconds."""
     def __init__(self, total:int, desc:str='', log=None, # a `finann.progress.ProgressLog`, or None
                  tokens_total:int|None=None, every:float=0.5, disable:bool=False):
         from tqdm.auto import tqdm
@@ -138,7 +142,8 @@ class EmbedProgress:
 # %% ../../nbs/03g_embedding_base.ipynb #24cf77a5
 @patch
 def _encode_into(self:BaseEmbedding, texts_of, idx, fill, cache=None, keys=None, compact=True, log=None) -> int:
-    "Encode the unique texts `texts_of(idx)` a block at a time, pass the vectors to `fill`, save them to `cache` every `shard_rows`, report to `log`; how many were encoded."
+    """Encode the unique texts `texts_of(idx)` a block at a time, pass the vectors to `fill`, save them to `cache`
+    every `shard_rows`, report to `log`; how many were encoded."""
     if not len(idx): return 0
     pending, block = [], max(self.shard_rows, self._group_size())
     def flush():
@@ -148,7 +153,8 @@ def _encode_into(self:BaseEmbedding, texts_of, idx, fill, cache=None, keys=None,
         pending.clear()
     texts = texts_of(idx[:block])
     tokens = self.count_tokens(texts)  # of the first block; of them all when there is one block
-    progress = EmbedProgress(len(idx), f"embedding {len(idx)} texts ({type(self).__name__})", log, int(tokens.sum()) if len(idx) <= block else None,
+    progress = EmbedProgress(len(idx), f"embedding {len(idx)} texts ({type(self).__name__})", log,
+                             int(tokens.sum()) if len(idx) <= block else None,
                              disable=not self.show_progress_bar or dist_rank_world()[0] != 0)
     try:
         for b in range(0, len(idx), block):  # only a block of texts is ever held as Python strings
@@ -163,7 +169,8 @@ def _encode_into(self:BaseEmbedding, texts_of, idx, fill, cache=None, keys=None,
 # %% ../../nbs/03g_embedding_base.ipynb #1dd307fc
 @patch
 def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None) -> tuple[np.ndarray, np.ndarray]:
-    "Row of each text in the returned matrix, and the float32 matrix of the unique texts' vectors; `embed` events go to `progress` (a `ProgressLog`)."
+    """Row of each text in the returned matrix, and the float32 matrix of the unique texts' vectors; `embed` events
+    go to `progress` (a `ProgressLog`)."""
     src = texts if isinstance(texts, TextColumn) else TextColumn(texts)
     cache = self.cache() if self.use_cache else None
     inverse, first, keys, empty = _unique_texts(src, cache.salt if cache is not None else '')
@@ -180,11 +187,13 @@ def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None) 
             import torch.distributed as dist
             dist.barrier()
         if (dim := cache.dim) is not None: vecs = np.zeros((len(first), dim), dtype=np.float32)
-        found, hit = cache.get(keys, out=vecs if dim is not None else None)  # straight into the matrix returned: no copy
+        # straight into the matrix returned: no copy
+        found, hit = cache.get(keys, out=vecs if dim is not None else None)
         if hit is not None: fill(found, hit)  # the cache was empty when asked its width, and filled since
         cached = int(found.sum())
         todo = np.flatnonzero(~found & ~empty)
-        mine = todo[todo % world == rank]  # by position among the unique texts: the same on every rank, whatever it found
+        # by position among the unique texts: the same on every rank, whatever it found
+        mine = todo[todo % world == rank]
         encoded += self._encode_into(texts_of, mine, fill, cache, keys, compact=world == 1, log=progress)
         if world > 1:
             import torch.distributed as dist
@@ -194,7 +203,8 @@ def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None) 
             encoded += self._encode_into(texts_of, todo[~found], fill, cache, keys, compact=False)
     else: encoded = self._encode_into(texts_of, np.flatnonzero(~empty), fill, log=progress)
     if vecs.shape[1] == 0: vecs = np.zeros((len(first), self.dim), dtype=np.float32)  # nothing but empty texts
-    self._stats = {'texts': len(src), 'unique': len(first), 'encoded': encoded, 'cached': cached, 'empty': int(empty.sum())}
+    self._stats = {'texts': len(src), 'unique': len(first), 'encoded': encoded, 'cached': cached,
+                   'empty': int(empty.sum())}
     return inverse.astype(np.int64), vecs
 
 # %% ../../nbs/03g_embedding_base.ipynb #ab2dd914
@@ -206,7 +216,8 @@ def cost(self:BaseEmbedding, tokens:int) -> float|None:
 # %% ../../nbs/03g_embedding_base.ipynb #e4722692
 @patch
 def dry_run(self:BaseEmbedding, texts:list[str]|TextColumn) -> dict:
-    "What `embed_unique(texts)` would do, encoding nothing: texts, unique, already cached, empty, to embed, their tokens, and the cost (or None)."
+    """What `embed_unique(texts)` would do, encoding nothing: texts, unique, already cached, empty, to embed, their
+    tokens, and the cost (or None)."""
     src = texts if isinstance(texts, TextColumn) else TextColumn(texts)
     cache = self.cache() if self.use_cache else None
     _, first, keys, empty = _unique_texts(src, cache.salt if cache is not None else '')

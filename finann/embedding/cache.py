@@ -39,8 +39,10 @@ def _vecs_path(keys_path:Path) -> Path: return Path(str(keys_path)[:-len('.keys.
 def _keys_path(vecs_path:Path) -> Path: return Path(str(vecs_path)[:-len('.vecs.npy')] + '.keys.npy')
 
 # %% ../../nbs/03a_embedding_cache.ipynb #2d31733c
-def _lookup(shards:list[tuple[np.ndarray, np.ndarray]], keys:np.ndarray, out:np.ndarray|None=None) -> tuple[np.ndarray, np.ndarray|None]:
-    "A mask of the `keys` found in the (sorted keys, vectors) `shards`, and their vectors in the order of `keys`, or None; with `out`, written into its rows instead (None returned)."
+def _lookup(shards:list[tuple[np.ndarray, np.ndarray]], keys:np.ndarray,
+            out:np.ndarray|None=None) -> tuple[np.ndarray, np.ndarray|None]:
+    """A mask of the `keys` found in the (sorted keys, vectors) `shards`, and their vectors in the order of `keys`,
+    or None; with `out`, written into its rows instead (None returned)."""
     keys = np.asarray(keys, dtype='S16')
     found, rows = np.zeros(len(keys), dtype=bool), None
     order = np.argsort(keys, kind='stable')  # sorted queries: searchsorted hits come out in file order
@@ -61,7 +63,8 @@ def _lookup(shards:list[tuple[np.ndarray, np.ndarray]], keys:np.ndarray, out:np.
 
 # %% ../../nbs/03a_embedding_cache.ipynb #5891cce1
 def _merge_shards(shards:list[tuple[np.ndarray, np.ndarray]], path:Path, rows_per_block:int=1 << 16) -> None:
-    "Write the (keys, vectors) `shards` as one shard at keys path `path`: keys sorted and unique, vectors streamed a block at a time."
+    """Write the (keys, vectors) `shards` as one shard at keys path `path`: keys sorted and unique, vectors
+    streamed a block at a time."""
     src = np.concatenate([np.full(len(k), i) for i, (k, _) in enumerate(shards)])
     row = np.concatenate([np.arange(len(k)) for k, _ in shards])
     keys, first = np.unique(np.concatenate([k for k, _ in shards]), return_index=True)  # sorted, each key once
@@ -125,10 +128,12 @@ def _shard_problem(keys:np.ndarray, vecs:np.ndarray) -> str:
 
 @patch
 def _open_shard(self:EmbeddingCache, k:Path) -> tuple[np.ndarray, np.ndarray]|None:
-    "One shard's (keys, vectors), memory-mapped; a damaged one is named in the log and removed, so that only its texts are embedded again (None)."
+    """One shard's (keys, vectors), memory-mapped; a damaged one is named in the log and removed, so that only its
+    texts are embedded again (None)."""
     try: keys, vecs = np.load(k, mmap_mode='r'), np.load(_vecs_path(k), mmap_mode='r')
     except FileNotFoundError: raise  # a concurrent compaction: `_open` lists again
-    except (ValueError, OSError, EOFError) as e: why = f"unreadable: {(str(e).splitlines() or [type(e).__name__])[0]}"  # truncated, or not a .npy
+    # truncated, or not a .npy
+    except (ValueError, OSError, EOFError) as e: why = f"unreadable: {(str(e).splitlines() or [type(e).__name__])[0]}"
     else:
         why = _shard_problem(keys, vecs)
         if not why: return keys, vecs
@@ -146,7 +151,8 @@ def dim(self:EmbeddingCache) -> int|None:
 # %% ../../nbs/03a_embedding_cache.ipynb #9fd6ba36
 @patch
 def get(self:EmbeddingCache, keys:np.ndarray, out:np.ndarray|None=None) -> tuple[np.ndarray, np.ndarray|None]:
-    "A mask of the keys found, and their vectors (in the order of `keys`) or None; with `out` ((len(keys), dim) float32), the vectors found are written into its rows and None comes back in their place."
+    """A mask of the keys found, and their vectors (in the order of `keys`) or None; with `out` ((len(keys), dim)
+    float32), the vectors found are written into its rows and None comes back in their place."""
     return _lookup(self._open(), keys, out)
 
 # %% ../../nbs/03a_embedding_cache.ipynb #dfbfe276
@@ -189,5 +195,6 @@ def compact(self:EmbeddingCache, orphan_age_s:float=3600.):
         except FinannError as e:  # e.g. a full disk: the shards stay as they were
             logger.warning(f"{self.folder}: could not merge the cache's shards ({e})"); return
         fault_point('cache.after_compaction')
-        for k, _, _ in shards: k.unlink(missing_ok=True); _vecs_path(k).unlink(missing_ok=True)  # keys first: never a shard without vectors
+        # keys first: never a shard without vectors
+        for k, _, _ in shards: k.unlink(missing_ok=True); _vecs_path(k).unlink(missing_ok=True)
     _sweep_orphans(self.folder, orphan_age_s)

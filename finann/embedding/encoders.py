@@ -8,7 +8,8 @@ import numpy as np
 from pydantic import Field
 from ..errors import dist_rank_world
 from .base import BaseEmbedding, EmbedProgress
-from .transformer import (TransformerEmbedding, HFEmbedding, SentenceTransformerEmbedding, pool, auto_device,
+from .transformer import (TransformerEmbedding, HFEmbedding, SentenceTransformerEmbedding, pool,
+                                          auto_device,
                                           resolve_dtype, file_digest, model_fingerprint, packaged_minilm_path)
 from .onnx import onnx_model_path
 from ..registry import registry
@@ -27,9 +28,11 @@ class HashingEmbedding(BaseEmbedding):
     @property
     def dim(self) -> int: return self.n_features
 
-    def identity(self) -> dict: return {'cls': 'HashingEmbedding', 'n_features': self.n_features, 'ngram_max': self.ngram_max, 'v': 1}
+    def identity(self) -> dict: return {'cls': 'HashingEmbedding', 'n_features': self.n_features,
+                                        'ngram_max': self.ngram_max, 'v': 1}
 
     def encode(self, texts:list[str]) -> np.ndarray:
         from sklearn.feature_extraction.text import HashingVectorizer
-        hv = HashingVectorizer(n_features=self.n_features, ngram_range=(1, self.ngram_max), alternate_sign=False, norm='l2')
+        hv = HashingVectorizer(n_features=self.n_features, ngram_range=(1, self.ngram_max),
+                               alternate_sign=False, norm='l2')
         return hv.transform(texts).toarray().astype(np.float32)

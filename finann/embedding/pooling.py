@@ -16,7 +16,8 @@ POOLINGS = ('mean', 'max', 'recency')  # how an event's texts' vectors become on
 
 # %% ../../nbs/03e_embedding_pooling.ipynb #44963bf1
 def text_weights(ages_hours:np.ndarray, how:str='mean', half_life_hours:float=24.) -> np.ndarray:
-    "(n,) the weight of texts published `ages_hours` before their event's cut-off: 1, or 0.5 ** (age / half-life) for `recency`."
+    """(n,) the weight of texts published `ages_hours` before their event's cut-off: 1, or 0.5 ** (age / half-life)
+    for `recency`."""
     if how not in POOLINGS: raise FinannError(f"pooling: unknown '{how}' (choices: {', '.join(POOLINGS)})")
     ages = np.asarray(ages_hours, dtype=np.float64)
     return 0.5 ** (ages / half_life_hours) if how == 'recency' else np.ones(len(ages))
@@ -28,28 +29,35 @@ def pool_texts(vectors:np.ndarray,  # (n_unique, dim) one row per unique text
                n_events:int, how:str='mean', weights:np.ndarray|None=None, block:int=1 << 16) -> np.ndarray:
     "(n_events, dim) float32: each event's texts' vectors averaged by `weights` (mean, recency) or max-pooled."
     counts = np.bincount(owner, minlength=n_events)
-    if (counts == 0).any(): raise FinannError(f"pool_texts: {int((counts == 0).sum())} event(s) have no texts (first: event {int(np.argmin(counts))})")
+    if (counts == 0).any(): raise FinannError(f"pool_texts: {int((counts == 0).sum())} event(s) have no texts "
+                                              f"(first: event {int(np.argmin(counts))})")
     if how == 'max':  # a block of events at a time: never all (n_occ, dim) vectors at once
         out, starts = np.empty((n_events, vectors.shape[1]), np.float32), np.concatenate([[0], np.cumsum(counts)])
         for e in range(0, n_events, block):
             s, t = starts[e], starts[min(e + block, n_events)]
-            out[e:e + block] = np.maximum.reduceat(vectors[text_row[s:t]], starts[e:min(e + block, n_events)] - s, axis=0)
+            out[e:e + block] = np.maximum.reduceat(vectors[text_row[s:t]], starts[e:min(e + block,
+                n_events)] - s, axis=0)
         return out
     import scipy.sparse as sp
     w = np.ones(len(text_row)) if weights is None else np.asarray(weights, dtype=np.float64)
-    m = sp.csr_matrix((w, (owner, text_row)), shape=(n_events, len(vectors)))  # (events, unique texts): a text twice in a window adds up
+    # (events, unique texts): a text twice in a window adds up
+    m = sp.csr_matrix((w, (owner, text_row)), shape=(n_events, len(vectors)))
     total = np.asarray(m.sum(axis=1)).ravel()[:, None]
     return np.asarray(m @ vectors.astype(np.float64) / total, dtype=np.float32)
 
 # %% ../../nbs/03e_embedding_pooling.ipynb #8bbf2a71
-def embed_windows(emb, events, how:str='mean', half_life_hours:float=24., progress=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    "Every unique text of the events' `texts` lists (all splits) embedded once by `emb` (through its cache, reporting to `progress`); the (n_events, dim) pooled vectors and each split's rows of them."
+def embed_windows(emb, events, how:str='mean', half_life_hours:float=24., progress=None) -> tuple[np.ndarray,
+    dict[str, np.ndarray]]:
+    """Every unique text of the events' `texts` lists (all splits) embedded once by `emb` (through its cache,
+    reporting to `progress`); the (n_events, dim) pooled vectors and each split's rows of them."""
     import pyarrow.compute as pc
     names = list(events)
-    cols = {n: events[n].select_columns(['texts', 'text_ages']).with_format('arrow')[:] for n in names}  # Arrow: no Python lists
+    # Arrow: no Python lists
+    cols = {n: events[n].select_columns(['texts', 'text_ages']).with_format('arrow')[:] for n in names}
     lengths = np.concatenate([pc.list_value_length(cols[n]['texts']).to_numpy() for n in names]).astype(np.int64)
     text_row, vectors = emb.embed_unique(TextColumn(*[pc.list_flatten(cols[n]['texts']) for n in names]), progress)
     ages = np.concatenate([pc.list_flatten(cols[n]['text_ages']).to_numpy() for n in names])
-    pooled = pool_texts(vectors, text_row, np.repeat(np.arange(len(lengths)), lengths), len(lengths), how, text_weights(ages, how, half_life_hours))
+    pooled = pool_texts(vectors, text_row, np.repeat(np.arange(len(lengths)), lengths), len(lengths), how,
+                        text_weights(ages, how, half_life_hours))
     bounds = np.cumsum([0] + [events[n].num_rows for n in names])
     return pooled, {n: np.arange(bounds[i], bounds[i + 1]) for i, n in enumerate(names)}

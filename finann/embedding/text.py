@@ -18,7 +18,8 @@ def check_texts(texts:list, start:int=0) -> None:
     for i, t in enumerate(texts, start):
         if not isinstance(t, str):
             kind = 'NaN (a missing value)' if isinstance(t, float) and t != t else type(t).__name__
-            raise FinannError(f"text at position {i} is {kind}, not a string; drop the row or fill missing texts with '' (a zero vector)")
+            raise FinannError(f"text at position {i} is {kind}, not a string; drop the row or fill missing "
+                              "texts with '' (a zero vector)")
 
 # %% ../../nbs/03b_embedding_text.ipynb #89f1018e
 def clean_text(text:str) -> str:
@@ -28,13 +29,16 @@ def clean_text(text:str) -> str:
 
 # %% ../../nbs/03b_embedding_text.ipynb #f42d7a70
 class TextColumn:
-    "Texts read in slices: a list, or Arrow string arrays (e.g. the `text` columns of several splits) read without copying them all."
+    """Texts read in slices: a list, or Arrow string arrays (e.g. the `text` columns of several splits) read
+    without copying them all."""
     def __init__(self, *parts):
         import pyarrow as pa
-        self._list = list(parts[0]) if len(parts) == 1 and not isinstance(parts[0], (pa.Array, pa.ChunkedArray)) else None
+        self._list = list(parts[0]) if len(parts) == 1 and not isinstance(parts[0], (pa.Array,
+            pa.ChunkedArray)) else None
         if self._list is None:
             chunks = [c for p in parts for c in (p.chunks if isinstance(p, pa.ChunkedArray) else [p])]
-            if len({c.type for c in chunks}) > 1: chunks = [c.cast(pa.large_string()) for c in chunks]  # a cast copies: only when mixed
+            # a cast copies: only when mixed
+            if len({c.type for c in chunks}) > 1: chunks = [c.cast(pa.large_string()) for c in chunks]
             self._arrow = pa.chunked_array(chunks, type=chunks[0].type if chunks else pa.string())
 
     def __len__(self) -> int: return len(self._list) if self._list is not None else len(self._arrow)
@@ -64,7 +68,8 @@ class TextColumn:
 
 # %% ../../nbs/03b_embedding_text.ipynb #e7a1c0de
 def events_text_column(events) -> TextColumn:
-    "Every text of every split of `events` (a `DatasetDict`) as one `TextColumn`: the `text` column, or a text stream's `texts` lists flattened (through Arrow)."
+    """Every text of every split of `events` (a `DatasetDict`) as one `TextColumn`: the `text` column, or a text
+    stream's `texts` lists flattened (through Arrow)."""
     import pyarrow.compute as pc
     names = list(events)
     if 'texts' in events[names[0]].column_names:  # many texts per event (TextStreamBuilder)
@@ -96,13 +101,15 @@ def average_chunks(vectors:np.ndarray, # (n_chunks, dim), one row per chunk
 # %% ../../nbs/03b_embedding_text.ipynb #a76232a2
 def token_batches(lengths, # (n,) tokens of each window
                   max_tokens:int|None=None, batch_size:int=32) -> list[np.ndarray]:
-    "Positions of the windows, longest first, in batches of at most `max_tokens` padded tokens (rows × longest), or of `batch_size` windows."
+    """Positions of the windows, longest first, in batches of at most `max_tokens` padded tokens (rows × longest),
+    or of `batch_size` windows."""
     lengths = np.asarray(lengths, dtype=np.int64)
     order = np.argsort(-lengths, kind='stable')
     if not max_tokens: return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
     out, s = [], 0
     while s < len(order):
-        rows = max(1, max_tokens // max(int(lengths[order[s]]), 1))  # the first window is the longest: it sets the padded width
+        # the first window is the longest: it sets the padded width
+        rows = max(1, max_tokens // max(int(lengths[order[s]]), 1))
         out.append(order[s:s + rows]); s += rows
     return out
 
@@ -112,14 +119,17 @@ class WindowCollector:
     def __init__(self, owner:np.ndarray, # (n_windows,) the text each window belongs to
                  weight:np.ndarray,      # (n_windows,) tokens in each window
                  n:int, normalize:bool):
-        self.owner, self.weight, self.normalize = np.asarray(owner, dtype=np.int64), np.asarray(weight, dtype=np.float64), normalize
+        self.owner, self.weight, self.normalize = np.asarray(owner, dtype=np.int64), np.asarray(weight,
+            dtype=np.float64), normalize
         self.left, self.vectors = np.bincount(self.owner, minlength=n), None  # windows still to come, per text
 
     def add(self, rows:np.ndarray, vectors:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        "Store the (len(rows), dim) `vectors` of windows `rows`; the texts now complete and their (k, dim) float32 vectors."
+        """Store the (len(rows), dim) `vectors` of windows `rows`; the texts now complete and their (k, dim)
+        float32 vectors."""
         if self.vectors is None: self.vectors = np.zeros((len(self.owner), vectors.shape[1]), dtype=np.float32)
         self.vectors[rows] = vectors
         np.subtract.at(self.left, self.owner[rows], 1)
         done = np.unique(self.owner[rows][self.left[self.owner[rows]] == 0])
         sel = np.isin(self.owner, done)  # every window of the finished texts
-        return done, average_chunks(self.vectors[sel], np.searchsorted(done, self.owner[sel]), self.weight[sel], len(done), self.normalize)
+        return done, average_chunks(self.vectors[sel], np.searchsorted(done, self.owner[sel]), self.weight[sel],
+                                    len(done), self.normalize)

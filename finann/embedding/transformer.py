@@ -30,7 +30,8 @@ def packaged_minilm_path() -> str:
 
 # %% ../../nbs/03h_embedding_transformer.ipynb #28b6705d
 def auto_device(device:str='auto') -> str:
-    "'cuda' when asked for 'auto' and a GPU is present, else 'mps' on Apple silicon, else 'cpu'; any other value as given."
+    """'cuda' when asked for 'auto' and a GPU is present, else 'mps' on Apple silicon, else 'cpu'; any other value
+    as given."""
     if device != 'auto': return device
     import torch
     if torch.cuda.is_available(): return 'cuda'
@@ -48,7 +49,8 @@ def resolve_dtype(torch_dtype:str, device:str) -> str:
 def file_digest(path:Path) -> str:
     "sha256 of a file's content, remembered under the cache root by its path, size, mtime, ctime and inode."
     st = path.stat()  # ctime cannot be set back by hand: any rewrite of the file is a new entry
-    memo = cache_root()/'digests'/hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}".encode()).hexdigest()
+    memo = cache_root()/'digests'/hashlib.sha1(
+        f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}".encode()).hexdigest()
     try: return memo.read_text()
     except OSError: pass
     h = hashlib.sha256()
@@ -70,7 +72,8 @@ def model_fingerprint(name_or_path:str) -> str|None:
     h = hashlib.sha256()
     for f in sorted(folder.rglob('*')):
         rel = f.relative_to(folder)  # other runtimes' exports and docs do not change the vectors
-        if not f.is_file() or any(p.startswith('.') or p in ('onnx', 'openvino') for p in rel.parts) or f.suffix == '.md': continue
+        if not f.is_file() or any(p.startswith('.') or p in ('onnx',
+                                                             'openvino') for p in rel.parts) or f.suffix == '.md': continue
         h.update(f"{rel.as_posix()}\0{file_digest(f)}\0".encode())
     return h.hexdigest()[:32]
 
@@ -97,9 +100,14 @@ class TransformerEmbedding(BaseEmbedding):
     @model_validator(mode='after')
     def _check_backend(self):
         name = type(self).__name__
-        if self.onnx_quantize and self.backend != 'onnx': raise ValueError(f"{name}.onnx_quantize needs backend: onnx (backend is '{self.backend}')")
-        if self.backend == 'onnx' and self.device not in ('auto', 'cpu'): raise ValueError(f"{name}: backend 'onnx' runs on the CPU; device is '{self.device}'")
-        if self.backend == 'onnx' and self.torch_dtype not in ('auto', 'float32'): raise ValueError(f"{name}: backend 'onnx' exports float32 (onnx_quantize: int8 for smaller); torch_dtype is '{self.torch_dtype}'")
+        if self.onnx_quantize and self.backend != 'onnx': raise ValueError(f"{name}.onnx_quantize needs "
+                                                                           "backend: onnx (backend is "
+                                                                           f"'{self.backend}')")
+        if self.backend == 'onnx' and self.device not in ('auto', 'cpu'): raise ValueError(
+            f"{name}: backend 'onnx' runs on the CPU; device is '{self.device}'")
+        if self.backend == 'onnx' and self.torch_dtype not in ('auto', 'float32'): raise ValueError(
+            f"{name}: backend 'onnx' exports float32 (onnx_quantize: int8 for smaller); torch_dtype is "
+            f"'{self.torch_dtype}'")
         return self
 
     @property
@@ -116,10 +124,12 @@ class TransformerEmbedding(BaseEmbedding):
 @patch
 def identity(self:TransformerEmbedding) -> dict:
     "What the vectors depend on: the cache's key."
-    return {'cls': type(self).__name__, 'model': model_fingerprint(self.path) or self.path, 'max_length': self.max_length,
+    return {'cls': type(self).__name__, 'model': model_fingerprint(self.path) or self.path,
+            'max_length': self.max_length,
             'long_text': self.long_text, 'normalize': self.normalize, 'prefix': self.prefix,
             'dtype': resolve_dtype(self.torch_dtype, self._device()), 'v': 1,
-            **({'backend': 'onnx', 'onnx_quantize': self.onnx_quantize} if self.backend == 'onnx' else {}),  # torch keys unchanged
+            # torch keys unchanged
+            **({'backend': 'onnx', 'onnx_quantize': self.onnx_quantize} if self.backend == 'onnx' else {}),
             **({'int8_v': 2} if self.onnx_quantize else {})}  # 2: the fused graph's int8 (bench/onnx_options.py)
 
 # %% ../../nbs/03h_embedding_transformer.ipynb #18bc7d76
@@ -128,7 +138,8 @@ def model(self:TransformerEmbedding):
     "The model, loaded on first use."
     if self._model is None:
         if self.model_name_or_path and not Path(self.path).expanduser().exists() and model_fingerprint(self.path) is None:
-            raise FinannError(f"{type(self).__name__}: could not load '{self.path}': model_name_or_path is not a folder, nor a model in the local Hugging Face cache")
+            raise FinannError(f"{type(self).__name__}: could not load '{self.path}': model_name_or_path is not "
+                              "a folder, nor a model in the local Hugging Face cache")
         try: self._load()
         except FinannError: raise
         except Exception as e:
@@ -141,7 +152,8 @@ def model(self:TransformerEmbedding):
 def _setup_tokenizer(self:TransformerEmbedding, hf_tokenizer):
     "Keep a copy of the fast tokenizer without truncation or padding, its special tokens and its padding."
     backend = getattr(hf_tokenizer, 'backend_tokenizer', None)
-    if backend is None: raise FinannError(f"{type(self).__name__}: '{self.path}' has no fast tokenizer (tokenizer.json); finann needs one")
+    if backend is None: raise FinannError(f"{type(self).__name__}: '{self.path}' has no fast tokenizer "
+                                          "(tokenizer.json); finann needs one")
     from tokenizers import Tokenizer
     tok = Tokenizer.from_str(backend.to_str())
     tok.no_truncation(); tok.no_padding()
@@ -159,7 +171,8 @@ def window(self:TransformerEmbedding) -> int:
     self.model
     limit = self._position_limit()
     if self.max_length and limit and self.max_length > limit:
-        raise FinannError(f"{type(self).__name__}.max_length: {self.max_length} is more than '{self.path}' can read ({limit} tokens)")
+        raise FinannError(f"{type(self).__name__}.max_length: {self.max_length} is more than '{self.path}' can "
+                          f"read ({limit} tokens)")
     return self.max_length or self._model_max_length()
 
 # %% ../../nbs/03h_embedding_transformer.ipynb #d14ee7fd
@@ -198,7 +211,8 @@ class HFEmbedding(TransformerEmbedding):
         from transformers import AutoModel, AutoTokenizer
         dev = self._device()
         tok = AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
-        model = AutoModel.from_pretrained(self.path, dtype=getattr(torch, resolve_dtype(self.torch_dtype, dev)), trust_remote_code=self.trust_remote_code)
+        model = AutoModel.from_pretrained(self.path, dtype=getattr(torch, resolve_dtype(self.torch_dtype, dev)),
+                                          trust_remote_code=self.trust_remote_code)
         if getattr(model.config, 'is_encoder_decoder', False): model = model.get_encoder()
         self._setup_tokenizer(tok)
         self._hf_max = tok.model_max_length
@@ -223,7 +237,8 @@ def _windows(self:TransformerEmbedding, texts:list[str]) -> tuple[list[list[int]
     before, after = self._special
     pre = self._tok.encode(self.prefix, add_special_tokens=False).ids if self.prefix else []
     budget = window - len(before) - len(after) - len(pre)
-    if budget < 1: raise FinannError(f"{type(self).__name__}: max_length {window} leaves no room for text after the special tokens and prefix")
+    if budget < 1: raise FinannError(f"{type(self).__name__}: max_length {window} leaves no room for text "
+                                     "after the special tokens and prefix")
     chunks, owner, weight = [], [], []
     for i, enc in enumerate(self._tok.encode_batch([clean_text(t) for t in texts], add_special_tokens=False)):
         for w in token_windows(enc.ids, budget, self.long_text):
@@ -233,7 +248,8 @@ def _windows(self:TransformerEmbedding, texts:list[str]) -> tuple[list[list[int]
 # %% ../../nbs/03h_embedding_transformer.ipynb #418e653d
 @patch
 def _forward_windows(self:TransformerEmbedding, chunks:list[list[int]], rows:np.ndarray) -> np.ndarray:
-    "(len(rows), dim) float32 vectors of the windows `chunks[rows]` in one forward pass, padded to the longest; L2-normalised if `normalize`."
+    """(len(rows), dim) float32 vectors of the windows `chunks[rows]` in one forward pass, padded to the longest;
+    L2-normalised if `normalize`."""
     import torch
     pad_id, side = self._pad
     n = max(len(chunks[i]) for i in rows)
@@ -243,7 +259,8 @@ def _forward_windows(self:TransformerEmbedding, chunks:list[list[int]], rows:np.
         c = chunks[i]; sl = slice(n - len(c), n) if side == 'left' else slice(0, len(c))
         ids[r, sl] = torch.tensor(c); mask[r, sl] = 1
     dev = self._device()
-    if self.backend == 'onnx': out = self.onnx_session.run(None, {'input_ids': ids.numpy(), 'attention_mask': mask.numpy()})[0]
+    if self.backend == 'onnx': out = self.onnx_session.run(None, {'input_ids': ids.numpy(),
+                                                                  'attention_mask': mask.numpy()})[0]
     else:
         with torch.inference_mode(): out = self._forward(ids.to(dev), mask.to(dev)).float().cpu().numpy()  # (b, dim)
     return _l2(out) if self.normalize else out  # each window's vector as it would be alone
@@ -256,7 +273,8 @@ def _l2(v:np.ndarray) -> np.ndarray:
 @patch
 def _encode_batches(self:TransformerEmbedding, texts:list[str]):
     "(positions, vectors) of the texts whose windows are all done, one forward pass at a time."
-    order = np.argsort([-len(t) for t in texts], kind='stable')  # similar lengths together: fewer texts wait on a window
+    # similar lengths together: fewer texts wait on a window
+    order = np.argsort([-len(t) for t in texts], kind='stable')
     group = max(self._group_size(), 4096)  # texts tokenized at once: token ids of a group only are held
     for g in range(0, len(texts), group):
         sub = order[g:g + group]
@@ -276,15 +294,18 @@ def encode(self:TransformerEmbedding, texts:list[str]) -> np.ndarray:
 
 @patch
 def count_tokens(self:TransformerEmbedding, texts:list[str]) -> np.ndarray:
-    "Tokens of each text the model reads (all of it, or the first window with `long_text='truncate'`), without special tokens."
+    """Tokens of each text the model reads (all of it, or the first window with `long_text='truncate'`), without
+    special tokens."""
     self.model
-    n = np.array([len(e.ids) for e in self._tok.encode_batch([clean_text(t) for t in texts], add_special_tokens=False)], dtype=np.int64)
+    n = np.array([len(e.ids) for e in self._tok.encode_batch([clean_text(t) for t in texts],
+                                                             add_special_tokens=False)], dtype=np.int64)
     return np.minimum(n, self.window) if self.long_text == 'truncate' else n
 
 # %% ../../nbs/03h_embedding_transformer.ipynb #19415ac6
 @patch(as_prop=True)
 def onnx_session(self:TransformerEmbedding):
-    "The onnxruntime CPU session of `onnx_model_path(self)` (`backend='onnx'`, see `finann.embedding.onnx`), opened on first use."
+    """The onnxruntime CPU session of `onnx_model_path(self)` (`backend='onnx'`, see `finann.embedding.onnx`),
+    opened on first use."""
     if self._ort is None: self._ort = onnx_cpu_session(onnx_model_path(self))
     return self._ort
 
@@ -325,7 +346,8 @@ class SentenceTransformerEmbedding(TransformerEmbedding):
 def encode(self:SentenceTransformerEmbedding, texts:list[str]) -> np.ndarray:
     if self.model is not None and self._tok is None:
         return self._model.encode([self.prefix + clean_text(t) for t in texts], batch_size=self.batch_size,
-                                  normalize_embeddings=self.normalize, convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+                                  normalize_embeddings=self.normalize, convert_to_numpy=True,
+                                      show_progress_bar=False).astype(np.float32)
     return TransformerEmbedding.encode(self, texts)
 
 @patch
@@ -338,7 +360,8 @@ def _forward(self:SentenceTransformerEmbedding, ids, mask):
 # %% ../../nbs/03h_embedding_transformer.ipynb #871f8385
 @patch
 def _encode_batches(self:SentenceTransformerEmbedding, texts:list[str]):
-    if self.model is not None and self._tok is None: yield from BaseEmbedding._encode_batches(self, texts)  # its own encode
+    # its own encode
+    if self.model is not None and self._tok is None: yield from BaseEmbedding._encode_batches(self, texts)
     else: yield from TransformerEmbedding._encode_batches(self, texts)
 
 @patch

@@ -28,7 +28,8 @@ def performance_stats(returns,                 # one simple return per period
                       periods_per_year:float,
                       rf:float=0.0,            # annual risk-free rate
                      ) -> dict:
-    "Total and annualised return, annualised volatility, Sharpe, max drawdown and hit rate of a series of period returns."
+    """Total and annualised return, annualised volatility, Sharpe, max drawdown and hit rate of a series of period
+    returns."""
     r = checked_vector(returns, 'returns', np.float64)
     equity = np.cumprod(1 + r)
     std = r.std(ddof=1) if len(r) > 1 else float('nan')
@@ -48,7 +49,8 @@ PERIOD_DAYS = {None: 1.0, 'D': 1.0, 'W': 7.0, 'M': 365.25 / 12}  # the length of
 def periods_per_year(starts,                                   # the start of each period
                      period:Literal[None, 'D', 'W', 'M']=None,
                     ) -> float:
-    "Observed periods per year: the number of periods over the years they span, first start to last start plus one period."
+    """Observed periods per year: the number of periods over the years they span, first start to last start plus
+    one period."""
     starts = pd.DatetimeIndex(starts)
     span_days = (starts.max() - starts.min()) / pd.Timedelta(days=1) + PERIOD_DAYS[period]
     return len(starts) / (span_days / 365.25)
@@ -97,7 +99,8 @@ class BacktestResult:
     def from_dict(cls, d:dict) -> BacktestResult:
         "The inverse of `to_dict` (missing numbers come back as nan)."
         s = d['series']; index = pd.DatetimeIndex(pd.to_datetime(s['period']), name='period')
-        fields = {f.name for f in dataclasses.fields(cls)} - set(cls._SERIES)  # a report's extra keys (e.g. 'uncertainty') are not fields
+        # a report's extra keys (e.g. 'uncertainty') are not fields
+        fields = {f.name for f in dataclasses.fields(cls)} - set(cls._SERIES)
         nums = {k: (float('nan') if v is None else v) for k, v in d.items() if k in fields}
         return cls(**nums, **{k: pd.Series(s[k], index=index, name=k, dtype=np.float64) for k in cls._SERIES})
 
@@ -109,7 +112,8 @@ def _event_days(dates) -> pd.Series:
     "The calendar day of each date (anything pandas parses; time zones dropped, keeping local dates)."
     raw = np.asarray(dates, dtype=object)
     try: when = pd.to_datetime(pd.Series(raw), errors='coerce', format='mixed')
-    except (ValueError, TypeError) as e: raise EvaluationError(f"dates cannot be parsed: {str(e).splitlines()[0]}") from None
+    except (ValueError, TypeError) as e: raise EvaluationError("dates cannot be parsed: "
+                                                               f"{str(e).splitlines()[0]}") from None
     if when.isna().any():
         i = int(when.isna().to_numpy().argmax())
         raise EvaluationError(f"dates row {i} is not a date: {raw[i]!r}")
@@ -130,7 +134,8 @@ def _max_gross_exposure(days:pd.Series, gross:np.ndarray, hold_days:int) -> floa
 def period_starts(dates,                                 # each event's date (anything pandas parses)
                   period:Literal[None, 'D', 'W', 'M']=None,
                  ) -> pd.Series:
-    "The start of each event's period: its day (None/'D'), or the first day of its calendar week or month; the backtest's books and the IC's periods."
+    """The start of each event's period: its day (None/'D'), or the first day of its calendar week or month; the
+    backtest's books and the IC's periods."""
     day = _event_days(dates)
     return day if period in (None, 'D') else day.dt.to_period(period).dt.start_time
 
@@ -138,8 +143,10 @@ def period_starts(dates,                                 # each event's date (an
 def _check_backtest_args(q:float, weighting:str, period, cost_bps:float) -> None:
     "One line naming the `long_short_backtest` setting out of range, if any."
     if not 0 < q <= 0.5: raise EvaluationError(f"q must be in (0, 0.5], got {q}")
-    if weighting not in WEIGHTINGS: raise EvaluationError(f"unknown weighting '{weighting}';{did_you_mean(weighting, WEIGHTINGS)} choices: {', '.join(WEIGHTINGS)}")
-    if period not in PERIOD_DAYS: raise EvaluationError(f"unknown period {period!r}; choices: None (event date), 'D', 'W', 'M'")
+    if weighting not in WEIGHTINGS: raise EvaluationError("unknown weighting "
+                                                          f"'{weighting}';{did_you_mean(weighting, WEIGHTINGS)} choices: {', '.join(WEIGHTINGS)}")
+    if period not in PERIOD_DAYS: raise EvaluationError(f"unknown period {period!r}; choices: None (event "
+                                                        "date), 'D', 'W', 'M'")
     if cost_bps < 0: raise EvaluationError(f"cost_bps must be ≥ 0, got {cost_bps}")
 
 # %% ../../nbs/08c_evaluate_backtest.ipynb #c3ffa6c2
@@ -150,7 +157,8 @@ def _books(scores:np.ndarray, moves:np.ndarray, day:pd.Series, key:pd.Series) ->
     m = df.groupby('key')['score'].transform('size')
     n_skipped = int(df.loc[m < 2, 'key'].nunique())
     df, m = df[m >= 2].sort_values(['key', 'score', 'row']), m[m >= 2]  # ascending score; ties in input order
-    if df.empty: raise EvaluationError(f"no period has 2 or more events to go long and short ({n_skipped} skipped); try period='W' or 'M'")
+    if df.empty: raise EvaluationError(f"no period has 2 or more events to go long and short ({n_skipped} "
+                                       "skipped); try period='W' or 'M'")
     return df, m.loc[df.index].to_numpy(), n_skipped
 
 # %% ../../nbs/08c_evaluate_backtest.ipynb #09fe6e96
@@ -160,7 +168,8 @@ def _leg_weights(df:pd.DataFrame, m:np.ndarray, q:float, weighting:str) -> pd.Da
     asc = df.groupby('key').cumcount().to_numpy()          # 0 = lowest score in its group
     k = np.maximum(1, np.floor(q * m + 1e-9)).astype(int)  # events per leg; ≤ m/2 as q ≤ 0.5
     side = np.where(m - 1 - asc < k, 1, np.where(asc < k, -1, 0))
-    raw = {'uniform': np.ones(len(df)), 'l1': df['score'].abs().to_numpy(), 'l2': df['score'].to_numpy() ** 2}[weighting]
+    raw = {'uniform': np.ones(len(df)), 'l1': df['score'].abs().to_numpy(),
+           'l2': df['score'].to_numpy() ** 2}[weighting]
     legs = df.assign(raw=raw, side=side)[side != 0].groupby(['key', 'side'])['raw']
     leg_sum, leg_n = legs.transform('sum').to_numpy(), legs.transform('size').to_numpy()
     raw_held = raw[side != 0]
@@ -189,7 +198,8 @@ def long_short_backtest(scores,                  # the signal, shape (n,): highe
                         rf:float=0.0,            # annual risk-free rate, for the Sharpe
                         hold_days:int=3,         # weekdays a position is held (d+1 open → d+3 close: 3), for the overlap check
                        ) -> BacktestResult:
-    "Per period, long the top `q` of events by score and short the bottom `q`, each leg 0.5 gross, earning each event's move."
+    """Per period, long the top `q` of events by score and short the bottom `q`, each leg 0.5 gross, earning each
+    event's move."""
     scores, moves = checked_vector(scores, 'scores', np.float64), checked_vector(moves, 'moves', np.float64)
     same_length(scores=scores, moves=moves, dates=dates)
     _check_backtest_args(q, weighting, period, cost_bps)
@@ -200,18 +210,22 @@ def long_short_backtest(scores,                  # the signal, shape (n,): highe
     ppy = periods_per_year(ret.index, period)
     stats = performance_stats(ret.to_numpy(), ppy, rf)
     return BacktestResult(returns=ret.rename('returns'), equity=(1 + ret).cumprod().rename('equity'),
-                          benchmark_returns=bench.rename('benchmark_returns'), benchmark_equity=(1 + bench).cumprod().rename('benchmark_equity'),
+                          benchmark_returns=bench.rename('benchmark_returns'),
+                              benchmark_equity=(1 + bench).cumprod().rename('benchmark_equity'),
                           periods_per_year=ppy, **stats, turnover=float(turnover.mean()),
                           max_gross_exposure=_max_gross_exposure(held['day'], held['w'].abs().to_numpy(), hold_days),
-                          n_periods=len(ret), n_skipped=n_skipped, benchmark=performance_stats(bench.to_numpy(), ppy, rf),
-                          settings={'q': q, 'weighting': weighting, 'period': period, 'cost_bps': cost_bps, 'rf': rf, 'hold_days': hold_days})
+                          n_periods=len(ret), n_skipped=n_skipped, benchmark=performance_stats(bench.to_numpy(),
+                              ppy, rf),
+                          settings={'q': q, 'weighting': weighting, 'period': period, 'cost_bps': cost_bps,
+                                    'rf': rf, 'hold_days': hold_days})
 
 # %% ../../nbs/08c_evaluate_backtest.ipynb #ad49004f
 def decile_returns(scores,         # the signal, shape (n,)
                    moves,          # each event's move, shape (n,)
                    n_bins:int=10,  # fewer when there are fewer events
                   ) -> pd.DataFrame:
-    "Mean move and count of events in equal-count bins of the score, bin 1 the lowest scores; bins by rank, so ties split evenly."
+    """Mean move and count of events in equal-count bins of the score, bin 1 the lowest scores; bins by rank, so
+    ties split evenly."""
     scores, moves = checked_vector(scores, 'scores', np.float64), checked_vector(moves, 'moves', np.float64)
     n = same_length(scores=scores, moves=moves)
     if n_bins < 1: raise EvaluationError(f"n_bins must be ≥ 1, got {n_bins}")

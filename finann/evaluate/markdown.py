@@ -18,23 +18,31 @@ def _sharpe_md(u:dict|None) -> list[str]:
     out = ['']
     if u.get('warning'): out += [f"**Warning**: {u['warning']}.", '']
     if u.get('skipped'): return out + [f"**The Sharpe's uncertainty** is not computed: {u['skipped']}."]
-    return out + [f"**The Sharpe's uncertainty**: {_fmt(u['sharpe'], digits=2)} ± {_fmt(u['se'], digits=2)} (standard error, Lo 2002 / Mertens 2002; "
-                  f"95% interval {_fmt(u['ci'][0], digits=2)} to {_fmt(u['ci'][1], digits=2)}); probabilistic Sharpe ratio P(Sharpe > 0) = {_fmt(u['psr'], digits=3)}; "
-                  f"deflated for {u['n_trials']} trial{'s' if u['n_trials'] != 1 else ''} (seeds × folds × configs) = {_fmt(u['dsr'], digits=3)}."]
+    return out + [f"**The Sharpe's uncertainty**: {_fmt(u['sharpe'], digits=2)} ± {_fmt(u['se'], digits=2)} "
+                  "(standard error, Lo 2002 / Mertens 2002; "
+                  f"95% interval {_fmt(u['ci'][0], digits=2)} to {_fmt(u['ci'][1], digits=2)}); probabilistic "
+                  f"Sharpe ratio P(Sharpe > 0) = {_fmt(u['psr'], digits=3)}; "
+                  f"deflated for {u['n_trials']} trial{'s' if u['n_trials'] != 1 else ''} (seeds × folds × "
+                  f"configs) = {_fmt(u['dsr'], digits=3)}."]
 
 # %% ../../nbs/08k_evaluate_markdown.ipynb #12990551
 def _backtest_md(bt:dict, baseline_backtests:dict) -> list[str]:
     "The backtest's table: the strategy, the long-all benchmark, and the baselines' strategies."
     s = bt['settings']
     per = {None: 'event date', 'D': 'event date', 'W': 'calendar week', 'M': 'calendar month'}[s['period']]
-    lines = [f"**Long-short backtest**: each {per}, long the top {100 * s['q']:g}% of events by score and short the bottom "
-             f"{100 * s['q']:g}% ({s['weighting']} weights, each leg 0.5 gross), holding the label's move; costs {s['cost_bps']:g} bps per unit traded.", '',
-             '| | Sharpe ± se | annual return | annual volatility | max drawdown | hit rate |', '|---|---|---|---|---|---|']
+    lines = [f"**Long-short backtest**: each {per}, long the top {100 * s['q']:g}% of events by score and "
+             "short the bottom "
+             f"{100 * s['q']:g}% ({s['weighting']} weights, each leg 0.5 gross), holding the label's move; "
+             f"costs {s['cost_bps']:g} bps per unit traded.", '',
+             '| | Sharpe ± se | annual return | annual volatility | max drawdown | hit rate |',
+                 '|---|---|---|---|---|---|']
     row = lambda name, d: f"| {name} | {sharpe_text(d)} | {_fmt(d['annual_return'], pct=True)} | {_fmt(d['annual_volatility'], pct=True)} | {_fmt(d['max_drawdown'], pct=True)} | {_fmt(d['hit_rate'], pct=True)} |"
     lines += [row('**model long-short**', bt), row('long-all, equal weight', bt['benchmark'])]
     lines += [row(f'{name} long-short', d) for name, d in baseline_backtests.items()]
-    lines += ['', f"{bt['n_periods']} periods ({_fmt(bt['periods_per_year'], digits=1)} a year, observed), {bt['n_skipped']} skipped with fewer than 2 events; "
-              f"max gross exposure {_fmt(bt['max_gross_exposure'], digits=2)} (above 1, books of consecutive periods overlap)."]
+    lines += ['', f"{bt['n_periods']} periods ({_fmt(bt['periods_per_year'], digits=1)} a year, observed), "
+                  f"{bt['n_skipped']} skipped with fewer than 2 events; "
+              f"max gross exposure {_fmt(bt['max_gross_exposure'], digits=2)} (above 1, books of consecutive "
+              "periods overlap)."]
     return lines + _sharpe_md(bt.get('uncertainty'))
 
 # %% ../../nbs/08k_evaluate_markdown.ipynb #2f8f12e2
@@ -44,28 +52,37 @@ def _verdict_md(v:dict) -> str:
     on = 'on val' if v['chosen_on'] == 'val' else f"on {v['chosen_on']} itself (there is no val split)"
     s = f"The baseline is the best of the ladder {on} by {v['metric']}"
     if v['outcome'] == 'too little data': return s + '; the difference is not tested.'
-    return (s + f"; the difference is model minus baseline with a {100 * (1 - v['alpha']):g}% paired-bootstrap interval over whole event dates "
-            f"({v['n_boot']} resamples), 'better' or 'worse' when p < {v['alpha']:g}" + ('; the Diebold–Mariano test compares squared errors per date.' if v.get('dm') else '.'))
+    return (s + f"; the difference is model minus baseline with a {100 * (1 - v['alpha']):g}% paired-bootstrap "
+                "interval over whole event dates "
+            f"({v['n_boot']} resamples), 'better' or 'worse' when p < {v['alpha']:g}" + (
+                '; the Diebold–Mariano test compares squared errors per date.' if v.get('dm') else '.'))
 
 # %% ../../nbs/08k_evaluate_markdown.ipynb #a9f69735
 def _repeats_md(rep:dict) -> list[str]:
-    "report.md's tables of the folds (verdict per fold) and the seeds (headline per seed, mean ± sd), and the folds and baselines skipped."
+    """report.md's tables of the folds (verdict per fold) and the seeds (headline per seed, mean ± sd), and the
+    folds and baselines skipped."""
     lines, (key, label) = [], HEADLINE[rep['task']][0]
     if rep.get('folds'):
         lines += ['', f"**Walk-forward folds** (the best baseline chosen on each fold's val):", '',
-                  f"| fold | dates | n | model {label} | 95% CI | baseline | {label} | verdict |", '|---|---|---|---|---|---|---|---|']
+                  f"| fold | dates | n | model {label} | 95% CI | baseline | {label} | verdict |",
+                      '|---|---|---|---|---|---|---|---|']
         for f in rep['folds']:
             v, ci = f['verdict'], f['ci']
             p = f" ({p_text(v)})" if 'p' in v else ''
-            lines.append(f"| {f['fold']} | {f['start']} – {f['end']} | {f['n']:,} | {_fmt(v['model'])} | {f'{_fmt(ci[0])}–{_fmt(ci[1])}' if ci else ''} "
+            lines.append(f"| {f['fold']} | {f['start']} – {f['end']} | {f['n']:,} | {_fmt(v['model'])} | "
+                         f"{f'{_fmt(ci[0])}–{_fmt(ci[1])}' if ci else ''} "
                          f"| {v.get('baseline') or '–'} | {_fmt(v.get('baseline_value'))} | {v['outcome']}{p} |")
     if rep.get('seeds'):
         s = rep['seeds']; keys = list(s['mean'])
-        lines += ['', "**Seeds** (each seed alone; the headline scores each event once with the mean of the seeds' scores, their ensemble):", '', '| seed | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
-        lines += [f"| {seed} | " + ' | '.join(_fmt(m[k], digits=2 if k == 'sharpe' else 3) for k in keys) + ' |' for seed, m in s['per_seed'].items()]
+        lines += ['', "**Seeds** (each seed alone; the headline scores each event once with the mean of the "
+                      "seeds' scores, their ensemble):", '', '| seed | ' + ' | '.join(keys) + ' |',
+                          '|---' * (len(keys) + 1) + '|']
+        lines += [f"| {seed} | " + ' | '.join(_fmt(m[k],
+                                                   digits=2 if k == 'sharpe' else 3) for k in keys) + ' |' for seed, m in s['per_seed'].items()]
         lines.append('| mean ± sd | ' + ' | '.join(f"{_fmt(s['mean'][k])} ± {_fmt(s['sd'][k])}" for k in keys) + ' |')
     if rep.get('skipped_folds'): lines += [''] + [f"**Skipped**: {s}." for s in rep['skipped_folds']]
-    if rep.get('skipped_baselines'): lines += [''] + [f"**Baseline {b} not fitted**: {why}." for b, why in rep['skipped_baselines'].items()]
+    if rep.get('skipped_baselines'): lines += [''] + [
+        f"**Baseline {b} not fitted**: {why}." for b, why in rep['skipped_baselines'].items()]
     for b, notes in (rep.get('baseline_notes') or {}).items():  # counted fallbacks, never silent
         lines += [''] + [f"**Baseline {b}**: {n:,} prediction(s) fell back to {what}." for what, n in notes.items()]
     return lines
@@ -74,31 +91,40 @@ def _repeats_md(rep:dict) -> list[str]:
 def report_markdown(reports:dict[str, dict],     # split name -> `evaluation_report`
                     plots:dict[str, str]|None=None, # plot name -> PNG path relative to the report
                    ) -> str:
-    "The Markdown `report.md`: per split, the verdict, the model beside its baselines with CIs, the backtest, the deciles' spread, then the plots."
+    """The Markdown `report.md`: per split, the verdict, the model beside its baselines with CIs, the backtest, the
+    deciles' spread, then the plots."""
     lines = ['# Evaluation', '']
     for split, rep in reports.items():
         ci = rep['ci']
         lines += [f"## {split} ({rep['n']:,} events)", '']
         if rep.get('verdict'): lines += [f"**Verdict**: {rep['verdict']['line']}", '', _verdict_md(rep['verdict']), '']
-        if rep.get('floor'): lines += [f"**Against the majority class** (the floor every model must clear): {rep['floor']['line']}", '']
-        if (t := rep.get('trials')) and t.get('source'): lines += [f"**Configurations tried**: {t['n']}, from {t['source']}.", '']
+        if rep.get('floor'): lines += ["**Against the majority class** (the floor every model must clear): "
+                                       f"{rep['floor']['line']}", '']
+        if (t := rep.get('trials')) and t.get('source'): lines += [f"**Configurations tried**: {t['n']}, from "
+                                                                   f"{t['source']}.", '']
         lines += [results_table({split: rep}, 'markdown')] + _repeats_md(rep)
         if rep['task'] == 'risk':
-            lines += ['', '**Metrics**:'] + [f"- {k}: {why}" for k, why in RISK_METRICS.items() if rep['model'].get(k) is not None or k != 'qlike']
+            lines += ['', '**Metrics**:'] + [f"- {k}: {why}" for k,
+                                             why in RISK_METRICS.items() if rep['model'].get(k) is not None or k != 'qlike']
         if ci.get('skipped'): lines += ['', f"No intervals: {ci['skipped']}."]
         if ci['metrics']:
             by = {'date': 'whole event dates', 'ticker': 'whole tickers', 'event': 'events'}[ci['by']]
-            lines += ['', f"Brackets: {100 * ci['level']:g}% percentile-bootstrap intervals, {ci['n_boot']} resamples of {by}."]
+            lines += ['', f"Brackets: {100 * ci['level']:g}% percentile-bootstrap intervals, {ci['n_boot']} "
+                          f"resamples of {by}."]
         if rep.get('backtest'): lines += [''] + _backtest_md(rep['backtest'], rep.get('baseline_backtests', {}))
         elif rep.get('backtest_skipped'): lines += ['', f"**Long-short backtest** skipped: {rep['backtest_skipped']}."]
         if (ic := rep.get('ic')) and ic['n_periods']:
-            lines += ['', f"**Information coefficient**: mean Spearman correlation of score and move per period {_fmt(ic['mean'])} "
-                          f"(sd {_fmt(ic['std'])}, t = {_fmt(ic['t'], digits=2)} over {ic['n_periods']} periods of 3 or more events"
-                          + (f"; p = {_fmt(ic['p'])}, adjusted for {ic['n_trials']} configurations tried: {_fmt(ic['p_adjusted'])}"
+            lines += ['', "**Information coefficient**: mean Spearman correlation of score and move per "
+                          f"period {_fmt(ic['mean'])} "
+                          f"(sd {_fmt(ic['std'])}, t = {_fmt(ic['t'], digits=2)} over {ic['n_periods']} "
+                          "periods of 3 or more events"
+                          + (f"; p = {_fmt(ic['p'])}, adjusted for {ic['n_trials']} configurations tried: "
+                             f"{_fmt(ic['p_adjusted'])}"
                              if ic.get('n_trials', 1) > 1 else '') + ")."]
         if rep.get('deciles'):
             dec = rep['deciles']
-            lines += ['', f"**Score bins**: mean move {_fmt(dec[-1]['mean_move'], pct=True)} in the top bin, {_fmt(dec[0]['mean_move'], pct=True)} in the bottom "
+            lines += ['', f"**Score bins**: mean move {_fmt(dec[-1]['mean_move'], pct=True)} in the top bin, "
+                          f"{_fmt(dec[0]['mean_move'], pct=True)} in the bottom "
                           f"(spread {_fmt(dec[-1]['mean_move'] - dec[0]['mean_move'], pct=True)}, {len(dec)} bins)."]
         lines.append('')
     if plots:

@@ -26,40 +26,49 @@ def checked_vector(x, name:str, dtype=None) -> np.ndarray:
     if a.ndim != 1: raise EvaluationError(f"{name} must be 1-d, got shape {a.shape}")
     if len(a) == 0: raise EvaluationError(f"{name} is empty")
     if a.dtype.kind == 'f' and not np.isfinite(a).all():
-        raise EvaluationError(f"{name} has {int((~np.isfinite(a)).sum())} non-finite value(s) (first at row {int(np.flatnonzero(~np.isfinite(a))[0])})")
+        raise EvaluationError(f"{name} has {int((~np.isfinite(a)).sum())} non-finite value(s) (first at row "
+                              f"{int(np.flatnonzero(~np.isfinite(a))[0])})")
     return a
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #5713b5d4
 def same_length(**arrays) -> int:
     "The common length of `arrays`, or an error naming each length."
     lens = {k: len(v) for k, v in arrays.items()}
-    if len(set(lens.values())) > 1: raise EvaluationError("lengths differ: " + ", ".join(f"{k} {n}" for k, n in lens.items()))
+    if len(set(lens.values())) > 1: raise EvaluationError("lengths differ: " + ", ".join(f"{k} {n}" for k,
+        n in lens.items()))
     return next(iter(lens.values()))
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #dbe984b0
 def checked_labels(labels, num_labels:int, name:str='labels') -> np.ndarray:
     "`labels` as int64 class ids in 0..num_labels-1."
-    if int(num_labels) != num_labels or num_labels < 2: raise EvaluationError(f"num_labels must be an integer ≥ 2, got {num_labels!r}")
+    if int(num_labels) != num_labels or num_labels < 2: raise EvaluationError("num_labels must be an integer "
+                                                                              f"≥ 2, got {num_labels!r}")
     a = checked_vector(labels, name)
     ok = np.isin(a, np.arange(num_labels))
-    if not ok.all(): raise EvaluationError(f"{name} must be class ids 0..{num_labels - 1}; found {a[~ok][0].item()!r} at row {int(np.flatnonzero(~ok)[0])}")
+    if not ok.all(): raise EvaluationError(f"{name} must be class ids 0..{num_labels - 1}; found "
+                                           f"{a[~ok][0].item()!r} at row {int(np.flatnonzero(~ok)[0])}")
     return a.astype(np.int64)
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #8464abd0
 def _probs(probs, num_labels:int, name:str='probs') -> np.ndarray:
     "`probs` as an (n, num_labels) float array whose rows are probability distributions."
     p = np.asarray(probs, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != num_labels: raise EvaluationError(f"{name} must have shape (n, {num_labels}), got {p.shape}")
+    if p.ndim != 2 or p.shape[1] != num_labels: raise EvaluationError(f"{name} must have shape (n, "
+                                                                      f"{num_labels}), got {p.shape}")
     if len(p) == 0: raise EvaluationError(f"{name} is empty")
     bad = ~(np.isfinite(p).all(1) & (p >= 0).all(1) & np.isclose(p.sum(1), 1, atol=1e-4))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise EvaluationError(f"{name} row {i} is not a probability distribution ({np.round(p[i], 4).tolist()}); pass softmax probabilities, not logits")
-    return p / p.sum(1, keepdims=True)  # float32 rows (a softmax, predictions.parquet) sum to 1 within ~1e-7; sklearn's log_loss checks at float64 precision
+        raise EvaluationError(f"{name} row {i} is not a probability distribution "
+                              f"({np.round(p[i], 4).tolist()}); pass softmax probabilities, not logits")
+    # float32 rows (a softmax, predictions.parquet) sum to 1 within ~1e-7; sklearn's log_loss checks at float64
+    # precision
+    return p / p.sum(1, keepdims=True)
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #1726d5b4
 def direction_hits(y, pred):
-    "Per event, whether `pred` puts `y` on the same side of 0 (up: > 0; a zero move is not up). NumPy arrays or torch tensors."
+    """Per event, whether `pred` puts `y` on the same side of 0 (up: > 0; a zero move is not up). NumPy arrays or
+    torch tensors."""
     return (y > 0) == (pred > 0)
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #a2fc21a3
@@ -73,9 +82,11 @@ def classification_metrics(labels:np.ndarray, preds:np.ndarray, num_labels:int) 
     "Accuracy, macro-F1, and recall of the up and down classes (scikit-learn), from class ids."
     from sklearn.metrics import accuracy_score, f1_score, recall_score
     labels, preds = np.asarray(labels), np.asarray(preds)
-    classes, down, up = list(range(num_labels)), 0, num_labels - 1  # binary: 0 down, 1 up; three classes: 0 down, 1 neutral, 2 up
+    # binary: 0 down, 1 up; three classes: 0 down, 1 neutral, 2 up
+    classes, down, up = list(range(num_labels)), 0, num_labels - 1
     recall = recall_score(labels, preds, labels=classes, average=None, zero_division=0)
-    out = {'accuracy': accuracy_score(labels, preds), 'f1_macro': f1_score(labels, preds, labels=classes, average='macro', zero_division=0),
+    out = {'accuracy': accuracy_score(labels, preds), 'f1_macro': f1_score(labels, preds, labels=classes,
+        average='macro', zero_division=0),
            'accuracy_up': recall[up], 'accuracy_down': recall[down]}
     if num_labels == 3:  # the original's "accuracy_pos&neg": accuracy on the events that did move
         moved = labels != 1
@@ -84,7 +95,8 @@ def classification_metrics(labels:np.ndarray, preds:np.ndarray, num_labels:int) 
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #2d1613d2
 def regression_metrics(y:np.ndarray, pred:np.ndarray) -> dict[str, float]:
-    "MSE, MAE, R² and direction accuracy of predicted moves (scikit-learn): what the Trainer logs for a regression head."
+    """MSE, MAE, R² and direction accuracy of predicted moves (scikit-learn): what the Trainer logs for a
+    regression head."""
     from sklearn.metrics import mean_squared_error, mean_absolute_error, r2_score
     y, pred = np.asarray(y, dtype=np.float64).ravel(), np.asarray(pred, dtype=np.float64).ravel()
     return {'mse': float(mean_squared_error(y, pred)), 'mae': float(mean_absolute_error(y, pred)),
@@ -112,18 +124,21 @@ def classification_report(labels,         # true class ids, shape (n,)
                           probs,          # predicted class probabilities, shape (n, num_labels)
                           num_labels:int, # 2: down/up; 3: down/neutral/up
                          ) -> dict:
-    "`classification_metrics` of the argmax, plus balanced accuracy, MCC, per-class precision/recall, the confusion matrix and log-loss."
+    """`classification_metrics` of the argmax, plus balanced accuracy, MCC, per-class precision/recall, the
+    confusion matrix and log-loss."""
     from sklearn.metrics import confusion_matrix, log_loss, precision_recall_fscore_support
     labels, probs = checked_labels(labels, num_labels), _probs(probs, num_labels)
     n = same_length(labels=labels, probs=probs)
     preds, classes = probs.argmax(1), list(range(num_labels))
     base = classification_metrics(labels, preds, num_labels)  # accuracy, f1_macro, accuracy_up/down[, accuracy_up_down]
     precision, recall, _, support = precision_recall_fscore_support(labels, preds, labels=classes, zero_division=0)
-    return {'n': n, 'accuracy': base.pop('accuracy'), 'balanced_accuracy': float(recall[support > 0].mean()),  # sklearn's: the mean recall of the classes that occur
+    # sklearn's: the mean recall of the classes that occur
+    return {'n': n, 'accuracy': base.pop('accuracy'), 'balanced_accuracy': float(recall[support > 0].mean()),
             'f1_macro': base.pop('f1_macro'),
             'mcc': _mcc(labels, preds, num_labels), **base,  # of all num_labels classes: 0 for a split with one class
             'precision': precision.tolist(), 'recall': recall.tolist(), 'support': support.tolist(),
-            'confusion_matrix': confusion_matrix(labels, preds, labels=classes).tolist(),  # rows: true class, columns: predicted
+            # rows: true class, columns: predicted
+            'confusion_matrix': confusion_matrix(labels, preds, labels=classes).tolist(),
             'log_loss': float(log_loss(labels, probs, labels=classes))}
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #7bdd48aa
@@ -136,7 +151,8 @@ def regression_report(y_true, # true moves, shape (n,)
     n = same_length(y_true=y_true, y_pred=y_pred)
     norms = np.linalg.norm(y_true) * np.linalg.norm(y_pred)
     r2 = r2_score(y_true, y_pred) if n >= 2 else float('nan')  # R² is undefined for fewer than two events
-    return {'n': n, 'mse': float(mean_squared_error(y_true, y_pred)), 'mae': float(mean_absolute_error(y_true, y_pred)), 'r2': float(r2),
+    return {'n': n, 'mse': float(mean_squared_error(y_true, y_pred)), 'mae': float(mean_absolute_error(y_true,
+        y_pred)), 'r2': float(r2),
             'cosine': float(y_true @ y_pred / norms) if norms > 0 else float('nan'),  # undefined for an all-zero vector
             'direction_accuracy': direction_accuracy(y_true, y_pred)}
 
@@ -145,7 +161,8 @@ RISK_METRICS = {'mse': 'mean squared error of the log volatility (the literature
                 'mae': 'mean absolute error (lower is better)',
                 'r2_oos': 'R² out of sample: 1 − MSE / MSE of the train mean (above 0 beats the train mean)',
                 'spearman': 'Spearman rank correlation of prediction and outcome (does it order the events by risk?)',
-                'qlike': 'QLIKE, the variance loss robust to noise in realised volatility: mean of σ²/σ̂² − log(σ²/σ̂²) − 1 (0 is perfect)'}
+                'qlike': 'QLIKE, the variance loss robust to noise in realised volatility: mean of σ²/σ̂² − '
+                         'log(σ²/σ̂²) − 1 (0 is perfect)'}
 
 def risk_report(y_true,                # true targets (log volatility), shape (n,)
                 y_pred,                # predicted targets, shape (n,)
@@ -162,7 +179,8 @@ def risk_report(y_true,                # true targets (log volatility), shape (n
     rho = spearmanr(y, p).statistic if n >= 2 and np.ptp(y) > 0 and np.ptp(p) > 0 else None  # a constant ranks nothing
     d = 2 * (y - p)  # log(σ² / σ̂²)
     return {'n': n, 'mse': mse, 'mae': float(np.mean(np.abs(y - p))), 'r2_oos': None if not ref else 1 - mse / ref,
-            'spearman': None if rho is None else float(rho), 'qlike': float(np.mean(np.exp(d) - d - 1)) if log_vol else None}
+            'spearman': None if rho is None else float(rho),
+                'qlike': float(np.mean(np.exp(d) - d - 1)) if log_vol else None}
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #9db2deac
 def risk_eval_metrics(pred) -> dict[str, float]:
@@ -207,15 +225,18 @@ def bootstrap_ci(metric:Callable[..., float], # called as metric(*resampled_arra
                  alpha:float=0.05,            # 0.05: a 95% interval
                  groups=None,                 # one key per row (e.g. event dates): resample whole groups instead of rows
                 ) -> tuple[float, float]:
-    "Percentile-bootstrap (1 − alpha) interval of `metric`, resampling rows or whole groups with replacement (`bootstrap_draws`)."
+    """Percentile-bootstrap (1 − alpha) interval of `metric`, resampling rows or whole groups with replacement
+    (`bootstrap_draws`)."""
     if not 0 < alpha < 1: raise EvaluationError(f"alpha must be in (0, 1), got {alpha}")
     values = bootstrap_draws(metric, *arrays, n_boot=n_boot, seed=seed, groups=groups)
     if np.isnan(values).all(): return (float('nan'), float('nan'))
-    lo, hi = np.nanpercentile(values, [100 * alpha / 2, 100 * (1 - alpha / 2)])  # resamples where the metric is undefined are left out
+    # resamples where the metric is undefined are left out
+    lo, hi = np.nanpercentile(values, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(lo), float(hi)
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #a5c997f4
-CI_METRICS = {'classification': ('accuracy', 'f1_macro', 'mcc'), 'regression': ('mse', 'direction_accuracy'), 'risk': ('mse',)}
+CI_METRICS = {'classification': ('accuracy', 'f1_macro', 'mcc'), 'regression': ('mse', 'direction_accuracy'),
+              'risk': ('mse',)}
 
 # %% ../../nbs/08a_evaluate_metrics.ipynb #cc46d8cb
 def ci_metric(name:str, num_labels:int) -> Callable[[np.ndarray, np.ndarray], float]:

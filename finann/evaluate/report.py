@@ -26,7 +26,8 @@ def ranks_within_periods(scores,   # a predictor's signal, shape (n,)
                          period:Literal[None, 'D', 'W', 'M']='W', # the backtest's books
                          folds=None, # each event's walk-forward fold: a score that differs only between folds ranks nothing
                         ) -> bool:
-    "Whether `scores` differ within at least one period (of one fold): a score constant within every book ranks nothing, so it gets no backtest."
+    """Whether `scores` differ within at least one period (of one fold): a score constant within every book ranks
+    nothing, so it gets no backtest."""
     s = pd.Series(np.asarray(scores, dtype=np.float64))
     keys = [period_starts(dates, period).to_numpy()] + ([] if folds is None else [np.asarray(folds)])
     return bool((s.groupby(keys).nunique() > 1).any())
@@ -44,20 +45,26 @@ def _report_task(labels, probs:np.ndarray, label_kind:str, train_mean:float|None
     y = checked_vector(labels, 'labels', np.float64)
     metrics, to_scores = (lambda p: regression_report(y, p)), (lambda p: np.asarray(p, dtype=np.float64))
     if label_kind == 'return': return 'regression', 0, y, probs, probs, metrics, to_scores
-    return 'risk', 0, y, probs, probs, (lambda p: risk_report(y, p, train_mean, log_vol and label_kind == 'volatility')), to_scores
+    return 'risk', 0, y, probs, probs, (lambda p: risk_report(y, p, train_mean,
+                                                              log_vol and label_kind == 'volatility')), to_scores
 
 # %% ../../nbs/08d_evaluate_report.ipynb #6de0f193
-def _report_ci(y, pred, task:str, num_labels:int, n:int, dates, tickers, ci_by, n_boot:int, seed:int, alpha:float) -> dict:
+def _report_ci(y, pred, task:str, num_labels:int, n:int, dates, tickers, ci_by, n_boot:int, seed:int,
+               alpha:float) -> dict:
     """`evaluation_report`'s CIs of the model's headline metrics: a bootstrap over `ci_by` groups (None: dates if given,
     else events); none, with why, on too little data."""
     ci_by = ci_by or ('date' if dates is not None else 'event')
-    if ci_by not in ('date', 'ticker', 'event'): raise EvaluationError(f"unknown ci_by '{ci_by}'; choices: date, ticker, event")
-    if ci_by != 'event' and {'date': dates, 'ticker': tickers}[ci_by] is None: raise EvaluationError(f"ci_by='{ci_by}' needs {ci_by}s")
+    if ci_by not in ('date', 'ticker', 'event'): raise EvaluationError(f"unknown ci_by '{ci_by}'; choices: "
+                                                                       "date, ticker, event")
+    if ci_by != 'event' and {'date': dates, 'ticker': tickers}[ci_by] is None: raise EvaluationError(
+        f"ci_by='{ci_by}' needs {ci_by}s")
     groups = {'event': None, 'ticker': tickers,
               'date': None if dates is None else _event_days(dates)}[ci_by]
-    why = too_little_data(n, None if dates is None else _event_days(dates).nunique())  # a handful of events: no interval
+    # a handful of events: no interval
+    why = too_little_data(n, None if dates is None else _event_days(dates).nunique())
     ci = {'level': 1 - alpha, 'by': ci_by, 'n_boot': n_boot,
-          'metrics': {name: list(bootstrap_ci(ci_metric(name, num_labels), y, pred, n_boot=n_boot, seed=seed, alpha=alpha, groups=groups))
+          'metrics': {name: list(bootstrap_ci(ci_metric(name, num_labels), y, pred, n_boot=n_boot, seed=seed,
+                                              alpha=alpha, groups=groups))
                       for name in (CI_METRICS[task] if n_boot and not why else ())}}
     if why: ci['skipped'] = why
     return ci
@@ -68,12 +75,15 @@ def _add_backtests(out:dict, scores, baselines:dict|None, to_scores, bt:dict, n_
     events within periods, with their Sharpe's uncertainty; or, when there can be none, why (`backtest_skipped`)."""
     try:
         res = long_short_backtest(scores, **bt)
-        out['backtest'] = {**res.to_dict(), 'uncertainty': sharpe_uncertainty(res.returns, res.periods_per_year, n_trials)}
+        out['backtest'] = {**res.to_dict(), 'uncertainty': sharpe_uncertainty(res.returns, res.periods_per_year,
+            n_trials)}
         for name, p in (baselines or {}).items():  # a score constant within every period ranks nothing: no backtest
             s = to_scores(p)
-            if ranks_within_periods(s, bt['dates'], bt['period'], folds):  # with its series: the plots draw the best one's equity
+            # with its series: the plots draw the best one's equity
+            if ranks_within_periods(s, bt['dates'], bt['period'], folds):
                 b = long_short_backtest(s, **bt)
-                out['baseline_backtests'][name] = {**b.to_dict(), 'uncertainty': sharpe_uncertainty(b.returns, b.periods_per_year, n_trials)}
+                out['baseline_backtests'][name] = {**b.to_dict(), 'uncertainty': sharpe_uncertainty(b.returns,
+                    b.periods_per_year, n_trials)}
     except EvaluationError as e:  # e.g. too few events per period: report why instead of failing a finished run
         out['backtest'], out['backtest_skipped'] = None, str(e)
 
@@ -101,20 +111,26 @@ def evaluation_report(labels,                  # true class ids (n,), or true mo
                       train_mean:float|None=None, # a risk report's reference for R² out of sample
                       log_vol:bool=True,       # a risk target that is a log volatility (QLIKE)
                      ) -> dict:
-    "One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest with its Sharpe's uncertainty, IC and deciles."
+    """One split's JSON-ready report: model and baseline metrics, CIs of the model's headline metrics, backtest
+    with its Sharpe's uncertainty, IC and deciles."""
     probs = np.asarray(probs, dtype=np.float64)
-    if probs.ndim not in (1, 2): raise EvaluationError(f"probs must be (n, num_labels) probabilities or (n,) predictions, got shape {probs.shape}")
+    if probs.ndim not in (1, 2): raise EvaluationError("probs must be (n, num_labels) probabilities or (n,) "
+                                                       f"predictions, got shape {probs.shape}")
     task, num_labels, y, pred, scores, metrics, to_scores = _report_task(labels, probs, label_kind, train_mean, log_vol)
     if task == 'risk': moves = None  # direction, backtest, IC and deciles are figures for returns only
-    n = same_length(labels=y, probs=probs, **{k: v for k, v in dict(moves=moves, dates=dates, tickers=tickers).items() if v is not None})
-    out = {'task': task, 'n': n, 'model': metrics(probs), 'baselines': {k: metrics(v) for k, v in (baselines or {}).items()}}
+    n = same_length(labels=y, probs=probs, **{k: v for k, v in dict(moves=moves, dates=dates,
+                                                                    tickers=tickers).items() if v is not None})
+    out = {'task': task, 'n': n, 'model': metrics(probs), 'baselines': {k: metrics(v) for k,
+        v in (baselines or {}).items()}}
     out['ci'] = _report_ci(y, pred, task, num_labels, n, dates, tickers, ci_by, n_boot, seed, alpha)
     out['backtest'], out['baseline_backtests'], out['deciles'] = None, {}, None
     if moves is not None:
         out['deciles'] = decile_returns(scores, moves).reset_index().to_dict('records')
-    if moves is not None and dates is not None: out['ic'] = information_coefficient(scores, moves, period_starts(dates, period), n_trials=configs_tried)
+    if moves is not None and dates is not None: out['ic'] = information_coefficient(scores, moves,
+        period_starts(dates, period), n_trials=configs_tried)
     if moves is not None and dates is not None:
-        bt = dict(moves=moves, dates=dates, q=q, weighting=weighting, period=period, cost_bps=cost_bps, rf=rf, hold_days=hold_days)
+        bt = dict(moves=moves, dates=dates, q=q, weighting=weighting, period=period, cost_bps=cost_bps, rf=rf,
+                  hold_days=hold_days)
         _add_backtests(out, scores, baselines, to_scores, bt, n_trials, folds)
     return _jsonable(out)
 
@@ -125,22 +141,27 @@ def _fmt(x, pct:bool=False, digits:int=3) -> str:
 
 # %% ../../nbs/08d_evaluate_report.ipynb #f4993241
 def sharpe_text(bt:dict|None) -> str:
-    "A backtest's Sharpe with its standard error ('1.31 ± 0.42'), or a dash; every Sharpe the report shows, the baselines' too, is quoted this way."
+    """A backtest's Sharpe with its standard error ('1.31 ± 0.42'), or a dash; every Sharpe the report shows, the
+    baselines' too, is quoted this way."""
     if not bt or bt.get('sharpe') is None: return '–'
     se = (bt.get('uncertainty') or {}).get('se')
     return _fmt(bt['sharpe'], digits=2) + (f" ± {_fmt(se, digits=2)}" if se is not None else '')
 
 # %% ../../nbs/08d_evaluate_report.ipynb #d1d4b344
-HEADLINE = {'classification': [('accuracy', 'accuracy'), ('f1_macro', 'macro-F1'), ('mcc', 'MCC'), ('balanced_accuracy', 'balanced acc.'), ('log_loss', 'log-loss')],
-            'regression': [('mse', 'MSE'), ('direction_accuracy', 'direction acc.'), ('r2', 'R²'), ('cosine', 'cosine')],
-            'risk': [('mse', 'MSE'), ('mae', 'MAE'), ('r2_oos', 'R² oos'), ('spearman', 'Spearman'), ('qlike', 'QLIKE')]}
+HEADLINE = {'classification': [('accuracy', 'accuracy'), ('f1_macro', 'macro-F1'), ('mcc', 'MCC'),
+                               ('balanced_accuracy', 'balanced acc.'), ('log_loss', 'log-loss')],
+            'regression': [('mse', 'MSE'), ('direction_accuracy', 'direction acc.'), ('r2', 'R²'), ('cosine',
+                'cosine')],
+            'risk': [('mse', 'MSE'), ('mae', 'MAE'), ('r2_oos', 'R² oos'), ('spearman', 'Spearman'), ('qlike',
+                'QLIKE')]}
 
 # %% ../../nbs/08d_evaluate_report.ipynb #327bcd65
 def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.json works too: other keys are skipped)
                   by:str='split', # what the keys of `reports` are: the first column's name ('run' when runs are compared)
                   numbers:bool=False, # raw numbers indexed by (split, predictor), keyed by metric (for plots), not formatted strings
                  ) -> pd.DataFrame:
-    "One row per split (or run) and predictor: n, the headline metric, the model's 95% interval, the other metrics, the Sharpe."
+    """One row per split (or run) and predictor: n, the headline metric, the model's 95% interval, the other
+    metrics, the Sharpe."""
     rows = []
     for split, rep in reports.items():
         if not isinstance(rep, dict) or 'model' not in rep or 'task' not in rep: continue
@@ -152,48 +173,61 @@ def results_frame(reports:dict, # split -> `evaluation_report` (a run's metrics.
             sharpe = (bt or {}).get('sharpe')
             if numbers:
                 rows.append({by: split, 'predictor': name, 'n': rep['n'], **{k: m.get(k) for k, _ in cols},
-                             'ci_low': lohi[0] if lohi else None, 'ci_high': lohi[1] if lohi else None, 'sharpe': sharpe})
+                             'ci_low': lohi[0] if lohi else None, 'ci_high': lohi[1] if lohi else None,
+                                 'sharpe': sharpe})
                 continue
             rows.append({by: split, 'n': f"{rep['n']:,}", 'predictor': name, cols[0][1]: _fmt(m.get(cols[0][0])),
                          '95% CI': f"{_fmt(lohi[0])}–{_fmt(lohi[1])}" if lohi else '',
-                         **{label: _fmt(m.get(key)) for key, label in cols[1:]}, **({} if rep['task'] == 'risk' else {'Sharpe ± se': sharpe_text(bt)})})  # a Sharpe is for returns
-    if numbers: return pd.DataFrame(rows, columns=[by, 'predictor', 'n'] if not rows else None).set_index([by, 'predictor'])
+                         # a Sharpe is for returns
+                         **{label: _fmt(m.get(key)) for key, label in cols[1:]},
+                             **({} if rep['task'] == 'risk' else {'Sharpe ± se': sharpe_text(bt)})})
+    if numbers: return pd.DataFrame(rows, columns=[by, 'predictor', 'n'] if not rows else None).set_index([by,
+        'predictor'])
     return pd.DataFrame(rows).fillna('')
 
 # %% ../../nbs/08d_evaluate_report.ipynb #e849a717
 def results_table(reports:dict, fmt:Literal['text', 'markdown', 'html']='text', by:str='split') -> str:
-    "`results_frame` as aligned text (the console) or HTML (the Launcher), each after the splits' verdicts; or a Markdown table (report.md)."
+    """`results_frame` as aligned text (the console) or HTML (the Launcher), each after the splits' verdicts; or a
+    Markdown table (report.md)."""
     df = results_frame(reports, by)
     if df.empty: return ''
     verdicts = [(split, line) for split, rep in reports.items() if isinstance(rep, dict) and rep.get('verdict')
-                for line in [rep['verdict']['line'], *([f"against the floor, {rep['floor']['line']}"] if rep.get('floor') else []), *repeats_summary(rep)]]
+                for line in [rep['verdict']['line'], *([
+                    f"against the floor, {rep['floor']['line']}"] if rep.get('floor') else []), *repeats_summary(rep)]]
     if fmt == 'html':
         import html
-        return ''.join(f'<p class="finann-verdict"><b>{s}</b>: {html.escape(v)}</p>' for s, v in verdicts) + df.to_html(index=False, border=0, classes='finann-results')
+        return ''.join(f'<p class="finann-verdict"><b>{s}</b>: {html.escape(v)}</p>' for s,
+                       v in verdicts) + df.to_html(index=False, border=0, classes='finann-results')
     if fmt == 'markdown':
         head = '| ' + ' | '.join(df.columns) + ' |\n|' + '---|' * len(df.columns)
         return head + ''.join('\n| ' + ' | '.join(f"**{v}**" if r['predictor'] == 'model' and c == 'predictor' else str(v) for c, v in r.items()) + ' |' for _, r in df.iterrows())
     shown = df.copy()
     shown.loc[shown[by].duplicated(), [by, 'n']] = ''  # the split and its size once, on the model's row
-    return ''.join(f"{s}: {v}\n" for s, v in verdicts) + shown.to_string(index=False, justify='right')  # the verdicts first
+    # the verdicts first
+    return ''.join(f"{s}: {v}\n" for s, v in verdicts) + shown.to_string(index=False, justify='right')
 
 # %% ../../nbs/08d_evaluate_report.ipynb #cd5d8c21
 def pool_seeds(df:pd.DataFrame, # the predictions table (`finann.predictions`), any number of seeds
                meta:dict,       # its metadata: num_labels, baselines
               ) -> pd.DataFrame:
-    "One row per event of each split and fold: every score column is the mean over the seeds (their ensemble); `seed` becomes -1."
+    """One row per event of each split and fold: every score column is the mean over the seeds (their ensemble);
+    `seed` becomes -1."""
     from finann.predictions import score_columns
     if 'seed' not in df.columns or df['seed'].nunique() <= 1: return df
     k, n_seeds = meta['num_labels'], df['seed'].nunique()
     scores = score_columns(k) + [c for b in meta.get('baselines', []) for c in score_columns(k, f'baseline_{b}')]
-    keys = [c for c in df.columns if c not in scores and c != 'seed']  # what makes an event: split, fold, ticker, time, label, move…
-    d = df.assign(_nth=df.groupby([*keys, 'seed'], dropna=False, sort=False).cumcount())  # the same event twice in a seed stays two rows
+    # what makes an event: split, fold, ticker, time, label, move…
+    keys = [c for c in df.columns if c not in scores and c != 'seed']
+    # the same event twice in a seed stays two rows
+    d = df.assign(_nth=df.groupby([*keys, 'seed'], dropna=False, sort=False).cumcount())
     g = d.groupby([*keys, '_nth'], dropna=False, sort=False)
     out = g[scores].mean().join(g.size().rename('_seeds')).reset_index()
     if (out['_seeds'] != n_seeds).any():
         r = out[out['_seeds'] != n_seeds].iloc[0]
-        raise EvaluationError(f"the seeds scored different events: {r['split']} event {r['ticker']} at {r['event_start_at_et']} "
-                              f"has {r['_seeds']} of {n_seeds} seeds' rows; a study's seeds must predict the same events")
+        raise EvaluationError(f"the seeds scored different events: {r['split']} event {r['ticker']} at "
+                              f"{r['event_start_at_et']} "
+                              f"has {r['_seeds']} of {n_seeds} seeds' rows; a study's seeds must predict the "
+                              "same events")
     return out.drop(columns=['_nth', '_seeds']).assign(seed=np.int64(-1))[df.columns]
 
 # %% ../../nbs/08d_evaluate_report.ipynb #28c9627f
@@ -207,18 +241,22 @@ def _best_on_val(reports:dict, df:pd.DataFrame, meta:dict) -> str|None:
 
 # %% ../../nbs/08d_evaluate_report.ipynb #3c12c723
 def backtest_period(span:int|None) -> Literal['D', 'W', 'M']:
-    "The book a label's span calls for: a one-session label trades daily books, up to a week's weekly, longer ones monthly (so books seldom overlap)."
+    """The book a label's span calls for: a one-session label trades daily books, up to a week's weekly, longer
+    ones monthly (so books seldom overlap)."""
     return 'W' if span is None else 'D' if span <= 1 else 'W' if span <= 5 else 'M'
 
 def label_sessions(meta:dict) -> int|None:
-    "Sessions the predictions' label spans (`label_span` of its start and end fields), or None when it comes from a column of unknown span."
+    """Sessions the predictions' label spans (`label_span` of its start and end fields), or None when it comes from
+    a column of unknown span."""
     from finann.data.schema import label_span
     lab = meta.get('label') or {}
-    return label_span(lab['start_field'], lab['end_field']) if lab.get('start_field') and lab.get('end_field') and not lab.get('label_column') else None
+    return label_span(lab['start_field'],
+                      lab['end_field']) if lab.get('start_field') and lab.get('end_field') and not lab.get('label_column') else None
 
 # %% ../../nbs/08d_evaluate_report.ipynb #fe938c13
 def fold_reports(df:pd.DataFrame, meta:dict, split:str, n_boot:int=1000, seed:int=0) -> list[dict]:
-    "Per walk-forward fold of `split` (all its seeds): n, first and last date, the model's headline metric with its interval, and the verdict."
+    """Per walk-forward fold of `split` (all its seeds): n, first and last date, the model's headline metric with
+    its interval, and the verdict."""
     from finann.predictions import split_inputs
     out = []
     for k in sorted(df['fold'].unique()):
@@ -232,22 +270,27 @@ def fold_reports(df:pd.DataFrame, meta:dict, split:str, n_boot:int=1000, seed:in
         pred = x['probs'] if x['probs'].ndim == 1 else x['probs'].argmax(-1)
         days = _event_days(x['dates'])
         ci = [] if too_little_data(len(pred), days.nunique()) or not n_boot else \
-            list(bootstrap_ci(ci_metric(v['metric'], meta['num_labels']), x['labels'], pred, n_boot=n_boot, seed=seed, groups=days))
-        out.append({'fold': int(k), 'n': int(len(pred)), 'start': str(days.min().date()), 'end': str(days.max().date()), 'ci': ci, 'verdict': _jsonable(v)})
+            list(bootstrap_ci(ci_metric(v['metric'], meta['num_labels']), x['labels'], pred, n_boot=n_boot,
+                              seed=seed, groups=days))
+        out.append({'fold': int(k), 'n': int(len(pred)), 'start': str(days.min().date()),
+                    'end': str(days.max().date()), 'ci': ci, 'verdict': _jsonable(v)})
     return out
 
 # %% ../../nbs/08d_evaluate_report.ipynb #2a2c4b47
 def seed_reports(df:pd.DataFrame, meta:dict, split:str,
                  evaluator=None, # the evaluator section (q, weighting, period, cost_bps, rf): adds each seed's Sharpe alone
                 ) -> dict:
-    "Per seed, the model's headline metrics on `split` (all folds pooled), and their mean and standard deviation over seeds: the spread beside the seeds' ensemble."
+    """Per seed, the model's headline metrics on `split` (all folds pooled), and their mean and standard deviation
+    over seeds: the spread beside the seeds' ensemble."""
     from finann.predictions import split_inputs
     per, ev = {}, evaluator
     for s in sorted(df['seed'].unique()):
         x = split_inputs(df[df['seed'] == s], meta, split)
         span = label_sessions(meta)
-        bt = {} if ev is None else dict(moves=x['moves'], dates=x['dates'], q=ev.q, weighting=ev.weighting, cost_bps=ev.cost_bps, rf=ev.rf,
-                                        period=backtest_period(span) if ev.period == 'auto' else ev.period, hold_days=span or 3)
+        bt = {} if ev is None else dict(moves=x['moves'], dates=x['dates'], q=ev.q, weighting=ev.weighting,
+                                        cost_bps=ev.cost_bps, rf=ev.rf,
+                                        period=backtest_period(span) if ev.period == 'auto' else ev.period,
+                                            hold_days=span or 3)
         rep = evaluation_report(x['labels'], x['probs'], n_boot=0, **bt)
         per[str(int(s))] = {key: rep['model'][key] for key, _ in HEADLINE[rep['task']]}
         if ev is not None: per[str(int(s))]['sharpe'] = (rep.get('backtest') or {}).get('sharpe')
@@ -258,7 +301,8 @@ def seed_reports(df:pd.DataFrame, meta:dict, split:str,
 
 # %% ../../nbs/08d_evaluate_report.ipynb #ebb80f39
 def repeats_summary(rep:dict) -> list[str]:
-    "Lines on a split's folds and seeds for the console: how the folds' verdicts fell, the headline's mean ± sd over seeds, the folds skipped."
+    """Lines on a split's folds and seeds for the console: how the folds' verdicts fell, the headline's mean ± sd
+    over seeds, the folds skipped."""
     lines = []
     if rep.get('folds'):
         outcomes = pd.Series([f['verdict']['outcome'] for f in rep['folds']]).value_counts()
@@ -270,7 +314,8 @@ def repeats_summary(rep:dict) -> list[str]:
         lines.append(f"{len(s['per_seed'])} seeds: {label} {_fmt(s['mean'][key])} ± {_fmt(s['sd'][key])}{sharpe} "
                      "(each seed alone, mean ± sd; the headline scores each event once with the seeds' mean score)")
     lines += rep.get('skipped_folds') or []
-    lines += [f"baseline {b}: {k:,} prediction(s) fell back to {what}" for b, notes in (rep.get('baseline_notes') or {}).items() for what, k in notes.items()]
+    lines += [f"baseline {b}: {k:,} prediction(s) fell back to {what}" for b,
+              notes in (rep.get('baseline_notes') or {}).items() for what, k in notes.items()]
     return lines
 
 # %% ../../nbs/08d_evaluate_report.ipynb #8b9969ac
@@ -299,14 +344,19 @@ def _split_report(df:pd.DataFrame, meta:dict, k:int, split:str, evaluator, seed:
     ev, x = evaluator, split_inputs(df, meta, split)
     kind = meta.get('label_kind', 'return' if k == 1 else 'class')
     tm = x['baselines'].get('train_mean')  # the train mean's prediction is the train mean
-    rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'], tickers=x['tickers'],
-                            n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting, period=period, cost_bps=ev.cost_bps, rf=ev.rf, hold_days=hold,
-                            n_trials=n_trials, folds=df.loc[df['split'] == split, 'fold'].to_numpy(), configs_tried=tried['n'], label_kind=kind,
+    rep = evaluation_report(x['labels'], x['probs'], x['baselines'], moves=x['moves'], dates=x['dates'],
+                            tickers=x['tickers'],
+                            n_boot=ev.n_boot, seed=seed, ci_by=ev.ci_by, q=ev.q, weighting=ev.weighting,
+                                period=period, cost_bps=ev.cost_bps, rf=ev.rf, hold_days=hold,
+                            n_trials=n_trials, folds=df.loc[df['split'] == split, 'fold'].to_numpy(),
+                                configs_tried=tried['n'], label_kind=kind,
                             train_mean=None if tm is None else float(np.asarray(tm)[0]),
                             log_vol=(meta.get('label') or {}).get('target', 'log_vol') == 'log_vol')
-    rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']  # what the Trainer minimises, from the saved scores
+    # what the Trainer minimises, from the saved scores
+    rep['model']['loss'] = rep['model']['mse' if k == 1 else 'log_loss']
     y = x['labels']
-    counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y.astype(int), minlength=k).tolist()
+    counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)),
+              'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y.astype(int), minlength=k).tolist()
     return x, {'n': int(len(y)), 'class_counts': counts, **rep}
 
 # %% ../../nbs/08d_evaluate_report.ipynb #41f6f86e
@@ -315,11 +365,13 @@ def _with_verdict(rep:dict, x:dict, best:str|None, split:str, evaluator, seed:in
     and, when that is not the floor, the verdict against the floor as well."""
     ev = evaluator
     name, on = (best, 'val') if best else (best_baseline(rep), split)
-    v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on, n_boot=ev.n_boot, seed=seed,
+    v = model_verdict(x['labels'], x['probs'], x['baselines'].get(name), name, dates=x['dates'], chosen_on=on,
+                      n_boot=ev.n_boot, seed=seed,
                       n_tests=tried['n'])
     rep = {'verdict': _jsonable(v), 'trials': tried, **rep}
     if name != FLOOR and FLOOR in x['baselines']:  # the floor every model must clear, whichever baseline val chose
-        f = model_verdict(x['labels'], x['probs'], x['baselines'][FLOOR], FLOOR, dates=x['dates'], chosen_on='floor', n_boot=ev.n_boot, seed=seed)
+        f = model_verdict(x['labels'], x['probs'], x['baselines'][FLOOR], FLOOR, dates=x['dates'],
+                          chosen_on='floor', n_boot=ev.n_boot, seed=seed)
         rep = {'verdict': rep['verdict'], 'floor': _jsonable(f), **rep}
     return rep
 
@@ -330,13 +382,15 @@ def evaluate_predictions(df:pd.DataFrame,  # the predictions table
                          seed:int=0,       # the bootstrap's seed (the run's)
                          trials:dict|None=None, # the study's ledger count, {'n', 'study', 'ledger'} (`finann.search.study_trials`)
                         ) -> dict:
-    "split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'), for every split of `evaluator.splits` in the table; seeds pooled per event (`pool_seeds`)."
+    """split -> the verdict against the best baseline on val and `evaluation_report` (with 'n' and 'class_counts'),
+    for every split of `evaluator.splits` in the table; seeds pooled per event (`pool_seeds`)."""
     ev, out, k, inputs = evaluator, {}, meta['num_labels'], {}
     units = len(df[[c for c in ('fold', 'seed') if c in df.columns]].drop_duplicates()) or 1
     tried = trials_tried(ev, trials)
     n_trials = units * tried['n']  # every fold and seed trained is a trial; so is every config of the study
     by_seed, df = df, pool_seeds(df, meta)  # seeds are repetitions: each event once, scored by the seeds' mean
-    span = label_sessions(meta)  # the backtest holds each position for the label's span, in books that follow it unless the config names one
+    # the backtest holds each position for the label's span, in books that follow it unless the config names one
+    span = label_sessions(meta)
     period, hold = backtest_period(span) if ev.period == 'auto' else ev.period, span or 3
     for split in ev.splits:
         if not (df['split'] == split).any(): continue

@@ -16,7 +16,8 @@ __all__ = ['PastVolBaseline', 'PastVol30Baseline', 'GarchBaseline']
 # %% ../../nbs/08h_evaluate_risk_baselines.ipynb #07bf4ace
 def _history(data:SplitData, ticker:str) -> tuple[np.ndarray, np.ndarray]:
     "A ticker's daily log returns (n,) and their dates (n,), from `data.prices`, or one line saying what is missing."
-    if data.prices is None: raise EvaluationError("needs daily prices: a builder with price files (EventStudyBuilder's prices, a text stream's)")
+    if data.prices is None: raise EvaluationError("needs daily prices: a builder with price files "
+                                                  "(EventStudyBuilder's prices, a text stream's)")
     px = data.prices.get(ticker)
     if px is None or len(px) < 2: return np.array([]), np.array([], dtype='datetime64[ns]')
     return np.diff(np.log(px['close'].to_numpy(np.float64))), px['date'].to_numpy()[1:]
@@ -30,8 +31,10 @@ def _subset(data:SplitData, rows) -> SplitData:
     "The events of `data` at `rows` (a bool mask or indices)."
     rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
     ev = None if data.events is None else data.events.select(rows) if hasattr(data.events, 'select') else \
-         data.events.iloc[rows] if hasattr(data.events, 'iloc') else {k: np.asarray(v)[rows] for k, v in data.events.items()}
-    return SplitData(data.labels[rows], data.problem_type, data.num_labels, ev, name=data.name, prices=data._prices, horizon=data.horizon,
+         data.events.iloc[rows] if hasattr(data.events, 'iloc') else {k: np.asarray(v)[rows] for k,
+             v in data.events.items()}
+    return SplitData(data.labels[rows], data.problem_type, data.num_labels, ev, name=data.name,
+                     prices=data._prices, horizon=data.horizon,
                      tickers=data.tickers[rows], times=lambda: data.times[rows])
 
 # %% ../../nbs/08h_evaluate_risk_baselines.ipynb #ff50eb9b
@@ -58,7 +61,8 @@ class PastVolBaseline(Baseline):
             ms = np.divide(sq[end] - sq[lo], n, out=np.zeros(len(at)), where=ok)
             ok &= ms > 0  # a constant price: log 0 is no forecast
             out[at[ok]] = 0.5 * np.log(ms[ok])
-            if (~ok).any(): self.notes_['train mean (fewer than 2 past returns, or none non-zero)'] = self.notes_.get('train mean (fewer than 2 past returns, or none non-zero)', 0) + int((~ok).sum())
+            if (~ok).any(): self.notes_['train mean (fewer than 2 past returns, or none non-zero)'] = self.notes_.get(
+                'train mean (fewer than 2 past returns, or none non-zero)', 0) + int((~ok).sum())
         return out
 
 @register_baseline('past_vol_30')
@@ -113,7 +117,8 @@ def predict(self:GarchBaseline, data):
     d1, tickers = data.column('d+1_date'), data.tickers
     start, models = pd.to_datetime(pd.Series(d1)).min().to_datetime64(), self.models_
     if start > self.cut_:  # val, test: what was known when the split started
-        if start not in self.split_models_: self.split_models_[start] = self.fit_until(data, start, 'left', pd.unique(tickers))
+        if start not in self.split_models_: self.split_models_[start] = self.fit_until(data, start, 'left',
+            pd.unique(tickers))
         models = self.split_models_[start]
     for t in pd.unique(tickers):
         at, res = np.flatnonzero(tickers == t), models.get(t)

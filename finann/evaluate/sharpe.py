@@ -30,7 +30,8 @@ def _per_period(returns) -> tuple[float, float, float, int]:
 def sharpe_standard_error(returns,                 # one return per period
                           periods_per_year:float=1, # scales the error like the Sharpe: × sqrt(periods a year)
                          ) -> float:
-    "The standard error of the Sharpe ratio of `returns` (Lo 2002; Mertens 2002 for non-normal returns), annualised like the Sharpe."
+    """The standard error of the Sharpe ratio of `returns` (Lo 2002; Mertens 2002 for non-normal returns),
+    annualised like the Sharpe."""
     sr, skew, kurt, T = _per_period(returns)
     return math.sqrt(max(1 - skew * sr + (kurt - 1) / 4 * sr ** 2, 0) / (T - 1)) * math.sqrt(periods_per_year)
 
@@ -73,11 +74,13 @@ def sharpe_uncertainty(returns,                 # the backtest's period returns
                        n_trials:int=1,          # seeds × folds × configs run under one study
                        alpha:float=0.05,
                       ) -> dict:
-    "The annual Sharpe with its standard error and normal interval, PSR, DSR given `n_trials`, and a warning below `MIN_SHARPE_PERIODS`."
+    """The annual Sharpe with its standard error and normal interval, PSR, DSR given `n_trials`, and a warning
+    below `MIN_SHARPE_PERIODS`."""
     from scipy import stats
     r = checked_vector(returns, 'returns', np.float64)
     T = len(r)
-    warn = (f"only {T} period{'s' if T != 1 else ''} back this Sharpe (fewer than {MIN_SHARPE_PERIODS}): too noisy to quote"
+    warn = (f"only {T} period{'s' if T != 1 else ''} back this Sharpe (fewer than {MIN_SHARPE_PERIODS}): too "
+            "noisy to quote"
             if T < MIN_SHARPE_PERIODS else None)
     try: sr, _, _, _ = _per_period(r)
     except EvaluationError as e: return {'n_periods': T, 'n_trials': n_trials, 'warning': warn, 'skipped': str(e)}
@@ -92,12 +95,14 @@ def information_coefficient(scores, moves, # the signal and each event's move, s
                             min_events:int=3, # periods with fewer events are left out: their rank correlation is noise
                             n_trials:int=1,   # configurations tried (the study's ledger): the p-value is adjusted for them
                            ) -> dict:
-    "Mean Spearman correlation of score and move per period, its sd, t-statistic, two-sided p, and p Bonferroni-adjusted for `n_trials`."
+    """Mean Spearman correlation of score and move per period, its sd, t-statistic, two-sided p, and p
+    Bonferroni-adjusted for `n_trials`."""
     from scipy import stats
     scores, moves = checked_vector(scores, 'scores', np.float64), checked_vector(moves, 'moves', np.float64)
     same_length(scores=scores, moves=moves, periods=periods)
     df = pd.DataFrame({'p': np.asarray(periods), 's': scores, 'm': moves})
-    ic = [stats.spearmanr(g['s'], g['m'])[0] for _, g in df.groupby('p') if len(g) >= min_events and g['s'].nunique() > 1 and g['m'].nunique() > 1]
+    ic = [stats.spearmanr(g['s'], g['m'])[0] for _,
+          g in df.groupby('p') if len(g) >= min_events and g['s'].nunique() > 1 and g['m'].nunique() > 1]
     ic = np.asarray([x for x in ic if np.isfinite(x)])
     n = len(ic)
     sd = ic.std(ddof=1) if n > 1 else float('nan')

@@ -13,18 +13,21 @@ __all__ = ['MIN_EVENTS', 'MIN_DATES', 'VERDICT_METRIC', 'LOWER_IS_BETTER', 'too_
            'paired_difference', 'diebold_mariano', 'p_text', 'verdict_line', 'model_verdict']
 
 # %% ../../nbs/08e_evaluate_verdict.ipynb #208b5759
-MIN_EVENTS, MIN_DATES = 30, 10  # below either, no interval and no test: the bootstrap would only resample a handful of values
+# below either, no interval and no test: the bootstrap would only resample a handful of values
+MIN_EVENTS, MIN_DATES = 30, 10
 
 # %% ../../nbs/08e_evaluate_verdict.ipynb #32daa126
 def too_little_data(n_events:int, n_dates:int|None=None) -> str|None:
     "Why a split is too small for an interval or a test, or None when it is large enough."
     short = []
     if n_events < MIN_EVENTS: short.append(f"{n_events} event{'s' if n_events != 1 else ''} (fewer than {MIN_EVENTS})")
-    if n_dates is not None and n_dates < MIN_DATES: short.append(f"{n_dates} date{'s' if n_dates != 1 else ''} (fewer than {MIN_DATES})")
+    if n_dates is not None and n_dates < MIN_DATES: short.append(f"{n_dates} date{'s' if n_dates != 1 else ''} "
+                                                                 f"(fewer than {MIN_DATES})")
     return f"too little data: {' and '.join(short)}" if short else None
 
 # %% ../../nbs/08e_evaluate_verdict.ipynb #2e18f290
-VERDICT_METRIC = {'classification': 'accuracy', 'regression': 'mse', 'risk': 'mse'}  # the headline metric the verdict tests
+# the headline metric the verdict tests
+VERDICT_METRIC = {'classification': 'accuracy', 'regression': 'mse', 'risk': 'mse'}
 LOWER_IS_BETTER = ('mse', 'mae', 'log_loss')
 
 # %% ../../nbs/08e_evaluate_verdict.ipynb #3de12cce
@@ -33,7 +36,8 @@ def best_baseline(report:dict,          # an `evaluation_report` (of the val spl
                  ) -> str|None:
     "The baseline with the best `metric` in `report`, or None when it has none."
     metric = metric or VERDICT_METRIC[report['task']]
-    scored = {name: m[metric] for name, m in (report.get('baselines') or {}).items() if m.get(metric) is not None and not math.isnan(m[metric])}
+    scored = {name: m[metric] for name,
+              m in (report.get('baselines') or {}).items() if m.get(metric) is not None and not math.isnan(m[metric])}
     if not scored: return None
     pick = min if metric in LOWER_IS_BETTER else max
     return pick(scored, key=scored.get)
@@ -62,18 +66,22 @@ def paired_difference(y,                  # true class ids, or true moves for a 
 def diebold_mariano(y, pred_model, pred_base, # true moves and the two predictions, shape (n,)
                     dates=None,                # one key per event: the differential is averaged per date first
                    ) -> dict:
-    "Diebold–Mariano statistic (HLN-corrected, h = 1) and two-sided p-value for equal squared-error loss; negative: the model's loss is lower."
+    """Diebold–Mariano statistic (HLN-corrected, h = 1) and two-sided p-value for equal squared-error loss;
+    negative: the model's loss is lower."""
     from scipy import stats
     import pandas as pd
     y, pm, pb = (np.asarray(a, dtype=np.float64) for a in (y, pred_model, pred_base))
     same_length(y=y, pred_model=pm, pred_base=pb, **({} if dates is None else {'dates': dates}))
     d = (y - pm) ** 2 - (y - pb) ** 2
-    if dates is not None: d = pd.Series(d).groupby(pd.factorize(pd.Series(np.asarray(dates, dtype=object)))[0]).mean().to_numpy()
+    if dates is not None: d = pd.Series(d).groupby(pd.factorize(pd.Series(np.asarray(dates,
+        dtype=object)))[0]).mean().to_numpy()
     T = len(d)
     if T < 3: raise EvaluationError(f"the Diebold–Mariano test needs 3 or more dates, got {T}")
     sd = d.std(ddof=0)
-    if sd == 0: return {'stat': 0.0 if d.mean() == 0 else math.copysign(math.inf, d.mean()), 'p': 1.0 if d.mean() == 0 else 0.0, 'n_dates': T}
-    stat = d.mean() / (sd / math.sqrt(T)) * math.sqrt((T - 1) / T)  # HLN: sqrt((T + 1 - 2h + h(h - 1)/T) / T) with h = 1
+    if sd == 0: return {'stat': 0.0 if d.mean() == 0 else math.copysign(math.inf, d.mean()),
+                        'p': 1.0 if d.mean() == 0 else 0.0, 'n_dates': T}
+    # HLN: sqrt((T + 1 - 2h + h(h - 1)/T) / T) with h = 1
+    stat = d.mean() / (sd / math.sqrt(T)) * math.sqrt((T - 1) / T)
     return {'stat': float(stat), 'p': float(2 * stats.t.sf(abs(stat), df=T - 1)), 'n_dates': T}
 
 # %% ../../nbs/08e_evaluate_verdict.ipynb #b1c971de
@@ -89,14 +97,16 @@ def p_text(v:dict) -> str:
 
 # %% ../../nbs/08e_evaluate_verdict.ipynb #f8bc601b
 def verdict_line(v:dict) -> str:
-    "The verdict in words, e.g. 'accuracy: model 0.547 vs logistic 0.531: +1.6 pts [−0.8, +4.1], not distinguishable (p = 0.31)'."
+    """The verdict in words, e.g. 'accuracy: model 0.547 vs logistic 0.531: +1.6 pts [−0.8, +4.1], not
+    distinguishable (p = 0.31)'."""
     if v.get('baseline') is None: return f"{v['metric']}: model {v['model']:.3f}; no baseline to compare with"
     head = f"{v['metric']}: model {v['model']:.3f} vs {v['baseline']} {v['baseline_value']:.3f}"
     if v['outcome'] == 'too little data': return f"{head}: not tested, {v['reason']}"
     pts = v['metric'] in ('accuracy', 'balanced_accuracy', 'direction_accuracy')
     dm = f"; Diebold–Mariano p = {v['dm']['p']:.2g}" if v.get('dm') else ''
     k = v.get('n_tests', 1)
-    adj = f"< {min(1.0, k / v['n_boot']):.1g}" if v['p'] == 0 else f"= {v['p_adjusted']:.2g}"  # no resample crossed 0: a bound, × k
+    # no resample crossed 0: a bound, × k
+    adj = f"< {min(1.0, k / v['n_boot']):.1g}" if v['p'] == 0 else f"= {v['p_adjusted']:.2g}"
     many = f"; {k} configurations tried: Bonferroni p {adj}" if k > 1 else ''
     return f"{head}: {_signed(v['diff'], pts)}{' pts' if pts else ''} [{_signed(v['lo'], pts)}, {_signed(v['hi'], pts)}], {v['outcome']} ({p_text(v)}{many}{dm})"
 
@@ -111,7 +121,8 @@ def model_verdict(labels,             # true class ids, or true moves for a regr
                   n_boot:int=1000, seed:int=0, alpha:float=0.05,
                   n_tests:int=1,      # configurations tried (the study's ledger): p is Bonferroni-adjusted for them
                  ) -> dict:
-    "The model against one baseline on one split: the difference, its interval, p, 'better' / 'worse' / 'not distinguishable', and the line."
+    """The model against one baseline on one split: the difference, its interval, p, 'better' / 'worse' / 'not
+    distinguishable', and the line."""
     from finann.evaluate.backtest import _event_days
     scores = np.asarray(model_scores, dtype=np.float64)
     reg = scores.ndim == 1
@@ -132,7 +143,8 @@ def model_verdict(labels,             # true class ids, or true moves for a regr
     d = paired_difference(y, pm, pb, metric, k, groups=groups, n_boot=n_boot, seed=seed, alpha=alpha)
     better = d['diff'] < 0 if metric in LOWER_IS_BETTER else d['diff'] > 0
     p_adj = min(1.0, d['p'] * n_tests)  # the best of n_tests configurations: its p-value, Bonferroni-adjusted, decides
-    out.update(diff=d['diff'], lo=d['lo'], hi=d['hi'], p=d['p'], n_boot=d['n_boot'], n_tests=int(n_tests), p_adjusted=p_adj,
+    out.update(diff=d['diff'], lo=d['lo'], hi=d['hi'], p=d['p'], n_boot=d['n_boot'], n_tests=int(n_tests),
+               p_adjusted=p_adj,
                outcome=('better' if better else 'worse') if p_adj < alpha else 'not distinguishable')
     out['dm'] = diebold_mariano(y, pm, pb, groups) if reg else None
     return {**out, 'line': verdict_line(out)}

@@ -10,7 +10,8 @@ from typing import Any, Optional
 import numpy as np
 from fastcore.basics import patch
 from ..errors import FinannError, ConfigError, get_rank, redact
-from ..config import TrainConfig, load_config, lora_settings, run_name_of, run_output_dir, training_arguments_kwargs
+from ..config import (TrainConfig, load_config, lora_settings, run_name_of, run_output_dir,
+                           training_arguments_kwargs)
 from ..registry import registry
 from .. import data, embedding, collator, model, trainer  # noqa: F401  (each registers its classes)
 from ..trainer import compute_metrics, CustomWandbCallback, StopOnSignal, ProgressCallback
@@ -43,10 +44,12 @@ class EventVectors:
 
 # %% ../../nbs/07_task.ipynb #767aa4b7
 def embed_events(events, emb, progress=None, pooling:str='mean', half_life_hours:float=24.) -> EventVectors:
-    "Embed every unique text of every split once (through `emb`'s cache, reporting to `progress`); a text stream's events are pooled."
+    """Embed every unique text of every split once (through `emb`'s cache, reporting to `progress`); a text
+    stream's events are pooled."""
     from finann.embedding import TextColumn
     names = list(events)
-    if 'texts' in events[names[0]].column_names:  # many texts per event (TextStreamBuilder): each unique text once, pooled per event
+    # many texts per event (TextStreamBuilder): each unique text once, pooled per event
+    if 'texts' in events[names[0]].column_names:
         from finann.embedding.pooling import embed_windows
         pooled, rows = embed_windows(emb, events, pooling, half_life_hours, progress)
         return EventVectors(pooled, rows, dict(emb.last_stats))
@@ -62,7 +65,8 @@ def embed_events(events, emb, progress=None, pooling:str='mean', half_life_hours
 # %% ../../nbs/07_task.ipynb #06c80b45
 @registry.register_task('TrainTask')
 class TrainTask(TaskOutputs):
-    "Builds a run's parts from a `TrainConfig`, one step at a time, and runs them: `outputs/<run_name>/` holds the result."
+    """Builds a run's parts from a `TrainConfig`, one step at a time, and runs them: `outputs/<run_name>/` holds
+    the result."""
     def __init__(self, config:TrainConfig):
         self.config = config
         self._stopper = None  # the running Trainer's StopOnSignal, so that a signal handler can ask it to stop
@@ -84,7 +88,8 @@ def setup_task(config:TrainConfig):
 # %% ../../nbs/07_task.ipynb #070c9829
 @patch
 def label_horizon(self:TrainTask) -> int:
-    "Sessions the label's move spans (`data.schema.label_span`: d+1 open → d+3 close: 3): the purge of splits and folds."
+    """Sessions the label's move spans (`data.schema.label_span`: d+1 open → d+3 close: 3): the purge of splits and
+    folds."""
     return self.build_collator().span  # a label column's `column_span`, when it gives one
 
 @patch
@@ -100,7 +105,8 @@ def build_builder(self:TrainTask):
     col = self.build_collator()
     if 'purge_sessions' in getattr(cls, 'model_fields', {}) and kw.get('purge_sessions') is None and (
             col.label_column is None or getattr(col, 'column_span', None)):
-        kw['purge_sessions'] = self.label_horizon()  # the label's span (a label column's span is unknown: the builder's horizon)
+        # the label's span (a label column's span is unknown: the builder's horizon)
+        kw['purge_sessions'] = self.label_horizon()
     if 'label_points' in getattr(cls, 'model_fields', {}) and kw.get('label_points') is None:
         kw['label_points'] = [c for c in col.columns if data.price_point(c)]  # only the sessions it reads must exist
     return cls(**kw)
@@ -108,12 +114,16 @@ def build_builder(self:TrainTask):
 # %% ../../nbs/07_task.ipynb #c30a09e2
 @patch
 def build_datasets(self:TrainTask, builder=None) -> tuple:
-    "The builder's `DatasetDict` of events, split by time, less those the label scheme drops; and the drop report counting them."
+    """The builder's `DatasetDict` of events, split by time, less those the label scheme drops; and the drop report
+    counting them."""
     b = builder or self.build_builder()
-    events, report = self.build_collator().filter_events(b.build_datasets(), b.report)  # drop_band and untradable texts counted
-    if self.build_embedding().mask_entities: events = embedding.mask_entities(events, b, report)  # every reader sees the same masked texts
+    # drop_band and untradable texts counted
+    events, report = self.build_collator().filter_events(b.build_datasets(), b.report)
+    # every reader sees the same masked texts
+    if self.build_embedding().mask_entities: events = embedding.mask_entities(events, b, report)
     if get_rank() == 0: logger.info('data\n' + data.format_report(report) + f"\n  splits: {report.get('splits')}")
-    if 'train' not in events: raise ConfigError(f"{self.config.source}: dataset: the builder returned no 'train' split (got {list(events)})")
+    if 'train' not in events: raise ConfigError(f"{self.config.source}: dataset: the builder returned no "
+                                                f"'train' split (got {list(events)})")
     return events, report
 
 # %% ../../nbs/07_task.ipynb #55b2e5c5
@@ -126,13 +136,16 @@ def build_embedding(self:TrainTask):
 def embed(self:TrainTask, events, embedding=None, progress=None) -> EventVectors:
     "Each unique text of `events` embedded once, through the cache (under torchrun the ranks split the work)."
     b = self.build_builder()  # a text stream's builder says how its events' texts are pooled
-    return embed_events(events, embedding or self.build_embedding(), progress, getattr(b, 'pooling', 'mean'), getattr(b, 'half_life_hours', 24.))
+    return embed_events(events, embedding or self.build_embedding(), progress, getattr(b, 'pooling', 'mean'),
+                        getattr(b, 'half_life_hours', 24.))
 
 # %% ../../nbs/07_task.ipynb #2c1e45cb
 @patch
 def build_collator(self:TrainTask, vectors:EventVectors|None=None, events=None, model=None):
-    "A new collator of the configured label scheme, holding `vectors` when given; token ids of `events`' texts for a model that reads text."
-    if getattr(model, 'takes_tokens', False):  # the LoRA encoder + MLP: token ids of each event's text (labels come with the events)
+    """A new collator of the configured label scheme, holding `vectors` when given; token ids of `events`' texts
+    for a model that reads text."""
+    # the LoRA encoder + MLP: token ids of each event's text (labels come with the events)
+    if getattr(model, 'takes_tokens', False):
         from finann.collator_tokens import TokenCollator, event_texts
         return TokenCollator.for_model(model, event_texts(events, vectors.text_id, len(vectors.vectors)))
     col = registry.get_collator_class(self.config.collator.cls_name)(**self.config.collator.config)
@@ -147,12 +160,14 @@ def build_labels(self:TrainTask, events) -> dict[str, np.ndarray]:
 # %% ../../nbs/07_task.ipynb #e55eab84
 @patch
 def model_kwargs(self:TrainTask, dim:int|None=None) -> dict:
-    "The model config's arguments, with `hidden_size: auto` and `num_labels` resolved and checked against the embedding and collator."
+    """The model config's arguments, with `hidden_size: auto` and `num_labels` resolved and checked against the
+    embedding and collator."""
     kw, src = dict(self.config.model.config), self.config.source
     dim = dim or self.build_embedding().dim
     col_cls = registry.get_collator_class(self.config.collator.cls_name)
     model_cls = registry.get_model_class(self.config.model.model_cls_name)
-    if getattr(model_cls, 'takes_tokens', False):  # its width is its encoder's; the embedding's vectors only feed the baselines
+    # its width is its encoder's; the embedding's vectors only feed the baselines
+    if getattr(model_cls, 'takes_tokens', False):
         if kw.get('hidden_size') == 'auto': kw.pop('hidden_size')
         if self.config.model.lora is not None: kw['lora'] = lora_settings(self.config.model.lora, src)
     elif kw.get('hidden_size', 'auto') == 'auto': kw['hidden_size'] = dim
@@ -162,11 +177,14 @@ def model_kwargs(self:TrainTask, dim:int|None=None) -> dict:
     want = getattr(model_cls, 'problem_type', 'single_label_classification')
     if col_cls.problem_type != want:
         need = 'a regression model such as MLPModelForMSELoss' if col_cls.problem_type == 'regression' else 'a classifier such as MLPModelForTokenClassification'
-        raise ConfigError(f"{src}: model.model_cls_name: {self.config.collator.cls_name} needs {need}, not {model_cls.__name__}")
+        raise ConfigError(f"{src}: model.model_cls_name: {self.config.collator.cls_name} needs {need}, not "
+                          f"{model_cls.__name__}")
     if kw.setdefault('num_labels', col_cls.num_labels) != col_cls.num_labels:
-        raise ConfigError(f"{src}: model.config.num_labels: {kw['num_labels']} does not match the {col_cls.num_labels} classes of {self.config.collator.cls_name}")
+        raise ConfigError(f"{src}: model.config.num_labels: {kw['num_labels']} does not match the "
+                          f"{col_cls.num_labels} classes of {self.config.collator.cls_name}")
     kw['problem_type'] = col_cls.problem_type  # HF's own field: the model's loss follows it
-    if not getattr(model_cls, 'takes_tokens', False):  # the input preprocessing is saved with the model and applied by it
+    # the input preprocessing is saved with the model and applied by it
+    if not getattr(model_cls, 'takes_tokens', False):
         col = self.build_collator()
         kw.update(normalize_embeddings=col.normalize_embeddings, embedding_precision=col.precision)
     return kw
@@ -188,19 +206,25 @@ def training_arguments(self:TrainTask, **overrides):
     from transformers import TrainingArguments
     src = self.config.source
     kw = {**training_arguments_kwargs(self.config.trainer, src, self.config.run.seed), **overrides}
-    if not getattr(registry.get_model_class(self.config.model.model_cls_name), 'takes_tokens', False):  # an encoder model honours it
-        if kw.pop('gradient_checkpointing', False): logger.warning('trainer.gradient_checkpointing is ignored: an MLP on cached vectors does not need it')
+    # an encoder model honours it
+    if not getattr(registry.get_model_class(self.config.model.model_cls_name), 'takes_tokens', False):
+        if kw.pop('gradient_checkpointing', False): logger.warning('trainer.gradient_checkpointing is ignored: '
+                                                                   'an MLP on cached vectors does not need it')
         kw.pop('gradient_checkpointing_kwargs', None)
     if not torch.cuda.is_available() and kw.get('fp16'):
-        raise ConfigError(f"{src}: trainer.fp16: true needs a CUDA GPU and none is visible; set fp16: false (bf16: true works on CPU)")
+        raise ConfigError(f"{src}: trainer.fp16: true needs a CUDA GPU and none is visible; set fp16: false "
+                          "(bf16: true works on CPU)")
     try: return TrainingArguments(**kw)
-    except (ValueError, TypeError) as e: raise ConfigError(f"{src}: trainer: {str(e).strip().splitlines()[0]}") from None
+    except (ValueError, TypeError) as e: raise ConfigError(
+        f"{src}: trainer: {str(e).strip().splitlines()[0]}") from None
 
 # %% ../../nbs/07_task.ipynb #9b29e32f
 def study_flags(cfg) -> str:
-    "The flags that make `cfg`'s study again (`--walk-forward`, `--seeds N`), for the line that says how to continue it."
+    """The flags that make `cfg`'s study again (`--walk-forward`, `--seeds N`), for the line that says how to
+    continue it."""
     seeds = cfg.run.seeds or []
-    return ' '.join(['--walk-forward'] * bool(cfg.evaluator.folds) + ([f'--seeds {len(seeds)}'] if len(seeds) > 1 else []))
+    return ' '.join(['--walk-forward'] * bool(cfg.evaluator.folds) + ([
+        f'--seeds {len(seeds)}'] if len(seeds) > 1 else []))
 
 # %% ../../nbs/07_task.ipynb #62bdcc7b
 @patch
@@ -210,8 +234,10 @@ def event_dataset(self:TrainTask, vectors:EventVectors, labels:dict, split:str) 
     return PreloadedEvents(torch.from_numpy(vectors.text_id[split]), torch.from_numpy(labels[split]))
 
 @patch
-def build_trainer(self:TrainTask, model, collator, train, val=None, args=None, progress:ProgressLog|None=None, wandb_extra:dict|None=None):
-    "The registered Trainer subclass for `model`, the collator (with its vectors), the train and val events, and finann's callbacks."
+def build_trainer(self:TrainTask, model, collator, train, val=None, args=None, progress:ProgressLog|None=None,
+                  wandb_extra:dict|None=None):
+    """The registered Trainer subclass for `model`, the collator (with its vectors), the train and val events, and
+    finann's callbacks."""
     args = args or self.training_arguments()
     trainer_cls = registry.get_trainer_class(self.config.run.runner)
     # a volatility has no direction to be accurate about
@@ -231,7 +257,8 @@ def build_trainer(self:TrainTask, model, collator, train, val=None, args=None, p
 # %% ../../nbs/07_task.ipynb #10557079
 @patch
 def fit(self:TrainTask, trainer, resume_from_checkpoint:str|None=None):
-    "Train; a stop request (SIGINT, SIGTERM, `request_stop`) saves a checkpoint and raises `Stopped`. Returns the trainer."
+    """Train; a stop request (SIGINT, SIGTERM, `request_stop`) saves a checkpoint and raises `Stopped`. Returns the
+    trainer."""
     trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     stopper = self._stopper
     if stopper is not None and stopper.stopped_at is not None:
@@ -239,9 +266,11 @@ def fit(self:TrainTask, trainer, resume_from_checkpoint:str|None=None):
             import wandb
             if wandb.run is not None: wandb.finish(exit_code=1)
         ckpt, flags = latest_checkpoint(self.output_dir), f" {study_flags(self.config)}" if self.repeats() else ''
-        saved = (f"the study goes on from its finished folds and seeds ({len(finished_units(self.output_dir))} finished)" if self.repeats()  # units keep no checkpoints
+        saved = (f"the study goes on from its finished folds and seeds ({len(finished_units(self.output_dir))} "
+                 "finished)" if self.repeats()  # units keep no checkpoints
                  else f"checkpoint saved in {ckpt}" if ckpt else "no checkpoint saved (stopped before the first)")
-        raise Stopped(f"stopped by {stopper.requested} at step {stopper.stopped_at}; {saved}; continue with{flags} --resume-from-checkpoint latest")
+        raise Stopped(f"stopped by {stopper.requested} at step {stopper.stopped_at}; {saved}; continue "
+                      f"with{flags} --resume-from-checkpoint latest")
     return trainer
 
 @patch
@@ -261,13 +290,15 @@ def eval_splits(self:TrainTask, events, want:list[str]|None=None) -> list[str]:
     "The splits of `want` (default: `evaluator.splits`) that the data has; none is one line."
     want = want or self.config.evaluator.splits
     splits = [s for s in want if s in events]
-    if not splits: raise ConfigError(f"{self.config.source}: evaluator.splits: none of {want} is in the data (have {list(events)})")
+    if not splits: raise ConfigError(f"{self.config.source}: evaluator.splits: none of {want} is in the data "
+                                     f"(have {list(events)})")
     return splits
 
 # %% ../../nbs/07_task.ipynb #e892adcd
 @patch
 def model_scores(self:TrainTask, trainer, dataset) -> np.ndarray:
-    "The model's class probabilities (n, k), or predicted moves (n,), for a dataset of events (gathered over ranks: every rank calls it)."
+    """The model's class probabilities (n, k), or predicted moves (n,), for a dataset of events (gathered over
+    ranks: every rank calls it)."""
     out = trainer.predict(dataset, metric_key_prefix='predict')
     logits = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
     logits = np.asarray(logits, dtype=np.float64)
@@ -276,8 +307,10 @@ def model_scores(self:TrainTask, trainer, dataset) -> np.ndarray:
     return z / z.sum(-1, keepdims=True)
 
 @patch
-def predict(self:TrainTask, trainer, events, vectors:EventVectors, labels:dict, splits:list[str]|None=None, baselines:dict|None=None) -> Any:
-    "The predictions table: a row per event of each evaluated split, the model's scores and each of `baselines` (None on ranks > 0)."
+def predict(self:TrainTask, trainer, events, vectors:EventVectors, labels:dict, splits:list[str]|None=None,
+            baselines:dict|None=None) -> Any:
+    """The predictions table: a row per event of each evaluated split, the model's scores and each of `baselines`
+    (None on ranks > 0)."""
     from finann.predictions import predictions_frame
     import pandas as pd
     col, frames = self.build_collator(), []
@@ -286,7 +319,8 @@ def predict(self:TrainTask, trainer, events, vectors:EventVectors, labels:dict, 
         scores = self.model_scores(trainer, self.event_dataset(vectors, labels, split))  # collective under DDP
         if not trainer.is_world_process_zero(): continue
         ds = events[split]
-        meta_cols = {c: column_array(ds, c) for c in ('ticker', 'event_start_at_et', 'd+1_date') if c in ds.column_names}
+        meta_cols = {c: column_array(ds, c) for c in ('ticker', 'event_start_at_et',
+                                                      'd+1_date') if c in ds.column_names}
         frames.append(predictions_frame(split, meta_cols, labels[split], col.dataset_moves(ds), scores,
                                         (baselines or {}).get(split, {}), seed=self.config.run.seed))
     return pd.concat(frames, ignore_index=True) if frames else None
@@ -299,12 +333,15 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     check_eval_split(self.config, events)
     emb = self.build_embedding()  # one encoder for the run: a local model is loaded once
     self.model_kwargs(emb.dim)  # a size mismatch fails before any embedding work
-    progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())), splits={k: ds.num_rows for k, ds in events.items()})
+    progress.phase('embedding', total=int(sum(ds.num_rows for ds in events.values())),
+                   splits={k: ds.num_rows for k, ds in events.items()})
     vectors = self.embed(events, emb, progress)
     labels = self.build_labels(events)
-    report = {**report, 'class_balance': self.class_balance(labels), 'split_dates': data.splits.split_spans(events)}  # the run card's dates
+    # the run card's dates
+    report = {**report, 'class_balance': self.class_balance(labels), 'split_dates': data.splits.split_spans(events)}
     progress.phase('training'); t1 = time.time()
-    trainer, preds, skipped_folds, skipped_baselines = fit_predict_units(self, events, vectors, labels, emb.dim, progress, resume,
+    trainer, preds, skipped_folds, skipped_baselines = fit_predict_units(self, events, vectors, labels, emb.dim,
+        progress, resume,
                                                                          wandb_extra={'data_report': report})
     if skipped_folds: report['skipped_folds'] = skipped_folds
     progress.phase('evaluating'); t2 = time.time()
@@ -314,44 +351,58 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     progress.phase('report')
     trainer.state.save_to_json(str(out/'trainer_state.json'))  # its curves, beside its model
     _, meta = self.write_predictions(preds, out, skipped_folds, skipped_baselines)
-    metrics = {'run_name': self.run_name, **self.evaluate(preds, meta), 'train': self.train_counts(labels['train']), 'data': report,
-               'embedding': {'cls': self.config.embedding.cls_name, 'dim': emb.dim, **vectors.stats}, 'world_size': trainer.args.world_size}
-    if skip := [s for s in self.config.evaluator.splits if s not in events]:  # never silent: the run card, the console's last lines
-        report['notices'] = [*report.get('notices', []), *(f"split {s} skipped: the data has no {s} events (dataset.config); "
+    metrics = {'run_name': self.run_name, **self.evaluate(preds, meta),
+               'train': self.train_counts(labels['train']), 'data': report,
+               'embedding': {'cls': self.config.embedding.cls_name, 'dim': emb.dim, **vectors.stats},
+                   'world_size': trainer.args.world_size}
+    # never silent: the run card, the console's last lines
+    if skip := [s for s in self.config.evaluator.splits if s not in events]:
+        report['notices'] = [*report.get('notices', []), *(f"split {s} skipped: the data has no {s} events "
+                                                           "(dataset.config); "
                                                             "evaluator.splits asks for it" for s in skip)]
     write_atomic(out/'data_report.json', json.dumps(report, indent=1))
-    self.write_report({s: metrics[s] for s in self.config.evaluator.splits if s in metrics}, out, state=out/'trainer_state.json')
-    from finann.evaluate.explain import explain_finished_run; explain_finished_run(events, preds, out)  # explain.md: what the model learned
-    metrics['seconds'] = {'setup': round(t1 - t0, 2), 'train': round(t2 - t1, 2), 'evaluate': round(time.time() - t2, 2)}
-    write_atomic(out/'metrics.json', json.dumps(metrics, indent=1, default=str))  # last: a run folder with metrics.json is complete
+    self.write_report({s: metrics[s] for s in self.config.evaluator.splits if s in metrics}, out,
+                      state=out/'trainer_state.json')
+    # explain.md: what the model learned
+    from finann.evaluate.explain import explain_finished_run; explain_finished_run(events, preds, out)
+    metrics['seconds'] = {'setup': round(t1 - t0, 2), 'train': round(t2 - t1, 2),
+                          'evaluate': round(time.time() - t2, 2)}
+    # last: a run folder with metrics.json is complete
+    write_atomic(out/'metrics.json', json.dumps(metrics, indent=1, default=str))
     finish_wandb(self.training_arguments(), metrics)
     from finann.runs import notices_text
-    print(f"\nfinann: {self.run_name} → {out}\n" + results_table(metrics) + notices_text(out))  # a fallback stated in the last lines
+    # a fallback stated in the last lines
+    print(f"\nfinann: {self.run_name} → {out}\n" + results_table(metrics) + notices_text(out))
     progress.write('done', output_dir=str(out), message=f"finished in {time.time() - t0:.0f} s")
     return metrics
 
 # %% ../../nbs/07_task.ipynb #80c997f0
 @patch
 def run(self:TrainTask, resume_from_checkpoint:Optional[str]=None) -> dict:
-    "The whole line: data, vectors, labels, model, fit, predictions, evaluation; writes the run folder (rank 0). Returns the metrics."
+    """The whole line: data, vectors, labels, model, fit, predictions, evaluation; writes the run folder (rank 0).
+    Returns the metrics."""
     t0, out = time.time(), self.output_dir
     check_output_dir(self, bool(resume_from_checkpoint))
     resume = resolve_resume(self, resume_from_checkpoint)
     check_writable(out)
     if resume: check_same_config(self, out, '--resume-from-checkpoint')
-    elif get_rank() == 0: self.write_config(out)  # first, so that an interrupted run can be checked against the config it is resumed with
+    # first, so that an interrupted run can be checked against the config it is resumed with
+    elif get_rank() == 0: self.write_config(out)
     progress = ProgressLog(out)
     if not resume and get_rank() == 0: (out/'progress.jsonl').unlink(missing_ok=True)  # a fresh run: a fresh log
     try:
         with tracking_env(self.config, out): metrics = self._run(resume, progress, t0)
     except Stopped as e: progress.write('stopped', message=str(e)); raise
-    except BaseException as e: progress.write('failed', message=f"{type(e).__name__}: {e}" if not isinstance(e, FinannError) else str(e)); raise
+    except BaseException as e: progress.write('failed', message=f"{type(e).__name__}: {e}" if not isinstance(e,
+        FinannError) else str(e)); raise
     from finann.ledger import record_run
     record_run(self, metrics)  # a run that names a study (run.study) counts in its trial ledger
     return metrics
 
 # %% ../../nbs/07_task.ipynb #a6bb5194
 @patch
-def evaluate_checkpoint(self:TrainTask, checkpoint:str|Path, splits:list[str]|None=None, out:str|Path|None=None) -> dict:
-    "Predict this config's events with a saved model (a run folder or checkpoint): `finann.task.study.evaluate_checkpoint`."
+def evaluate_checkpoint(self:TrainTask, checkpoint:str|Path, splits:list[str]|None=None,
+                        out:str|Path|None=None) -> dict:
+    """Predict this config's events with a saved model (a run folder or checkpoint):
+    `finann.task.study.evaluate_checkpoint`."""
     return study.evaluate_checkpoint(self, checkpoint, splits, out)  # a unit without fit

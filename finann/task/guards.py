@@ -24,7 +24,8 @@ UNIT_FILE = 'unit.json'  # written last in repeats/fold<k>-seed<s>/, after its p
 
 # %% ../../nbs/07d_task_guards.ipynb #ca322fa4
 def finished_units(output_dir:Path) -> list[Path]:
-    "The folders of a run's finished walk-forward fold × seed units (`repeats/fold<k>-seed<s>/`, each with its predictions)."
+    """The folders of a run's finished walk-forward fold × seed units (`repeats/fold<k>-seed<s>/`, each with its
+    predictions)."""
     return sorted(p.parent for p in Path(output_dir).glob(f'repeats/*/{UNIT_FILE}'))
 
 # %% ../../nbs/07d_task_guards.ipynb #4350a779
@@ -49,26 +50,32 @@ def check_output_dir(task, resuming:bool) -> None:
     unfinished = None if done.exists() or resuming else latest_checkpoint(out) or next(iter(finished_units(out)), None)
     if unfinished is not None:
         raise ConfigError(f"{src}: trainer.output_dir: {out} holds an unfinished run ({unfinished.relative_to(out)}, "
-                          "no metrics.json); continue it with --resume-from-checkpoint latest, or pick another trainer.run_name")
+                          "no metrics.json); continue it with --resume-from-checkpoint latest, or pick another "
+                          "trainer.run_name")
 
 # %% ../../nbs/07d_task_guards.ipynb #a55f77a2
 def resolve_resume(task, resume) -> str|None:
-    "The checkpoint folder `--resume-from-checkpoint` names ('latest': the newest complete one); a study's `repeats/` folder."
+    """The checkpoint folder `--resume-from-checkpoint` names ('latest': the newest complete one); a study's
+    `repeats/` folder."""
     if not resume: return None
     out = task.output_dir
     if task.repeats():  # a walk-forward or multi-seed study goes on from its finished units, not from a checkpoint
         if resume not in ('latest', True):
-            raise FinannError("--resume-from-checkpoint: a walk-forward or multi-seed run goes on with 'latest' (its finished "
+            raise FinannError("--resume-from-checkpoint: a walk-forward or multi-seed run goes on with "
+                              "'latest' (its finished "
                               f"folds and seeds are reused), not from {resume}")
         if not finished_units(out):
-            raise FinannError(f"--resume-from-checkpoint latest: no finished fold or seed in {out/'repeats'}; start the run again")
+            raise FinannError(f"--resume-from-checkpoint latest: no finished fold or seed in {out/'repeats'}; "
+                              "start the run again")
         return str(out/'repeats')
     if resume in ('latest', True):
         c = latest_checkpoint(out)
         units = sorted(p.name for p in out.glob('repeats/fold*-seed*'))
         if c is None and units:  # a study resumed without the flags it ran with
-            raise FinannError(f"--resume-from-checkpoint latest: {out} holds a walk-forward or multi-seed study ({', '.join(units[:4])}"
-                              f"{'…' if len(units) > 4 else ''} in repeats/); resume it with the flags it ran with (--walk-forward, --seeds N)")
+            raise FinannError(f"--resume-from-checkpoint latest: {out} holds a walk-forward or multi-seed "
+                              f"study ({', '.join(units[:4])}"
+                              f"{'…' if len(units) > 4 else ''} in repeats/); resume it with the flags it ran "
+                              "with (--walk-forward, --seeds N)")
         if c is None: raise FinannError(f"--resume-from-checkpoint latest: no complete checkpoint in {out}")
         return str(c)
     resume = Path(os.path.expandvars(str(resume))).expanduser()
@@ -78,7 +85,8 @@ def resolve_resume(task, resume) -> str|None:
 
 # %% ../../nbs/07d_task_guards.ipynb #5089b5f7
 def same_vectors(task, saved:dict) -> bool:
-    "Whether a saved embedding section gives the vectors this config's gives: the same `vector_identity()` (the cache's key)."
+    """Whether a saved embedding section gives the vectors this config's gives: the same `vector_identity()` (the
+    cache's key)."""
     try: other = registry.get_embedding_class(saved['cls_name'])(**(saved.get('config') or {}))
     # it cannot even be built any more: not the same
     except (FinannError, ValueError, TypeError, KeyError): return False
@@ -97,22 +105,26 @@ def check_same_config(task, folder:Path, flag:str, sections=('model', 'embedding
     # where merged adapters go after training: not the model
     diff = [d for d in diff if not d.startswith('model.tuned_encoder')]
     if diff:
-        raise FinannError(f"{flag}: {folder} was made with another config: {'; '.join(diff[:5])}{' …' if len(diff) > 5 else ''}; "
+        raise FinannError(f"{flag}: {folder} was made with another config: "
+                          f"{'; '.join(diff[:5])}{' …' if len(diff) > 5 else ''}; "
                           "use the config saved with that run (config.yaml in its run folder)"
                           + (", or start a new trainer.run_name" if flag.startswith('--resume') else ''))
 
 # %% ../../nbs/07d_task_guards.ipynb #1042db75
 def check_eval_split(config, events) -> None:
-    "Training evaluates on val every epoch (or every `eval_steps`) unless `eval_strategy: no`: refuse data without val now."
+    """Training evaluates on val every epoch (or every `eval_steps`) unless `eval_strategy: no`: refuse data
+    without val now."""
     strategy = config.trainer.get('eval_strategy', config.trainer.get('evaluation_strategy', 'epoch'))
     if 'val' not in events and strategy != 'no':
-        raise ConfigError(f"{config.source}: dataset.config: the data has no val split (splits: {dict((k, len(v)) for k, v in events.items())}); "
+        raise ConfigError(f"{config.source}: dataset.config: the data has no val split (splits: "
+                          f"{dict((k, len(v)) for k, v in events.items())}); "
                           "give val_years or val_start, or set trainer.eval_strategy: no")
 
 # %% ../../nbs/07d_task_guards.ipynb #31d505b3
 def check_model_config(config, ckpt:Path, kwargs:dict) -> None:
     "Refuse a saved model whose sizes or label scheme (its config.json) differ from what this config builds."
-    # read through the config class: transformers saves only the values that differ from its defaults (num_labels=2 is not in the file)
+    # read through the config class: transformers saves only the values that differ from its defaults
+    # (num_labels=2 is not in the file)
     try: saved = registry.get_model_config_class(config.model.config_cls_name).from_pretrained(ckpt)
     except (OSError, ValueError) as e:
         raise FinannError(f"--checkpoint: {ckpt/'config.json'} is unreadable ({e})") from None
@@ -120,5 +132,6 @@ def check_model_config(config, ckpt:Path, kwargs:dict) -> None:
     diff = [f"{k} ({getattr(saved, k)} → {kwargs[k]})" for k in keys
             if k in kwargs and getattr(saved, k, None) is not None and getattr(saved, k) != kwargs[k]]
     if diff:
-        raise FinannError(f"--checkpoint: the model in {ckpt} does not match this config's model.config: {'; '.join(diff)}; "
+        raise FinannError(f"--checkpoint: the model in {ckpt} does not match this config's model.config: "
+                          f"{'; '.join(diff)}; "
                                "evaluate it with the config it was trained with")

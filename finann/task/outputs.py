@@ -24,25 +24,33 @@ class TaskOutputs:
 # %% ../../nbs/07f_task_outputs.ipynb #1ed2b2da
 @patch
 def predictions_meta(self:TaskOutputs, preds=None, skipped_baselines:dict|None=None) -> dict:
-    "What a reader of the predictions table needs: problem type, classes, the baselines in `preds` and those skipped, the label."
+    """What a reader of the predictions table needs: problem type, classes, the baselines in `preds` and those
+    skipped, the label."""
     from finann.predictions import score_columns
     col = self.build_collator()
     names = baseline_names(self)
-    if preds is not None: names = [b for b in names if score_columns(col.num_labels, f'baseline_{b}')[0] in preds.columns]
-    label = {k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target', 'horizon', 'label_column',
-                                                                'column_kind', 'column_span', 'drop_band', 'allow_untradable')}
+    if preds is not None: names = [b for b in names if score_columns(col.num_labels,
+                                                                     f'baseline_{b}')[0] in preds.columns]
+    label = {k: v for k, v in col.model_dump().items() if k in ('start_field', 'end_field', 'band', 'target',
+                                                                'horizon', 'label_column',
+                                                                'column_kind', 'column_span', 'drop_band',
+                                                                    'allow_untradable')}
     # `fit_baselines` gives why a baseline was skipped (a line) or what it fell back to, counted (a dict)
     sb = skipped_baselines or {}
-    return {'problem_type': col.problem_type, 'num_labels': col.num_labels, 'baselines': names, 'run_name': self.run_name,
+    return {'problem_type': col.problem_type, 'num_labels': col.num_labels, 'baselines': names,
+            'run_name': self.run_name,
             'skipped_baselines': {k: v for k, v in sb.items() if isinstance(v, str)},
             'baseline_notes': {k: v for k, v in sb.items() if isinstance(v, dict)},
-            'label_kind': col.label_kind, 'label_span': self.label_horizon(), 'label': {'collator': self.config.collator.cls_name, **label}}
+            'label_kind': col.label_kind, 'label_span': self.label_horizon(),
+                'label': {'collator': self.config.collator.cls_name, **label}}
 
 @patch
 def evaluate(self:TaskOutputs, preds, meta:dict) -> dict:
-    "split -> report (metrics beside the baselines, intervals, backtest, deciles): a pure function of the predictions table."
+    """split -> report (metrics beside the baselines, intervals, backtest, deciles): a pure function of the
+    predictions table."""
     from finann.evaluate import evaluate_predictions
-    from finann.ledger import study_trials  # a run of a study: its claims are adjusted for the configurations in the ledger
+    # a run of a study: its claims are adjusted for the configurations in the ledger
+    from finann.ledger import study_trials
     trials = study_trials(self.config, self.output_dir, getattr(self, 'ledger_role', 'run'))
     return evaluate_predictions(preds, meta, self.config.evaluator, seed=self.config.run.seed, trials=trials)
 
@@ -54,15 +62,19 @@ def write_report(self:TaskOutputs, reports:dict, out:Path, state=None) -> Path:
     return write_report(reports, out, self.run_name, state)
 
 @patch
-def write_predictions(self:TaskOutputs, preds, out:Path, skipped_folds:list[str]|None=None, skipped_baselines:dict|None=None) -> tuple[Path, dict]:
-    "`predictions.parquet` in `out` with its metadata (the folds and baselines skipped); returns the path and the metadata."
+def write_predictions(self:TaskOutputs, preds, out:Path, skipped_folds:list[str]|None=None,
+                      skipped_baselines:dict|None=None) -> tuple[Path, dict]:
+    """`predictions.parquet` in `out` with its metadata (the folds and baselines skipped); returns the path and the
+    metadata."""
     from finann.predictions import write_predictions
-    meta = {**self.predictions_meta(preds, skipped_baselines), **({'skipped_folds': skipped_folds} if skipped_folds else {})}
+    meta = {**self.predictions_meta(preds, skipped_baselines),
+            **({'skipped_folds': skipped_folds} if skipped_folds else {})}
     return write_predictions(preds, out, meta), meta
 
 @patch
 def write_config(self:TaskOutputs, out:Path) -> Path:
-    "The resolved config, secrets removed, as `out/config.yaml`: written when a run starts, so a resume can be checked against it."
+    """The resolved config, secrets removed, as `out/config.yaml`: written when a run starts, so a resume can be
+    checked against it."""
     return write_atomic(Path(out)/'config.yaml', yaml.safe_dump(redact(self.config.model_dump()), sort_keys=False))
 
 # %% ../../nbs/07f_task_outputs.ipynb #3d56134b
@@ -72,23 +84,28 @@ def class_balance(self:TaskOutputs, labels:dict) -> dict:
     col = self.build_collator()
     if col.problem_type == 'regression': return {}
     bal = {n: np.bincount(y, minlength=col.num_labels).tolist() for n, y in labels.items()}
-    if get_rank() == 0: logger.info('labels per split (class 0 / 1 / ...): ' + ', '.join(f"{n} {' / '.join(map(str, c))}" for n, c in bal.items()))
+    if get_rank() == 0: logger.info('labels per split (class 0 / 1 / ...): ' + ', '.join(
+        f"{n} {' / '.join(map(str, c))}" for n, c in bal.items()))
     return bal
 
 @patch
 def train_counts(self:TaskOutputs, y:np.ndarray) -> dict:
     "The train labels' count and class counts (or mean, sd and share of ups for a regression), for metrics.json."
     k = self.build_collator().num_labels
-    counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)), 'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y, minlength=k).tolist()
+    counts = {'mean': float(np.mean(y)), 'std': float(np.std(y)),
+              'up_share': float(np.mean(y > 0))} if k == 1 else np.bincount(y, minlength=k).tolist()
     return {'n': int(len(y)), 'class_counts': counts}
 
 # %% ../../nbs/07f_task_outputs.ipynb #0953de2f
 @patch
 def write_tuned_encoder(self:TaskOutputs, model) -> Path:
-    "Merge a trained encoder model's adapters into its encoder and save it in `model.tuned_encoder` (relative: in the run folder)."
+    """Merge a trained encoder model's adapters into its encoder and save it in `model.tuned_encoder` (relative: in
+    the run folder)."""
     folder = self.output_dir/Path(self.config.model.tuned_encoder).expanduser()  # an absolute path stays as it is
     emb = model.save_tuned_encoder(folder)
-    section = {'embedding': {'cls_name': 'HFEmbedding', 'config': emb.model_dump(include={'model_name_or_path', 'pooling', 'max_length', 'long_text', 'normalize'})}}
-    write_atomic(folder/'finann_embedding.yml', yaml.safe_dump(section, sort_keys=False))  # paste into a config: frozen vectors, tuned
+    section = {'embedding': {'cls_name': 'HFEmbedding', 'config': emb.model_dump(include={'model_name_or_path',
+        'pooling', 'max_length', 'long_text', 'normalize'})}}
+    # paste into a config: frozen vectors, tuned
+    write_atomic(folder/'finann_embedding.yml', yaml.safe_dump(section, sort_keys=False))
     logger.info(f"tuned encoder (adapters merged) → {folder}; its embedding section: {folder/'finann_embedding.yml'}")
     return folder

@@ -38,12 +38,14 @@ def baseline_data(task, events, vectors, labels:dict, splits:list[str]) -> dict:
     import functools
     col, b = task.build_collator(), task.build_builder()
     # read once, and only if a risk baseline asks
-    prices = functools.cache(lambda: adjusted_closes(b.load_prices(), getattr(b, 'adjust', True))) if hasattr(b, 'load_prices') else None
+    prices = functools.cache(lambda: adjusted_closes(b.load_prices(), getattr(b, 'adjust', True))) if hasattr(b,
+        'load_prices') else None
     out = {}
     for s in dict.fromkeys(['train', *splits]):
         # classes look back on moves
         moves = (lambda s=s: col.dataset_moves(events[s])) if col.problem_type != 'regression' else None
-        out[s] = SplitData(labels[s], col.problem_type, col.num_labels, events[s], X=lambda s=s: vectors.vectors[vectors.text_id[s]],
+        out[s] = SplitData(labels[s], col.problem_type, col.num_labels, events[s],
+                           X=lambda s=s: vectors.vectors[vectors.text_id[s]],
                            moves=moves, name=s, earlier=list(out.values()), prices=prices, horizon=task.label_horizon())
     return out
 
@@ -56,7 +58,8 @@ def baseline_names(task) -> list[str]:
 
 # %% ../../nbs/07c_task_study.ipynb #e899dc7d
 def previous_moves(task, events, splits:list[str]) -> np.ndarray:
-    "`finann.evaluate.previous_moves` of the events of `splits`, one after another: each ticker's last move known before the event."
+    """`finann.evaluate.previous_moves` of the events of `splits`, one after another: each ticker's last move known
+    before the event."""
     from finann.evaluate import previous_moves as moves_before
     col = task.build_collator()
     get = lambda c: np.concatenate([column_array(events[s], c) for s in splits])
@@ -65,14 +68,16 @@ def previous_moves(task, events, splits:list[str]) -> np.ndarray:
 
 # %% ../../nbs/07c_task_study.ipynb #9464a905
 def fit_baselines(task, events, vectors, labels:dict, splits:list[str]) -> tuple[dict, dict]:
-    """(split -> baseline -> scores shaped like the model's, baseline -> why it was skipped (a line) or what it fell back
+    """(split -> baseline -> scores shaped like the model's, baseline -> why it was skipped (a line) or what it
+    fell back
     to, counted (a dict)): each registered baseline fitted once, on train only."""
     from finann.evaluate.baselines import get_baseline_class
     data, ev = baseline_data(task, events, vectors, labels, splits), task.config.evaluator
     out, skipped = {s: {} for s in splits}, {}
     for name in baseline_names(task):
         cls = get_baseline_class(name)
-        # the linear and text baselines fit on a seeded sample of train: at a million events the float64 matrix alone is gigabytes
+        # the linear and text baselines fit on a seeded sample of train: at a million events the float64 matrix
+        # alone is gigabytes
         given = {'seed': task.config.run.seed, 'max_train': ev.baseline_max_train}
         try:
             b = cls(**{k: v for k, v in given.items() if k in cls._get_param_names()}).fit(data['train'])
@@ -95,11 +100,13 @@ def fold_units(task, events, vectors, labels:dict) -> tuple[list, list[str]]:
     f, src, names = task.config.evaluator.folds, task.config.source, list(events)
     pooled = datasets.concatenate_datasets([events[n] for n in names])  # the builder's splits, back in one timeline
     ids = np.concatenate([vectors.text_id[n] for n in names]); y = np.concatenate([labels[n] for n in names])
-    dates = column_array(pooled, data.split_date_column(pooled.column_names))  # the single split's rule: by the target session
+    # the single split's rule: by the target session
+    dates = column_array(pooled, data.split_date_column(pooled.column_names))
     # gaps in sessions
     sessions = data.trading_sessions(calendar=getattr(task.build_builder(), 'calendar', data.DEFAULT_CALENDAR))
     purge = task.label_horizon() if f.purge_sessions is None else f.purge_sessions
-    try: folds = walk_forward_folds(dates, f.period, f.window, f.train_periods, f.val_periods, purge, f.embargo_sessions, sessions=sessions)
+    try: folds = walk_forward_folds(dates, f.period, f.window, f.train_periods, f.val_periods, purge,
+                                    f.embargo_sessions, sessions=sessions)
     except DataError as e: raise ConfigError(f"{src}: {e}") from None
     units, skipped = [], []
     for fold in folds:
@@ -114,9 +121,11 @@ def fold_units(task, events, vectors, labels:dict) -> tuple[list, list[str]]:
             if get_rank() == 0: logger.warning(f"evaluator.folds: {skipped[-1]}")
             continue
         units.append((fold, datasets.DatasetDict({n: pooled.select(r) for n, r in rows.items()}),
-                      dataclasses.replace(vectors, text_id={n: ids[r] for n, r in rows.items()}), {n: y[r] for n, r in rows.items()}))
+                      dataclasses.replace(vectors, text_id={n: ids[r] for n, r in rows.items()}),
+                          {n: y[r] for n, r in rows.items()}))
     if not units:
-        raise ConfigError(f"{src}: evaluator.folds: every fold was skipped ({skipped[0]}); use fewer, longer periods or lower min_events")
+        raise ConfigError(f"{src}: evaluator.folds: every fold was skipped ({skipped[0]}); use fewer, longer "
+                          "periods or lower min_events")
     return units, skipped
 
 # %% ../../nbs/07c_task_study.ipynb #6bd3f8c1
@@ -126,7 +135,8 @@ def unit_record(task, fold, seed:int) -> dict:
     where = ('output_dir', 'run_name', 'overwrite_output_dir', 'report_to', 'disable_tqdm', 'logging_steps')
     settings = {'trainer': {k: v for k, v in task.config.trainer.items() if k not in where},
                 'folds': None if task.config.evaluator.folds is None else task.config.evaluator.folds.model_dump()}
-    return {'fold': 0 if fold is None else fold.index, 'seed': int(seed), 'test_period': None if fold is None else str(fold.test_period),
+    return {'fold': 0 if fold is None else fold.index, 'seed': int(seed),
+            'test_period': None if fold is None else str(fold.test_period),
             'settings': hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]}
 
 # %% ../../nbs/07c_task_study.ipynb #ef3a3aa4
@@ -155,7 +165,8 @@ def _study_units(task, events, vectors, labels:dict) -> tuple[list, list[str]]:
 
 # %% ../../nbs/07c_task_study.ipynb #56c0dd78
 def _start_study(task, resume:str|None) -> None:
-    "A study's start: a new one (not resumed) reuses no earlier unit, so rank 0 clears `repeats/`; then its one wandb run."
+    """A study's start: a new one (not resumed) reuses no earlier unit, so rank 0 clears `repeats/`; then its one
+    wandb run."""
     if not resume and get_rank() == 0: shutil.rmtree(task.output_dir/'repeats', ignore_errors=True)
     start_study_wandb(task, task.training_arguments())
 
@@ -194,7 +205,8 @@ def _save_unit(folder:Path, unit:dict, preds, trainer):
 # %% ../../nbs/07c_task_study.ipynb #d3a4adde
 def fit_predict_units(task, events, vectors, labels:dict, dim:int, progress=None, resume:str|None=None,
                       wandb_extra:dict|None=None) -> tuple:
-    "fit → predict once per unit: (the last trainer, every unit's predictions in one table, folds skipped, baselines skipped)."
+    """fit → predict once per unit: (the last trainer, every unit's predictions in one table, folds skipped,
+    baselines skipped)."""
     import pandas as pd
     study, out = task.repeats(), task.output_dir
     seeds = task.config.run.seeds or [task.config.run.seed]
@@ -205,7 +217,8 @@ def fit_predict_units(task, events, vectors, labels:dict, dim:int, progress=None
         base = None  # this fold's baselines: fitted once (rank 0), for every seed
         for s in seeds:
             unit = unit_record(task, fold, s); folder, name = _unit_place(out, fold, unit, study)
-            # the last unit trains again on resume: the run folder keeps its model, which the interrupted run may not have saved
+            # the last unit trains again on resume: the run folder keeps its model, which the interrupted run
+            # may not have saved
             if study and resume and unit != last and _reusable(folder, unit):
                 frames.append(pd.read_parquet(folder/'predictions.parquet'))
                 if get_rank() == 0: logger.info(f"reused {name}: finished before the interruption")
@@ -223,7 +236,8 @@ def fit_predict_units(task, events, vectors, labels:dict, dim:int, progress=None
 
 # %% ../../nbs/07c_task_study.ipynb #12814325
 def evaluate_checkpoint(task, checkpoint:str|Path, splits:list[str]|None=None, out:str|Path|None=None) -> dict:
-    "A unit without fit: predict this config's events with a saved model (run folder or checkpoint); predictions, report, plots in `out`."
+    """A unit without fit: predict this config's events with a saved model (run folder or checkpoint); predictions,
+    report, plots in `out`."""
     from finann.evaluate.report import results_table
     ckpt = Path(checkpoint).expanduser()
     if not (ckpt/'config.json').is_file():
@@ -234,7 +248,8 @@ def evaluate_checkpoint(task, checkpoint:str|Path, splits:list[str]|None=None, o
     check_model_config(task.config, ckpt, task.model_kwargs(emb.dim))  # before loading: no torch shape tracebacks
     try: model = registry.get_model_class(task.config.model.model_cls_name).from_pretrained(ckpt)
     except Exception as e:
-        raise FinannError(f"--checkpoint: could not load the model in {ckpt} ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+        raise FinannError(f"--checkpoint: could not load the model in {ckpt} ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:200]})") from None
     events, _ = task.build_datasets()
     splits = splits or task.config.evaluator.splits
     unknown = [s for s in splits if s not in events]

@@ -20,7 +20,8 @@ logger = logging.getLogger('finann')
 def setup_logger() -> None:
     "INFO logs from rank 0, warnings only from the other ranks."
     level = logging.INFO if get_rank() == 0 else logging.WARNING
-    logging.basicConfig(level=level, format='%(asctime)s %(levelname)s %(name)s: %(message)s', datefmt='%H:%M:%S', force=True)
+    logging.basicConfig(level=level, format='%(asctime)s %(levelname)s %(name)s: %(message)s',
+                        datefmt='%H:%M:%S', force=True)
     import transformers, datasets
     transformers.logging.set_verbosity_warning(); datasets.logging.set_verbosity_warning()
 
@@ -29,14 +30,17 @@ def check_wandb_reachable(timeout:float=3.0) -> None:
     "Fail with one line when wandb is set to log online but its server can't be reached."
     import socket, urllib.parse
     url = urllib.parse.urlparse(os.environ.get('WANDB_BASE_URL', 'https://api.wandb.ai'))
-    try: socket.create_connection((url.hostname, url.port or (443 if url.scheme == 'https' else 80)), timeout=timeout).close()
+    try: socket.create_connection((url.hostname, url.port or (443 if url.scheme == 'https' else 80)),
+                                  timeout=timeout).close()
     except OSError:
-        raise FinannError(f"wandb: a key is set but {url.hostname} can't be reached; set WANDB_MODE=offline to log locally "
+        raise FinannError(f"wandb: a key is set but {url.hostname} can't be reached; set WANDB_MODE=offline to "
+                          "log locally "
                           "(sync later with `wandb sync`)") from None
 
 # %% ../../nbs/07e_task_tracking.ipynb #871e01a7
 def wandb_env(config, output_dir:str|Path) -> dict[str, str]:
-    "The environment a run that logs to wandb needs: its project, its folder, and offline mode when there is no key; {} without wandb."
+    """The environment a run that logs to wandb needs: its project, its folder, and offline mode when there is no
+    key; {} without wandb."""
     if 'wandb' not in (config.trainer.get('report_to', ['wandb']) or []): return {}
     env = {'WANDB_PROJECT': os.environ.get('WANDB_PROJECT') or config.run.project,  # the user's own setting wins
            'WANDB_DIR': str(Path(output_dir).resolve())}  # runs go to outputs/<run>/wandb
@@ -46,9 +50,11 @@ def wandb_env(config, output_dir:str|Path) -> dict[str, str]:
 # %% ../../nbs/07e_task_tracking.ipynb #1366a869
 @contextmanager
 def tracking_env(config, output_dir:str|Path):
-    "Set `wandb_env` in `os.environ` for the duration of a run, then restore what was there (a second run inherits nothing)."
+    """Set `wandb_env` in `os.environ` for the duration of a run, then restore what was there (a second run
+    inherits nothing)."""
     env = wandb_env(config, output_dir)
-    if env and env.get('WANDB_MODE', os.environ.get('WANDB_MODE')) not in ('offline', 'disabled', 'dryrun'): check_wandb_reachable()
+    if env and env.get('WANDB_MODE', os.environ.get('WANDB_MODE')) not in ('offline', 'disabled',
+        'dryrun'): check_wandb_reachable()
     before = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try: yield env
@@ -59,7 +65,8 @@ def tracking_env(config, output_dir:str|Path):
 
 # %% ../../nbs/07e_task_tracking.ipynb #1b0b5181
 def start_study_wandb(task, args) -> None:
-    "A walk-forward or multi-seed study is one wandb run (rank 0): a row per unit as it finishes, the pooled metrics at the end."
+    """A walk-forward or multi-seed study is one wandb run (rank 0): a row per unit as it finishes, the pooled
+    metrics at the end."""
     if 'wandb' not in (args.report_to or []) or get_rank() != 0: return
     import wandb
     wandb.init(project=os.environ.get('WANDB_PROJECT', task.config.run.project), name=task.run_name, job_type='study',
@@ -80,6 +87,7 @@ def finish_wandb(args, metrics:dict) -> None:
     if 'wandb' not in (args.report_to or []): return
     import wandb
     if wandb.run is None: return
-    wandb.run.summary.update({f"{s}/{k}": v for s in ('val', 'test') if s in metrics for k, v in metrics[s]['model'].items()
+    wandb.run.summary.update({f"{s}/{k}": v for s in ('val', 'test') if s in metrics for k,
+                              v in metrics[s]['model'].items()
                               if isinstance(v, (int, float))})
     wandb.finish()

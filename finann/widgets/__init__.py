@@ -11,7 +11,8 @@ import ipywidgets as widgets
 from ..errors import FinannError
 from ..config import load_config
 from ..launch import TrainingProcess, display_command, new_run_dir, run_history, train_command, check_device
-from .form import (FIELDS, MODEL_KINDS, LORA_CONFIG, LaunchForm, find_root, list_configs, get_key, config_values,
+from .form import (FIELDS, MODEL_KINDS, LORA_CONFIG, LaunchForm, find_root, list_configs, get_key,
+                                 config_values,
                                  yaml_value, form_overrides, model_kind)
 from .monitor import (SCORES, PHASE_NAMES, RunMonitor, plot_run, figure_png, eta_text, embedding_text,
                                     progress_text, saved_plots, explain_html)
@@ -32,19 +33,28 @@ class Launcher:
         self.env = dict(env or {})
         self.status, self.error, self.metrics, self.results_frame, self.output_dir, self.process, self._cmd = 'idle', None, None, None, None, None, None
         self.message, self.status_label, self.command_line = widgets.HTML(), widgets.HTML(), widgets.HTML()
-        self.message.add_class('finann-message'); self.status_label.add_class('finann-status')  # names for tests and styling
+        # names for tests and styling
+        self.message.add_class('finann-message'); self.status_label.add_class('finann-status')
         self.form = LaunchForm(self.root, config, on_error=self._show_error)
         self.monitor = RunMonitor()
-        self.launch_button = widgets.Button(description='Launch', button_style='success', icon='play', tooltip='check the values, then train in the background')
-        self.stop_button = widgets.Button(description='Stop', button_style='danger', icon='stop', disabled=True, tooltip='save a checkpoint and stop the run')
-        self.resume_button = widgets.Button(description='Resume', icon='forward', disabled=True, tooltip='continue the stopped run from its last checkpoint')
-        self.estimate_button = widgets.Button(description='Estimate', icon='clock-o', tooltip='count the texts to embed and the cached ones, and the expected time')
-        for b in (self.launch_button, self.stop_button, self.resume_button, self.estimate_button): b.add_class(f'finann-{b.description.lower()}')
+        self.launch_button = widgets.Button(description='Launch', button_style='success', icon='play',
+                                            tooltip='check the values, then train in the background')
+        self.stop_button = widgets.Button(description='Stop', button_style='danger', icon='stop', disabled=True,
+                                          tooltip='save a checkpoint and stop the run')
+        self.resume_button = widgets.Button(description='Resume', icon='forward', disabled=True,
+                                            tooltip='continue the stopped run from its last checkpoint')
+        self.estimate_button = widgets.Button(description='Estimate', icon='clock-o',
+                                              tooltip='count the texts to embed and the cached ones, and the '
+                                                      'expected time')
+        for b in (self.launch_button, self.stop_button, self.resume_button, self.estimate_button): b.add_class(
+            f'finann-{b.description.lower()}')
         self.estimate_button.on_click(lambda _: self.estimate())
         self.launch_button.on_click(lambda _: self.launch())
         self.stop_button.on_click(lambda _: self.stop(block=False))
         self.resume_button.on_click(lambda _: self.resume())
-        self.widget = widgets.VBox([self.form.box, widgets.HBox([self.launch_button, self.stop_button, self.resume_button, self.estimate_button, self.status_label]),
+        self.widget = widgets.VBox([self.form.box, widgets.HBox([self.launch_button, self.stop_button,
+                                                                 self.resume_button, self.estimate_button,
+                                                                     self.status_label]),
                                     self.message, self.command_line, self.monitor.box])
         self._set_status('idle')
 
@@ -78,7 +88,8 @@ def _show_note(self:Launcher, msg:str) -> None:
 # %% ../../nbs/10_widgets.ipynb #e553e0bd
 @patch
 def launch(self:Launcher) -> bool:
-    "Check the form with `load_config`, then start the run in the background; False, with one line shown, if a value is wrong."
+    """Check the form with `load_config`, then start the run in the background; False, with one line shown, if a
+    value is wrong."""
     self._show_note('')  # a new launch: the last one's messages and errors go
     if self.status == 'running': self._show_error('a run is going: stop it first'); return False
     out = None
@@ -95,16 +106,21 @@ def launch(self:Launcher) -> bool:
 # %% ../../nbs/10_widgets.ipynb #8a500bab
 @patch
 def estimate(self:Launcher) -> dict|None:
-    "Before a launch: the events per split, the texts to embed and the cached ones, and the expected embedding time (shown, and returned)."
+    """Before a launch: the events per split, the texts to embed and the cached ones, and the expected embedding
+    time (shown, and returned)."""
     from finann.launch import estimate_embedding
     self._show_note('estimating: loading the data…')
     cache = self.env.get('FINANN_CACHE') or os.environ.get('FINANN_CACHE')
-    try: est = estimate_embedding(load_config(self.root/self.form.config.value, self.form.overrides()), self.output_root, cache)
+    try: est = estimate_embedding(load_config(self.root/self.form.config.value, self.form.overrides()),
+                                  self.output_root, cache)
     except (FinannError, OSError) as e: self._show_error(str(e).splitlines()[0] if str(e) else type(e).__name__); return None
     splits = ' · '.join(f"{k} {v:,}" for k, v in est['splits'].items())
-    when = (f"expected about {est['seconds']:.0f} s at {est['rate']:,.0f} texts/s (measured in {est['measured_in'].name})" if est['rate'] else
-            'nothing to embed' if est['to_embed'] == 0 else f"no measured rate for {est['embedding']} yet: the first run measures it")
-    self._show_note(f"{sum(est['splits'].values()):,} events ({splits}); {est['texts']:,} unique texts for {est['embedding']}: "
+    when = (f"expected about {est['seconds']:.0f} s at {est['rate']:,.0f} texts/s (measured in "
+            f"{est['measured_in'].name})" if est['rate'] else
+            'nothing to embed' if est['to_embed'] == 0 else f"no measured rate for {est['embedding']} yet: the "
+                                                            "first run measures it")
+    self._show_note(f"{sum(est['splits'].values()):,} events ({splits}); {est['texts']:,} unique texts for "
+                    f"{est['embedding']}: "
                     f"{est['cached']:,} cached, {est['to_embed']:,} to embed; {when}")
     return est
 
@@ -114,7 +130,8 @@ def resume(self:Launcher) -> bool:
     "Continue the stopped run from its last checkpoint, in the same folder, with the same command."
     from finann.runs import latest_checkpoint
     cp = latest_checkpoint(self.output_dir) if self.output_dir else None
-    if self.status != 'stopped' or cp is None: self._show_error('nothing to resume: no stopped run with a checkpoint'); return False
+    if self.status != 'stopped' or cp is None: self._show_error('nothing to resume: no stopped run with a '
+                                                                'checkpoint'); return False
     self._start([*self._cmd[0], '--resume-from-checkpoint', str(cp)], f"resuming {self.output_dir} from {cp.name}")
     return True
 
@@ -126,7 +143,8 @@ def _start(self:Launcher, cmd:list[str], note:str) -> None:
     self.command_line.value = f'<code style="font-size:11px">{escape(display_command(cmd))}</code>'
     self._show_note(note)
     self._set_status('running')
-    self.process = TrainingProcess(cmd, self.root, self._cmd[1], output_dir=self.output_dir, on_change=self.monitor.update, on_exit=self._finished).start()
+    self.process = TrainingProcess(cmd, self.root, self._cmd[1], output_dir=self.output_dir,
+                                   on_change=self.monitor.update, on_exit=self._finished).start()
 
 # %% ../../nbs/10_widgets.ipynb #7d2044c8
 @patch
@@ -140,14 +158,17 @@ def _finished(self:Launcher, proc:TrainingProcess) -> None:
         history = run_history(out, proc.state)
         if status == 'stopped':
             cp = latest_checkpoint(out)
-            self._show_note(f"stopped after {took:.0f} s; " + (f"last checkpoint kept: {cp}; Resume continues from it" if cp else 'no checkpoint had been written yet'))
+            self._show_note(f"stopped after {took:.0f} s; " + (f"last checkpoint kept: {cp}; Resume continues "
+                                                               "from it" if cp else 'no checkpoint had been written yet'))
             self.monitor.show_results(history)
         elif status == 'done':
             self.metrics = json.loads((out/'metrics.json').read_text()) if (out/'metrics.json').is_file() else None
             from finann.evaluate.report import results_frame
-            self.results_frame = results_frame(self.metrics) if self.metrics else None  # the same table as the console's and report.md's
+            # the same table as the console's and report.md's
+            self.results_frame = results_frame(self.metrics) if self.metrics else None
             self._show_note(f"done in {took:.0f} s → {out}" + ('' if self.metrics else ' (no metrics.json)'))
-            self.monitor.show_results(history, self.metrics, output_dir=out, title=(self.metrics or {}).get('run_name', ''))
+            self.monitor.show_results(history, self.metrics, output_dir=out,
+                                      title=(self.metrics or {}).get('run_name', ''))
         else: self._show_error(message)
     except Exception as e:  # a drawing problem must not leave the launcher 'running'
         self._show_error(f"the run is {status}, but its results could not be shown: {type(e).__name__}: {e}")

@@ -59,7 +59,8 @@ def config_values(data:dict) -> dict:
     from finann.config import RunSection
     args = {f.name: f.default for f in dataclasses.fields(TrainingArguments)}
     mcfg = registry.get_model_config_class(get_key(data, 'model.config_cls_name', 'MLPModelConfig'))()
-    defaults = {'layers': getattr(mcfg, 'num_mlp_layers', 1), 'intermediate_size': getattr(mcfg, 'intermediate_size', 512),
+    defaults = {'layers': getattr(mcfg, 'num_mlp_layers', 1), 'intermediate_size': getattr(mcfg,
+        'intermediate_size', 512),
                 'learning_rate': args['learning_rate'], 'epochs': args['num_train_epochs'],
                 'batch_size': args['per_device_train_batch_size'], 'seed': RunSection().seed}
     return {f: get_key(data, key, defaults.get(f)) for f, key in FIELDS.items()}
@@ -108,7 +109,8 @@ def model_kind(root:str|Path, config:str|None) -> str:
     "Which of `MODEL_KINDS` a config trains: LoRA when its model reads the text itself (an encoder + MLP)."
     try: name = get_key(read_yaml(Path(root)/config), 'model.model_cls_name') if config else None
     except FinannError: return MODEL_KINDS[0]
-    try: return MODEL_KINDS[1] if name and getattr(registry.get('model', name), 'takes_tokens', False) else MODEL_KINDS[0]
+    try: return MODEL_KINDS[1] if name and getattr(registry.get('model', name), 'takes_tokens',
+                                                   False) else MODEL_KINDS[0]
     except Exception: return MODEL_KINDS[0]  # an unknown model: load_config will say so
 
 # %% ../../nbs/10b_widgets_form.ipynb #6519ca6d
@@ -122,8 +124,11 @@ class LaunchForm:
         self.root, self.on_error, self.data = Path(root), on_error, {}
         configs = list_configs(self.root)
         style = {'description_width': '120px'}
-        def field(cls, desc, width='290px', **kw): return cls(description=desc, layout=widgets.Layout(width=width), **{'style': style, **kw})
-        self.config = field(widgets.Dropdown, 'config', options=configs, value=config or ('configs/default.yml' if 'configs/default.yml' in configs else next(iter(configs), None)))
+        def field(cls, desc, width='290px', **kw): return cls(description=desc,
+                                                              layout=widgets.Layout(width=width),
+                                                                  **{'style': style, **kw})
+        self.config = field(widgets.Dropdown, 'config', options=configs, value=config or (
+            'configs/default.yml' if 'configs/default.yml' in configs else next(iter(configs), None)))
         self.run_name = field(widgets.Text, 'run name', tooltip='runs go to outputs/<run name>-<timestamp>')
         self.embedding = field(widgets.Dropdown, 'embedding', options=_importable('embedding'))
         self.labels = field(widgets.Dropdown, 'label scheme', options=_importable('collator'))
@@ -133,12 +138,17 @@ class LaunchForm:
         self.epochs = field(widgets.BoundedFloatText, 'epochs', min=0.01, max=10**5)
         self.batch_size = field(widgets.BoundedIntText, 'batch size', min=1, max=10**7)
         self.seed = field(widgets.IntText, 'seed')
-        self.device = field(widgets.Dropdown, 'device', options=['auto', 'CPU', 'CUDA'], tooltip='CPU hides the GPUs from the run')
-        self.nproc = field(widgets.BoundedIntText, 'processes', min=1, max=256, value=1, tooltip='more than 1: torchrun (DDP)')
-        self.extra = field(widgets.Textarea, 'more options', width='590px', placeholder='key=value, one per line, e.g. trainer.weight_decay=0.05')
+        self.device = field(widgets.Dropdown, 'device', options=['auto', 'CPU', 'CUDA'],
+                            tooltip='CPU hides the GPUs from the run')
+        self.nproc = field(widgets.BoundedIntText, 'processes', min=1, max=256, value=1,
+                           tooltip='more than 1: torchrun (DDP)')
+        self.extra = field(widgets.Textarea, 'more options', width='590px',
+                           placeholder='key=value, one per line, e.g. trainer.weight_decay=0.05')
         self.config.observe(lambda _: self._reload(), 'value')
-        # the two kinds of model: a choice of config (configs/lora_minilm.yml for LoRA), kept in step with the chosen config
-        self.model_kind = field(widgets.ToggleButtons, 'model', width='590px', options=MODEL_KINDS, value=model_kind(self.root, self.config.value))
+        # the two kinds of model: a choice of config (configs/lora_minilm.yml for LoRA), kept in step with the
+        # chosen config
+        self.model_kind = field(widgets.ToggleButtons, 'model', width='590px', options=MODEL_KINDS,
+                                value=model_kind(self.root, self.config.value))
         self.model_kind.observe(lambda ch: self._pick_model_kind(ch['new']), 'value')
         self.config.observe(lambda ch: setattr(self.model_kind, 'value', model_kind(self.root, ch['new'])), 'value')
         col = lambda *ws: widgets.VBox(list(ws))
@@ -151,7 +161,8 @@ class LaunchForm:
 # %% ../../nbs/10b_widgets_form.ipynb #lora10d
 @patch
 def _pick_model_kind(self:LaunchForm, kind:str):
-    "Switch to the LoRA config, or back to configs/default.yml, unless the chosen config already trains that kind of model."
+    """Switch to the LoRA config, or back to configs/default.yml, unless the chosen config already trains that kind
+    of model."""
     if model_kind(self.root, self.config.value) == kind: return
     want = LORA_CONFIG if kind == MODEL_KINDS[1] else 'configs/default.yml'
     if want in self.config.options: self.config.value = want
@@ -170,7 +181,8 @@ def load(self:LaunchForm) -> None:
     "Fill the fields from the chosen config (its values, or the defaults of the classes that take them)."
     if not self.config.value: raise FinannError(f"no config: {self.root/'configs'} holds no .yml file")
     self.data = read_yaml(self.root/self.config.value)
-    self.set(**config_values(self.data), run_name=get_key(self.data, 'trainer.run_name') or Path(self.config.value).stem)
+    self.set(**config_values(self.data), run_name=get_key(self.data,
+                                                          'trainer.run_name') or Path(self.config.value).stem)
 
 # %% ../../nbs/10b_widgets_form.ipynb #cb0bf88b
 @patch
@@ -179,9 +191,11 @@ def set(self:LaunchForm, **values) -> 'LaunchForm':
     for k, v in values.items():
         if k not in self.fields:
             hint = did_you_mean(k, self.fields)
-            raise FinannError(f"launcher: no field '{k}'{';' + hint if hint else ''} (fields: {', '.join(self.fields)})")
+            raise FinannError(f"launcher: no field '{k}'{';' + hint if hint else ''} (fields: "
+                              f"{', '.join(self.fields)})")
         w = getattr(self, k)
-        if isinstance(w, widgets.Dropdown) and v not in w.options: w.options = [*w.options, v]  # load_config will say what is wrong with it
+        # load_config will say what is wrong with it
+        if isinstance(w, widgets.Dropdown) and v not in w.options: w.options = [*w.options, v]
         w.value = str(v) if isinstance(w, (widgets.Text, widgets.Textarea)) else v
     return self
 
@@ -203,7 +217,8 @@ def overrides(self:LaunchForm) -> list[str]:
 # %% ../../nbs/10b_widgets_form.ipynb #343049e9
 @patch
 def command(self:LaunchForm, output_dir:str|Path) -> tuple[list[str], dict, 'TrainConfig']:
-    "The command, environment and checked config of a run into the fresh `output_dir`; a mistake raises one `FinannError` line."
+    """The command, environment and checked config of a run into the fresh `output_dir`; a mistake raises one
+    `FinannError` line."""
     if not self.config.value: raise FinannError(f"no config: {self.root/'configs'} holds no .yml file")
     cfg, path = self.config.value, self.root/self.config.value
     opts = [*self.overrides(), f"trainer.output_dir={yaml_value(str(output_dir))}", 'trainer.overwrite_output_dir=true']
@@ -211,8 +226,10 @@ def command(self:LaunchForm, output_dir:str|Path) -> tuple[list[str], dict, 'Tra
         c = load_config(path, opts)
         for kind, name in (('embedding', c.embedding.cls_name), ('collator', c.collator.cls_name)):
             if registry.get(kind, name).__module__ == '__main__':
-                raise ConfigError(f"{path}: {kind}.cls_name: {name} is defined in this notebook, which a launched run can't import; "
-                                  "make it part of the package (see tutorials/your_own_component), or train here: setup_task(load_config(...)).run()")
+                raise ConfigError(f"{path}: {kind}.cls_name: {name} is defined in this notebook, which a "
+                                  "launched run can't import; "
+                                  "make it part of the package (see tutorials/your_own_component), or train "
+                                  "here: setup_task(load_config(...)).run()")
         kw = {k: v for k, v in c.model.config.items() if not (k == 'hidden_size' and v == 'auto')}
         try: registry.get_model_config_class(c.model.config_cls_name)(**kw)  # range checks load_config leaves to the model
         except (ValueError, TypeError) as e: raise ConfigError(f"{path}: model.config: {e}") from None

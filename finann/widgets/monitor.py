@@ -22,7 +22,8 @@ SCORES = ('accuracy', 'direction_accuracy')  # the headline metric of the result
 def plot_run(history:list[dict], # the curves' points (`run_history`: the progress log's history, or trainer_state.json's `log_history`)
              table=None, # `results_frame(metrics, numbers=True)`: adds a panel of the headline metric per split, model beside baselines
              title:str=''):
-    "Loss and accuracy against epoch, train and eval (`finann.plots.plot_training_curves`); with `table`, the score per split."
+    """Loss and accuracy against epoch, train and eval (`finann.plots.plot_training_curves`); with `table`, the
+    score per split."""
     from matplotlib.figure import Figure  # no pyplot: safe to draw from the watcher thread
     from finann.plots import plot_training_curves, PlotError
     n = 3 if table is not None else 2
@@ -34,12 +35,14 @@ def plot_run(history:list[dict], # the curves' points (`run_history`: the progre
     score = next((k for k in SCORES if table is not None and k in table), None)
     if score:
         tab = table[score].unstack('predictor')
-        tab = tab.loc[[s for s in ('val', 'test') if s in tab.index], ['model'] + [c for c in tab.columns if c != 'model']]
+        tab = tab.loc[[s for s in ('val', 'test') if s in tab.index],
+                      ['model'] + [c for c in tab.columns if c != 'model']]
         w = 0.8 / len(tab.columns)
         for i, c in enumerate(tab.columns): axs[2].bar([j + i * w for j in range(len(tab))], tab[c], w, label=c)
         axs[2].set_xticks([j + 0.4 - w / 2 for j in range(len(tab))], tab.index)
         axs[2].set(title=f"{score.replace('_', ' ')} by split", ylim=(0, 1))
-        axs[2].legend(fontsize='small', loc='upper left', bbox_to_anchor=(1.0, 1.0), frameon=False)  # beside the bars, never on them
+        # beside the bars, never on them
+        axs[2].legend(fontsize='small', loc='upper left', bbox_to_anchor=(1.0, 1.0), frameon=False)
     if title: fig.suptitle(title)
     return fig
 
@@ -51,7 +54,8 @@ def figure_png(fig, dpi:int=80) -> bytes:
     return buf.getvalue()
 
 # %% ../../nbs/10c_widgets_monitor.ipynb #5453600f
-PHASE_NAMES = {'data': 'loading data', 'embedding': 'embedding', 'training': 'training', 'evaluating': 'evaluating', 'report': 'writing the report'}
+PHASE_NAMES = {'data': 'loading data', 'embedding': 'embedding', 'training': 'training',
+               'evaluating': 'evaluating', 'report': 'writing the report'}
 
 # %% ../../nbs/10c_widgets_monitor.ipynb #e2468733
 def eta_text(seconds:float|None) -> str:
@@ -64,33 +68,41 @@ def eta_text(seconds:float|None) -> str:
 
 # %% ../../nbs/10c_widgets_monitor.ipynb #1403cb29
 def embedding_text(emb:dict) -> str:
-    "The embedding's line (`finann.launch.embedding_progress`): texts and tokens done and the ETA, else the events and split sizes."
+    """The embedding's line (`finann.launch.embedding_progress`): texts and tokens done and the ETA, else the
+    events and split sizes."""
     if emb.get('total'):
         bits = [f"{emb.get('done') or 0:,}/{emb['total']:,} texts"]
-        if emb.get('tokens'): bits.append(f"{emb['tokens']:,}" + (f"/{emb['tokens_total']:,}" if emb.get('tokens_total') else '') + ' tokens')
-        eta = emb.get('eta_s') if (emb.get('done') or 0) < emb['total'] else None  # once every text is done, no 'about 0 s left'
+        if emb.get('tokens'): bits.append(f"{emb['tokens']:,}" + (
+            f"/{emb['tokens_total']:,}" if emb.get('tokens_total') else '') + ' tokens')
+        # once every text is done, no 'about 0 s left'
+        eta = emb.get('eta_s') if (emb.get('done') or 0) < emb['total'] else None
         return ' · '.join(bits + ([eta_text(eta)] if eta is not None else []))
     if emb.get('events'):
-        return f"{emb['events']:,} events" + (' (' + ' · '.join(f"{k} {v:,}" for k, v in emb['splits'].items()) + ')' if emb.get('splits') else '')
+        return f"{emb['events']:,} events" + (' (' + ' · '.join(f"{k} {v:,}" for k,
+                                                                v in emb['splits'].items()) + ')' if emb.get('splits') else '')
     return ""
 
 # %% ../../nbs/10c_widgets_monitor.ipynb #bfa02793
 def progress_text(state:dict) -> str:
-    "The line under the bar: the phase (or how the run ended), the texts embedded or the step and loss, the latest eval score."
+    """The line under the bar: the phase (or how the run ended), the texts embedded or the step and loss, the
+    latest eval score."""
     s, emb = state, state.get('embedding') or state.get('embed') or {}
     if s['status'] == 'waiting': return 'starting…'
     bits = [s['status'] if s['status'] != 'running' else PHASE_NAMES.get(s['phase'], s['phase'] or 'starting…')]
     if s['phase'] == 'embedding' and s['status'] == 'running' and embedding_text(emb): bits.append(embedding_text(emb))
     if s['max_steps']: bits.append(f"step {s['step']}/{s['max_steps']}")
     bits += [f"{k} {s[k]:.3g}" for k in ('epoch', 'loss') if isinstance(s[k], (int, float))]
-    bits += [f"{k.replace('_', ' ')} {v:.3g}" for k, v in s['eval'].items() if k in ('eval_loss', 'eval_accuracy') and isinstance(v, (int, float))]
+    bits += [f"{k.replace('_', ' ')} {v:.3g}" for k, v in s['eval'].items() if k in ('eval_loss',
+        'eval_accuracy') and isinstance(v, (int, float))]
     return ' · '.join(bits + ([s['message']] if s['message'] else []))
 
 # %% ../../nbs/10c_widgets_monitor.ipynb #2f482690
 def saved_plots(output_dir:str|Path) -> list[Path]:
-    "The PNGs a run saved in `output_dir/plots` (the training curves left out: the launcher draws them; the explanation sheet's last), val before test."
+    """The PNGs a run saved in `output_dir/plots` (the training curves left out: the launcher draws them; the
+    explanation sheet's last), val before test."""
     order = lambda p: (0 if p.stem.endswith('_val') else 1 if p.stem.endswith('_test') else 2, p.stem)
-    return sorted((p for p in Path(output_dir).glob('plots/*.png') if p.stem not in ('training_curves', 'explain_fit')), key=order)
+    return sorted((p for p in Path(output_dir).glob('plots/*.png') if p.stem not in ('training_curves',
+        'explain_fit')), key=order)
 
 # %% ../../nbs/10c_widgets_monitor.ipynb #97d9a9b5
 _TABLE_CSS = '<style>.finann-results-table td,.finann-results-table th{padding:2px 10px;text-align:right}.finann-results-table tbody tr th{text-align:left}</style>'
@@ -105,21 +117,26 @@ class RunMonitor:
                  plot_every:float=1.0): # seconds between redraws of the live plot
         self.tail, self.plot_every = tail, plot_every
         wide = {'description_width': '90px'}  # 'evaluating' and 'embedding' fit: the phase is never cut off
-        self.progress = widgets.FloatProgress(min=0, max=1, bar_style='info', layout=widgets.Layout(width='590px'), style=wide)
+        self.progress = widgets.FloatProgress(min=0, max=1, bar_style='info',
+                                              layout=widgets.Layout(width='590px'), style=wide)
         self.progress_label = widgets.HTML(layout=widgets.Layout(width='590px'))
         # the embedding's own bar: texts done of the texts to embed, with tokens and an ETA below it
-        self.embed_progress = widgets.FloatProgress(min=0, max=1, bar_style='info', description='texts', layout=widgets.Layout(width='590px'), style=wide)
+        self.embed_progress = widgets.FloatProgress(min=0, max=1, bar_style='info', description='texts',
+                                                    layout=widgets.Layout(width='590px'), style=wide)
         self.embed_label = widgets.HTML(layout=widgets.Layout(width='590px'))
         self.embed_box = widgets.VBox([self.embed_progress, self.embed_label])
         self.live_plot = widgets.Image(format='png', layout=widgets.Layout(display='none'))
         self.log_tail = widgets.HTML(layout=widgets.Layout(max_height='210px', overflow='auto', border='1px solid #ddd', width='100%'))
         self.results = widgets.HTML()
         self.results_plot = widgets.Image(format='png', layout=widgets.Layout(display='none'))
-        self.saved_plots = widgets.GridBox(layout=widgets.Layout(grid_template_columns='repeat(2, 1fr)', width='100%'))  # two a row: their labels stay readable
-        for w, c in ((self.live_plot, 'finann-live-plot'), (self.results, 'finann-results'), (self.results_plot, 'finann-results-plot'),
+        # two a row: their labels stay readable
+        self.saved_plots = widgets.GridBox(layout=widgets.Layout(grid_template_columns='repeat(2, 1fr)', width='100%'))
+        for w, c in ((self.live_plot, 'finann-live-plot'), (self.results, 'finann-results'), (self.results_plot,
+            'finann-results-plot'),
                      (self.progress, 'finann-progress'), (self.progress_label, 'finann-phase'),
                      (self.embed_progress, 'finann-embed-progress'), (self.embed_label, 'finann-embed')): w.add_class(c)
-        self.box = widgets.VBox([self.progress, self.progress_label, self.embed_box, self.live_plot, self.results, self.results_plot, self.saved_plots,
+        self.box = widgets.VBox([self.progress, self.progress_label, self.embed_box, self.live_plot,
+                                 self.results, self.results_plot, self.saved_plots,
                                  widgets.Accordion([self.log_tail], titles=('log',), selected_index=0)])
         self.reset()
         self.box.layout.display = 'none'  # idle: no bar, no 'starting' until a run starts (`reset`)
@@ -137,7 +154,8 @@ class RunMonitor:
 # %% ../../nbs/10c_widgets_monitor.ipynb #14c7477a
 @patch
 def update(self:RunMonitor, proc:TrainingProcess, force:bool=False) -> None:
-    "Show `proc`'s phase, step, embedding and console tail; redraw the live plot when new points came and `plot_every` s passed."
+    """Show `proc`'s phase, step, embedding and console tail; redraw the live plot when new points came and
+    `plot_every` s passed."""
     s, emb = proc.state, proc.state.get('embedding') or proc.state.get('embed') or {}
     self.box.layout.display = None  # a run is going
     if s['max_steps']: self.progress.value, self.progress.max, self.progress.value = 0, s['max_steps'], s['step']
@@ -157,28 +175,36 @@ def update(self:RunMonitor, proc:TrainingProcess, force:bool=False) -> None:
 @patch
 def finish(self:RunMonitor, status:str) -> None:
     "Colour the bar for how the run ended ('done', 'stopped', 'failed'); a finished run without a step count fills it."
-    self.progress.bar_style, self.progress.description = {'done': 'success', 'stopped': 'warning', 'failed': 'danger'}[status], status
+    self.progress.bar_style, self.progress.description = {'done': 'success', 'stopped': 'warning',
+                                                          'failed': 'danger'}[status], status
     if status == 'done' and self.progress.max == 1: self.progress.value = 1
 
 # %% ../../nbs/10c_widgets_monitor.ipynb #a746016c
 @patch
-def show_results(self:RunMonitor, history:list[dict], metrics:dict|None=None, note:str='', output_dir:str|Path|None=None, title:str='') -> None:
-    "The results table of `metrics` (finann's one renderer: model beside the baselines), the curves and scores, and the run's saved plots."
+def show_results(self:RunMonitor, history:list[dict], metrics:dict|None=None, note:str='',
+                 output_dir:str|Path|None=None, title:str='') -> None:
+    """The results table of `metrics` (finann's one renderer: model beside the baselines), the curves and scores,
+    and the run's saved plots."""
     from finann.evaluate.report import results_frame, results_table
     self.live_plot.layout.display = 'none'
     html = f'<div style="margin:4px 0">{escape(note)}</div>' if note else ''
     table = results_frame(metrics, numbers=True) if metrics else None
-    if metrics: html += _TABLE_CSS + results_table(metrics, 'html').replace('class="dataframe finann-results"', 'class="finann-results-table"')
-    if output_dir and (Path(output_dir)/'explain.md').is_file(): html += explain_html(output_dir)  # what the model learned: the sheet's first lines
+    if metrics: html += _TABLE_CSS + results_table(metrics, 'html').replace(
+        'class="dataframe finann-results"', 'class="finann-results-table"')
+    # what the model learned: the sheet's first lines
+    if output_dir and (Path(output_dir)/'explain.md').is_file(): html += explain_html(output_dir)
     self.results.value = html
     if history or table is not None:
-        self.results_plot.value, self.results_plot.layout.display = figure_png(plot_run(history, table, title=title)), None
+        self.results_plot.value, self.results_plot.layout.display = figure_png(plot_run(history, table,
+            title=title)), None
     # each plot carries its own title: no caption above it to repeat it
-    self.saved_plots.children = [widgets.Image(value=p.read_bytes(), format='png', layout=widgets.Layout(width='100%')) for p in saved_plots(output_dir)] if output_dir else ()
+    self.saved_plots.children = [widgets.Image(value=p.read_bytes(), format='png',
+                                               layout=widgets.Layout(width='100%')) for p in saved_plots(output_dir)] if output_dir else ()
 
 # %% ../../nbs/10c_widgets_monitor.ipynb #expl0006
 def explain_html(output_dir:str|Path, n:int=6) -> str:
-    "The first `n` lines of a run's `explain.md` (its summary of what the model learned) as HTML, with where the whole sheet is."
+    """The first `n` lines of a run's `explain.md` (its summary of what the model learned) as HTML, with where the
+    whole sheet is."""
     lines = [l for l in (Path(output_dir)/'explain.md').read_text().splitlines()[1:] if l.strip()][:n]
     items = ''.join(f"<li>{escape(l.removeprefix('- ').replace('**', ''))}</li>" for l in lines if l.startswith('- '))
     return f'<div class="finann-explain" style="margin:6px 0"><b>What the model learned</b> ({escape(str(Path(output_dir)/"explain.md"))})<ul style="margin:2px 0">{items}</ul></div>'
