@@ -31,6 +31,24 @@ def cosines(v: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return (v * ref).sum(1) / np.linalg.norm(v, axis=1) / np.linalg.norm(ref, axis=1)
 
 
+def time_interleaved(runs: dict, texts: list, block: int, repeats: int, dim: int = 384):
+    """Time each contender in `runs` (name -> function of a list of texts, returning vectors) block by block, every
+    contender in turn and the order alternating, so load from elsewhere hits all alike; the best of `repeats` per block.
+    Returns (uptime before, uptime after, {name: best seconds per block}, {name: vectors})."""
+    up0 = subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()
+    blocks = [np.arange(s, min(s + block, len(texts))) for s in range(0, len(texts), block)]
+    best = {k: [float('inf')] * len(blocks) for k in runs}
+    vecs = {k: np.zeros((len(texts), dim), np.float32) for k in runs}
+    for r in range(repeats):
+        for b, idx in enumerate(blocks):
+            for k in (list(runs) if (r + b) % 2 == 0 else list(runs)[::-1]):
+                chunk = [texts[i] for i in idx]
+                t = time.perf_counter(); v = runs[k](chunk); best[k][b] = min(best[k][b], time.perf_counter() - t)
+                vecs[k][idx] = v
+    up1 = subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()
+    return up0, up1, best, vecs
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--tweets', type=int, default=600)
@@ -65,17 +83,7 @@ def main(argv=None):
             "finann, torch": fin.encode, "finann, ONNX fp32 (`backend: onnx`)": fp32.encode,
             "finann, ONNX int8 (`onnx_quantize: int8`)": int8.encode}
     for f in runs.values(): f(texts[:32])  # load and warm up
-    up0 = subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()
-    blocks = [np.arange(s, min(s + a.block, len(texts))) for s in range(0, len(texts), a.block)]
-    best = {k: [float('inf')] * len(blocks) for k in runs}
-    vecs = {k: np.zeros((len(texts), 384), np.float32) for k in runs}
-    for r in range(a.repeats):  # block by block, every contender in turn, the order alternating: load from elsewhere hits all
-        for b, idx in enumerate(blocks):
-            for k in (list(runs) if (r + b) % 2 == 0 else list(runs)[::-1]):
-                block = [texts[i] for i in idx]
-                t = time.perf_counter(); v = runs[k](block); best[k][b] = min(best[k][b], time.perf_counter() - t)
-                vecs[k][idx] = v
-    up1 = subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()
+    up0, up1, best, vecs = time_interleaved(runs, texts, a.block, a.repeats)
     base_k = next(iter(runs)); secs = {k: sum(v) for k, v in best.items()}
     want = vecs[base_k]
     lines = ['| encoder | seconds | texts/s | tokens/s | × torch `encode` | cosine to torch: min | median | tweets min | transcripts min |',

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from onnx_cpu import ROOT, cosines, stocknet_tweets, transcripts  # the same texts and measure as bench/onnx_cpu.py
+from onnx_cpu import ROOT, cosines, stocknet_tweets, time_interleaved, transcripts  # the same texts and measure as bench/onnx_cpu.py
 
 
 def export_eager(enc, out: Path) -> Path:
@@ -92,17 +92,7 @@ def main(argv=None):
     lens = SentenceTransformerEmbedding(show_progress_bar=False, long_text='chunk').count_tokens(texts)
     tok = np.minimum(lens, enc.window - 2) + 2
     for f in runs.values(): f(texts[:32])
-    up0 = subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()
-    blocks = [np.arange(s, min(s + a.block, len(texts))) for s in range(0, len(texts), a.block)]
-    best = {k: [float('inf')] * len(blocks) for k in runs}
-    vecs = {k: np.zeros((len(texts), 384), np.float32) for k in runs}
-    for r in range(a.repeats):
-        for b, idx in enumerate(blocks):
-            for k in (list(runs) if (r + b) % 2 == 0 else list(runs)[::-1]):
-                block = [texts[i] for i in idx]
-                t = time.perf_counter(); v = runs[k](block); best[k][b] = min(best[k][b], time.perf_counter() - t)
-                vecs[k][idx] = v
-    up1 = subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()
+    up0, up1, best, vecs = time_interleaved(runs, texts, a.block, a.repeats)
     base = next(iter(runs)); secs = {k: sum(v) for k, v in best.items()}
     lines = ['| contender | seconds | tokens/s | × torch `encode` | cosine to torch: min | median | size MiB |',
              '|---|---:|---:|---:|---:|---:|---:|']
