@@ -29,16 +29,13 @@ def examples_after_exports(nb: Path) -> tuple[int, int]:
     return shown, total
 
 
-def test_example_counter_reads_cells():
+def test_example_counter_reads_cells(tmp_path):
     "The counter itself: an export followed by an example counts, one followed by another export or a hidden cell doesn't."
     cells = ['#| export\ndef f(): return 1', 'f()', '#| export\ndef g(): return 2', '#| hide\ng()',
              '#| export\nimport os', '#| export\ndef h(): return 3']
-    nb = {'cells': [{'cell_type': 'code', 'source': c} for c in cells]}
-    p = ROOT / 'tests' / '_house_probe.ipynb'
-    try:
-        p.write_text(json.dumps(nb))
-        assert examples_after_exports(p) == (1, 3)
-    finally: p.unlink(missing_ok=True)
+    p = tmp_path / 'probe.ipynb'
+    p.write_text(json.dumps({'cells': [{'cell_type': 'code', 'source': c} for c in cells]}))
+    assert examples_after_exports(p) == (1, 3)
 
 
 def test_no_module_over_400_lines():
