@@ -26,6 +26,17 @@ def own_data(tmp_path):
     return tmp_path
 
 
+def train_written_config(cfg, tmp_path, printed):
+    "Train the config finann-init wrote for one epoch; the splits it trained on are the ones finann-init printed."
+    out = tmp_path/'run'
+    t = run_cmd([str(BIN/'finann-train'), '--cfg-path', str(cfg), '--options', f'trainer.output_dir={out}', 'trainer.num_train_epochs=1',
+                 'evaluator.n_boot=0', 'trainer.report_to=[]'], tmp_path, timeout=300)
+    assert t.returncode == 0, t.stderr[-3000:]
+    metrics = json.loads((out/'metrics.json').read_text())
+    assert {k: str(v) for k, v in metrics['data']['splits'].items()} == printed
+    return out, metrics
+
+
 def test_finann_init_then_train_in_one_try(own_data, tmp_path):
     cfg = own_data/'my.yml'
     p = run_cmd([str(BIN/'finann-init'), '--events', str(own_data/'events.csv'), '--prices', str(own_data/'prices'),
@@ -39,12 +50,7 @@ def test_finann_init_then_train_in_one_try(own_data, tmp_path):
     printed = dict(part.split()[:2] for part in p.stdout.split('splits: ')[1].splitlines()[0].split(' · '))
     n = {k: int(v) for k, v in printed.items()}
     assert 0.15 < n['test'] / sum(n.values()) < 0.25 and 0.05 < n['val'] / sum(n.values()) < 0.15, n  # last 20% of dates, 10% before
-    out = tmp_path/'run'
-    t = run_cmd([str(BIN/'finann-train'), '--cfg-path', str(cfg), '--options', f'trainer.output_dir={out}', 'trainer.num_train_epochs=1',
-                 'evaluator.n_boot=0', 'trainer.report_to=[]'], tmp_path, timeout=300)
-    assert t.returncode == 0, t.stderr[-3000:]
-    metrics = json.loads((out/'metrics.json').read_text())
-    assert {k: str(v) for k, v in metrics['data']['splits'].items()} == printed
+    out, metrics = train_written_config(cfg, tmp_path, printed)
     assert metrics['test']['model']['n'] == int(printed['test']) > 0
 
 
@@ -109,12 +115,7 @@ def test_finann_init_reads_us_dates_with_date_format_and_training_reads_them_ali
     written = yaml.safe_load(cfg.read_text())
     assert (written['dataset']['config']['date_format'], written['dataset']['config']['time_of_day']) == ('%m/%d/%Y', 'unknown')
     printed = dict(part.split()[:2] for part in p.stdout.split('splits: ')[1].splitlines()[0].split(' · '))
-    out = tmp_path/'run'
-    t = run_cmd([str(BIN/'finann-train'), '--cfg-path', str(cfg), '--options', f'trainer.output_dir={out}', 'trainer.num_train_epochs=1',
-                 'evaluator.n_boot=0', 'trainer.report_to=[]'], tmp_path, timeout=300)
-    assert t.returncode == 0, t.stderr[-3000:]
-    metrics = json.loads((out/'metrics.json').read_text())
-    assert {k: str(v) for k, v in metrics['data']['splits'].items()} == printed
+    out, metrics = train_written_config(cfg, tmp_path, printed)
     assert '| time of day | unknown: each event is placed before the open of its date' in (out/'report.md').read_text()
     bad = run_cmd(base + ['--date-format', '%d/%m/%Y', '--output', str(own_data/'x.yml')], tmp_path, timeout=120)
     row = next(i for i, d in enumerate(ev['Published At (ET)'], 1) if int(d[3:5]) > 12)  # the first date whose day cannot be a month
