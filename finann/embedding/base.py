@@ -148,8 +148,9 @@ def _encode_into(self:BaseEmbedding, texts_of, idx, fill, cache=None, keys=None,
     pending, block = [], max(self.shard_rows, self._group_size())
     def flush():
         if cache is not None and pending:
-            i = np.concatenate([p for p, _ in pending])
-            cache.put(keys[i], np.concatenate([v for _, v in pending]), compact=compact)
+            i, v = np.concatenate([p for p, _ in pending]), np.concatenate([v for _, v in pending])
+            pending.clear()  # the blocks go before the shard is written: one copy of them held, not two
+            cache.put(keys[i], v, compact=compact)
         pending.clear()
     texts = texts_of(idx[:block])
     tokens = self.count_tokens(texts)  # of the first block; of them all when there is one block
@@ -168,17 +169,19 @@ def _encode_into(self:BaseEmbedding, texts_of, idx, fill, cache=None, keys=None,
 
 # %% ../../nbs/03g_embedding_base.ipynb #1dd307fc
 @patch
-def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """Row of each text in the returned matrix, and the float32 matrix of the unique texts' vectors; `embed` events
-    go to `progress` (a `ProgressLog`)."""
+def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None,
+                 dtype=np.float32, # of the matrix returned: float16 halves it (the cache keeps float32)
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Row of each text in the returned matrix, and the (float32, or `dtype`) matrix of the unique texts' vectors;
+    `embed` events go to `progress` (a `ProgressLog`)."""
     src = texts if isinstance(texts, TextColumn) else TextColumn(texts)
     cache = self.cache() if self.use_cache else None
     inverse, first, keys, empty = _unique_texts(src, cache.salt if cache is not None else '')
     texts_of = lambda idx: src.take(first[idx])
-    vecs = np.zeros((len(first), 0), dtype=np.float32)  # widened once the first vectors are known
+    vecs = np.zeros((len(first), 0), dtype=dtype)  # widened once the first vectors are known
     def fill(idx, v):
         nonlocal vecs
-        if vecs.shape[1] != v.shape[1]: vecs = np.zeros((len(first), v.shape[1]), dtype=np.float32)
+        if vecs.shape[1] != v.shape[1]: vecs = np.zeros((len(first), v.shape[1]), dtype=dtype)
         vecs[idx] = v
     rank, world = dist_rank_world() if self.use_cache else (0, 1)
     encoded = cached = 0
@@ -186,7 +189,7 @@ def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None) 
         if world > 1:  # every rank looks the texts up in the same cache: none has written its shard yet
             import torch.distributed as dist
             dist.barrier()
-        if (dim := cache.dim) is not None: vecs = np.zeros((len(first), dim), dtype=np.float32)
+        if (dim := cache.dim) is not None: vecs = np.zeros((len(first), dim), dtype=dtype)
         # straight into the matrix returned: no copy
         found, hit = cache.get(keys, out=vecs if dim is not None else None)
         if hit is not None: fill(found, hit)  # the cache was empty when asked its width, and filled since
@@ -202,7 +205,7 @@ def embed_unique(self:BaseEmbedding, texts:list[str]|TextColumn, progress=None) 
             if hit is not None: fill(todo[found], hit)
             encoded += self._encode_into(texts_of, todo[~found], fill, cache, keys, compact=False)
     else: encoded = self._encode_into(texts_of, np.flatnonzero(~empty), fill, log=progress)
-    if vecs.shape[1] == 0: vecs = np.zeros((len(first), self.dim), dtype=np.float32)  # nothing but empty texts
+    if vecs.shape[1] == 0: vecs = np.zeros((len(first), self.dim), dtype=dtype)  # nothing but empty texts
     self._stats = {'texts': len(src), 'unique': len(first), 'encoded': encoded, 'cached': cached,
                    'empty': int(empty.sum())}
     return inverse.astype(np.int64), vecs

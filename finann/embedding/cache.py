@@ -41,13 +41,15 @@ def _keys_path(vecs_path:Path) -> Path: return Path(str(vecs_path)[:-len('.vecs.
 # %% ../../nbs/03a_embedding_cache.ipynb #2d31733c
 def _lookup(shards:list[tuple[np.ndarray, np.ndarray]], keys:np.ndarray,
             out:np.ndarray|None=None) -> tuple[np.ndarray, np.ndarray|None]:
-    """A mask of the `keys` found in the (sorted keys, vectors) `shards`, and their vectors in the order of `keys`,
-    or None; with `out`, written into its rows instead (None returned)."""
+    """A mask of the `keys` found in the (sorted keys, vectors) `shards` (the list is emptied as they are read), and
+    their vectors in the order of `keys`, or None; with `out` (any float dtype), written into its rows instead
+    (None returned)."""
     keys = np.asarray(keys, dtype='S16')
     found, rows = np.zeros(len(keys), dtype=bool), None
     order = np.argsort(keys, kind='stable')  # sorted queries: searchsorted hits come out in file order
     sorted_q = keys[order]
-    for skeys, svecs in shards:
+    while shards:  # each shard let go once read: its memory-mapped pages leave RSS (1 GB at a million vectors)
+        skeys, svecs = shards.pop(0)
         todo = np.flatnonzero(~found[order])
         if not len(todo): break
         pos = np.searchsorted(skeys, sorted_q[todo])
@@ -152,7 +154,7 @@ def dim(self:EmbeddingCache) -> int|None:
 @patch
 def get(self:EmbeddingCache, keys:np.ndarray, out:np.ndarray|None=None) -> tuple[np.ndarray, np.ndarray|None]:
     """A mask of the keys found, and their vectors (in the order of `keys`) or None; with `out` ((len(keys), dim)
-    float32), the vectors found are written into its rows and None comes back in their place."""
+    float32 or float16), the vectors found are written into its rows and None comes back in their place."""
     return _lookup(self._open(), keys, out)
 
 # %% ../../nbs/03a_embedding_cache.ipynb #dfbfe276

@@ -9,8 +9,8 @@ import numpy as np
 from ..config import FinannError
 
 # %% auto #0
-__all__ = ['check_texts', 'clean_text', 'TextColumn', 'events_text_column', 'token_windows', 'average_chunks', 'token_batches',
-           'WindowCollector']
+__all__ = ['check_texts', 'clean_text', 'page_out', 'TextColumn', 'events_text_column', 'token_windows', 'average_chunks',
+           'token_batches', 'WindowCollector']
 
 # %% ../../nbs/03b_embedding_text.ipynb #8686ba70
 def check_texts(texts:list, start:int=0) -> None:
@@ -26,6 +26,28 @@ def clean_text(text:str) -> str:
     "`text` with lone surrogates (not encodable as UTF-8) replaced by U+FFFD."
     try: text.encode('utf-8'); return text
     except UnicodeEncodeError: return text.encode('utf-16', 'surrogatepass').decode('utf-16', 'replace')
+
+# %% ../../nbs/03b_embedding_text.ipynb #19d1faf5
+def page_out(arrays) -> int:
+    """Drop the pages of memory-mapped, read-only Arrow `arrays` from this process's resident memory (the kernel reads
+    them again from its page cache if touched): texts read once don't stay in RSS (0.6 GB at a million events).
+    Anything not a read-only file mapping is left alone; bytes let go come back (0 off Linux)."""
+    import ctypes, mmap, sys
+    if not sys.platform.startswith('linux'): return 0
+    spans = {(b.address, b.address + b.size) for a in arrays for c in getattr(a, 'chunks', [a])
+             for b in c.buffers() if b is not None and b.size}
+    maps = []  # read-only mappings of files: lo, hi
+    with open('/proc/self/maps') as f:
+        for line in f:
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and parts[5].startswith('/') and 'w' not in parts[1]:
+                maps.append(tuple(int(x, 16) for x in parts[0].split('-')))
+    libc, pg, done = ctypes.CDLL(None, use_errno=True), mmap.PAGESIZE, 0
+    for s, e in spans:
+        if not any(lo <= s and e <= hi for lo, hi in maps): continue
+        s, e = -(-s // pg) * pg, e // pg * pg  # whole pages inside the buffer only
+        if e > s and libc.madvise(ctypes.c_void_p(s), ctypes.c_size_t(e - s), mmap.MADV_DONTNEED) == 0: done += e - s
+    return done
 
 # %% ../../nbs/03b_embedding_text.ipynb #f42d7a70
 class TextColumn:
@@ -46,7 +68,10 @@ class TextColumn:
     def slices(self, size:int=65536) -> Iterator[tuple[int, list]]:
         "(start, texts) for consecutive slices of at most `size` texts."
         for s in range(0, len(self), size):
-            yield s, (self._list[s:s + size] if self._list is not None else self._arrow.slice(s, size).to_pylist())
+            if self._list is not None: yield s, self._list[s:s + size]; continue
+            part = self._arrow.slice(s, size)
+            texts = part.to_pylist(); page_out([part])  # memory-mapped texts, once read, leave RSS
+            yield s, texts
 
     def take(self, rows) -> list:
         "The texts at positions `rows`, in that order."
@@ -59,8 +84,9 @@ class TextColumn:
         bounds = np.cumsum([0] + [len(c) for c in chunks])
         order = np.argsort(rows, kind='stable'); srt = rows[order]
         cut = np.searchsorted(srt, bounds)
-        got = [t for c, ch in enumerate(chunks) if cut[c + 1] > cut[c]
-               for t in ch.take(pa.array(srt[cut[c]:cut[c + 1]] - bounds[c])).to_pylist()]
+        read = [c for c in range(len(chunks)) if cut[c + 1] > cut[c]]
+        got = [t for c in read for t in chunks[c].take(pa.array(srt[cut[c]:cut[c + 1]] - bounds[c])).to_pylist()]
+        page_out([chunks[c] for c in read])
         out = [None] * len(rows)
         for i, t in zip(order.tolist(), got): out[i] = t
         pa.default_memory_pool().release_unused()  # Arrow's pool (mimalloc) would keep the freed copies' pages

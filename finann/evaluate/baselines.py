@@ -79,7 +79,9 @@ class SplitData:
                  num_labels:int=1,
                  # the split's events (a `datasets.Dataset`, DataFrame or dict of columns)
                  events=None,
-                 X=None,                         # (n, dim) vectors, or a function that returns them
+                 # (n, dim) vectors, a function that returns them, or (matrix, rows): the split's rows of a shared
+                 # matrix (the run's vectors, any float dtype), copied only when read, and only the rows asked for
+                 X=None,
                  texts=None, tickers=None, times=None, moves=None,  # (n,) each; default: read from `events`
                  name:str='train',
                  # the `SplitData` of the splits before this one (look-backs: the previous move)
@@ -136,21 +138,37 @@ def X(self:SplitData) -> np.ndarray:
     "(n, dim) float64 vectors."
     if callable(self._X): self._X = self._X()
     if self._X is None: raise EvaluationError(f"the {self.name} split has no vectors")
-    return _matrix(self._X, f'{self.name} vectors')
+    # rows of a shared matrix: read each time, never kept (a million float32 vectors are 1 GB)
+    x = np.asarray(self._X[0])[self._X[1]] if isinstance(self._X, tuple) else self._X
+    return _matrix(x, f'{self.name} vectors')
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #18b5879b
+def _rows_of(events, rows:np.ndarray):
+    "The events at `rows` of a `datasets.Dataset`, DataFrame or dict of columns (or None)."
+    if events is None: return None
+    if hasattr(events, 'select') and hasattr(events, 'with_format'): return events.select(rows)
+    if isinstance(events, pd.DataFrame): return events.iloc[rows]
+    return {k: [v[i] for i in rows] for k, v in events.items()}
+
+@patch
+def take(self:SplitData, rows) -> SplitData:
+    """The events at `rows` (positions, in order), everything still read only when asked and then only for those rows:
+    a sample to fit on, or a block of events to score."""
+    rows = np.asarray(rows, dtype=np.int64)
+    X = self._X
+    if isinstance(X, tuple): X = (X[0], np.asarray(X[1])[rows])  # the same shared matrix, fewer rows: nothing copied
+    elif X is not None: X = lambda X=X: np.asarray(X() if callable(X) else X)[rows]  # the rows first, then float64
+    # what was given (or read already) is cut from this split's; the rest is read from the rows' events
+    given = {k: (lambda k=k: getattr(self, k)[rows]) if v is not None else None for k, v in self._given.items()}
+    return SplitData(self.labels[rows], self.problem_type, self.num_labels, _rows_of(self.events, rows), X,
+                     name=self.name, earlier=self.earlier, prices=self._prices, horizon=self.horizon, **given)
+
 @patch
 def sample(self:SplitData, n:int|None, seed:int=0) -> SplitData:
     """At most `n` of the events, drawn without replacement (seeded) in their order: a linear model on 256-1024
     features gains nothing from more than ~1e5."""
     if n is None or len(self) <= n: return self
-    rows = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
-    lazy = lambda key: (lambda: getattr(self, key)[rows])
-    # the rows first, then float64 (`X`): never a float64 copy of the whole split (1.4 GB at 700k events × 256)
-    X = (lambda: np.asarray(self._X() if callable(self._X) else self._X)[rows]) if self._X is not None else None
-    return SplitData(self.labels[rows], self.problem_type, self.num_labels, None, X, name=self.name,
-                     prices=self._prices, horizon=self.horizon,
-                     **{k: lazy(k) for k in ('texts', 'tickers', 'times', 'moves')})
+    return self.take(np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False)))
 
 # %% ../../nbs/08b_evaluate_baselines.ipynb #b6874ef6
 class Baseline(BaseEstimator):
@@ -160,6 +178,8 @@ class Baseline(BaseEstimator):
     # the label kinds ('class', 'return', 'volatility', 'other') whose default ladder holds it
     ladders: ClassVar[tuple[str, ...]] = ()
     rung: ClassVar[int] = 9  # its place on the ladder, simplest first (reports list the baselines in this order)
+    # score this many events at a time (each event's score its own): a block's features, not the split's, in memory
+    block_rows: ClassVar[int|None] = None
     def fit(self, train:SplitData) -> Baseline: raise NotImplementedError
     def predict_proba(self, data:SplitData) -> np.ndarray:
         "(n, num_labels) class probabilities."
@@ -169,7 +189,10 @@ class Baseline(BaseEstimator):
         return self.predict_proba(data).argmax(1)
     def scores(self, data:SplitData) -> np.ndarray:
         "What the model's own scores are for this problem: class probabilities, or predicted numbers."
-        return self.predict_proba(data) if data.is_classification else self.predict(data)
+        one = lambda d: self.predict_proba(d) if d.is_classification else self.predict(d)
+        n = self.block_rows
+        if not n or len(data) <= n: return one(data)
+        return np.concatenate([one(data.take(np.arange(s, min(s + n, len(data))))) for s in range(0, len(data), n)])
     @property
     def name(self) -> str: return getattr(type(self), 'registered_name', type(self).__name__)
 
@@ -255,6 +278,7 @@ class LinearBaseline(Baseline):
     sample of train."""
     # scale each feature to unit variance first (not TF-IDF: rare n-grams would weigh most)
     standardise: ClassVar[bool] = True
+    block_rows = 1 << 16  # scored a block at a time: 200k test events × 256 would be 0.4 GB of float64, twice
     def __init__(self, seed:int=0, max_train:int|None=100_000, C:float=1.0, alpha:float=1.0):
         self.seed, self.max_train, self.C, self.alpha = seed, max_train, C, alpha
     def features(self, data:SplitData, fitting:bool=False):
@@ -334,6 +358,7 @@ class MomentumBaseline(LinearBaseline):
     numbers) and whether it has one."""
     rung = 5
     ladders = ('class', 'return', 'volatility', 'other')
+    block_rows = None  # its look-back reads the whole split
     def __init__(self, seed:int=0, max_train:int|None=None, C:float=1.0,
                  alpha:float=1.0): super().__init__(seed, max_train, C, alpha)
     def features(self, data, fitting=False):

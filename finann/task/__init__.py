@@ -35,7 +35,7 @@ __all__ = ['EventVectors', 'embed_events', 'TrainTask', 'setup_task', 'study_fla
 @dataclasses.dataclass(frozen=True)
 class EventVectors:
     "Every unique text's vector once, and each event's row in that matrix, per split: what `TrainTask.embed` returns."
-    vectors: np.ndarray             # (n_texts, dim) float32, one row per unique text across all splits
+    vectors: np.ndarray             # (n_texts, dim) float32 (float16 at that precision), a row per unique text
     text_id: dict                   # split -> (n_events,) int64 rows of `vectors`
     stats: dict = dataclasses.field(default_factory=dict)  # the encoder's counts: cached, encoded, empty texts
     def of(self, split:str) -> np.ndarray:
@@ -43,7 +43,9 @@ class EventVectors:
         return self.vectors[self.text_id[split]]
 
 # %% ../../nbs/07_task.ipynb #767aa4b7
-def embed_events(events, emb, progress=None, pooling:str='mean', half_life_hours:float=24.) -> EventVectors:
+def embed_events(events, emb, progress=None, pooling:str='mean', half_life_hours:float=24.,
+                 dtype=np.float32, # of the vectors: float16 when the model reads them in half precision
+                ) -> EventVectors:
     """Embed every unique text of every split once (through `emb`'s cache, reporting to `progress`); a text
     stream's events are pooled."""
     from finann.embedding import TextColumn
@@ -52,15 +54,15 @@ def embed_events(events, emb, progress=None, pooling:str='mean', half_life_hours
     if 'texts' in events[names[0]].column_names:
         from finann.embedding.pooling import embed_windows
         pooled, rows = embed_windows(emb, events, pooling, half_life_hours, progress)
-        return EventVectors(pooled, rows, dict(emb.last_stats))
+        return EventVectors(np.asarray(pooled, dtype=dtype), rows, dict(emb.last_stats))
     # the texts are read from the splits' Arrow columns a slice at a time, never all as Python strings
     texts = TextColumn(*[events[n].select_columns(['text']).with_format('arrow')[:]['text'] for n in names])
-    inverse, vectors = emb.embed_unique(texts, progress)
+    inverse, vectors = emb.embed_unique(texts, progress, dtype=dtype)  # built in `dtype`: never a float32 copy
     ids, start = {}, 0
     for n in names:
         k = events[n].num_rows
         ids[n] = np.asarray(inverse[start:start + k], dtype=np.int64); start += k
-    return EventVectors(np.asarray(vectors, dtype=np.float32), ids, dict(emb.last_stats))
+    return EventVectors(np.asarray(vectors, dtype=dtype), ids, dict(emb.last_stats))
 
 # %% ../../nbs/07_task.ipynb #06c80b45
 @registry.register_task('TrainTask')
@@ -133,11 +135,18 @@ def build_embedding(self:TrainTask):
     return registry.get_embedding_class(self.config.embedding.cls_name)(**self.config.embedding.config)
 
 @patch
+def vector_dtype(self:TrainTask):
+    """The dtype the vectors are kept in: float16 when the collator hands the model float16 (`collator.config.
+    precision`), else float32 (NumPy has no bfloat16: torch rounds to it)."""
+    return np.float16 if self.build_collator().precision == 'float16' else np.float32
+
+@patch
 def embed(self:TrainTask, events, embedding=None, progress=None) -> EventVectors:
-    "Each unique text of `events` embedded once, through the cache (under torchrun the ranks split the work)."
+    """Each unique text of `events` embedded once, through the cache (under torchrun the ranks split the work), kept
+    in `vector_dtype`."""
     b = self.build_builder()  # a text stream's builder says how its events' texts are pooled
     return embed_events(events, embedding or self.build_embedding(), progress, getattr(b, 'pooling', 'mean'),
-                        getattr(b, 'half_life_hours', 24.))
+                        getattr(b, 'half_life_hours', 24.), self.vector_dtype())
 
 # %% ../../nbs/07_task.ipynb #2c1e45cb
 @patch

@@ -45,7 +45,7 @@ def baseline_data(task, events, vectors, labels:dict, splits:list[str]) -> dict:
         # classes look back on moves
         moves = (lambda s=s: col.dataset_moves(events[s])) if col.problem_type != 'regression' else None
         out[s] = SplitData(labels[s], col.problem_type, col.num_labels, events[s],
-                           X=lambda s=s: vectors.vectors[vectors.text_id[s]],
+                           X=(vectors.vectors, vectors.text_id[s]),  # rows of the shared matrix, read as needed
                            moves=moves, name=s, earlier=list(out.values()), prices=prices, horizon=task.label_horizon())
     return out
 
