@@ -126,14 +126,13 @@ def cached_vectors(events:pd.DataFrame, # the saved events (`explain_events.parq
     stream = 'texts' in events  # a text stream's event: its posts, pooled like the run pooled them
     texts = [str(t) for ts in events['texts'] for t in ts] if stream else events['text'].astype(str).tolist()
     cache = emb.cache()
-    found, vecs = cache.get(text_keys(texts, cache.salt))
+    X = np.zeros((len(texts), cache.dim or emb.dim), np.float32)
+    found, _ = cache.get(text_keys(texts, cache.salt), out=X)  # straight into X: one copy of the vectors, not three
     blank = np.array([not t.strip() for t in texts], dtype=bool)  # never encoded: zero vectors, as in the run
     if not (found | blank).all():
         return None, (f"{int((~(found | blank)).sum()):,} of {len(texts):,} texts are not in the embedding "
                       f"cache {cache.folder} (cleared?); "
                       "finann-embed --cfg-path <run>/config.yaml fills it")
-    X = np.zeros((len(texts), vecs.shape[1] if vecs is not None else emb.dim), np.float32)
-    if vecs is not None: X[found] = vecs
     if not stream: return X, ''
     from finann.embedding.pooling import pool_texts, text_weights
     n = events['texts'].map(len).to_numpy()
