@@ -372,8 +372,8 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     write_atomic(out/'data_report.json', json.dumps(report, indent=1))
     self.write_report({s: metrics[s] for s in self.config.evaluator.splits if s in metrics}, out,
                       state=out/'trainer_state.json')
-    # explain.md: what the model learned
-    from finann.evaluate.explain import explain_finished_run; explain_finished_run(events, preds, out)
+    del trainer, vectors; data.builders.release_memory()  # let go before explain.md reads the run folder back
+    from finann.evaluate.explain import explain_finished_run; explain_finished_run(events, preds, out)  # what it learned
     metrics['seconds'] = {'setup': round(t1 - t0, 2), 'train': round(t2 - t1, 2),
                           'evaluate': round(time.time() - t2, 2)}
     # last: a run folder with metrics.json is complete
