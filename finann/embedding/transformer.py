@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 import numpy as np
-from pydantic import AliasChoices, Field, PrivateAttr, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, PrivateAttr, model_validator
 from ..errors import FinannError
 from .base import BaseEmbedding
 from .cache import cache_root
@@ -20,7 +20,7 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['CPU_BATCH_TOKENS', 'GPU_BATCH_TOKENS', 'packaged_minilm_path', 'auto_device', 'resolve_dtype', 'batch_token_budget',
-           'file_digest', 'model_fingerprint', 'TransformerEmbedding', 'pool', 'HFEmbedding',
+           'check_token_budget', 'file_digest', 'model_fingerprint', 'TransformerEmbedding', 'pool', 'HFEmbedding',
            'SentenceTransformerEmbedding']
 
 # %% ../../nbs/03h_embedding_transformer.ipynb #392a78ae
@@ -55,6 +55,11 @@ def batch_token_budget(max_batch_tokens:int|str|None, device:str) -> int|None:
     ONNX int8 against 2.5×) and 8192 on a GPU."""
     if max_batch_tokens != 'auto': return max_batch_tokens
     return CPU_BATCH_TOKENS if device == 'cpu' else GPU_BATCH_TOKENS
+
+def check_token_budget(v):
+    "`max_batch_tokens` as given when it is a positive number of tokens, 'auto' or None; else one clear error."
+    if v is None or v == 'auto' or (isinstance(v, int) and not isinstance(v, bool) and v >= 1): return v
+    raise ValueError("a positive number of tokens per forward pass, 'auto' or null")
 
 # %% ../../nbs/03h_embedding_transformer.ipynb #fb8d688a
 def file_digest(path:Path) -> str:
@@ -100,7 +105,7 @@ class TransformerEmbedding(BaseEmbedding):
     torch_dtype: Literal['auto', 'float32', 'float16', 'bfloat16'] = 'auto'  # 'auto': bf16/fp16 on GPU, fp32 on CPU
     batch_size: int = Field(32, ge=1)  # windows per forward pass when max_batch_tokens is None
     # padded tokens per forward pass (rows × longest window); None: batch_size windows; 'auto': `batch_token_budget`
-    max_batch_tokens: Union[Annotated[int, Field(ge=1)], Literal['auto'], None] = 'auto'
+    max_batch_tokens: Annotated[Union[int, Literal['auto'], None], BeforeValidator(check_token_budget)] = 'auto'
     backend: Literal['torch', 'onnx'] = 'torch'  # 'onnx': ONNX Runtime on CPU, the model exported once into the cache folder
     onnx_quantize: Optional[Literal['int8']] = None  # with backend 'onnx': int8 weights (dynamic quantization, onnxruntime)
     _model: Any = PrivateAttr(default=None)
