@@ -53,7 +53,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--tweets', type=int, default=600)
     ap.add_argument('--transcripts', type=int, default=12)
-    ap.add_argument('--block', type=int, default=64, help='texts per turn: the contenders take turns block by block')
+    ap.add_argument('--block', type=int, default=0, help='texts per turn (0: all of them): the contenders take turns block by block; '
+                    'small blocks cost sentence-transformers padding its own whole-corpus sort would avoid')
     ap.add_argument('--repeats', type=int, default=2, help='turns per block; each contender keeps its fastest')
     ap.add_argument('--data', default=str(next((d for d in (ROOT.parent/'shared'/'data', ROOT.parents[1]/'shared'/'data') if d.is_dir()),
                                                ROOT.parent/'shared'/'data')), help="../shared/data from the checkout (a worktree's: ../../shared/data)")
@@ -83,6 +84,7 @@ def main(argv=None):
             "finann, torch": fin.encode, "finann, ONNX fp32 (`backend: onnx`)": fp32.encode,
             "finann, ONNX int8 (`onnx_quantize: int8`)": int8.encode}
     for f in runs.values(): f(texts[:32])  # load and warm up
+    a.block = a.block or len(texts)
     up0, up1, best, vecs = time_interleaved(runs, texts, a.block, a.repeats)
     base_k = next(iter(runs)); secs = {k: sum(v) for k, v in best.items()}
     want = vecs[base_k]
@@ -102,8 +104,9 @@ def main(argv=None):
               f"Goal: ONNX fp32 within 1e-4 of torch: {stats[k32][2]:.1e} — {'met' if stats[k32][2] <= 1e-4 else 'NOT met'}"]
     head = (f"{len(texts):,} texts: {len(tweets):,} real StockNet tweets (median {int(np.median(lens[~is_long]))} tokens) and {len(longs)} "
             f"transcript-like texts (median {int(np.median(lens[is_long])):,} tokens, read to MiniLM's 256-token window by all), {int(tok.sum()):,} tokens; "
-            f"packaged all-MiniLM-L6-v2 on CPU; the contenders take turns on blocks of {a.block} texts, order alternating, fastest of {a.repeats} turns "
-            f"per block (the machine is shared by 8 developers); {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
+            f"packaged all-MiniLM-L6-v2 on CPU; " + (f"each contender encodes all the texts in one call, {a.repeats} times, in turns, order alternating; the fastest counts"
+            if a.block >= len(texts) else f"the contenders take turns on blocks of {a.block} texts, order alternating, fastest of {a.repeats} turns per block") +
+            f"; {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}; {datetime.date.today().isoformat()}.\n\n"
             f"`uptime` before: `{up0}`; after: `{up1}`.")
     text = head + '\n\n' + '\n'.join(lines) + '\n'

@@ -6,8 +6,10 @@ import argparse, datetime, json, os, platform, re, subprocess, sys, tempfile, ti
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ENCODERS = {'hashing': [], 'minilm': ['embedding={cls_name: SentenceTransformerEmbedding, config: {}}']}
-NAMES = {'hashing': 'hashed word 1–2-grams (1,024 features)', 'minilm': 'the packaged MiniLM (all-MiniLM-L6-v2, 384-d)'}
+ENCODERS = {'hashing': [], 'minilm': ['embedding={cls_name: SentenceTransformerEmbedding, config: {}}'],
+            'minilm-int8': ['embedding={cls_name: SentenceTransformerEmbedding, config: {backend: onnx, onnx_quantize: int8}}']}
+NAMES = {'hashing': 'hashed word 1–2-grams (1,024 features)', 'minilm': 'the packaged MiniLM (all-MiniLM-L6-v2, 384-d)',
+         'minilm-int8': 'the packaged MiniLM through ONNX Runtime, int8 (`backend: onnx`, `onnx_quantize: int8`)'}
 
 
 def find_clone() -> Path|None:

@@ -24,7 +24,7 @@ def main(argv=None):
     ap.add_argument('--tweets', type=int, default=800)
     ap.add_argument('--transcripts', type=int, default=24)
     ap.add_argument('--batch-size', type=int, default=32, help="sentence-transformers' batch size (its default)")
-    ap.add_argument('--budgets', type=int, nargs='+', default=[8192, 16384], help='max_batch_tokens to try')
+    ap.add_argument('--budgets', type=int, nargs='+', default=[1024, 2048, 8192], help='max_batch_tokens to try')
     ap.add_argument('--repeats', type=int, default=3)
     ap.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'token_batches.md'))
     a = ap.parse_args(argv)

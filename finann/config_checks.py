@@ -4,16 +4,18 @@
 
 # %% ../nbs/00c_config_checks.ipynb #7e5d0459
 from __future__ import annotations
-import dataclasses, inspect, os, re, typing
+import dataclasses, inspect, logging, os, re, typing
 from pathlib import Path
 from typing import Any
-from .errors import FinannError, ConfigError, did_you_mean
+from .errors import FinannError, ConfigError, did_you_mean, dist_rank_world
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+logger = logging.getLogger(__name__)
+
 # %% auto #0
-__all__ = ['LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS', 'TRAINER_LIMITS', 'OPTIMIZER_PACKAGES',
-           'unknown_key', 'pydantic_error', 'refuse_coerced_numbers', 'check_params', 'run_name_of', 'run_output_dir',
-           'training_arguments_kwargs', 'check_lora', 'check_config']
+__all__ = ['logger', 'LEGACY_TRAINER_KEYS', 'RENAMED_TRAINER_KEYS', 'HANDLED_TRAINER_KEYS', 'TRAINER_LIMITS',
+           'OPTIMIZER_PACKAGES', 'unknown_key', 'pydantic_error', 'refuse_coerced_numbers', 'check_params',
+           'run_name_of', 'run_output_dir', 'training_arguments_kwargs', 'check_lora', 'check_config']
 
 # %% ../nbs/00c_config_checks.ipynb #22e57db4
 def unknown_key(key:str, choices, owner:str='') -> str:
@@ -174,6 +176,9 @@ def _check_training_arguments(trainer:dict, src:str) -> None:
     """Build `TrainingArguments` once from the trainer section, so that its own checks fail now, not after the data
     is embedded."""
     from transformers import TrainingArguments
+    # said, never dropped silently; overwrite_output_dir is read by finann's run-folder guard
+    if (old := sorted(LEGACY_TRAINER_KEYS & set(trainer) - {'overwrite_output_dir'})) and dist_rank_world()[0] == 0:
+        logger.warning(f"{src}: trainer: {', '.join(old)}: not taken by this transformers' TrainingArguments; ignored")
     kw = training_arguments_kwargs(trainer, src)
     for k in ('fp16', 'gradient_checkpointing',
         'gradient_checkpointing_kwargs'): kw.pop(k, None)  # checked where they are used

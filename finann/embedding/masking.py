@@ -34,11 +34,14 @@ def name_variants(name:str) -> list[str]:
 # %% ../../nbs/03f_embedding_masking.ipynb #f76feda3
 @lru_cache(maxsize=65536)
 def entity_pattern(ticker:str, names:tuple[str, ...]=()) -> re.Pattern:
-    """One regex for an event's own entities: group `t` its ticker (whole word, optional `$`), group `c` its names
-    (whole words); both case-sensitive."""
+    """One regex for an event's own entities: group `t` its ticker (a whole word, case-sensitive; or a cashtag in any
+    case, `$aapl`, and `$ aapl` as tokenized corpora such as StockNet write it), group `c` its names (whole words,
+    case-sensitive)."""
     # longest first: a full name before its short form
     variants = sorted({v for n in names for v in name_variants(n)}, key=len, reverse=True)
-    parts = [rf'(?P<t>(?<![\w$])\$?{re.escape(ticker)}(?!\w))'] if ticker else []
+    # bare words keep their case: tickers such as ALL, ON or IT are also words
+    t = re.escape(ticker)
+    parts = [rf'(?P<t>(?<![\w$])(?:\$ ?(?i:{t})|{t})(?!\w))'] if ticker else []
     if variants: parts.append(rf"(?P<c>(?<!\w)(?:{'|'.join(map(re.escape, variants))})(?!\w))")
     # nothing to mask: a pattern that never matches
     return re.compile('|'.join(parts)) if parts else re.compile(r'(?!x)x')

@@ -84,7 +84,9 @@ def _repeats_md(rep:dict) -> list[str]:
     if rep.get('skipped_baselines'): lines += [''] + [
         f"**Baseline {b} not fitted**: {why}." for b, why in rep['skipped_baselines'].items()]
     for b, notes in (rep.get('baseline_notes') or {}).items():  # counted fallbacks, never silent
-        lines += [''] + [f"**Baseline {b}**: {n:,} prediction(s) fell back to {what}." for what, n in notes.items()]
+        across = f", over all {len(rep['folds'])} folds" if rep.get('folds') else ''  # summed (pool_baseline_notes)
+        lines += [''] + [f"**Baseline {b}**: {n:,} prediction(s) fell back to {what}{across}."
+                         for what, n in notes.items()]
     return lines
 
 # %% ../../nbs/08k_evaluate_markdown.ipynb #0a558c3f
