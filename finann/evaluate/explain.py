@@ -105,14 +105,14 @@ def _words_part(splits:dict, texts_known:bool, seed:int) -> tuple[str, list[str]
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #3134cf45
 def _identity_part(table:pd.DataFrame, X:np.ndarray|None, no_vectors:str, seed:int) -> tuple[str, list[str], bool]:
-    """Part 3 on the events of every evaluated split; `X` is aligned with `table`'s rows (or None, and `no_vectors`
-    says why)."""
+    """Part 3 on the events of every evaluated split; `X` holds the saved events' vectors, `table['row']` each row's
+    (or None, and `no_vectors` says why): only the probe's sample is read from it."""
     # an event evaluated in two splits (walk-forward) counts once
     one = np.flatnonzero(~table['key'].duplicated().to_numpy())
     if len(one) > MAX_PROBE_EVENTS: one = np.sort(np.random.default_rng(seed).choice(one, MAX_PROBE_EVENTS,
         replace=False))
     t = table.iloc[one]
-    probe = identity_probe(X[one], t['ticker'], seed=seed) if X is not None else None
+    probe = identity_probe(X[t['row'].to_numpy()], t['ticker'], seed=seed) if X is not None else None
     share = ticker_share(t['score'], t['ticker'])
     lines, fires = identity_markdown(probe, share, ticker_share(t['move'], t['ticker']), no_vectors)
     acc = (f"probe names the company with accuracy {probe['accuracy']:.3f} (chance {probe['chance']:.3f})" if probe and 'accuracy' in probe
@@ -158,9 +158,7 @@ def explain_predictions(preds:pd.DataFrame, meta:dict,  # the predictions table 
     if events is None: no_vectors = no_vectors or f"the events' texts were not saved (no {EXPLAIN_EVENTS})"
     splits = _splits(table)
     words_head, words = _words_part(splits, events is not None and texts_of(table) is not None, seed)
-    id_head, identity, fires = _identity_part(table,
-                                              vectors[table['row'].to_numpy()] if vectors is not None else None,
-                                                  no_vectors, seed)
+    id_head, identity, fires = _identity_part(table, vectors, no_vectors, seed)  # no copy: the probe's rows only
     if events is None: paths, why = None, f"the events' price points were not saved (no {EXPLAIN_EVENTS})"
     elif prices: paths, why = daily_price_paths(events, prices, calendar), ''
     else: paths, why = own_price_paths(events), no_prices or ' (sessions −5 … +20 need daily price files: dataset.config.prices)'
