@@ -104,15 +104,19 @@ def _words_part(splits:dict, texts_known:bool, seed:int) -> tuple[str, list[str]
     return lines[0].replace('**', ''), lines
 
 # %% ../../nbs/08g_evaluate_explain.ipynb #3134cf45
-def _identity_part(table:pd.DataFrame, X:np.ndarray|None, no_vectors:str, seed:int) -> tuple[str, list[str], bool]:
-    """Part 3 on the events of every evaluated split; `X` holds the saved events' vectors, `table['row']` each row's
-    (or None, and `no_vectors` says why): only the probe's sample is read from it."""
+def _identity_part(table:pd.DataFrame, X, no_vectors:str, seed:int) -> tuple[str, list[str], bool]:
+    """Part 3 on the events of every evaluated split. `X`: the saved events' vectors (`table['row']` finds each), or a
+    function of rows giving (their vectors or None, why not), or None (`no_vectors` says why); only the probe's sample
+    is read."""
     # an event evaluated in two splits (walk-forward) counts once
     one = np.flatnonzero(~table['key'].duplicated().to_numpy())
     if len(one) > MAX_PROBE_EVENTS: one = np.sort(np.random.default_rng(seed).choice(one, MAX_PROBE_EVENTS,
         replace=False))
     t = table.iloc[one]
-    probe = identity_probe(X[t['row'].to_numpy()], t['ticker'], seed=seed) if X is not None else None
+    rows = t['row'].to_numpy() if X is not None else None
+    if callable(X): X, no_vectors = X(rows)  # only the sample's vectors are looked up
+    else: X = X[rows] if X is not None else None
+    probe = identity_probe(X, t['ticker'], seed=seed) if X is not None else None
     share = ticker_share(t['score'], t['ticker'])
     lines, fires = identity_markdown(probe, share, ticker_share(t['move'], t['ticker']), no_vectors)
     acc = (f"probe names the company with accuracy {probe['accuracy']:.3f} (chance {probe['chance']:.3f})" if probe and 'accuracy' in probe
@@ -140,7 +144,7 @@ def _event_part(splits:dict, paths:pd.DataFrame|None, daily:bool, why_short:str)
 # %% ../../nbs/08g_evaluate_explain.ipynb #0d7b7b49
 def explain_predictions(preds:pd.DataFrame, meta:dict,  # the predictions table and its metadata (`read_predictions`)
                         events:pd.DataFrame|None=None,  # the saved events (`explain_events.parquet`), or None
-                        vectors:np.ndarray|None=None,   # their vectors (`cached_vectors`), row for row, or None
+                        vectors=None,  # `cached_vectors` row for row, a function rows → (vectors, why), or None
                         no_vectors:str='',              # why there are none
                         history:list[dict]|None=None,   # the trainer's `log_history`
                         prices:dict|None=None, calendar:str='XNYS', # daily prices by ticker, for sessions −5 … +20
@@ -212,7 +216,8 @@ def write_explain(run_dir:str|Path,        # a run folder: predictions.parquet, 
     preds, meta = read_predictions(run_dir)
     cfg = saved_run_config(run_dir) or {}
     events = pd.read_parquet(run_dir/EXPLAIN_EVENTS) if (run_dir/EXPLAIN_EVENTS).is_file() else None
-    if events is not None and cfg: X, why = cached_vectors(events, cfg)
+    # only the identity probe's sample of events is looked up in the cache: 20k rows, not every evaluated event
+    if events is not None and cfg: X, why = (lambda rows: cached_vectors(events.iloc[rows], cfg)), ''
     else: X, why = None, '' if events is None else f"{run_dir/'config.yaml'} is missing: the encoder is unknown"
     prices, calendar, no_prices = run_prices(cfg) if events is not None else (None, 'XNYS', '')
     state = run_dir/'trainer_state.json'
