@@ -350,8 +350,7 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     report = {**report, 'class_balance': self.class_balance(labels), 'split_dates': data.splits.split_spans(events)}
     progress.phase('training'); t1 = time.time()
     trainer, preds, skipped_folds, skipped_baselines = fit_predict_units(self, events, vectors, labels, emb.dim,
-        progress, resume,
-                                                                         wandb_extra={'data_report': report})
+        progress, resume, wandb_extra={'data_report': report})
     if skipped_folds: report['skipped_folds'] = skipped_folds
     progress.phase('evaluating'); t2 = time.time()
     trainer.save_model(str(out))  # the model of the last unit (a single run: its only one)
@@ -372,8 +371,9 @@ def _run(self:TrainTask, resume, progress:ProgressLog, t0:float) -> dict:
     write_atomic(out/'data_report.json', json.dumps(report, indent=1))
     self.write_report({s: metrics[s] for s in self.config.evaluator.splits if s in metrics}, out,
                       state=out/'trainer_state.json')
-    del trainer, vectors; data.builders.release_memory()  # let go before explain.md reads the run folder back
-    from finann.evaluate.explain import explain_finished_run; explain_finished_run(events, preds, out)  # what it learned
+    keys = preds[['ticker', 'event_start_at_et']]  # all the sheet needs of the table: it reads predictions.parquet
+    del trainer, vectors, preds; data.builders.release_memory()  # let go before explain.md reads the run folder back
+    from finann.evaluate.explain import explain_finished_run; explain_finished_run(events, keys, out)  # what it learned
     metrics['seconds'] = {'setup': round(t1 - t0, 2), 'train': round(t2 - t1, 2),
                           'evaluate': round(time.time() - t2, 2)}
     # last: a run folder with metrics.json is complete
