@@ -162,7 +162,8 @@ def explain_predictions(preds:pd.DataFrame, meta:dict,  # the predictions table 
         else: table['row'] = table['row'].astype(int)
     if events is None: no_vectors = no_vectors or f"the events' texts were not saved (no {EXPLAIN_EVENTS})"
     splits = _splits(table)
-    words_head, words = _words_part(splits, events is not None and texts_of(table) is not None, seed)
+    # whether the texts are there, without copying 300k of them
+    words_head, words = _words_part(splits, events is not None and text_column(table) is not None, seed)
     id_head, identity, fires = _identity_part(table, vectors, no_vectors, seed)  # no copy: the probe's rows only
     if events is None: paths, why = None, f"the events' price points were not saved (no {EXPLAIN_EVENTS})"
     elif prices: paths, why = daily_price_paths(events, prices, calendar), ''

@@ -11,8 +11,8 @@ from ..predictions import score_columns
 
 # %% auto #0
 __all__ = ['MIN_PROBE_EVENTS', 'IDENTITY_SHARE', 'MAX_PROBE_EVENTS', 'short_text', 'example_rows', 'examples_markdown',
-           'texts_of', 'words_probe', 'words_markdown', 'cached_vectors', 'identity_probe', 'ticker_share',
-           'identity_markdown']
+           'text_column', 'texts_of', 'words_probe', 'words_markdown', 'cached_vectors', 'identity_probe',
+           'ticker_share', 'identity_markdown']
 
 # %% ../../nbs/08i_evaluate_explain_text.ipynb #884ee0ce
 MIN_PROBE_EVENTS = 30   # a probe on fewer events than this is noise: one line instead
@@ -60,12 +60,15 @@ def examples_markdown(table:pd.DataFrame, meta:dict, n:int=5) -> list[str]:
     return lines
 
 # %% ../../nbs/08i_evaluate_explain_text.ipynb #b473ed67
+def text_column(table:pd.DataFrame) -> str|None:
+    "The column holding every event's text ('texts', a stream's posts, or 'text'), or None when some were not saved."
+    return next((c for c in ('texts', 'text') if c in table and table[c].notna().all()), None)
+
 def texts_of(table:pd.DataFrame) -> np.ndarray|None:
     "Each event's text for a bag of words (a text stream's posts joined), or None when the texts were not saved."
-    if 'texts' in table and table['texts'].notna().all(): return np.array([' '.join(map(str,
-        t)) for t in table['texts']], dtype=object)
-    if 'text' in table and table['text'].notna().all(): return table['text'].astype(str).to_numpy(dtype=object)
-    return None
+    col = text_column(table)
+    if col == 'texts': return np.array([' '.join(map(str, t)) for t in table['texts']], dtype=object)
+    return table['text'].astype(str).to_numpy(dtype=object) if col else None
 
 # %% ../../nbs/08i_evaluate_explain_text.ipynb #cc1010f1
 def words_probe(fit_texts, fit_scores, test_texts, test_scores, n_top:int=10, seed:int=0) -> dict:
